@@ -1,0 +1,251 @@
+"""Reading MJPEG (``multipart/x-mixed-replace``) streams the way real cameras send them.
+
+Cheap cameras get the multipart framing wrong in every possible way: no Content-Length, a
+boundary that differs from the one declared (or none at all), garbage between parts, frames cut
+short when Wi-Fi drops. So frames are not cut out by boundary or length: the parser walks the
+JPEG structure itself (SOI, length-prefixed segments, entropy-coded data, EOI). Whatever is not
+inside a well-formed JPEG — part headers, boundaries, junk — is skipped, and a frame cut short by
+the next frame's SOI is dropped and counted. Walking segments rather than searching for the
+first FFD9 also keeps EXIF thumbnails (a whole JPEG inside APP1) from ending a frame early.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from edgeface.cameras.urls import redact
+from edgeface.errors import EdgefaceError
+
+SOI = b"\xff\xd8\xff"  # start of image, followed by the first marker's FF
+READ_CHUNK = 64 * 1024
+
+
+class StreamError(EdgefaceError):
+    """A camera stream cannot be opened or read."""
+
+
+class StreamStalled(StreamError):
+    """No data arrived for longer than the timeout."""
+
+
+class StreamClosed(StreamError):
+    """The camera closed the connection (or it was closed by ``MjpegStream.close``)."""
+
+
+class StreamRejected(StreamError):
+    """The camera answered, but not with a stream (HTTP error status such as 401)."""
+
+
+@dataclass
+class ParserStats:
+    frames: int = 0
+    corrupt: int = 0  # started JPEGs that were cut short, malformed or too large
+    skipped_bytes: int = 0  # bytes outside any JPEG: headers, boundaries, garbage
+
+
+class JpegStreamParser:
+    """Incremental parser: ``feed(bytes)`` returns the complete JPEGs found so far.
+
+    Keeps only the unfinished tail between calls, and resumes walking where it stopped, so a
+    frame arriving in many small reads is not rescanned from its start each time.
+    """
+
+    def __init__(self, max_frame_bytes: int = 8_000_000):
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = ParserStats()
+        self._buf = bytearray()
+        self._pos = -1  # -1: looking for SOI; else parse position inside the frame at buf[0]
+        self._in_scan = False  # inside entropy-coded data (after SOS)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames = []
+        while True:
+            if self._pos < 0 and not self._find_start():
+                return frames
+            end = self._walk()
+            if end is None:
+                if len(self._buf) > self.max_frame_bytes:
+                    self._drop_frame(resync_from=2)
+                    continue
+                return frames
+            if end < 0:  # malformed: drop it, resume searching after its SOI
+                self._drop_frame(resync_from=-end)
+                continue
+            frames.append(bytes(self._buf[:end]))
+            del self._buf[:end]
+            self.stats.frames += 1
+            self._pos = -1
+
+    def _find_start(self) -> bool:
+        start = self._buf.find(SOI)
+        if start < 0:
+            keep = 2  # a SOI split across reads
+            self.stats.skipped_bytes += max(0, len(self._buf) - keep)
+            del self._buf[:-keep]
+            return False
+        self.stats.skipped_bytes += start
+        del self._buf[:start]
+        self._pos, self._in_scan = 2, False
+        return True
+
+    def _drop_frame(self, resync_from: int) -> None:
+        self.stats.corrupt += 1
+        self.stats.skipped_bytes += resync_from
+        del self._buf[:resync_from]
+        self._pos = -1
+
+    def _walk(self) -> int | None:
+        """End offset of the JPEG at buf[0]; None if more data is needed; -offset if malformed
+        (offset: where the search for the next frame resumes)."""
+        buf, pos, n = self._buf, self._pos, len(self._buf)
+        while True:
+            if self._in_scan:
+                # Entropy-coded data: FF is escaped as FF00; RSTn markers and FF fill bytes
+                # belong to the scan too. Any other marker ends it.
+                while True:
+                    pos = buf.find(b"\xff", pos)
+                    if pos < 0 or pos + 1 >= n:
+                        self._pos = n - 1 if pos >= 0 else n
+                        return None
+                    code = buf[pos + 1]
+                    if code == 0x00 or 0xD0 <= code <= 0xD7:
+                        pos += 2
+                    elif code == 0xFF:
+                        pos += 1
+                    else:
+                        break
+                self._in_scan = False
+            # At a marker.
+            if pos + 2 > n:
+                self._pos = pos
+                return None
+            if buf[pos] != 0xFF:
+                return -2
+            code = buf[pos + 1]
+            if code == 0xFF:  # fill byte before a marker
+                pos += 1
+                continue
+            if code == 0xD9:  # EOI
+                return pos + 2
+            if code == 0xD8:  # another SOI: this frame was cut short; restart there
+                return -pos
+            if 0xD0 <= code <= 0xD7 or code == 0x01:  # markers without a length
+                pos += 2
+                continue
+            if code == 0x00:
+                return -2
+            if pos + 4 > n:
+                self._pos = pos
+                return None
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            if length < 2:
+                return -2
+            pos += 2 + length
+            if pos > self.max_frame_bytes:
+                return -2
+            if code == 0xDA:  # SOS: its header is followed by entropy-coded data
+                self._in_scan = True
+            if pos > n:
+                self._pos = pos  # resume after the segment once it has arrived
+                return None
+
+
+class MjpegStream:
+    """One HTTP connection to an MJPEG camera; iterate it for JPEG bytes.
+
+    ``close()`` may be called from another thread and ends the iteration promptly (it shuts the
+    socket down), which is how ``CameraSource.stop()`` avoids waiting out a read timeout.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 5.0, max_frame_bytes: int = 8_000_000):
+        self.url = url
+        self.timeout = timeout
+        self.parser = JpegStreamParser(max_frame_bytes)
+        self._conn: http.client.HTTPConnection | None = None
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def stats(self) -> ParserStats:
+        return self.parser.stats
+
+    def __iter__(self) -> Iterator[bytes]:
+        response = self._open()
+        try:
+            while True:
+                try:
+                    data = response.read1(READ_CHUNK)
+                except (TimeoutError, socket.timeout):
+                    raise StreamStalled(f"{redact(self.url)}: no data for {self.timeout:g} s",
+                                        "the camera stalled; it will be retried") from None
+                except (OSError, http.client.HTTPException) as err:
+                    raise self._closed_error(f"connection lost ({err.__class__.__name__})") from None
+                if not data:
+                    raise self._closed_error("the camera closed the stream")
+                yield from self.parser.feed(data)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed.set()
+            conn = self._conn
+        if conn is not None and conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def _closed_error(self, why: str) -> StreamClosed:
+        if self._closed.is_set():
+            return StreamClosed(f"{redact(self.url)}: stream closed by the reader")
+        return StreamClosed(f"{redact(self.url)}: {why}", "it will be retried")
+
+    def _open(self) -> http.client.HTTPResponse:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StreamError(f"{redact(self.url)}: not an http(s) URL", "MJPEG streams are served over HTTP")
+        conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_cls(parts.hostname, parts.port, timeout=self.timeout)
+        with self._lock:
+            if self._closed.is_set():
+                raise StreamClosed(f"{redact(self.url)}: stream closed by the reader")
+            self._conn = conn
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        headers = {"Accept": "multipart/x-mixed-replace, image/jpeg, */*", "User-Agent": "edgeface"}
+        if parts.username is not None:  # http://user:pass@camera/ — common on IP cameras
+            cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(cred).decode()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+        except (TimeoutError, socket.timeout):
+            self.close()
+            raise StreamStalled(f"{redact(self.url)}: no answer within {self.timeout:g} s",
+                                "check the camera is on and reachable") from None
+        except (OSError, http.client.HTTPException, ssl.SSLError) as err:
+            self.close()
+            raise StreamError(f"{redact(self.url)}: cannot connect ({err.__class__.__name__}: {err})",
+                              "check the camera is on and the address and port are right") from None
+        if response.status != 200:
+            self.close()
+            hint = ("the token is wrong or missing" if response.status in (401, 403)
+                    else "check the stream path")
+            raise StreamRejected(f"{redact(self.url)}: HTTP {response.status} {response.reason}", hint)
+        return response
+
+
+def iter_mjpeg(url: str, *, timeout: float = 5.0, max_frame_bytes: int = 8_000_000) -> Iterator[bytes]:
+    """Yield complete JPEGs from an MJPEG-over-HTTP URL until it stalls or closes (then raises)."""
+    yield from MjpegStream(url, timeout=timeout, max_frame_bytes=max_frame_bytes)

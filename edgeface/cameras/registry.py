@@ -1,0 +1,203 @@
+"""All cameras the app reads, however they arrived: added by API, registered, or found over mDNS.
+
+A camera that both calls ``/register`` and advertises ``_edgecam._tcp`` (the simulator does,
+some firmware does) is one device: device cameras are keyed by their IP and port, so the second
+arrival updates the first instead of adding a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Network, check_target
+from edgeface.cameras.source import CameraSource
+from edgeface.cameras.urls import camera_id_for, is_valid_camera_id, redact, slugify, stream_url
+from edgeface.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[CameraSource], None]
+
+#: URL schemes OpenCV/FFmpeg (or our MJPEG reader) can open; plain paths are files.
+URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "file", "udp", "tcp", "srt", "rtp")
+
+
+class CameraRegistry:
+    """Thread-safe set of running ``CameraSource`` objects with add/remove notifications.
+
+    ``forget_offline_after_s``: self-registered and mDNS cameras that stay offline that long are
+    removed (a camera that got a new DHCP address would otherwise linger); API cameras stay.
+    """
+
+    def __init__(self, allowed_networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS, *,
+                 stall_timeout: float = 3.0, max_cameras: int = 32, forget_offline_after_s: float = 600.0):
+        self.allowed_networks = list(allowed_networks)
+        self.stall_timeout = stall_timeout
+        self.max_cameras = max_cameras
+        self.forget_offline_after_s = forget_offline_after_s
+        self._lock = threading.RLock()
+        self._cameras: dict[str, CameraSource] = {}
+        self._by_device: dict[tuple[str, int], str] = {}
+        self._subscribers: list[tuple[Callback | None, Callback | None]] = []
+        self._closed = False
+
+    # -- adding ------------------------------------------------------------------------------
+
+    def add(self, url: str, *, camera_id: str | None = None, origin: str = "api") -> str:
+        """Start reading ``url`` (any URL OpenCV opens, or an MJPEG http URL); return its id.
+
+        Adding the same URL again returns the existing id. API URLs are not checked against the
+        allowed networks: adding them needs the API token, and RTSP servers may live anywhere.
+        """
+        url = validate_url(url)
+        if camera_id is not None and not is_valid_camera_id(camera_id):
+            raise ConfigError(f"camera id {camera_id!r} is not valid",
+                              "use 1-63 characters a-z, 0-9 and '-', starting with a letter or digit")
+        with self._lock:
+            for cam in self._cameras.values():
+                if cam.url == url and camera_id in (None, cam.id):
+                    return cam.id
+            if camera_id is not None and camera_id in self._cameras:
+                raise ConfigError(f"camera id {camera_id!r} is already used by {redact(self._cameras[camera_id].url)}",
+                                  "remove that camera first or choose another id")
+            cam = self._start(camera_id or self._unique_id(camera_id_for(url)), url, origin)
+        self._announce(cam)
+        return cam.id
+
+    def register_device(self, ip: str, token: str | None, port: int = 80, *, path: str = "/stream",
+                        origin: str = "register", name: str | None = None) -> str:
+        """ESP32-CAM protocol: read ``http://IP[:PORT]/stream?token=TOKEN``; return the camera id.
+
+        The IP is checked against the allowed networks before anything connects to it. The same
+        IP and port registering again (new token, or after a reboot) updates the camera.
+        """
+        ip = check_target(ip, self.allowed_networks)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"camera port {port!r} is not valid", "use a TCP port between 1 and 65535")
+        if token is not None and not _printable(token):
+            raise ConfigError("camera token contains control characters", "use a plain text token")
+        url = stream_url(ip, port, path, token)
+        self._forget_stale()
+        with self._lock:
+            existing = self._cameras.get(self._by_device.get((ip, port), ""))
+            if existing is not None:
+                existing.set_url(url)  # also cuts a reconnect backoff short: the camera is back
+                return existing.id
+            base = slugify(name) if name else slugify(f"cam-{ip}" + ("" if port == 80 else f"-{port}"))
+            cam = self._start(self._unique_id(base), url, origin)
+            self._by_device[(ip, port)] = cam.id
+        self._announce(cam)
+        return cam.id
+
+    # -- removing and looking up -------------------------------------------------------------
+
+    def remove(self, camera_id: str) -> bool:
+        with self._lock:
+            cam = self._cameras.pop(camera_id, None)
+            if cam is None:
+                return False
+            self._by_device = {k: v for k, v in self._by_device.items() if v != camera_id}
+            subscribers = list(self._subscribers)
+        cam.stop()
+        log.info("camera %s removed", camera_id)
+        for _, on_removed in subscribers:
+            if on_removed is not None:
+                _notify(on_removed, cam)
+        return True
+
+    def get(self, camera_id: str) -> CameraSource | None:
+        return self._cameras.get(camera_id)
+
+    def list(self) -> list[CameraSource]:
+        self._forget_stale()
+        with self._lock:
+            return list(self._cameras.values())
+
+    def subscribe(self, on_added: Callback | None = None, on_removed: Callback | None = None) -> None:
+        """Call ``on_added(source)`` / ``on_removed(source)`` (from the thread that made the change).
+
+        Cameras present now are reported to ``on_added`` at once, so no camera is missed.
+        """
+        with self._lock:
+            self._subscribers.append((on_added, on_removed))
+            present = list(self._cameras.values())
+        if on_added is not None:
+            for cam in present:
+                _notify(on_added, cam)
+
+    def close(self) -> None:
+        """Stop every camera (joins their threads)."""
+        with self._lock:
+            self._closed = True
+            ids = list(self._cameras)
+        for camera_id in ids:
+            self.remove(camera_id)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _start(self, camera_id: str, url: str, origin: str) -> CameraSource:
+        """Create and start a camera (call with the lock held, then ``_announce`` without it)."""
+        if self._closed:
+            raise ConfigError("the camera registry is closed", "the app is shutting down")
+        if len(self._cameras) >= self.max_cameras:
+            raise ConfigError(f"already {len(self._cameras)} cameras, the limit",
+                              "remove a camera first, or raise the camera limit")
+        cam = CameraSource(camera_id, url, stall_timeout=self.stall_timeout, origin=origin)
+        self._cameras[camera_id] = cam
+        cam.start()
+        log.info("camera %s added (%s): %s", camera_id, origin, redact(url))
+        return cam
+
+    def _announce(self, cam: CameraSource) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for on_added, _ in subscribers:
+            if on_added is not None:
+                _notify(on_added, cam)
+
+    def _unique_id(self, base: str) -> str:
+        camera_id, n = base, 2
+        while camera_id in self._cameras:
+            camera_id, n = f"{base}-{n}", n + 1
+        return camera_id
+
+    def _forget_stale(self) -> None:
+        """Drop long-offline device cameras; called on ``list()`` and registrations, not by a timer."""
+        now = time.monotonic()
+        with self._lock:
+            cameras = list(self._cameras.values())
+        for cam in cameras:
+            frame = cam.latest()
+            age = now - (frame.time if frame else cam.started_at)
+            if cam.origin != "api" and age > self.forget_offline_after_s and not cam.status()["online"]:
+                log.info("camera %s offline for %.0f s: forgotten", cam.id, age)
+                self.remove(cam.id)
+
+
+def validate_url(url: str) -> str:
+    """A camera URL or file path, stripped; ``ConfigError`` saying what is wrong otherwise."""
+    url = (url or "").strip() if isinstance(url, str) else ""
+    if not url:
+        raise ConfigError("camera URL is empty", "give an rtsp://, http:// or rtmp:// URL, or a video file path")
+    if not _printable(url) or " " in url:
+        raise ConfigError("camera URL contains spaces or control characters", "percent-encode them")
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in URL_SCHEMES:
+            raise ConfigError(f"camera URL scheme {scheme!r} is not supported",
+                              f"use one of {', '.join(URL_SCHEMES)}, or a file path")
+    return url
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
+def _notify(callback: Callback, cam: CameraSource) -> None:
+    try:
+        callback(cam)
+    except Exception:  # one broken subscriber must not break registration for the others
+        log.exception("camera subscriber %r failed for %s", callback, cam.id)

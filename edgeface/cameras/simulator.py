@@ -1,0 +1,371 @@
+"""A camera that behaves like the ESP32-CAM firmware, fed from a video file or an image folder.
+
+- ``GET /stream?token=T``: MJPEG (multipart/x-mixed-replace), 401 without the right token.
+- ``GET /capture?token=T``: the current frame as one JPEG.
+- Advertises ``_edgecam._tcp`` (TXT ``path``, ``token``) over mDNS.
+- Resolves the app's registration host over mDNS and calls
+  ``GET http://HOST:PORT/register?ip=IP&token=T&port=P``; calls again whenever the app has not
+  pulled the stream for a while (the app restarted and forgot the camera).
+
+Built to be cheap, since four of them share two cores with the app in the benchmarks: every
+source frame is JPEG-encoded once (and a short clip is cached, so later loops encode nothing),
+and all clients are sent the same bytes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from edgeface.cameras.mdns import (
+    ALL_INTERFACES,
+    REGISTRATION_HOST,
+    CameraAnnouncer,
+    ServiceWatcher,
+    announce_addresses,
+    open_zeroconf,
+    resolve_host,
+)
+from edgeface.cameras.playback import Pacer, Playback
+from edgeface.cameras.urls import slugify
+from edgeface.errors import EdgefaceError
+from edgeface.images import encode_jpeg
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "123456789000000000000987654321"  # the one ESP32-CAM firmware uses
+CACHE_LIMIT_BYTES = 256 * 1024 * 1024
+STREAM_PATH = "/stream"
+
+
+@dataclass
+class SimulatorConfig:
+    source: str
+    host: str = "127.0.0.1"
+    port: int = 8081
+    mdns_interface: str | None = "127.0.0.1"
+    token: str | None = None  # None: a random one
+    name: str | None = None
+    register_host: str | None = REGISTRATION_HOST  # None: do not register
+    register_port: int | None = None  # None: from the app's _edgeface._tcp service, else 80
+    advertise: bool = True
+    advertise_ip: str | None = None
+    fps: float | None = None
+    quality: int = 80
+    reregister_after_s: float = 5.0
+
+
+class FrameFeed:
+    """Plays the source at its frame rate and holds the latest multipart part for every client."""
+
+    def __init__(self, playback: Playback, quality: int = 80, cache_limit: int = CACHE_LIMIT_BYTES):
+        self.playback = playback
+        self.quality = quality
+        self.cache_limit = cache_limit
+        self.encoded = 0  # JPEG encodes done, for tests and stats
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._part = b""
+        self._jpeg = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera-feed", daemon=True)
+        self._error: Exception | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(5)
+
+    def latest_jpeg(self, timeout: float = 2.0) -> bytes | None:
+        item = self.wait(0, timeout)
+        return item[2] if item else None
+
+    def wait(self, after_seq: int, timeout: float) -> tuple[int, bytes, bytes] | None:
+        """(seq, multipart part, jpeg) of a frame newer than ``after_seq``, or None on timeout/stop."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._seq <= after_seq and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            if self._seq <= after_seq:
+                return None
+            return self._seq, self._part, self._jpeg
+
+    def _jpegs(self) -> Iterator[bytes]:
+        cache: list[bytes] | None = []
+        size = 0
+        for bgr in self.playback.one_pass():
+            jpeg = encode_jpeg(bgr, self.quality)
+            self.encoded += 1
+            if cache is not None:
+                size += len(jpeg)
+                cache = cache if size <= self.cache_limit else None
+                if cache is not None:
+                    cache.append(jpeg)
+            yield jpeg
+        if cache:
+            while True:  # every later loop replays the cache: no decoding, no encoding
+                yield from cache
+        for bgr in self.playback.forever():  # too long to cache: encode as it plays
+            self.encoded += 1
+            yield encode_jpeg(bgr, self.quality)
+
+    def _run(self) -> None:
+        pacer = Pacer(self.playback.fps)
+        try:
+            for jpeg in self._jpegs():
+                if not pacer.wait(self._stop):
+                    return
+                now = time.time()
+                header = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+                          f"X-Timestamp: {int(now)}.{int(now % 1 * 1e6):06d}\r\n\r\n").encode()
+                with self._cond:
+                    self._seq += 1
+                    self._part, self._jpeg = header + jpeg + b"\r\n", jpeg
+                    self._cond.notify_all()
+        except Exception as err:  # the source broke mid-play: stop serving frames, say why
+            self._error = err
+            log.error("camera source failed: %s", err)
+
+
+class CameraHTTPServer(ThreadingHTTPServer):
+    """Threaded server that knows its feed and token, and can cut all client sockets at stop."""
+
+    daemon_threads = False  # server_close() joins the handler threads
+    block_on_close = True
+
+    def __init__(self, address, feed: FrameFeed, token: str):
+        self.feed = feed
+        self.token = token
+        self.stopping = threading.Event()
+        self.last_pull: dict[str, float] = {}  # client IP -> monotonic time of its last frame
+        self._clients: set[socket.socket] = set()
+        self._clients_lock = threading.Lock()
+        super().__init__(address, CameraRequestHandler)
+
+    def process_request_thread(self, request, client_address):
+        with self._clients_lock:
+            self._clients.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._clients_lock:
+                self._clients.discard(request)
+
+    def close_clients(self) -> None:
+        with self._clients_lock:
+            clients = list(self._clients)
+        for sock in clients:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def pulled_within(self, seconds: float) -> bool:
+        now = time.monotonic()
+        return any(now - t < seconds for t in list(self.last_pull.values()))
+
+
+class CameraRequestHandler(BaseHTTPRequestHandler):
+    server: CameraHTTPServer
+    timeout = 15  # a client that stops reading is dropped instead of holding a thread forever
+    server_version = "edgeface-camera"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        url = urlsplit(self.path)
+        if url.path in (STREAM_PATH, "/capture") and not self._token_ok(url.query):
+            self._plain(401, "missing or wrong token\n")
+        elif url.path == STREAM_PATH:
+            self._stream()
+        elif url.path == "/capture":
+            jpeg = self.server.feed.latest_jpeg()
+            if jpeg is None:
+                self._plain(503, "no frame yet\n")
+            else:
+                self._send_headers(200, "image/jpeg", len(jpeg))
+                self.wfile.write(jpeg)
+        elif url.path == "/":
+            self._plain(200, "edgeface camera simulator: /stream and /capture (token required)\n")
+        else:
+            self._plain(404, "not found\n")
+
+    def _stream(self) -> None:
+        self._send_headers(200, f"multipart/x-mixed-replace;boundary={BOUNDARY}")
+        client, seq = self.client_address[0], 0
+        while not self.server.stopping.is_set():
+            item = self.server.feed.wait(seq, timeout=1.0)
+            if item is None:
+                continue
+            seq, part, _ = item
+            try:
+                self.wfile.write(part)
+            except OSError:  # client went away
+                return
+            self.server.last_pull[client] = time.monotonic()
+
+    def _token_ok(self, query: str) -> bool:
+        given = parse_qs(query).get("token", [""])[0]
+        return hmac.compare_digest(given.encode(), self.server.token.encode())
+
+    def _send_headers(self, status: int, content_type: str, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _plain(self, status: int, text: str) -> None:
+        body = text.encode()
+        self._send_headers(status, "text/plain; charset=utf-8", len(body))
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+        # The default logs the request line, query and token included: log the path only.
+        log.debug("%s %s %s", self.client_address[0], urlsplit(self.path).path, args[1] if len(args) > 1 else "")
+
+
+class Registrar:
+    """Finds the app over mDNS and calls its ``/register`` until the app pulls the stream."""
+
+    def __init__(self, config: SimulatorConfig, token: str, camera_ip: str, camera_port: int,
+                 pulled_within, stop: threading.Event):
+        self.config = config
+        self.token = token
+        self.camera_ip = camera_ip
+        self.camera_port = camera_port
+        self.pulled_within = pulled_within
+        self.registrations = 0
+        self._stop = stop
+        self._zc = open_zeroconf(config.mdns_interface)
+        self._apps = ServiceWatcher(self._zc)
+        self._last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="camera-registrar", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._thread.join(10)
+        self._apps.close()
+        self._zc.close()
+
+    def register_once(self) -> str:
+        """One registration attempt; returns the app address; raises ``EdgefaceError``."""
+        host = self.config.register_host
+        ip = resolve_host(host, timeout=3.0, zc=self._zc)
+        if ip is None:
+            raise EdgefaceError(f"{host} does not resolve over mDNS", "is the edgeface app running?")
+        port = self.config.register_port or self._apps.port_of(host) or 80
+        query = urlencode({"ip": self.camera_ip, "token": self.token, "port": self.camera_port})
+        app = f"{ip}:{port}"
+        try:
+            with urllib.request.urlopen(f"http://{app}/register?{query}", timeout=5) as response:
+                response.read(4096)
+        except urllib.error.HTTPError as err:
+            body = err.read(300).decode(errors="replace").strip()
+            raise EdgefaceError(f"the app at {app} refused the registration: HTTP {err.code} {body}",
+                                "check the app's allowed camera networks") from None
+        except OSError as err:
+            raise EdgefaceError(f"cannot reach the app at {app} ({err})", "is the app listening there?") from None
+        self.registrations += 1
+        return app
+
+    def _run(self) -> None:
+        interval = self.config.reregister_after_s
+        delay = 0.0
+        while not self._stop.wait(delay):
+            if self.registrations and self.pulled_within(interval):
+                delay = interval
+                continue
+            try:
+                app = self.register_once()
+            except EdgefaceError as err:
+                if str(err) != self._last_error:  # say it once, not every few seconds
+                    log.warning("registration: %s", err)
+                    self._last_error = str(err)
+                delay = interval
+                continue
+            if self._last_error is not None or self.registrations == 1:
+                log.info("registered with the app at %s", app)
+            self._last_error = None
+            delay = interval
+
+
+class CameraSimulator:
+    """The whole simulated camera; ``start()``, then ``stop()`` (sends mDNS goodbyes)."""
+
+    def __init__(self, config: SimulatorConfig):
+        self.config = config
+        self.token = config.token or secrets.token_urlsafe(12)
+        self.playback = Playback(config.source, fps=config.fps)
+        if not 1 <= config.quality <= 100:
+            raise EdgefaceError(f"JPEG quality {config.quality} is out of range", "use 1-100")
+        self.feed = FrameFeed(self.playback, config.quality)
+        try:
+            self.server = CameraHTTPServer((config.host, config.port), self.feed, self.token)
+        except OSError as err:
+            raise EdgefaceError(f"cannot listen on {config.host}:{config.port} ({err.strerror})",
+                                "choose another --port or --host") from None
+        self.port = self.server.server_address[1]
+        self.name = config.name or f"edgecam-{slugify(socket.gethostname(), 20)}-{self.port}"
+        self.ip = config.advertise_ip or _reachable_ip(config.host, config.mdns_interface)
+        self._stop = threading.Event()
+        self._server_thread = threading.Thread(target=self.server.serve_forever, name="camera-http", daemon=True)
+        self.registrar: Registrar | None = None
+        self.announcer: CameraAnnouncer | None = None
+
+    def start(self) -> CameraSimulator:
+        self.feed.start()
+        self._server_thread.start()
+        try:
+            if self.config.register_host:
+                self.registrar = Registrar(self.config, self.token, self.ip, self.port,
+                                           self.server.pulled_within, self._stop)
+                self.registrar.start()
+            if self.config.advertise:
+                self.announcer = CameraAnnouncer(self.name, self.port, token=self.token, path=STREAM_PATH,
+                                                 address=self.ip, interface_ip=self.config.mdns_interface)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Goodbyes first (the app drops the camera at once), then close every socket and thread."""
+        self._stop.set()
+        if self.announcer is not None:
+            self.announcer.close()
+        if self.registrar is not None:
+            self.registrar.close()
+        self.server.stopping.set()
+        if self._server_thread.is_alive():
+            self.server.shutdown()
+        self.server.close_clients()
+        self.server.server_close()
+        self.feed.stop()
+
+
+def _reachable_ip(host: str, mdns_interface: str | None) -> str:
+    """The IP to tell the app: the bound one, else the mDNS interface's, else this host's first."""
+    for candidate in (host, mdns_interface):
+        if candidate and candidate not in ALL_INTERFACES:
+            return candidate
+    return announce_addresses(None)[0]

@@ -1,0 +1,282 @@
+"""One camera: a thread that keeps reading its stream and holds only the latest frame.
+
+Consumers call ``wait_frame(after_seq)`` and always get the newest frame, so a slow consumer
+(face recognition at 5 fps on a 30 fps camera) skips frames instead of building a backlog.
+The thread reconnects on its own with exponential backoff; a camera that comes back resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError
+from edgeface.cameras.playback import Pacer, Playback
+from edgeface.cameras.urls import redact
+from edgeface.images import decode_jpeg, encode_jpeg
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 10.0
+FPS_WINDOW_S = 2.0
+
+
+@dataclass(eq=False)
+class Frame:
+    """One camera frame. MJPEG sources fill ``jpeg``; OpenCV sources fill the decoded image."""
+
+    seq: int
+    time: float  # time.monotonic() when it arrived
+    jpeg: bytes | None = None
+    _bgr: np.ndarray | None = field(default=None, repr=False)
+    _decoded: bool = field(default=False, repr=False)
+
+    @property
+    def bgr(self) -> np.ndarray | None:
+        """The frame as BGR uint8 HxWx3, decoded on first use; None if the JPEG is corrupt."""
+        if not self._decoded:
+            if self._bgr is None and self.jpeg is not None:
+                self._bgr = decode_jpeg(self.jpeg)
+            self._decoded = True
+        return self._bgr
+
+    def jpeg_bytes(self, quality: int = 80) -> bytes | None:
+        """The frame as JPEG: the camera's own bytes when it sent JPEG, else encoded once."""
+        if self.jpeg is None and self._bgr is not None:
+            self.jpeg = encode_jpeg(self._bgr, quality)
+        return self.jpeg
+
+
+def is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def is_device(url: str) -> bool:
+    """A local capture device: an index (``0``) or a V4L2 node (``/dev/video0``)."""
+    return url.isdigit() or url.startswith("/dev/video")
+
+
+def local_path(url: str) -> str | None:
+    """The file or folder a URL names (``file://`` or a plain path), or None for network URLs."""
+    if url.lower().startswith("file://"):
+        return urlsplit(url).path
+    if "://" not in url and not is_device(url):
+        return url
+    return None
+
+
+class CameraSource:
+    """Reads one camera in a background thread. ``start()``, ``wait_frame()``, ``stop()``."""
+
+    def __init__(self, camera_id: str, url: str, *, stall_timeout: float = 3.0, origin: str = "api",
+                 max_frame_bytes: int = 8_000_000):
+        self.id = camera_id
+        self.origin = origin
+        self.stall_timeout = stall_timeout
+        self.max_frame_bytes = max_frame_bytes
+        self._url = url
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._seq = 0
+        self._arrivals: deque[float] = deque(maxlen=64)
+        self._connected = False
+        self._error: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # cuts a backoff sleep short
+        self._reader: MjpegStream | None = None
+        self._thread: threading.Thread | None = None
+        self.corrupt_frames = 0
+        self.started_at = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"CameraSource({self.id!r}, {redact(self._url)!r})"
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def start(self) -> CameraSource:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"camera-{self.id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading and join the thread; consumers blocked in ``wait_frame`` return None."""
+        self._stop.set()
+        self._wake.set()
+        self._abort_reader()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def set_url(self, url: str) -> None:
+        """Switch to a new URL (a camera re-registered with a new token) and reconnect now."""
+        if url != self._url:
+            self._url = url
+            self._abort_reader()
+        self.reconnect_now()
+
+    def reconnect_now(self) -> None:
+        """Skip the rest of a backoff wait (the camera has announced it is back)."""
+        self._wake.set()
+
+    def latest(self) -> Frame | None:
+        return self._frame
+
+    def wait_frame(self, after_seq: int = 0, timeout: float = 1.0) -> Frame | None:
+        """The latest frame if newer than ``after_seq``, waiting up to ``timeout`` s for one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._stop.is_set():
+                frame = self._frame
+                if frame is not None and frame.seq > after_seq:
+                    return frame
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+        return None
+
+    def status(self) -> dict:
+        frame, now = self._frame, time.monotonic()
+        age = None if frame is None else now - frame.time
+        online = self._connected and age is not None and age < self.stall_timeout
+        return {
+            "id": self.id,
+            "url": redact(self._url),
+            "origin": self.origin,
+            "online": online,
+            "fps": round(self._fps(now), 2) if online else 0.0,
+            "last_frame_age_s": None if age is None else round(age, 3),
+            "error": None if online else self._error,
+            "frames": self._seq,
+            "corrupt_frames": self.corrupt_frames,
+        }
+
+    # -- reading thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while not self._stop.is_set():
+            url = self._url
+            seq_before = self._seq
+            try:
+                for jpeg, bgr in self._frames(url):
+                    self._publish(jpeg, bgr)
+                    if self._stop.is_set() or url != self._url:
+                        break
+                else:
+                    raise StreamClosed(f"{redact(url)}: the stream ended")
+            except StreamError as err:
+                if not self._stop.is_set() and url == self._url:  # else we closed it ourselves
+                    self._set_error(str(err))
+            except Exception as err:  # a bug or an OpenCV surprise must not kill the thread
+                log.exception("camera %s: unexpected error reading %s", self.id, redact(url))
+                self._set_error(f"unexpected error: {err.__class__.__name__}")
+            if self._connected:
+                log.info("camera %s: offline (%s)", self.id, self._error or "stopped")
+            self._connected = False
+            if self._stop.is_set():
+                break
+            if url != self._url:
+                backoff = BACKOFF_MIN_S
+                continue
+            if self._seq > seq_before:
+                backoff = BACKOFF_MIN_S
+            self._wake.wait(backoff)
+            self._wake.clear()
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _set_error(self, message: str) -> None:
+        if message != self._error:
+            log.warning("camera %s: %s", self.id, message)
+        self._error = message
+
+    def _publish(self, jpeg: bytes | None, bgr: np.ndarray | None) -> None:
+        now = time.monotonic()
+        with self._cond:
+            self._seq += 1
+            self._frame = Frame(self._seq, now, jpeg, bgr, _decoded=bgr is not None)
+            self._arrivals.append(now)
+            if not self._connected:
+                log.info("camera %s: online", self.id)
+            self._connected = True
+            self._error = None
+            self._cond.notify_all()
+
+    def _fps(self, now: float) -> float:
+        recent = [t for t in self._arrivals if now - t <= FPS_WINDOW_S]
+        if len(recent) < 2 or recent[-1] == recent[0]:
+            return 0.0
+        return (len(recent) - 1) / (recent[-1] - recent[0])
+
+    def _frames(self, url: str) -> Iterator[tuple[bytes | None, np.ndarray | None]]:
+        if is_http(url):
+            yield from self._mjpeg_frames(url)
+        elif (path := local_path(url)) is not None:
+            yield from self._file_frames(path)
+        else:
+            yield from self._opencv_frames(url)
+
+    def _mjpeg_frames(self, url: str) -> Iterator[tuple[bytes, None]]:
+        reader = MjpegStream(url, timeout=self.stall_timeout, max_frame_bytes=self.max_frame_bytes)
+        self._reader = reader
+        if self._stop.is_set():
+            return
+        try:
+            for jpeg in reader:
+                self.corrupt_frames = reader.stats.corrupt
+                yield jpeg, None
+        finally:
+            self._reader = None
+            reader.close()
+
+    def _file_frames(self, path: str) -> Iterator[tuple[None, np.ndarray]]:
+        playback = Playback(path)
+        pacer = Pacer(playback.fps)
+        for bgr in playback.forever():
+            if not pacer.wait(self._stop):
+                return
+            yield None, bgr
+
+    def _opencv_frames(self, url: str) -> Iterator[tuple[None, np.ndarray]]:
+        """RTSP, RTMP, webcams and anything else OpenCV opens; timeouts keep a dead server from hanging us."""
+        ms = int(self.stall_timeout * 1000)
+        if is_device(url):
+            cap = cv2.VideoCapture(int(url) if url.isdigit() else url)
+        else:
+            cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        try:
+            if not cap.isOpened():
+                raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
+                                  "check the address, credentials and that the stream is running")
+            while not self._stop.is_set():
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    raise StreamClosed(f"{redact(url)}: no more frames", "it will be retried")
+                yield None, bgr
+        finally:
+            cap.release()
+
+    def _abort_reader(self) -> None:
+        reader = self._reader
+        if reader is not None:
+            reader.close()

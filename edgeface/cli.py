@@ -1,0 +1,53 @@
+"""The ``edgeface`` command. Each area registers its own subcommands from a small module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from edgeface import __version__
+from edgeface.errors import EdgefaceError
+
+#: Modules exposing ``register(subparsers)``; their heavy imports happen inside the handlers.
+COMMAND_MODULES = (
+    "edgeface.cli_core",      # train, recognize, model
+    "edgeface.cli_live",      # serve, demo
+    "edgeface.cli_camera",    # camera (simulator)
+    "edgeface.cli_bench",     # bench
+    "edgeface.cli_pipeline",  # pipeline
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeface", description="Face recognition and video analytics at the edge.")
+    parser.add_argument("--version", action="version", version=f"edgeface {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a missing dependency inside an existing module is a real error
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except EdgefaceError as err:
+        print(f"edgeface: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

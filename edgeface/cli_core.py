@@ -1,0 +1,139 @@
+"""``edgeface train``, ``edgeface recognize`` and ``edgeface model …``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="enrol a folder of face images into a model file")
+    p.add_argument("--images", required=True, help="folder with one sub-folder of images per person")
+    p.add_argument("--out", required=True, help="model file to write (e.g. model.data)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("recognize", help="name the faces in images")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", required=True, help="model file")
+    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    p.add_argument("--tolerance", type=float, default=0.6, help="max distance for a match (default 0.6)")
+    p.add_argument("--upsample", type=int, default=1)
+    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto")
+    p.set_defaults(handler=cmd_recognize)
+
+    model = sub.add_parser("model", help="versioned models in a store (S3 or a directory)")
+    model.add_argument("--store", default=None,
+                       help="s3://BUCKET/PREFIX or a directory (default: $EDGEFACE_STORE, else S3 when "
+                            "AWS_S3_BUCKET is set, else ./model-store)")
+    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    p = msub.add_parser("push", help="publish a model file as a new version; prints the version")
+    p.add_argument("file")
+    p.set_defaults(handler=cmd_model_push)
+    p = msub.add_parser("list", help="published versions, oldest first; * marks latest")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_model_list)
+    p = msub.add_parser("pull", help="download a version (or latest), verifying its sha256")
+    p.add_argument("version", help="a version or 'latest'")
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=cmd_model_pull)
+    p = msub.add_parser("verify", help="check a version (default latest) against its manifest")
+    p.add_argument("version", nargs="?", default="latest")
+    p.set_defaults(handler=cmd_model_verify)
+    p = msub.add_parser("promote", help="point latest at a version (e.g. to roll back)")
+    p.add_argument("version")
+    p.set_defaults(handler=cmd_model_promote)
+
+
+def cmd_train(args) -> int:
+    from edgeface.modelfile import atomic_write
+    from edgeface.training import report_path, train
+
+    model, report = train(args.images, workers=args.workers, progress=not args.no_progress)
+    model.save(args.out)
+    atomic_write(report_path(args.out), json.dumps(report, indent=2, ensure_ascii=False).encode())
+    for s in report["skipped"]:
+        print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
+    for person in report["not_enrolled"]:
+        print(f"not enrolled: {person} (no usable image)", file=sys.stderr)
+    print(f"{args.out}: {len(model.names)} identities from {report['used']} of {report['images']} images "
+          f"in {report['seconds']:.1f} s (report: {report_path(args.out)})", file=sys.stderr)
+    return 0
+
+
+def cmd_recognize(args) -> int:
+    from edgeface.engine import FaceEngine
+    from edgeface.errors import EdgefaceError
+    from edgeface.images import load_image
+    from edgeface.modelfile import FaceModel
+    from edgeface.recognize import STILL_SETTINGS, recognize_faces, result_json
+
+    matcher = FaceModel.load(args.model).matcher(args.tolerance)
+    engine = FaceEngine(STILL_SETTINGS, upsample=args.upsample, detector=args.detector)
+    failed = 0
+    for path in args.images:
+        try:
+            faces = recognize_faces(engine, matcher, load_image(path))
+        except EdgefaceError as err:
+            failed += 1
+            print(f"edgeface: error: {err}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"image": path, "faces": [], "error": str(err)}), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(result_json(path, faces), ensure_ascii=False), flush=True)
+        else:
+            names = ", ".join(f"{f['name']} ({f['distance']:.2f})" for f in faces) or "no faces"
+            print(f"{path}: {names}", flush=True)
+    return 1 if failed else 0
+
+
+def _store(args):
+    from edgeface.store import open_store
+
+    return open_store(args.store)
+
+
+def cmd_model_push(args) -> int:
+    from edgeface.training import report_path
+
+    report_file = report_path(args.file)
+    report = json.loads(report_file.read_text()) if report_file.is_file() else None
+    store = _store(args)
+    version = store.push(args.file, training_report=report)
+    print(f"pushed {args.file} to {store.where}/{version}", file=sys.stderr)
+    print(version)
+    return 0
+
+
+def cmd_model_list(args) -> int:
+    store = _store(args)
+    latest, versions = store.latest(), store.versions()
+    if args.json:
+        print(json.dumps({"store": store.where, "latest": latest, "versions": versions}))
+    else:
+        for v in versions:
+            print(("* " if v == latest else "  ") + v)
+        if not versions:
+            print(f"no versions in {store.where}", file=sys.stderr)
+    return 0
+
+
+def cmd_model_pull(args) -> int:
+    manifest = _store(args).pull(args.version, args.out)
+    print(f"{args.out}: version {manifest['version']}, sha256 {manifest['sha256']} verified", file=sys.stderr)
+    print(manifest["version"])
+    return 0
+
+
+def cmd_model_verify(args) -> int:
+    manifest = _store(args).verify(args.version)
+    print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {len(manifest['identities'])} identities)")
+    return 0
+
+
+def cmd_model_promote(args) -> int:
+    manifest = _store(args).promote(args.version)
+    print(f"latest -> {manifest['version']}")
+    return 0

@@ -1,0 +1,14 @@
+"""Deployment path: a model version in S3 -> the model image -> the edge Deployment.
+
+- :mod:`edgeface.deploy.tekton` reads the Pipeline and Tasks in ``init-container/tekton`` and
+  resolves Tekton's ``$(...)`` variables;
+- :mod:`edgeface.deploy.local_runner` runs those Tasks' own step scripts on this machine;
+- :mod:`edgeface.deploy.local_env` gives them what a Tekton pod would (buildah storage, a base image);
+- :mod:`edgeface.deploy.pipelinerun` builds the PipelineRun that starts the pipeline in a cluster;
+- :mod:`edgeface.deploy.trigger` creates it with the kubernetes client and follows it.
+"""
+
+PIPELINE_NAME = "edgeface-model-image"
+RECIPE_CONFIGMAP = "edgeface-model-image-recipe"
+DEFAULT_DATA_CONNECTION = "aws-connection-edgeface-models"
+RESULT_NAMES = ("MODEL_VERSION", "MODEL_SHA256", "IMAGE_URL", "IMAGE_DIGEST")

@@ -1,0 +1,217 @@
+"""How well a face model tells people apart, measured on its own enrolment embeddings.
+
+A model holds one embedding per training image, so a data scientist can judge it before upload
+without a separate labelled test set:
+
+- distances between two images of the same person should be small, between different people
+  large; the two distributions and where the match tolerance falls between them say how much
+  margin the model has;
+- leave-one-out: each image in turn is matched against all the others with the production
+  `Matcher`, exactly as the web app would match a new face of that person.
+
+Matplotlib is imported only by the plot helpers, so the rest works where it is not installed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from edgeface.errors import EdgefaceError
+from edgeface.matcher import DEFAULT_TOLERANCE, UNKNOWN, Matcher
+
+
+@dataclass(frozen=True)
+class PairDistances:
+    """Euclidean distances of every unordered pair of embeddings, split by whether both are one person."""
+
+    same: np.ndarray
+    different: np.ndarray
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the matcher said about one held-out image."""
+
+    index: int
+    true_name: str
+    predicted_name: str
+    distance: float
+    correct: bool
+    enrolled_elsewhere: bool  # False: no other image of this person, so "Unknown" is the right answer
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    tolerance: float
+    evaluated: int  # images whose person has at least one other image
+    correct: int
+    accuracy: float | None  # correct / evaluated; None when every person has a single image
+    singletons: int  # images whose person has no other image
+    singletons_rejected: int  # of those, how many came out "Unknown" (the right answer for a stranger)
+    predictions: list[Prediction] = field(default_factory=list)
+
+    @property
+    def mistakes(self) -> list[Prediction]:
+        return [p for p in self.predictions if not p.correct]
+
+
+def _check_arrays(embeddings, labels, names) -> tuple[np.ndarray, np.ndarray]:
+    emb = np.asarray(embeddings, dtype=np.float32)
+    lab = np.asarray(labels)
+    if emb.ndim != 2 or emb.shape[0] != lab.shape[0] or lab.ndim != 1:
+        raise EdgefaceError(
+            f"embeddings {emb.shape} and labels {lab.shape} do not line up",
+            hint="pass the model's (N,128) embeddings with its (N,) labels, e.g. evaluate_model(FaceModel.load(path))",
+        )
+    if lab.size and (lab.min() < 0 or lab.max() >= len(names)):
+        raise EdgefaceError(
+            f"labels run from {lab.min()} to {lab.max()} but there are {len(names)} names",
+            hint="the model file is inconsistent; train it again",
+        )
+    return emb, lab.astype(np.int64)
+
+
+def _distance_matrix(emb: np.ndarray) -> np.ndarray:
+    # float64 so that tiny distances of near-duplicate images do not come out negative under sqrt
+    e = emb.astype(np.float64)
+    sq = np.sum(e * e, axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (e @ e.T)
+    return np.sqrt(np.clip(d2, 0.0, None))
+
+
+def pair_distances(embeddings, labels) -> PairDistances:
+    emb = np.asarray(embeddings, dtype=np.float32)
+    lab = np.asarray(labels)
+    dist = _distance_matrix(emb)
+    upper_i, upper_j = np.triu_indices(len(lab), k=1)
+    same_person = lab[upper_i] == lab[upper_j]
+    pairs = dist[upper_i, upper_j]
+    return PairDistances(same=pairs[same_person], different=pairs[~same_person])
+
+
+def leave_one_out(embeddings, labels, names, tolerance: float = DEFAULT_TOLERANCE) -> LeaveOneOut:
+    emb, lab = _check_arrays(embeddings, labels, names)
+    counts = np.bincount(lab, minlength=len(names))
+    keep = np.ones(len(lab), dtype=bool)
+    predictions = []
+    for i in range(len(lab)):
+        keep[i] = False
+        # the production matcher, so the number means what the web app will do
+        match = Matcher(emb[keep], lab[keep].astype(np.int32), list(names), tolerance=tolerance).match(emb[i : i + 1])[0]
+        keep[i] = True
+        true_name = names[lab[i]]
+        enrolled_elsewhere = bool(counts[lab[i]] > 1)
+        expected = true_name if enrolled_elsewhere else UNKNOWN
+        predictions.append(
+            Prediction(i, true_name, match.name, float(match.distance), match.name == expected, enrolled_elsewhere)
+        )
+    evaluated = [p for p in predictions if p.enrolled_elsewhere]
+    singles = [p for p in predictions if not p.enrolled_elsewhere]
+    correct = sum(p.correct for p in evaluated)
+    return LeaveOneOut(
+        tolerance=tolerance,
+        evaluated=len(evaluated),
+        correct=correct,
+        accuracy=correct / len(evaluated) if evaluated else None,
+        singletons=len(singles),
+        singletons_rejected=sum(p.correct for p in singles),
+        predictions=predictions,
+    )
+
+
+def _summary(values: np.ndarray) -> dict:
+    if values.size == 0:
+        return {"count": 0}
+    return {
+        "count": int(values.size),
+        "min": float(values.min()),
+        "mean": float(values.mean()),
+        "max": float(values.max()),
+    }
+
+
+def evaluate(embeddings, labels, names, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """A JSON-able report: distance statistics, pair error rates at `tolerance`, leave-one-out results."""
+    emb, lab = _check_arrays(embeddings, labels, names)
+    pairs = pair_distances(emb, lab)
+    loo = leave_one_out(emb, lab, names, tolerance)
+    loo_summary = {k: v for k, v in asdict(loo).items() if k != "predictions"}
+    loo_summary["mistakes"] = [asdict(p) for p in loo.mistakes]
+    return {
+        "tolerance": tolerance,
+        "images": int(len(lab)),
+        "identities": len(names),
+        "same_person": _summary(pairs.same),
+        "different_person": _summary(pairs.different),
+        # pair-level error rates: a same-person pair over the tolerance would be missed,
+        # a different-person pair under it could be confused
+        "same_pairs_over_tolerance": _fraction(pairs.same > tolerance),
+        "different_pairs_under_tolerance": _fraction(pairs.different <= tolerance),
+        "leave_one_out": loo_summary,
+    }
+
+
+def evaluate_model(model, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """`evaluate` for an `edgeface.modelfile.FaceModel`."""
+    return evaluate(model.embeddings, model.labels, model.names, tolerance)
+
+
+def _fraction(mask: np.ndarray) -> float | None:
+    return float(mask.mean()) if mask.size else None
+
+
+def distance_figure(pairs: PairDistances, tolerance: float = DEFAULT_TOLERANCE, title: str | None = None):
+    """Histogram of same-person vs different-person distances with the tolerance marked.
+
+    Returns a `matplotlib.figure.Figure` built without pyplot (no global state, no GUI backend),
+    which Jupyter displays inline and `figure_png` turns into bytes.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    everything = np.concatenate([pairs.same, pairs.different, [0.0, tolerance * 1.5]])
+    bins = np.linspace(0.0, float(everything.max()) * 1.05, 30)
+    ax.hist(pairs.different, bins=bins, alpha=0.6, color="tab:red", label=f"different people ({pairs.different.size} pairs)")
+    ax.hist(pairs.same, bins=bins, alpha=0.6, color="tab:green", label=f"same person ({pairs.same.size} pairs)")
+    ax.axvline(tolerance, color="black", linestyle="--", label=f"match tolerance {tolerance:g}")
+    ax.set_xlabel("embedding distance (smaller = more alike)")
+    ax.set_ylabel("image pairs")
+    ax.set_title(title or "Same-person vs different-person distances")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def faces_figure(images: list[tuple[str, np.ndarray, list]], columns: int = 4):
+    """A grid of images, each titled and with its detected face boxes drawn.
+
+    ``images``: ``(title, rgb, boxes)`` with boxes as ``(top, right, bottom, left)``, the engine's
+    order. A box is green when the image has exactly one face (usable for enrolment), red otherwise.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    if not images:
+        raise EdgefaceError("no images to show", hint="check the images folder holds one sub-folder per person")
+    columns = max(1, min(columns, len(images)))
+    rows = -(-len(images) // columns)
+    fig = Figure(figsize=(3 * columns, 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (title, rgb, boxes) in zip(axes, images):
+        ax.imshow(rgb)
+        colour = "lime" if len(boxes) == 1 else "red"
+        for top, right, bottom, left in boxes:
+            ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, color=colour, linewidth=2))
+        ax.set_title(f"{title}\n{len(boxes)} face{'s' if len(boxes) != 1 else ''}", fontsize="small")
+    for ax in axes:
+        ax.axis("off")
+    return fig

@@ -1,0 +1,107 @@
+"""Reading images into the one pixel layout the face engine uses: RGB, uint8, HxWx3, contiguous.
+
+All colour-order and orientation handling lives here so no other module has to think about it:
+OpenCV hands out BGR, dlib wants RGB; phone photos carry their rotation in EXIF; PNGs may be
+grey, palette, 16-bit or have an alpha channel.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from edgeface.errors import ImageError
+
+#: Larger images are refused: decoding a 100-megapixel upload would take seconds and ~300 MB.
+MAX_PIXELS = int(os.environ.get("EDGEFACE_MAX_IMAGE_PIXELS", 40_000_000))
+
+
+def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) -> np.ndarray:
+    """Decode a file path or the bytes of an image into an RGB uint8 array, EXIF-upright.
+
+    ``name`` is used in error messages when ``source`` is bytes (e.g. an upload's file name).
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "uploaded image")
+    try:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    except OSError as err:
+        raise ImageError(f"{label}: cannot open ({err.strerror})", "check the path and permissions") from None
+    try:
+        with stream, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageError(
+                    f"{label}: {img.width}x{img.height} pixels is larger than the limit of {MAX_PIXELS}",
+                    "scale the image down (faces need only ~100 px across)",
+                )
+            img = ImageOps.exif_transpose(img)
+            return to_rgb_array(img)
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(f"{label}: not a readable image ({err.__class__.__name__})",
+                         "use a JPEG or PNG file") from None
+    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
+        raise ImageError(f"{label}: image data is corrupt or truncated ({err})",
+                         "re-export or re-copy the file") from None
+
+
+def to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode (grey, palette, 16-bit, CMYK, with alpha) to contiguous RGB uint8."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16/32-bit grey: scale to 8 bits by the real range rather than clipping to white.
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() or 1.0
+        img = Image.fromarray((arr * (255.0 / hi)).clip(0, 255).astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Put transparent areas on white: their hidden RGB is often black or garbage.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
+    """OpenCV frame (BGR, or grey) to the engine's RGB layout."""
+    if bgr.ndim == 2:
+        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+    if bgr.shape[2] == 4:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
+    """Engine RGB back to OpenCV's BGR (for drawing and JPEG encoding)."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def decode_jpeg(data: bytes) -> np.ndarray | None:
+    """JPEG bytes to a BGR frame, or None when the data does not decode (corrupt camera frame)."""
+    if not data:
+        return None
+    frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return frame if frame is not None and frame.size else None
+
+
+def encode_jpeg(bgr: np.ndarray, quality: int = 80) -> bytes:
+    """BGR frame to JPEG bytes."""
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("JPEG encoding failed", "check the frame is a HxWx3 uint8 array")
+    return buf.tobytes()
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name (hidden files ignored)."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})

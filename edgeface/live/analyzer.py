@@ -1,0 +1,65 @@
+"""Shared detection/encoding threads for all cameras.
+
+dlib work is what costs (tens of ms per detection, ~100 ms per encoding), and dlib releases the
+GIL only partly, so all cameras share a small pool sized to the cores instead of one thread
+each. Every camera has at most one job queued or running: a camera that falls behind skips
+analysis of stale frames rather than building a backlog, and the FIFO queue gives round-robin
+fairness between cameras.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Callable
+
+from edgeface.engine import FaceEngine
+from edgeface.live.modelwatch import ModelHolder
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[FaceEngine], None]
+
+
+class Analyzer:
+    """Runs jobs on ``threads`` worker threads; with ``threads=0`` jobs run inline in ``submit``
+    (deterministic, for benchmarks and tests)."""
+
+    def __init__(self, engine: FaceEngine, models: ModelHolder, threads: int = 2):
+        self.engine = engine
+        self.models = models
+        self.inline = threads == 0
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._threads = [threading.Thread(target=self._run, name=f"analyzer-{i}", daemon=True)
+                         for i in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, job: Job) -> None:
+        if self.inline:
+            self._call(job)
+        else:
+            self._queue.put(job)
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def _call(self, job: Job) -> None:
+        try:
+            job(self.engine)
+        except Exception:  # noqa: BLE001 - one bad frame must not stop analysis for every camera
+            log.exception("analysis job failed")
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            self._call(job)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=10)

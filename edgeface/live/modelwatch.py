@@ -1,0 +1,197 @@
+"""The model in use, and hot reload: a new file or a moved store ``latest`` is loaded in the
+background and swapped in atomically; a bad one is refused and the old one keeps serving.
+
+Readers call ``holder.current()`` once per piece of work and use what they got, so a swap never
+tears a detection/encoding in half and no stream is interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeface.errors import EdgefaceError, ModelFileError
+from edgeface.matcher import EMBEDDING_DIM, Matcher
+from edgeface.modelfile import FaceModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: FaceModel
+    matcher: Matcher
+    version: str          # metadata version, else a content digest prefix
+    source: str           # where it came from (path, or store URL and version)
+    loaded_at: float      # epoch seconds
+    generation: int       # increases with every swap; pipelines re-check faces when it changes
+
+
+def check_usable(model: FaceModel, source: str) -> None:
+    """Refuse models that would load but could never name anyone."""
+    if model.identity_count == 0 or len(model.embeddings) == 0:
+        raise ModelFileError(f"{source}: the model has no enrolled faces",
+                             "train it from a face-images folder with at least one usable photo")
+    if model.embeddings.shape[1] != EMBEDDING_DIM:
+        raise ModelFileError(f"{source}: embeddings have {model.embeddings.shape[1]} dimensions, "
+                             f"the engine makes {EMBEDDING_DIM}", "re-train it with this edgeface")
+
+
+class ModelHolder:
+    """Holds the current model; swapping is one reference assignment under a lock."""
+
+    def __init__(self, tolerance: float = 0.6):
+        self.tolerance = tolerance
+        self._lock = threading.Lock()
+        self._current: LoadedModel | None = None
+        self.last_error: str | None = None
+        self.reloads = {"ok": 0, "failed": 0}
+
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def swap(self, model: FaceModel, source: str) -> LoadedModel:
+        check_usable(model, source)
+        version = model.version or f"sha256:{model.content_digest()[:12]}"
+        with self._lock:
+            generation = (self._current.generation + 1) if self._current else 1
+            self._current = LoadedModel(model, model.matcher(self.tolerance), version, source,
+                                        time.time(), generation)
+            self.last_error = None
+            self.reloads["ok"] += 1
+        log.info("model %s in use (%d identities, from %s)", version, model.identity_count, source)
+        return self._current
+
+    def refuse(self, message: str) -> None:
+        with self._lock:
+            self.last_error = message
+            self.reloads["failed"] += 1
+        kept = self._current.version if self._current else "none"
+        log.warning("model refused, keeping %s: %s", kept, message)
+
+    def status(self) -> dict:
+        cur = self._current
+        return {
+            "loaded": cur is not None,
+            "version": cur.version if cur else None,
+            "identities": cur.model.names if cur else [],
+            "source": cur.source if cur else None,
+            "loaded_at": cur.loaded_at if cur else None,
+            "last_error": self.last_error,
+            "reloads": dict(self.reloads),
+        }
+
+
+class FileModelSource:
+    """A model file that may be replaced (init container, ``cp``, ``model.save``)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def fingerprint(self):
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def load(self) -> tuple[FaceModel, str]:
+        return FaceModel.load(self.path), str(self.path)
+
+
+class StoreModelSource:
+    """A version in the model store, ``latest`` by default (follows promotions)."""
+
+    def __init__(self, store_url: str | None, version: str = "latest", cache_dir: str | None = None):
+        from edgeface.store import open_store   # only deployments that use a store need boto3
+        self.store = open_store(store_url)
+        self.version = version
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="edgeface-model-"))
+
+    def describe(self) -> str:
+        return f"store {getattr(self.store, 'url', '')} ({self.version})".replace("  ", " ")
+
+    def fingerprint(self):
+        return self.store.latest() if self.version == "latest" else self.version
+
+    def load(self) -> tuple[FaceModel, str]:
+        version = self.fingerprint()
+        if version is None:
+            raise ModelFileError("the model store has no versions yet", "push one: edgeface model push")
+        target = self.cache_dir / f"{version}.data"
+        self.store.pull(version, target)          # sha256 verified, atomic
+        for old in self.cache_dir.glob("*.data"):  # keep only the one in use
+            if old != target:
+                old.unlink(missing_ok=True)
+        return FaceModel.load(target), f"{self.describe()} → {version}"
+
+
+class ModelWatcher:
+    """Polls a model source and swaps in each new, valid model. One thread; ``close()`` joins it."""
+
+    def __init__(self, holder: ModelHolder, source, interval_s: float = 2.0):
+        self.holder = holder
+        self.source = source
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._loaded_once = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
+        self._tried = object()   # fingerprint last attempted (good or bad): not retried until it changes
+
+    def start(self) -> "ModelWatcher":
+        self._thread.start()
+        return self
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """True once a first load attempt finished with a model in use."""
+        self._loaded_once.wait(timeout)
+        return self.holder.current() is not None
+
+    def check_now(self) -> None:
+        """One poll: load the source if its fingerprint changed since the last attempt."""
+        try:
+            fp = self.source.fingerprint()
+        except EdgefaceError as err:
+            self._note_missing(str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - an unreachable store must not kill the watcher
+            self._note_missing(f"{self.source.describe()}: cannot check for a new model ({err})")
+            return
+        if fp is None:
+            self._note_missing(f"{self.source.describe()}: no model there yet")
+            return
+        if fp == self._tried:
+            return
+        self._tried = fp
+        try:
+            model, where = self.source.load()
+            self.holder.swap(model, where)
+        except EdgefaceError as err:
+            self.holder.refuse(str(err))
+        except Exception as err:  # noqa: BLE001 - same: keep serving the old model
+            self.holder.refuse(f"{self.source.describe()}: {err.__class__.__name__}: {err}")
+
+    def _note_missing(self, message: str) -> None:
+        if self.holder.last_error != message:
+            log.warning("%s", message)
+        self.holder.last_error = message
+
+    def _run(self) -> None:
+        self.check_now()
+        self._loaded_once.set()
+        while not self._stop.wait(self.interval_s):
+            self.check_now()
+            self._loaded_once.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

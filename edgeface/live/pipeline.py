@@ -1,0 +1,156 @@
+"""Per-camera recognition: frames in, annotated frames and recognition events out.
+
+``FramePipeline.process(frame)`` never waits for dlib: when a detection is due it hands the
+frame to the shared :class:`Analyzer` and draws the current tracks (moved along their velocity)
+on this frame. Frames without faces pass through as the camera's own JPEG — no decode, no
+re-encode. Usable without Flask: the web app's camera workers and the benchmark both drive it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg
+from edgeface.live.analyzer import Analyzer
+from edgeface.live.annotate import FaceLabel, draw_faces
+from edgeface.live.events import RecognitionEvent
+from edgeface.live.settings import LiveSettings
+from edgeface.live.tracking import PENDING, Track, TrackSet
+
+
+@dataclass
+class FrameResult:
+    seq: int
+    time: float
+    faces: list[FaceLabel]
+    events: list[RecognitionEvent]     # recorded since the previous process() call
+    jpeg: bytes | None                 # annotated frame (None when render=False or undecodable)
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    detections: int = 0
+    encodings: int = 0
+    undecodable: int = 0
+    last_detection_s: float = 0.0      # duration of the last detection pass
+
+
+class FramePipeline:
+    """One camera's tracks. ``process`` is called from one thread; analysis results arrive from
+    analyzer threads; a lock keeps the two apart."""
+
+    def __init__(self, camera_id: str, analyzer: Analyzer, settings: LiveSettings | None = None,
+                 on_event: Callable[[RecognitionEvent], None] | None = None):
+        self.camera_id = camera_id
+        self.analyzer = analyzer
+        self.settings = settings or LiveSettings()
+        self.on_event = on_event
+        self.tracks = TrackSet(self.settings)
+        self.stats = PipelineStats()
+        self._lock = threading.Lock()
+        self._busy = False                 # a job of ours is queued or running
+        self._last_submit = float("-inf")
+        self._new_events: list[RecognitionEvent] = []
+
+    # -- camera thread -------------------------------------------------------------------------
+    def process(self, frame, *, render: bool = True) -> FrameResult:
+        """``frame``: anything with ``seq``, ``time`` (monotonic s), ``jpeg`` and/or ``bgr``."""
+        t = frame.time
+        if self._detection_due(t):
+            self._busy, self._last_submit = True, t
+            self.analyzer.submit(lambda engine: self._analyze(engine, frame))
+        with self._lock:
+            self.tracks.expire(t)
+            faces = [_label(tr, t) for tr in self.tracks.tracks]
+            events, self._new_events = self._new_events, []
+        jpeg = self._render(frame, faces) if render else None
+        self.stats.frames += 1
+        return FrameResult(frame.seq, t, faces, events, jpeg)
+
+    def _detection_due(self, t: float) -> bool:
+        return (not self._busy and self.analyzer.models.current() is not None
+                and t - self._last_submit >= self.settings.detect_interval_s)
+
+    def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
+        jpeg = getattr(frame, "jpeg", None)
+        if not faces and jpeg:
+            return jpeg                       # nothing to draw: the camera's bytes are the output
+        bgr = _frame_bgr(frame)
+        if bgr is None:
+            self.stats.undecodable += 1
+            return None
+        return encode_jpeg(draw_faces(bgr.copy(), faces), self.settings.jpeg_quality)
+
+    # -- analyzer thread -------------------------------------------------------------------------
+    def _analyze(self, engine, frame) -> None:
+        try:
+            self._detect_and_identify(engine, frame)
+        finally:
+            self._busy = False
+
+    def _detect_and_identify(self, engine, frame) -> None:
+        loaded = self.analyzer.models.current()
+        bgr = _frame_bgr(frame)
+        if bgr is None or loaded is None:
+            return
+        rgb = bgr_to_rgb(bgr)
+        started = time.perf_counter()
+        boxes = engine.detect(rgb)
+        self.stats.last_detection_s = time.perf_counter() - started
+        self.stats.detections += 1
+        with self._lock:
+            self.tracks.update(boxes, frame.time)
+            due = self.tracks.due_for_encoding(frame.time, loaded.generation)
+            due_boxes = [tr.box for tr in due]
+        if not due:
+            return
+        matches = loaded.matcher.match(engine.encode(rgb, due_boxes))
+        self.stats.encodings += len(due)
+        news = []
+        with self._lock:
+            for tr, box, match in zip(due, due_boxes, matches):
+                if self.tracks.apply(tr, match, frame.time, loaded.generation):
+                    news.append(RecognitionEvent(
+                        camera=self.camera_id, name=tr.name, distance=match.distance, box=list(box),
+                        time=time.time(), track=tr.id, model_version=loaded.version))
+        for ev in news:
+            ev.snapshot = snapshot_jpeg(bgr, ev.box, self.settings.snapshot_margin, self.settings.jpeg_quality)
+            if self.on_event:
+                self.on_event(ev)
+        with self._lock:
+            self._new_events.extend(news)
+
+    def faces(self, t: float | None = None) -> list[FaceLabel]:
+        t = time.monotonic() if t is None else t
+        with self._lock:
+            return [_label(tr, t) for tr in self.tracks.tracks]
+
+
+def _label(tr: Track, t: float) -> FaceLabel:
+    return FaceLabel(tr.id, tr.predicted_box(t), tr.state, None if tr.state == PENDING else tr.name, tr.distance)
+
+
+def _frame_bgr(frame) -> np.ndarray | None:
+    """The decoded frame; camera ``Frame`` objects decode once and cache (``bgr`` property)."""
+    try:
+        bgr = getattr(frame, "bgr", None)
+    except Exception:  # noqa: BLE001 - a corrupt JPEG is the camera's fault, not ours
+        bgr = None
+    if bgr is None and getattr(frame, "jpeg", None):
+        bgr = decode_jpeg(frame.jpeg)
+    return bgr
+
+
+def snapshot_jpeg(bgr: np.ndarray, box, margin: float, quality: int) -> bytes:
+    """The face with some context around it, as JPEG (the event's thumbnail)."""
+    top, right, bottom, left = box
+    h, w = bgr.shape[:2]
+    my, mx = int((bottom - top) * margin), int((right - left) * margin)
+    crop = bgr[max(0, top - my):min(h, bottom + my), max(0, left - mx):min(w, right + mx)]
+    return encode_jpeg(np.ascontiguousarray(crop), quality)

@@ -1,0 +1,129 @@
+"""Face tracks between detections: IoU association, motion prediction, and when to (re)encode.
+
+Detection runs a few times a second, not per frame; in between, each track's box is moved along
+its measured velocity, which keeps drawn boxes on moving faces for the price of arithmetic.
+A track is encoded when it is new and re-checked on a timer (sooner while Unknown), so the
+expensive descriptor runs a handful of times per face, not 30 times a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from edgeface.live.settings import LiveSettings
+from edgeface.matcher import UNKNOWN, Match
+
+Box = tuple[int, int, int, int]   # (top, right, bottom, left)
+
+PENDING, NAMED, UNKNOWN_STATE = "pending", "named", "unknown"
+_MAX_EXTRAPOLATION_S = 0.4        # predicting further than this drifts more than it helps
+
+
+def iou(a: Box, b: Box) -> float:
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _area(b: Box) -> int:
+    return max(0, b[2] - b[0]) * max(0, b[1] - b[3])
+
+
+def _centre_inside(inner: Box, outer: Box) -> bool:
+    cy, cx = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cy <= outer[2] and outer[3] <= cx <= outer[1]
+
+
+@dataclass
+class Track:
+    id: int
+    box: Box                      # as last detected
+    seen_at: float                # frame time of that detection
+    state: str = PENDING
+    name: str | None = None
+    distance: float | None = None
+    velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # px/s per box edge
+    encoded_at: float = float("-inf")
+    generation: int = 0           # model generation the name came from
+    unknown_streak: int = 0
+    reported: str | None = field(default=None)   # name last recorded as an event
+
+    def predicted_box(self, t: float) -> Box:
+        dt = min(max(t - self.seen_at, 0.0), _MAX_EXTRAPOLATION_S)
+        return tuple(int(round(v + dv * dt)) for v, dv in zip(self.box, self.velocity))  # type: ignore[return-value]
+
+    def label(self) -> str:
+        return self.name if self.state != PENDING and self.name else "…"
+
+
+class TrackSet:
+    """The tracks of one camera. Not thread-safe: the pipeline serialises access."""
+
+    def __init__(self, settings: LiveSettings):
+        self.settings = settings
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def update(self, boxes: list[Box], t: float) -> None:
+        """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks."""
+        pairs = sorted(((iou(tr.predicted_box(t), b), i, j) for i, tr in enumerate(self.tracks)
+                        for j, b in enumerate(boxes)), reverse=True)
+        used_t, used_b = set(), set()
+        for score, i, j in pairs:
+            if i in used_t or j in used_b:
+                continue
+            tr = self.tracks[i]
+            if score >= self.settings.iou_match or _centre_inside(boxes[j], tr.predicted_box(t)):
+                self._move(tr, boxes[j], t)
+                used_t.add(i)
+                used_b.add(j)
+        for j, b in enumerate(boxes):
+            if j not in used_b:
+                self.tracks.append(Track(next(self._ids), tuple(b), t))
+        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= self.settings.track_ttl_s]
+
+    def expire(self, t: float) -> None:
+        """Drop tracks that detection has not confirmed lately (also between detections)."""
+        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= self.settings.track_ttl_s]
+
+    @staticmethod
+    def _move(tr: Track, box: Box, t: float) -> None:
+        dt = t - tr.seen_at
+        if dt > 1e-3:
+            measured = [(n - o) / dt for n, o in zip(box, tr.box)]
+            # Smooth: detections jitter by a few pixels, which would make boxes tremble.
+            tr.velocity = tuple(0.5 * m + 0.5 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
+        tr.box, tr.seen_at = tuple(box), t  # type: ignore[assignment]
+
+    def due_for_encoding(self, t: float, generation: int) -> list[Track]:
+        """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model."""
+        s = self.settings
+        due = []
+        for tr in self.tracks:
+            if tr.seen_at != t:
+                continue
+            age = t - tr.encoded_at
+            if (tr.state == PENDING or tr.generation != generation
+                    or (tr.state == UNKNOWN_STATE and age >= s.unknown_recheck_s)
+                    or (tr.state == NAMED and age >= s.named_recheck_s)):
+                due.append(tr)
+        return due
+
+    def apply(self, tr: Track, match: Match, t: float, generation: int) -> bool:
+        """Record a match result; True when it is news worth an event (named, renamed, or Unknown)."""
+        tr.encoded_at, tr.generation = t, generation
+        if match.name != UNKNOWN:
+            tr.state, tr.name, tr.distance, tr.unknown_streak = NAMED, match.name, match.distance, 0
+        else:
+            tr.unknown_streak += 1
+            # One bad angle must not strip a name: turn Unknown only after repeated misses.
+            if tr.state != NAMED or tr.unknown_streak >= self.settings.unknown_confirmations:
+                tr.state, tr.name, tr.distance = UNKNOWN_STATE, UNKNOWN, match.distance
+        confirmed = tr.state == NAMED or tr.unknown_streak >= self.settings.unknown_confirmations
+        if confirmed and tr.name != tr.reported:
+            tr.reported = tr.name
+            return True
+        return False

@@ -1,0 +1,252 @@
+"""Versioned model store, on a local directory or on S3, with one layout::
+
+    PREFIX/<version>/model.data
+    PREFIX/<version>/manifest.json   {"version", "sha256", "size", "identities", "created", "training", ...}
+    PREFIX/latest                     text: the version in use
+
+A push writes the model, then its manifest, then ``latest`` — so a reader that follows
+``latest`` never finds a version whose files are not all there. Versions are UTC timestamps
+(``20261124T210343Z``) and sort as strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from edgeface.errors import ModelFileError, StoreError
+from edgeface.modelfile import FaceModel, atomic_write
+from edgeface.s3config import S3Settings
+
+MODEL_NAME = "model.data"
+MANIFEST_NAME = "manifest.json"
+LATEST_NAME = "latest"
+VERSION_RE = re.compile(r"^\d{8}T\d{6}Z$")
+VERSION_FORMAT = "%Y%m%dT%H%M%SZ"
+DEFAULT_LOCAL_STORE = "model-store"
+DEFAULT_S3_PREFIX = "models"
+
+
+class LocalBackend:
+    def __init__(self, root: Path):
+        self.root = root
+        self.where = str(root)
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StoreError(f"{self.root / key}: cannot read ({err.strerror})", "check permissions") from None
+
+    def write(self, key: str, data: bytes) -> None:
+        try:
+            atomic_write(self.root / key, data)
+        except OSError as err:
+            raise StoreError(f"{self.root / key}: cannot write ({err.strerror})",
+                             "check the store directory is writable") from None
+
+    def folders(self) -> list[str]:
+        return [p.name for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else []
+
+
+class S3Backend:
+    def __init__(self, settings: S3Settings, bucket: str, prefix: str):
+        self.settings, self.bucket, self.prefix = settings, bucket, prefix.strip("/")
+        self.where = f"s3://{bucket}/{self.prefix}"
+        self._client = settings.client()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _call(self, what: str, fn, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+        try:
+            return fn(Bucket=self.bucket, **kwargs)
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return None
+            if code == "NoSuchBucket":
+                raise StoreError(f"S3 bucket {self.bucket!r} does not exist ({self.settings.describe()})",
+                                 "create it or fix AWS_S3_BUCKET") from None
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
+                raise StoreError(f"S3 refused to {what} {self.where}: {code}",
+                                 "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the data connection") from None
+            raise StoreError(f"S3 error while trying to {what} {self.where}: {code}",
+                             "check the data connection settings") from None
+        except NoCredentialsError:
+            raise StoreError("no S3 credentials", "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
+        except EndpointConnectionError:
+            raise StoreError(f"cannot reach S3 at {self.settings.endpoint or 'the AWS default endpoint'}",
+                             "check AWS_S3_ENDPOINT and that the server is up") from None
+        except BotoCoreError as err:
+            raise StoreError(f"S3 request failed while trying to {what} {self.where}: {err.__class__.__name__}",
+                             "check AWS_S3_ENDPOINT and the network") from None
+
+    def read(self, key: str) -> bytes | None:
+        resp = self._call("read", self._client.get_object, Key=self._key(key))
+        return None if resp is None else resp["Body"].read()
+
+    def write(self, key: str, data: bytes) -> None:
+        self._call("write to", self._client.put_object, Key=self._key(key), Body=data)
+
+    def folders(self) -> list[str]:
+        names, token = [], None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            resp = self._call("list", self._client.list_objects_v2,
+                              Prefix=f"{self.prefix}/" if self.prefix else "", Delimiter="/", **extra) or {}
+            names += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in resp.get("CommonPrefixes", [])]
+            if not resp.get("IsTruncated"):
+                return names
+            token = resp["NextContinuationToken"]
+
+
+class ModelStore:
+    def __init__(self, backend):
+        self.backend = backend
+
+    @property
+    def where(self) -> str:
+        return self.backend.where
+
+    def versions(self) -> list[str]:
+        """Published versions (those with a manifest), oldest first."""
+        candidates = sorted(v for v in self.backend.folders() if VERSION_RE.match(v))
+        return [v for v in candidates if self.backend.read(f"{v}/{MANIFEST_NAME}") is not None]
+
+    def latest(self) -> str | None:
+        raw = self.backend.read(LATEST_NAME)
+        if raw is None:
+            return None
+        version = raw.decode("utf-8", "replace").strip()
+        if not VERSION_RE.match(version):
+            raise StoreError(f"{self.where}/{LATEST_NAME} holds {version[:40]!r}, not a version",
+                             "fix it with: edgeface model promote VERSION")
+        return version
+
+    def resolve(self, version: str) -> str:
+        if version == LATEST_NAME:
+            resolved = self.latest()
+            if resolved is None:
+                raise StoreError(f"{self.where} has no published model yet", "push one: edgeface model push FILE")
+            return resolved
+        if not VERSION_RE.match(version):
+            raise StoreError(f"{version!r} is not a model version (expected e.g. 20261124T210343Z or 'latest')",
+                             "list them with: edgeface model list")
+        return version
+
+    def manifest(self, version: str) -> dict:
+        version = self.resolve(version)
+        raw = self.backend.read(f"{version}/{MANIFEST_NAME}")
+        if raw is None:
+            raise StoreError(f"model version {version} not found in {self.where}", "list them with: edgeface model list")
+        try:
+            manifest = json.loads(raw)
+            manifest["sha256"], manifest["size"]
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"{self.where}/{version}/{MANIFEST_NAME} is not a valid manifest",
+                             "re-push that model version") from None
+        return manifest
+
+    def fetch(self, version: str) -> tuple[bytes, dict]:
+        """Bytes of a version's model, checked against its manifest (sha256, size, parseable)."""
+        manifest = self.manifest(version)
+        version = manifest["version"]
+        data = self.backend.read(f"{version}/{MODEL_NAME}")
+        if data is None:
+            raise StoreError(f"{self.where}/{version}/{MODEL_NAME} is missing although its manifest exists",
+                             "re-push that model version")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != manifest["sha256"] or len(data) != manifest["size"]:
+            raise StoreError(f"{self.where}/{version}/{MODEL_NAME} does not match its manifest "
+                             f"(sha256 {digest[:12]}… size {len(data)}, manifest says "
+                             f"{manifest['sha256'][:12]}… size {manifest['size']})",
+                             "the object was modified or truncated; re-push or promote another version")
+        try:
+            FaceModel.from_bytes(data, source=f"{self.where}/{version}/{MODEL_NAME}")
+        except ModelFileError as err:
+            raise StoreError(str(err.message), "re-push that model version") from None
+        return data, manifest
+
+    def pull(self, version: str, out: str | os.PathLike) -> dict:
+        data, manifest = self.fetch(version)
+        atomic_write(Path(out), data)
+        return manifest
+
+    def verify(self, version: str = LATEST_NAME) -> dict:
+        return self.fetch(version)[1]
+
+    def push(self, path: str | os.PathLike, training_report: dict | None = None) -> str:
+        """Publish a model file as a new version and point ``latest`` at it. Returns the version."""
+        model = FaceModel.load(path)      # refuse to publish anything that is not a valid model
+        data = Path(path).read_bytes()
+        version = self._new_version()
+        manifest = {
+            "version": version,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "format_version": model.metadata.get("format_version"),
+            "identities": model.names,
+            "embeddings": len(model.labels),
+            "created": model.metadata.get("created"),
+            "published": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "content_sha256": model.content_digest(),
+            "training": _training_summary(model, training_report),
+        }
+        self.backend.write(f"{version}/{MODEL_NAME}", data)
+        self.backend.write(f"{version}/{MANIFEST_NAME}", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+        self.backend.write(LATEST_NAME, version.encode())
+        return version
+
+    def promote(self, version: str) -> dict:
+        """Point ``latest`` at an existing, verified version (e.g. roll back)."""
+        manifest = self.verify(version)
+        self.backend.write(LATEST_NAME, manifest["version"].encode())
+        return manifest
+
+    def _new_version(self) -> str:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        existing = set(self.backend.folders())
+        newest = max((v for v in existing if VERSION_RE.match(v)), default=None)
+        if newest:  # strictly after the newest, even if clocks disagree or two pushes share a second
+            now = max(now, datetime.strptime(newest, VERSION_FORMAT).replace(tzinfo=timezone.utc)
+                      + timedelta(seconds=1))
+        return now.strftime(VERSION_FORMAT)
+
+
+def _training_summary(model: FaceModel, report: dict | None) -> dict:
+    counts = dict(model.metadata.get("counts") or {})
+    if report:
+        counts.update({"skipped_files": [s["file"] for s in report.get("skipped", [])][:100],
+                       "not_enrolled": report.get("not_enrolled", [])})
+    return counts
+
+
+def default_store_url(env=None) -> str:
+    env = os.environ if env is None else env
+    if env.get("EDGEFACE_STORE"):
+        return env["EDGEFACE_STORE"]
+    if env.get("AWS_S3_BUCKET"):
+        return f"s3://{env['AWS_S3_BUCKET']}/{env.get('EDGEFACE_S3_PREFIX', DEFAULT_S3_PREFIX)}"
+    return DEFAULT_LOCAL_STORE
+
+
+def open_store(url: str | None = None) -> ModelStore:
+    """``s3://BUCKET/PREFIX`` or a directory; default: EDGEFACE_STORE, else S3 when AWS_S3_BUCKET is set."""
+    url = url or default_store_url()
+    if url.startswith("s3://"):
+        bucket, _, prefix = url[5:].partition("/")
+        if not bucket:
+            raise StoreError(f"store URL {url!r} names no bucket", "use s3://BUCKET/PREFIX")
+        return ModelStore(S3Backend(S3Settings.from_env(), bucket, prefix))
+    if "://" in url and not url.startswith("file://"):
+        raise StoreError(f"store URL {url!r} is not supported", "use s3://BUCKET/PREFIX or a directory path")
+    return ModelStore(LocalBackend(Path(url.removeprefix("file://"))))

@@ -1,0 +1,188 @@
+"""Training: a folder of face images in, a ``FaceModel`` and a report out.
+
+Layouts: ``DIR/<Person Name>/*.jpg`` (several images per person) and the legacy flat
+``DIR/<name>.jpg`` (one image, name = file stem). Each image must show exactly one face; any
+image that cannot be used is skipped and reported with its reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edgeface import __version__
+from edgeface.engine import EngineSettings, FaceEngine, default_threads, library_versions
+from edgeface.errors import EdgefaceError, TrainingError
+from edgeface.images import IMAGE_SUFFIXES, load_image
+from edgeface.matcher import EMBEDDING_DIM
+from edgeface.modelfile import FORMAT_VERSION, FaceModel
+
+#: Enrolment photos are portraits with large faces: detect without upsampling first (4x cheaper)
+#: and upsample only when that finds nothing.
+TRAINING_SETTINGS = EngineSettings(detector="auto", upsample=0, max_side=1600)
+
+
+@dataclass(frozen=True)
+class Sample:
+    person: str
+    path: Path
+
+
+@dataclass
+class Outcome:
+    sample: Sample
+    sha256: str | None
+    embedding: np.ndarray | None = None
+    reason: str | None = None          # why it was skipped
+
+
+def discover(images_dir: str | os.PathLike) -> tuple[list[Sample], list[dict]]:
+    """Samples in a stable order, plus files ignored because they are not images."""
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise TrainingError(f"{root}: not a directory",
+                            "pass a folder holding one sub-folder of images per person")
+    samples, ignored = [], []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            files = sorted((p for p in entry.rglob("*") if p.is_file() and not p.name.startswith(".")),
+                           key=lambda p: str(p))
+            person = entry.name.strip()
+        elif entry.is_file():
+            files, person = [entry], entry.stem.strip()
+        else:
+            continue
+        for f in files:
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                samples.append(Sample(person, f))
+            else:
+                ignored.append({"file": str(f), "reason": "not an image file (unsupported extension)"})
+    return samples, ignored
+
+
+_engine: FaceEngine | None = None
+
+
+def _init_worker(settings: EngineSettings) -> None:
+    global _engine
+    _engine = FaceEngine(settings)
+
+
+def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
+    """Embedding of the single face in one enrolment image, or the reason it cannot be used."""
+    engine = engine or _engine
+    try:
+        raw = sample.path.read_bytes()
+    except OSError as err:
+        return Outcome(sample, None, reason=f"cannot read file ({err.strerror})")
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        rgb = load_image(raw, name=str(sample.path))
+    except EdgefaceError as err:
+        return Outcome(sample, digest, reason=err.message.split(": ", 1)[-1])
+    boxes = engine.detect(rgb) or (engine.detect(rgb, upsample=1) if engine.settings.upsample < 1 else [])
+    if not boxes:
+        return Outcome(sample, digest, reason="no face found")
+    if len(boxes) > 1:
+        return Outcome(sample, digest, reason=f"{len(boxes)} faces found; an enrolment image must show one person")
+    return Outcome(sample, digest, embedding=engine.encode(rgb, boxes)[0])
+
+
+def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
+          settings: EngineSettings = TRAINING_SETTINGS) -> tuple[FaceModel, dict]:
+    """Enrol every usable image under ``images_dir``. Raises TrainingError when none is usable."""
+    started = time.monotonic()
+    samples, ignored = discover(images_dir)
+    if not samples:
+        raise TrainingError(f"{images_dir}: no image files found",
+                            "put images in one sub-folder per person, e.g. face-images/Ada Lovelace/1.jpg")
+    outcomes = _run_all(samples, workers or default_threads(), progress, settings)
+
+    names = sorted({o.sample.person for o in outcomes if o.embedding is not None})
+    index = {n: i for i, n in enumerate(names)}
+    used = [o for o in outcomes if o.embedding is not None]
+    skipped = ignored + [{"file": str(o.sample.path), "person": o.sample.person, "reason": o.reason}
+                         for o in outcomes if o.embedding is None]
+    people = sorted({s.person for s in samples})
+    not_enrolled = [p for p in people if p not in index]
+    if not used:
+        raise TrainingError(f"{images_dir}: none of {len(samples)} images had exactly one usable face",
+                            "see the skipped list above; use clear photos of one face each")
+    embeddings = np.stack([o.embedding for o in used]) if used else np.empty((0, EMBEDDING_DIM), np.float32)
+    labels = np.array([index[o.sample.person] for o in used], dtype=np.int32)
+
+    engine_info = FaceEngine(settings).describe()
+    report = {
+        "images_dir": str(images_dir),
+        "images": len(samples) + len(ignored),
+        "used": len(used),
+        "skipped": skipped,
+        "identities": [{"name": n, "images": int((labels == index[n]).sum())} for n in names],
+        "not_enrolled": not_enrolled,
+        "seconds": round(time.monotonic() - started, 3),
+        "workers": workers or default_threads(),
+    }
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "created": _created_timestamp(),
+        "edgeface": __version__,
+        "encoder": engine_info,
+        "libraries": library_versions(),
+        "sources": [{"file": str(o.sample.path.relative_to(images_dir)), "person": o.sample.person,
+                     "sha256": o.sha256} for o in used],
+        "counts": {"images": report["images"], "used": len(used), "skipped": len(skipped),
+                   "identities": len(names), "embeddings": len(used)},
+    }
+    return FaceModel(embeddings, labels, names, metadata), report
+
+
+def _run_all(samples: list[Sample], workers: int, progress: bool, settings: EngineSettings) -> list[Outcome]:
+    bar = _progress_bar(len(samples), progress)
+    try:
+        if workers <= 1 or len(samples) == 1:
+            engine = FaceEngine(settings)
+            out = []
+            for s in samples:
+                out.append(enrol_one(s, engine))
+                bar.update(1)
+            return out
+        # Processes, not threads: dlib holds the GIL for part of detection, so threads reach ~1.6x.
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(settings,)) as pool:
+            out = []
+            for o in pool.map(enrol_one, samples, chunksize=1):
+                out.append(o)
+                bar.update(1)
+            return out
+    finally:
+        bar.close()
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="enrolling", unit="img", disable=not enabled, leave=False)
+
+
+def _created_timestamp() -> str:
+    # SOURCE_DATE_EPOCH makes whole files byte-identical for reproducible builds.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report_path(model_path: str | os.PathLike) -> Path:
+    """Where the JSON training report is written, next to the model: model.data -> model.report.json."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".report.json")

@@ -1,0 +1,175 @@
+"""The three steps of the training workflow — train, evaluate, upload — shared by the notebook
+(training-workflow.ipynb, run cell by cell) and the Elyra pipeline nodes (train.py, evaluate.py,
+upload.py, run headless). Each step is a few calls into ``edgeface``, the same calls the CLI makes
+for ``edgeface train`` and ``edgeface model push``.
+
+Files pass between steps through the artifacts folder (the nodes' declared ``outputs``):
+``model.data`` and ``model.report.json`` from train, ``evaluation.json`` and ``distances.png``
+from evaluate, ``published.json`` from upload.
+
+Settings come from environment variables, so the same files run in a workbench, under
+``elyra-pipeline run`` (nodes inherit its environment) and on Kubeflow (node ``env_vars`` and
+``kubernetes_secrets``). S3 uses the RHODS data-connection variables (``AWS_S3_ENDPOINT``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_S3_BUCKET``, ``AWS_DEFAULT_REGION``); no
+step prints any of their values except endpoint and bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.evaluation import distance_figure, evaluate_model, figure_png, pair_distances
+from edgeface.matcher import DEFAULT_TOLERANCE
+from edgeface.modelfile import FaceModel, atomic_write, sha256_file
+from edgeface.store import open_store
+from edgeface.training import report_path, train
+
+#: Below this leave-one-out accuracy the evaluate step fails and nothing is uploaded.
+DEFAULT_MIN_ACCURACY = 0.9
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number", f"set it to e.g. {default}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    images: Path  # one sub-folder of face images per person
+    artifacts: Path  # where steps leave files for the next step
+    tolerance: float  # match distance the web app uses; evaluation measures at this value
+    min_accuracy: float  # quality gate on leave-one-out accuracy
+    store: str | None  # s3://BUCKET/PREFIX or a directory; None: edgeface's default (data connection)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            images=Path(os.environ.get("EDGEFACE_IMAGES") or "face-images"),
+            artifacts=Path(os.environ.get("EDGEFACE_ARTIFACTS") or "artifacts"),
+            tolerance=_env_float("EDGEFACE_TOLERANCE", DEFAULT_TOLERANCE),
+            min_accuracy=_env_float("EDGEFACE_MIN_ACCURACY", DEFAULT_MIN_ACCURACY),
+            store=os.environ.get("EDGEFACE_STORE") or None,
+        )
+
+    @property
+    def model(self) -> Path:
+        return self.artifacts / "model.data"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.artifacts / "evaluation.json"
+
+    @property
+    def distances_png(self) -> Path:
+        return self.artifacts / "distances.png"
+
+    @property
+    def published(self) -> Path:
+        return self.artifacts / "published.json"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+
+def train_step(s: Settings) -> tuple[FaceModel, dict]:
+    """Enrol every usable image; write model.data and its report (as `edgeface train` does)."""
+    model, report = train(s.images, progress=False)
+    model.save(s.model)
+    _write_json(report_path(s.model), report)
+    for skipped in report["skipped"]:
+        print(f"skipped {skipped['file']}: {skipped['reason']}")
+    for person in report["not_enrolled"]:
+        print(f"not enrolled: {person} (no usable image)")
+    print(f"trained {s.model}: {model.identity_count} people from {report['used']} of {report['images']} images")
+    return model, report
+
+
+def evaluate_step(s: Settings, model: FaceModel | None = None):
+    """Measure the model, write evaluation.json and distances.png; fail below the quality gate.
+
+    Returns ``(evaluation, figure)``. The files are written even when the gate fails, so the
+    reason can be looked at.
+    """
+    model = model or FaceModel.load(s.model)
+    evaluation = evaluate_model(model, s.tolerance)
+    loo = evaluation["leave_one_out"]
+    accuracy = loo["accuracy"]
+    evaluation["model_sha256"] = sha256_file(s.model)
+    evaluation["min_accuracy"] = s.min_accuracy
+    evaluation["passed"] = accuracy is None or accuracy >= s.min_accuracy
+    figure = distance_figure(pair_distances(model.embeddings, model.labels), s.tolerance)
+    atomic_write(s.distances_png, figure_png(figure))
+    _write_json(s.evaluation, evaluation)
+
+    if accuracy is None:
+        print("leave-one-out accuracy cannot be measured: every person has a single image (add a second one each)")
+    else:
+        print(f"leave-one-out accuracy {accuracy:.1%} ({loo['correct']}/{loo['evaluated']}) at tolerance {s.tolerance:g}")
+    for m in loo["mistakes"]:
+        print(f"  {m['true_name']} taken for {m['predicted_name']} (distance {m['distance']:.3f})")
+    if not evaluation["passed"]:
+        raise EdgefaceError(
+            f"leave-one-out accuracy {accuracy:.1%} is below the required {s.min_accuracy:.0%}; the model is not uploaded",
+            "look at the mistakes in evaluation.json, fix or add images, or lower EDGEFACE_MIN_ACCURACY",
+        )
+    return evaluation, figure
+
+
+def upload_step(s: Settings) -> str:
+    """Publish the evaluated model as a new version in the store and point ``latest`` at it."""
+    evaluation = _passed_evaluation(s)
+    report_file = report_path(s.model)
+    report = json.loads(report_file.read_text()) if report_file.is_file() else None
+    store = open_store(s.store)
+    version = store.push(s.model, training_report=report)
+    published = {
+        "version": version,
+        "store": store.where,
+        "identities": store.manifest(version)["identities"],
+        "leave_one_out_accuracy": evaluation["leave_one_out"]["accuracy"],
+    }
+    _write_json(s.published, published)
+    print(f"published {store.where}/{version} ({len(published['identities'])} people); latest -> {version}")
+    return version
+
+
+def _passed_evaluation(s: Settings) -> dict:
+    """The evaluation of exactly this model file, if it passed: nothing unevaluated gets uploaded."""
+    if not s.model.is_file():
+        raise EdgefaceError(f"{s.model} not found", "run the train and evaluate steps before uploading")
+    try:
+        evaluation = json.loads(s.evaluation.read_text())
+    except FileNotFoundError:
+        raise EdgefaceError(f"{s.evaluation} not found", "run the evaluate step before uploading") from None
+    if evaluation.get("model_sha256") != sha256_file(s.model):
+        raise EdgefaceError(
+            f"{s.evaluation} belongs to another model than {s.model}", "run the evaluate step again"
+        )
+    if not evaluation.get("passed"):
+        raise EdgefaceError(f"{s.model} failed evaluation; not uploading", "see evaluation.json")
+    return evaluation
+
+
+def run_node(step) -> None:
+    """Entry point of a pipeline node: run ``step(Settings.from_env())``; exit 2 on a user error.
+
+    Elyra's local runtime captures a node's stderr and, on failure, shows only the text from the
+    last line containing "Error", so the message goes there in that shape (and to stdout in full).
+    """
+    try:
+        step(Settings.from_env())
+    except EdgefaceError as err:
+        print(f"edgeface: error: {err}", flush=True)
+        sys.stderr.write(f"\n{type(err).__name__}: {err}\n")
+        sys.exit(2)

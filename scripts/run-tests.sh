@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs everything it needs, then runs pytest.
+# Extra arguments go to pytest (e.g. scripts/run-tests.sh tests/core -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+exec "${PYTHON:-python3}" -m pytest "$@"

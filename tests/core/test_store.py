@@ -1,0 +1,87 @@
+"""The versioned model store, on a directory and on a real S3 server (moto_server over HTTP)."""
+
+import json
+
+import boto3
+import pytest
+
+from edgeface.errors import StoreError
+from edgeface.store import open_store
+from helpers import run_cli
+
+
+def test_local_store_push_list_pull_promote(tmp_path, sample_model):
+    store = open_store(str(tmp_path / "store"))
+    v1 = store.push(sample_model)
+    v2 = store.push(sample_model)
+    assert v1 < v2 and store.versions() == [v1, v2] and store.latest() == v2
+    manifest = store.pull("latest", tmp_path / "pulled.data")
+    assert (tmp_path / "pulled.data").read_bytes() == sample_model.read_bytes()
+    assert manifest["version"] == v2 and "Lin-Manuel Miranda" in manifest["identities"]
+    store.promote(v1)
+    assert store.latest() == v1
+    with pytest.raises(StoreError, match="not found"):
+        store.pull("20000101T000000Z", tmp_path / "x")
+    with pytest.raises(StoreError, match="not a model version"):
+        store.pull("../etc", tmp_path / "x")
+
+
+def test_refuses_to_publish_a_non_model(tmp_path):
+    bad = tmp_path / "model.data"
+    bad.write_bytes(b"not a model")
+    proc = run_cli("model", "--store", str(tmp_path / "s"), "push", str(bad), check=False)
+    assert proc.returncode == 2 and "not an edgeface model file" in proc.stderr
+    assert open_store(str(tmp_path / "s")).versions() == []
+
+
+def test_s3_round_trip_through_the_cli(s3_env, sample_model, tmp_path):
+    """push → list → pull latest → identical bytes, with settings only from the RHODS variables."""
+    version = run_cli("model", "push", str(sample_model)).stdout.strip()
+    listed = json.loads(run_cli("model", "list", "--json").stdout)
+    assert listed["versions"] == [version] and listed["latest"] == version
+    assert listed["store"] == f"s3://{s3_env['AWS_S3_BUCKET']}/models"
+    out = tmp_path / "pulled" / "model.data"
+    assert run_cli("model", "pull", "latest", "--out", str(out)).stdout.strip() == version
+    assert out.read_bytes() == sample_model.read_bytes()
+    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"])
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_env["AWS_S3_BUCKET"])["Contents"]}
+    assert keys == {f"models/{version}/model.data", f"models/{version}/manifest.json", "models/latest"}
+    manifest = json.loads(s3.get_object(Bucket=s3_env["AWS_S3_BUCKET"],
+                                        Key=f"models/{version}/manifest.json")["Body"].read())
+    assert manifest["size"] == sample_model.stat().st_size and len(manifest["identities"]) == 6
+    assert run_cli("model", "verify").returncode == 0
+
+
+def test_s3_tampered_object_and_rollback(s3_env, sample_model, tmp_path):
+    store = open_store()
+    v1 = store.push(sample_model)
+    v2 = store.push(sample_model)
+    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"])
+    s3.put_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=f"models/{v2}/model.data",
+                  Body=sample_model.read_bytes()[:-7])
+    proc = run_cli("model", "pull", "latest", "--out", str(tmp_path / "m.data"), check=False)
+    assert proc.returncode == 2 and "does not match its manifest" in proc.stderr
+    assert not (tmp_path / "m.data").exists()
+    run_cli("model", "promote", v1)
+    assert run_cli("model", "pull", "latest", "--out", str(tmp_path / "m.data")).stdout.strip() == v1
+    assert "not match" in run_cli("model", "promote", v2, check=False).stderr
+
+
+def test_a_version_without_manifest_is_not_listed(s3_env, sample_model):
+    """A push interrupted before its manifest leaves a version nobody can see or pull."""
+    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"])
+    s3.put_object(Bucket=s3_env["AWS_S3_BUCKET"], Key="models/20990101T000000Z/model.data", Body=b"partial")
+    assert open_store().versions() == []
+    v = open_store().push(sample_model)
+    assert open_store().versions() == [v] and v > "20990101T000000Z"
+
+
+def test_errors_are_clear_and_never_print_the_secret(s3_env, sample_model):
+    wrong = {"AWS_S3_BUCKET": "no-such-bucket"}
+    proc = run_cli("model", "list", env=wrong, check=False)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    down = {"AWS_S3_ENDPOINT": "http://127.0.0.1:9"}
+    proc = run_cli("model", "push", str(sample_model), env=down, check=False)
+    assert proc.returncode == 2 and "cannot reach S3 at http://127.0.0.1:9" in proc.stderr
+    for p in (proc, run_cli("-v", "model", "list", check=False)):
+        assert s3_env["AWS_SECRET_ACCESS_KEY"] not in p.stdout + p.stderr
