@@ -58,15 +58,15 @@ class LeaveOneOut:
         return [p for p in self.predictions if not p.correct]
 
 
-def _check_arrays(embeddings, labels, names) -> tuple[np.ndarray, np.ndarray]:
+def _check_arrays(embeddings, labels, names=None) -> tuple[np.ndarray, np.ndarray]:
     emb = np.asarray(embeddings, dtype=np.float32)
     lab = np.asarray(labels)
-    if emb.ndim != 2 or emb.shape[0] != lab.shape[0] or lab.ndim != 1:
+    if emb.ndim != 2 or lab.ndim != 1 or emb.shape[0] != lab.shape[0]:
         raise EdgefaceError(
             f"embeddings {emb.shape} and labels {lab.shape} do not line up",
             hint="pass the model's (N,128) embeddings with its (N,) labels, e.g. evaluate_model(FaceModel.load(path))",
         )
-    if lab.size and (lab.min() < 0 or lab.max() >= len(names)):
+    if names is not None and lab.size and (lab.min() < 0 or lab.max() >= len(names)):
         raise EdgefaceError(
             f"labels run from {lab.min()} to {lab.max()} but there are {len(names)} names",
             hint="the model file is inconsistent; train it again",
@@ -74,22 +74,22 @@ def _check_arrays(embeddings, labels, names) -> tuple[np.ndarray, np.ndarray]:
     return emb, lab.astype(np.int64)
 
 
-def _distance_matrix(emb: np.ndarray) -> np.ndarray:
-    # float64 so that tiny distances of near-duplicate images do not come out negative under sqrt
-    e = emb.astype(np.float64)
-    sq = np.sum(e * e, axis=1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (e @ e.T)
-    return np.sqrt(np.clip(d2, 0.0, None))
-
-
-def pair_distances(embeddings, labels) -> PairDistances:
-    emb = np.asarray(embeddings, dtype=np.float32)
-    lab = np.asarray(labels)
-    dist = _distance_matrix(emb)
-    upper_i, upper_j = np.triu_indices(len(lab), k=1)
-    same_person = lab[upper_i] == lab[upper_j]
-    pairs = dist[upper_i, upper_j]
-    return PairDistances(same=pairs[same_person], different=pairs[~same_person])
+def pair_distances(embeddings, labels, block: int = 1024) -> PairDistances:
+    """All N*(N-1)/2 pair distances, computed a block of rows at a time so that memory stays
+    near the size of the result (10 000 photos: 200 MB) rather than of an N*N matrix."""
+    emb, lab = _check_arrays(embeddings, labels)
+    e = emb.astype(np.float64)  # float64: near-duplicate photos must not come out negative under sqrt
+    sq = np.einsum("ij,ij->i", e, e)
+    columns = np.arange(len(lab))
+    same, different = [np.empty(0, np.float32)], [np.empty(0, np.float32)]
+    for start in range(0, len(lab), block):
+        rows = slice(start, start + block)
+        dist = np.sqrt(np.clip(sq[rows, None] + sq[None, :] - 2.0 * (e[rows] @ e.T), 0.0, None))
+        upper = columns[None, :] > columns[rows, None]  # each unordered pair once, no self-pairs
+        one_person = lab[rows, None] == lab[None, :]
+        same.append(dist[upper & one_person].astype(np.float32))
+        different.append(dist[upper & ~one_person].astype(np.float32))
+    return PairDistances(same=np.concatenate(same), different=np.concatenate(different))
 
 
 def leave_one_out(embeddings, labels, names, tolerance: float = DEFAULT_TOLERANCE) -> LeaveOneOut:
@@ -100,7 +100,8 @@ def leave_one_out(embeddings, labels, names, tolerance: float = DEFAULT_TOLERANC
     for i in range(len(lab)):
         keep[i] = False
         # the production matcher, so the number means what the web app will do
-        match = Matcher(emb[keep], lab[keep].astype(np.int32), list(names), tolerance=tolerance).match(emb[i : i + 1])[0]
+        others = Matcher(emb[keep], lab[keep].astype(np.int32), list(names), tolerance=tolerance)
+        match = others.match(emb[i, None])[0]
         keep[i] = True
         true_name = names[lab[i]]
         enrolled_elsewhere = bool(counts[lab[i]] > 1)
@@ -166,8 +167,8 @@ def _fraction(mask: np.ndarray) -> float | None:
 def distance_figure(pairs: PairDistances, tolerance: float = DEFAULT_TOLERANCE, title: str | None = None):
     """Histogram of same-person vs different-person distances with the tolerance marked.
 
-    Returns a `matplotlib.figure.Figure` built without pyplot (no global state, no GUI backend),
-    which Jupyter displays inline and `figure_png` turns into bytes.
+    Returns a `matplotlib.figure.Figure` built without pyplot (no global state, no GUI backend):
+    Jupyter shows it inline once `%matplotlib inline` has run; `figure_png` turns it into bytes.
     """
     from matplotlib.figure import Figure
 
@@ -175,8 +176,9 @@ def distance_figure(pairs: PairDistances, tolerance: float = DEFAULT_TOLERANCE, 
     ax = fig.add_subplot()
     everything = np.concatenate([pairs.same, pairs.different, [0.0, tolerance * 1.5]])
     bins = np.linspace(0.0, float(everything.max()) * 1.05, 30)
-    ax.hist(pairs.different, bins=bins, alpha=0.6, color="tab:red", label=f"different people ({pairs.different.size} pairs)")
-    ax.hist(pairs.same, bins=bins, alpha=0.6, color="tab:green", label=f"same person ({pairs.same.size} pairs)")
+    groups = ((pairs.different, "tab:red", "different people"), (pairs.same, "tab:green", "same person"))
+    for values, colour, what in groups:
+        ax.hist(values, bins=bins, alpha=0.6, color=colour, label=f"{what} ({values.size} pairs)")
     ax.axvline(tolerance, color="black", linestyle="--", label=f"match tolerance {tolerance:g}")
     ax.set_xlabel("embedding distance (smaller = more alike)")
     ax.set_ylabel("image pairs")

@@ -33,14 +33,17 @@ from edgeface.training import report_path, train
 DEFAULT_MIN_ACCURACY = 0.9
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float, low: float, high: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number", f"set it to e.g. {default}") from None
+        value = float("nan")
+    if not low <= value <= high:  # also catches nan
+        raise ConfigError(f"{name}={raw!r} is not a number from {low:g} to {high:g}", f"set it to e.g. {default}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,8 @@ class Settings:
         return cls(
             images=Path(os.environ.get("EDGEFACE_IMAGES") or "face-images"),
             artifacts=Path(os.environ.get("EDGEFACE_ARTIFACTS") or "artifacts"),
-            tolerance=_env_float("EDGEFACE_TOLERANCE", DEFAULT_TOLERANCE),
-            min_accuracy=_env_float("EDGEFACE_MIN_ACCURACY", DEFAULT_MIN_ACCURACY),
+            tolerance=_env_float("EDGEFACE_TOLERANCE", DEFAULT_TOLERANCE, 0.0, 2.0),
+            min_accuracy=_env_float("EDGEFACE_MIN_ACCURACY", DEFAULT_MIN_ACCURACY, 0.0, 1.0),
             store=os.environ.get("EDGEFACE_STORE") or None,
         )
 
@@ -115,12 +118,14 @@ def evaluate_step(s: Settings, model: FaceModel | None = None):
     if accuracy is None:
         print("leave-one-out accuracy cannot be measured: every person has a single image (add a second one each)")
     else:
-        print(f"leave-one-out accuracy {accuracy:.1%} ({loo['correct']}/{loo['evaluated']}) at tolerance {s.tolerance:g}")
+        print(f"leave-one-out accuracy {accuracy:.1%} ({loo['correct']}/{loo['evaluated']}) "
+              f"at tolerance {s.tolerance:g}")
     for m in loo["mistakes"]:
         print(f"  {m['true_name']} taken for {m['predicted_name']} (distance {m['distance']:.3f})")
     if not evaluation["passed"]:
         raise EdgefaceError(
-            f"leave-one-out accuracy {accuracy:.1%} is below the required {s.min_accuracy:.0%}; the model is not uploaded",
+            f"leave-one-out accuracy {accuracy:.1%} is below the required {s.min_accuracy:.0%}; "
+            "the model is not uploaded",
             "look at the mistakes in evaluation.json, fix or add images, or lower EDGEFACE_MIN_ACCURACY",
         )
     return evaluation, figure

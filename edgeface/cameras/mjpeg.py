@@ -170,6 +170,7 @@ class MjpegStream:
         self.timeout = timeout
         self.parser = JpegStreamParser(max_frame_bytes)
         self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None  # kept: http.client drops conn.sock on Connection: close
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
@@ -197,12 +198,13 @@ class MjpegStream:
     def close(self) -> None:
         with self._lock:
             self._closed.set()
-            conn = self._conn
-        if conn is not None and conn.sock is not None:
+            conn, sock = self._conn, self._sock
+        if sock is not None:
             try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a recv blocked in another thread
             except OSError:
                 pass
+        if conn is not None:
             conn.close()
 
     def _closed_error(self, why: str) -> StreamClosed:
@@ -228,6 +230,12 @@ class MjpegStream:
             cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(cred).decode()
         try:
+            conn.connect()
+            with self._lock:
+                self._sock = conn.sock
+            if self._closed.is_set():  # closed while connecting
+                conn.close()
+                raise StreamClosed(f"{redact(self.url)}: stream closed by the reader")
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
         except (TimeoutError, socket.timeout):

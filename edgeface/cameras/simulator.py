@@ -36,6 +36,7 @@ from edgeface.cameras.mdns import (
     open_zeroconf,
     resolve_host,
 )
+from edgeface.cameras.latest import Latest
 from edgeface.cameras.playback import Pacer, Playback
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
@@ -73,10 +74,7 @@ class FrameFeed:
         self.quality = quality
         self.cache_limit = cache_limit
         self.encoded = 0  # JPEG encodes done, for tests and stats
-        self._cond = threading.Condition()
-        self._seq = 0
-        self._part = b""
-        self._jpeg = b""
+        self.frames: Latest[tuple[bytes, bytes]] = Latest()  # (multipart part, jpeg)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-feed", daemon=True)
         self._error: Exception | None = None
@@ -86,26 +84,12 @@ class FrameFeed:
 
     def stop(self) -> None:
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self.frames.close()
         self._thread.join(5)
 
     def latest_jpeg(self, timeout: float = 2.0) -> bytes | None:
-        item = self.wait(0, timeout)
-        return item[2] if item else None
-
-    def wait(self, after_seq: int, timeout: float) -> tuple[int, bytes, bytes] | None:
-        """(seq, multipart part, jpeg) of a frame newer than ``after_seq``, or None on timeout/stop."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._seq <= after_seq and not self._stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-            if self._seq <= after_seq:
-                return None
-            return self._seq, self._part, self._jpeg
+        item = self.frames.wait(0, timeout)
+        return item[1][1] if item else None
 
     def _jpegs(self) -> Iterator[bytes]:
         cache: list[bytes] | None = []
@@ -135,10 +119,7 @@ class FrameFeed:
                 now = time.time()
                 header = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
                           f"X-Timestamp: {int(now)}.{int(now % 1 * 1e6):06d}\r\n\r\n").encode()
-                with self._cond:
-                    self._seq += 1
-                    self._part, self._jpeg = header + jpeg + b"\r\n", jpeg
-                    self._cond.notify_all()
+                self.frames.publish((header + jpeg + b"\r\n", jpeg))
         except Exception as err:  # the source broke mid-play: stop serving frames, say why
             self._error = err
             log.error("camera source failed: %s", err)
@@ -209,10 +190,10 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
         self._send_headers(200, f"multipart/x-mixed-replace;boundary={BOUNDARY}")
         client, seq = self.client_address[0], 0
         while not self.server.stopping.is_set():
-            item = self.server.feed.wait(seq, timeout=1.0)
+            item = self.server.feed.frames.wait(seq, timeout=1.0)
             if item is None:
                 continue
-            seq, part, _ = item
+            seq, (part, _) = item
             try:
                 self.wfile.write(part)
             except OSError:  # client went away
@@ -270,7 +251,7 @@ class Registrar:
     def register_once(self) -> str:
         """One registration attempt; returns the app address; raises ``EdgefaceError``."""
         host = self.config.register_host
-        ip = resolve_host(host, timeout=3.0, zc=self._zc)
+        ip = resolve_host(host, timeout=2.0, zc=self._zc)
         if ip is None:
             raise EdgefaceError(f"{host} does not resolve over mDNS", "is the edgeface app running?")
         port = self.config.register_port or self._apps.port_of(host) or 80

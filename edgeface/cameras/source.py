@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError
+from edgeface.cameras.latest import Latest
 from edgeface.cameras.playback import Pacer, Playback
 from edgeface.cameras.urls import redact
 from edgeface.images import decode_jpeg, encode_jpeg
@@ -84,9 +85,7 @@ class CameraSource:
         self.stall_timeout = stall_timeout
         self.max_frame_bytes = max_frame_bytes
         self._url = url
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._seq = 0
+        self._latest: Latest[Frame] = Latest()
         self._arrivals: deque[float] = deque(maxlen=64)
         self._connected = False
         self._error: str | None = None
@@ -94,7 +93,7 @@ class CameraSource:
         self._wake = threading.Event()  # cuts a backoff sleep short
         self._reader: MjpegStream | None = None
         self._thread: threading.Thread | None = None
-        self.corrupt_frames = 0
+        self._corrupt_before = 0  # corrupt frames of earlier connections
         self.started_at = time.monotonic()
 
     def __repr__(self) -> str:
@@ -115,10 +114,15 @@ class CameraSource:
         self._stop.set()
         self._wake.set()
         self._abort_reader()
-        with self._cond:
-            self._cond.notify_all()
+        self._latest.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    @property
+    def corrupt_frames(self) -> int:
+        """Malformed or cut-off JPEGs skipped so far (MJPEG sources)."""
+        reader = self._reader
+        return self._corrupt_before + (reader.stats.corrupt if reader is not None else 0)
 
     @property
     def stopped(self) -> bool:
@@ -136,24 +140,15 @@ class CameraSource:
         self._wake.set()
 
     def latest(self) -> Frame | None:
-        return self._frame
+        return self._latest.get()
 
     def wait_frame(self, after_seq: int = 0, timeout: float = 1.0) -> Frame | None:
         """The latest frame if newer than ``after_seq``, waiting up to ``timeout`` s for one."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._stop.is_set():
-                frame = self._frame
-                if frame is not None and frame.seq > after_seq:
-                    return frame
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-        return None
+        item = self._latest.wait(after_seq, timeout)
+        return item[1] if item else None
 
     def status(self) -> dict:
-        frame, now = self._frame, time.monotonic()
+        frame, now = self._latest.get(), time.monotonic()
         age = None if frame is None else now - frame.time
         online = self._connected and age is not None and age < self.stall_timeout
         return {
@@ -164,7 +159,7 @@ class CameraSource:
             "fps": round(self._fps(now), 2) if online else 0.0,
             "last_frame_age_s": None if age is None else round(age, 3),
             "error": None if online else self._error,
-            "frames": self._seq,
+            "frames": self._latest.seq,
             "corrupt_frames": self.corrupt_frames,
         }
 
@@ -174,7 +169,7 @@ class CameraSource:
         backoff = BACKOFF_MIN_S
         while not self._stop.is_set():
             url = self._url
-            seq_before = self._seq
+            seq_before = self._latest.seq
             try:
                 for jpeg, bgr in self._frames(url):
                     self._publish(jpeg, bgr)
@@ -188,21 +183,19 @@ class CameraSource:
             except Exception as err:  # a bug or an OpenCV surprise must not kill the thread
                 log.exception("camera %s: unexpected error reading %s", self.id, redact(url))
                 self._set_error(f"unexpected error: {err.__class__.__name__}")
-            if self._connected:
-                log.info("camera %s: offline (%s)", self.id, self._error or "stopped")
+            if self._connected and not self._stop.is_set():
+                log.info("camera %s: offline (%s)", self.id, self._error)
             self._connected = False
             if self._stop.is_set():
                 break
             if url != self._url:
                 backoff = BACKOFF_MIN_S
                 continue
-            if self._seq > seq_before:
+            if self._latest.seq > seq_before:
                 backoff = BACKOFF_MIN_S
             self._wake.wait(backoff)
             self._wake.clear()
             backoff = min(backoff * 2, BACKOFF_MAX_S)
-        with self._cond:
-            self._cond.notify_all()
 
     def _set_error(self, message: str) -> None:
         if message != self._error:
@@ -211,18 +204,16 @@ class CameraSource:
 
     def _publish(self, jpeg: bytes | None, bgr: np.ndarray | None) -> None:
         now = time.monotonic()
-        with self._cond:
-            self._seq += 1
-            self._frame = Frame(self._seq, now, jpeg, bgr, _decoded=bgr is not None)
-            self._arrivals.append(now)
-            if not self._connected:
-                log.info("camera %s: online", self.id)
-            self._connected = True
-            self._error = None
-            self._cond.notify_all()
+        self._arrivals.append(now)
+        if not self._connected:
+            log.info("camera %s: online", self.id)
+        self._connected = True
+        self._error = None
+        # Only this thread publishes, so seq + 1 is the number publish() assigns.
+        self._latest.publish(Frame(self._latest.seq + 1, now, jpeg, bgr, _decoded=bgr is not None))
 
     def _fps(self, now: float) -> float:
-        recent = [t for t in self._arrivals if now - t <= FPS_WINDOW_S]
+        recent = [t for t in tuple(self._arrivals) if now - t <= FPS_WINDOW_S]  # tuple(): one atomic copy
         if len(recent) < 2 or recent[-1] == recent[0]:
             return 0.0
         return (len(recent) - 1) / (recent[-1] - recent[0])
@@ -242,10 +233,10 @@ class CameraSource:
             return
         try:
             for jpeg in reader:
-                self.corrupt_frames = reader.stats.corrupt
                 yield jpeg, None
         finally:
             self._reader = None
+            self._corrupt_before += reader.stats.corrupt
             reader.close()
 
     def _file_frames(self, path: str) -> Iterator[tuple[None, np.ndarray]]:

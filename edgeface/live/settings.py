@@ -22,7 +22,7 @@ class LiveSettings:
     upsample: int = 1                 # dlib upsampling during detection (finds smaller faces)
     detect_interval_s: float = 0.15   # per camera: at least this long between two detections
     analysis_threads: int = 2         # shared detection/encoding threads for all cameras
-    iou_match: float = 0.3            # a detection continues a track when boxes overlap this much
+    max_jump: float = 0.8             # a detection continues a track whose centre is this many face widths away
     track_ttl_s: float = 1.0          # a track not confirmed by detection for this long is dropped
     unknown_recheck_s: float = 0.4    # re-encode an Unknown face this often (it may turn)
     named_recheck_s: float = 3.0      # re-encode a named face this often (someone else may stand there)

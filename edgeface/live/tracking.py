@@ -17,24 +17,15 @@ from edgeface.matcher import UNKNOWN, Match
 Box = tuple[int, int, int, int]   # (top, right, bottom, left)
 
 PENDING, NAMED, UNKNOWN_STATE = "pending", "named", "unknown"
-_MAX_EXTRAPOLATION_S = 0.4        # predicting further than this drifts more than it helps
+_MAX_EXTRAPOLATION_S = 0.25       # predicting further than this drifts more than it helps
 
 
-def iou(a: Box, b: Box) -> float:
-    top, bottom = max(a[0], b[0]), min(a[2], b[2])
-    left, right = max(a[3], b[3]), min(a[1], b[1])
-    inter = max(0, bottom - top) * max(0, right - left)
-    union = _area(a) + _area(b) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _area(b: Box) -> int:
-    return max(0, b[2] - b[0]) * max(0, b[1] - b[3])
-
-
-def _centre_inside(inner: Box, outer: Box) -> bool:
-    cy, cx = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
-    return outer[0] <= cy <= outer[2] and outer[3] <= cx <= outer[1]
+def _jump(a: Box, b: Box) -> float:
+    """Distance between the boxes' centres, in units of their mean width."""
+    dy = (a[0] + a[2] - b[0] - b[2]) / 2
+    dx = (a[1] + a[3] - b[1] - b[3]) / 2
+    size = max(1.0, ((a[1] - a[3]) + (b[1] - b[3])) / 2)
+    return (dx * dx + dy * dy) ** 0.5 / size
 
 
 @dataclass
@@ -68,22 +59,27 @@ class TrackSet:
         self._ids = itertools.count(1)
 
     def update(self, boxes: list[Box], t: float) -> None:
-        """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks."""
-        pairs = sorted(((iou(tr.predicted_box(t), b), i, j) for i, tr in enumerate(self.tracks)
-                        for j, b in enumerate(boxes)), reverse=True)
+        """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks.
+
+        Greedy by centre distance in units of face size: a face that moved less than
+        ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
+        movers and then draws a second box for one face until the first times out.)
+        """
+        pairs = sorted((min(_jump(tr.predicted_box(t), b), _jump(tr.box, b)), i, j)
+                       for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes))
         used_t, used_b = set(), set()
-        for score, i, j in pairs:
+        for jump, i, j in pairs:
+            if jump > self.settings.max_jump:
+                break
             if i in used_t or j in used_b:
                 continue
-            tr = self.tracks[i]
-            if score >= self.settings.iou_match or _centre_inside(boxes[j], tr.predicted_box(t)):
-                self._move(tr, boxes[j], t)
-                used_t.add(i)
-                used_b.add(j)
+            self._move(self.tracks[i], boxes[j], t)
+            used_t.add(i)
+            used_b.add(j)
         for j, b in enumerate(boxes):
             if j not in used_b:
                 self.tracks.append(Track(next(self._ids), tuple(b), t))
-        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= self.settings.track_ttl_s]
+        self.expire(t)
 
     def expire(self, t: float) -> None:
         """Drop tracks that detection has not confirmed lately (also between detections)."""
@@ -94,8 +90,9 @@ class TrackSet:
         dt = t - tr.seen_at
         if dt > 1e-3:
             measured = [(n - o) / dt for n, o in zip(box, tr.box)]
-            # Smooth: detections jitter by a few pixels, which would make boxes tremble.
-            tr.velocity = tuple(0.5 * m + 0.5 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
+            # Damped and smoothed: detections jitter by a few pixels, and overshooting a face
+            # looks worse than trailing it.
+            tr.velocity = tuple(0.3 * m + 0.3 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
         tr.box, tr.seen_at = tuple(box), t  # type: ignore[assignment]
 
     def due_for_encoding(self, t: float, generation: int) -> list[Track]:

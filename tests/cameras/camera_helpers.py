@@ -53,6 +53,7 @@ class ScriptedCamera:
 
     def __init__(self):
         self.scripts: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.released = threading.Event()  # set by close(): ends scripts that hold a connection
         self.requests: list[str] = []
         outer = self
 
@@ -62,6 +63,7 @@ class ScriptedCamera:
             def do_GET(self):  # noqa: N802
                 path = urlsplit(self.path).path
                 outer.requests.append(self.path)
+                self.close_connection = True  # a script's stream ends when the connection does
                 script = outer.scripts.get(path)
                 if script is None:
                     self.send_error(404)
@@ -83,7 +85,18 @@ class ScriptedCamera:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def silent_after(self, path: str, frames: list[bytes]) -> None:
+        """At ``path``: the given frames, then silence on an open connection (a stall)."""
+
+        def script(handler):
+            start_multipart(handler, b"multipart/x-mixed-replace; boundary=frame")
+            handler.wfile.write(b"".join(part(f) for f in frames))
+            self.released.wait(DEADLINE_S)
+
+        self.scripts[path] = script
+
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -1,0 +1,77 @@
+"""``edgeface serve`` (the web app under gunicorn) and ``edgeface demo`` (app + simulated cameras)."""
+
+from __future__ import annotations
+
+import os
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="run the web app (operator page, API, camera registration) under gunicorn",
+        description="Settings default to the environment variables listed in docs/webapp.md "
+                    "(MODEL_FILENAME, EDGEFACE_*); flags override them.")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="FILE", help="model file, reloaded when it changes "
+                        "(default $MODEL_FILENAME or /model/model.data)")
+    source.add_argument("--store", metavar="URL", help="follow a model store (s3://BUCKET/PREFIX or a directory) "
+                        "instead of a file (default $EDGEFACE_MODEL_STORE)")
+    p.add_argument("--model-version", default=None, help="store version to use (default latest: follows promotions)")
+    p.add_argument("--host", default=None, help="listen address (default $EDGEFACE_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="listen port (default $EDGEFACE_PORT or 5000)")
+    p.add_argument("--mdns-interface", default=None, metavar="IP",
+                   help="interface IP for mDNS announce/browse (default $EDGEFACE_MDNS_INTERFACE; unset = no mDNS)")
+    p.add_argument("--register-host", default=None, help="mDNS host name cameras register at "
+                   "(default microshift-cam-reg.local)")
+    p.add_argument("--camera", action="append", default=None, metavar="URL",
+                   help="camera URL or video file to read from the start (repeatable)")
+    p.add_argument("--allowed-networks", default=None, metavar="CIDRS",
+                   help="networks registering cameras may be in (default $EDGEFACE_ALLOWED_NETWORKS or private ranges)")
+    p.add_argument("--threads", type=int, default=None, help="HTTP threads (default $EDGEFACE_HTTP_THREADS or 32)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser(
+        "demo", help="train the sample model if needed, start the app and simulated cameras, open the page",
+        description="Everything on 127.0.0.1 with real mDNS registration. Ctrl-C stops it all.")
+    p.add_argument("--port", type=int, default=5000, help="web app port (default 5000)")
+    p.add_argument("--cameras", type=int, default=1, help="number of simulated cameras (default 1)")
+    p.add_argument("--video", default=None, help="video each camera loops (default: the sample clip)")
+    p.add_argument("--faces", default=None, help="face-images folder to train from (default: the samples)")
+    p.add_argument("--model", default=None, help="model file to use or create (default: in ~/.cache/edgeface/demo)")
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_serve(args) -> int:
+    from edgeface.cameras.netpolicy import parse_networks
+    from webapp.config import AppSettings
+    from webapp.server import EdgefaceServer
+
+    settings = AppSettings.from_env()
+    svc = settings.service
+    if args.model:
+        svc.model_path, svc.store_url = args.model, None
+    if args.store:
+        svc.store_url = args.store
+    if args.model_version:
+        svc.model_version = args.model_version
+    if args.host:
+        settings.host = args.host
+    if args.port is not None:
+        settings.port = args.port
+        if not os.environ.get("EDGEFACE_ANNOUNCE_PORT"):
+            svc.announce_port = args.port
+    if args.mdns_interface:
+        svc.mdns_interface = args.mdns_interface
+    if args.register_host:
+        svc.register_host = args.register_host
+    if args.camera:
+        svc.cameras = list(svc.cameras) + args.camera
+    if args.allowed_networks:
+        svc.allowed_networks = parse_networks(args.allowed_networks)
+    EdgefaceServer(settings, threads=args.threads).run()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from edgeface.live.demo import Demo
+
+    return Demo(port=args.port, cameras=args.cameras, video=args.video, faces=args.faces, model=args.model).run()

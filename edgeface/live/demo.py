@@ -1,0 +1,148 @@
+"""``edgeface demo``: the whole system on loopback — sample model, web app, simulated cameras.
+
+The app and each camera run as separate processes (``edgeface serve``, ``edgeface camera``) and
+find each other over real mDNS on 127.0.0.1, exactly as on a network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from edgeface.errors import ConfigError, EdgefaceError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Sample media shipped with the repository (copied from the face_recognition examples).
+SAMPLE_MEDIA = {
+    "faces": REPO_ROOT / "model-training-pipeline" / "face-images",
+    "video": REPO_ROOT / "sample-media" / "short_hamilton_clip.mp4",
+}
+DEFAULT_MODEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeface" / "demo" / "model.data"
+APP_START_TIMEOUT_S = 90
+CAMERA_TIMEOUT_S = 45
+
+
+class Demo:
+    def __init__(self, port: int = 5000, cameras: int = 1, video: str | None = None, faces: str | None = None,
+                 model: str | None = None):
+        if not 1 <= cameras <= 8:
+            raise ConfigError(f"--cameras {cameras} is out of range", "use 1-8 (this runs on one machine)")
+        self.port = port
+        self.cameras = cameras
+        self.video = Path(video) if video else SAMPLE_MEDIA["video"]
+        self.faces = Path(faces) if faces else SAMPLE_MEDIA["faces"]
+        self.model = Path(model) if model else DEFAULT_MODEL
+        self.url = f"http://127.0.0.1:{port}/"
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def run(self) -> int:
+        if not self.video.is_file():
+            raise ConfigError(f"sample video {self.video} not found", "pass --video FILE")
+        self.ensure_model()
+        stop = {"asked": False}
+
+        def ask_stop(*_):
+            stop["asked"] = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, ask_stop)
+        try:
+            self.start_app()
+            self.start_cameras()
+            self.wait_for_cameras(lambda: stop["asked"])
+            print(f"\n  edgeface demo is running: open {self.url} in a browser\n  (Ctrl-C stops everything)\n",
+                  flush=True)
+            while not stop["asked"]:
+                for label, proc in self.procs:
+                    if proc.poll() is not None:
+                        raise EdgefaceError(f"{label} stopped unexpectedly (exit {proc.returncode})",
+                                            "see its messages above")
+                time.sleep(0.5)
+            return 0
+        finally:
+            self.stop_all()
+
+    def ensure_model(self) -> None:
+        if self.model.is_file():
+            print(f"using model {self.model}", flush=True)
+            return
+        if not self.faces.is_dir():
+            raise ConfigError(f"no model at {self.model} and no sample faces at {self.faces}",
+                              "pass --model FILE or --faces DIR")
+        from edgeface.training import train
+        print(f"training the sample model from {self.faces} (once) …", flush=True)
+        model, report = train(self.faces, progress=False)
+        model.save(self.model)
+        names = ", ".join(i["name"] for i in report["identities"])
+        print(f"model {self.model}: {names}", flush=True)
+
+    def _spawn(self, label: str, args: list[str], env: dict) -> subprocess.Popen:
+        # Own session: a Ctrl-C reaches only this process, which then stops the children in order.
+        proc = subprocess.Popen([sys.executable, "-m", "edgeface", *args], env=env, start_new_session=True)
+        self.procs.append((label, proc))
+        return proc
+
+    def start_app(self) -> None:
+        env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}
+        env.pop("EDGEFACE_API_TOKEN", None)
+        self._spawn("web app", ["serve", "--model", str(self.model), "--host", "127.0.0.1", "--port",
+                                str(self.port), "--mdns-interface", "127.0.0.1"], env)
+        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.procs[0][1].poll() is not None:
+                raise EdgefaceError("the web app did not start", f"is port {self.port} free? try --port")
+            if _get_json(self.url + "readyz") is not None:
+                return
+            time.sleep(0.5)
+        raise EdgefaceError("the web app did not become ready in time", "see its messages above")
+
+    @property
+    def camera_token(self) -> str:
+        if not hasattr(self, "_token"):
+            self._token = secrets.token_urlsafe(16)
+        return self._token
+
+    def start_cameras(self) -> None:
+        env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}   # not on the command line (ps)
+        for i in range(1, self.cameras + 1):
+            self._spawn(f"camera {i}", ["camera", "--source", str(self.video), "--host", "127.0.0.1", "--port", "0",
+                                        "--mdns-interface", "127.0.0.1", "--name", f"demo-camera-{i}"], env)
+
+    def wait_for_cameras(self, stopped) -> None:
+        deadline = time.monotonic() + CAMERA_TIMEOUT_S
+        while time.monotonic() < deadline and not stopped():
+            body = _get_json(self.url + "api/v1/cameras") or {}
+            online = [c for c in body.get("cameras", []) if c.get("online")]
+            if len(online) >= self.cameras:
+                return
+            time.sleep(0.5)
+        if not stopped():
+            print("warning: not every camera came online yet; the page shows their status", flush=True)
+
+    def stop_all(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for label, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"{label} did not stop in time: killing it", file=sys.stderr)
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+def _get_json(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None

@@ -1,0 +1,181 @@
+"""Everything live, wired together: cameras (registry, mDNS), the model (hot reload), one
+pipeline + worker per camera, the shared analyzer, and the event store.
+
+Flask-free; the web app creates one ``LiveService`` per process and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from edgeface.cameras.mdns import REGISTRATION_HOST, CameraBrowser, RegistrationAnnouncer
+from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS
+from edgeface.cameras.registry import CameraRegistry
+from edgeface.engine import FaceEngine
+from edgeface.recognize import STILL_SETTINGS
+from edgeface.live.analyzer import Analyzer
+from edgeface.live.events import EventStore
+from edgeface.live.metrics import Exposition
+from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
+from edgeface.live.pipeline import FramePipeline
+from edgeface.live.settings import LiveSettings
+from edgeface.live.worker import CameraWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceConfig:
+    model_path: str | None = "/model/model.data"
+    store_url: str | None = None          # use the store instead of model_path when set
+    model_version: str = "latest"
+    reload_interval_s: float = 2.0
+    mdns_interface: str | None = None     # None: no mDNS (no announcer, no browser)
+    register_host: str = REGISTRATION_HOST
+    announce_port: int = 5000
+    allowed_networks: list = field(default_factory=lambda: list(DEFAULT_ALLOWED_NETWORKS))
+    cameras: list[str] = field(default_factory=list)   # added at start (operator configuration)
+    max_cameras: int = 16
+    events_dir: str | None = None
+    max_events: int = 1000
+    live: LiveSettings = field(default_factory=LiveSettings)
+
+
+class LiveService:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        live = config.live
+        self.models = ModelHolder(tolerance=live.tolerance)
+        self.events = EventStore(config.max_events, config.events_dir)
+        self.engine = FaceEngine(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
+        # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
+        self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
+        self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads)
+        self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
+        self.workers: dict[str, CameraWorker] = {}
+        self._workers_lock = threading.Lock()
+        self.watcher: ModelWatcher | None = None
+        self.announcer = None
+        self.browser = None
+        self.stopping = threading.Event()   # set first on shutdown: streams and new cameras stop
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "LiveService":
+        source = (StoreModelSource(self.config.store_url, self.config.model_version)
+                  if self.config.store_url else FileModelSource(self.config.model_path))
+        self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
+        self.registry.subscribe(self._camera_added, self._camera_removed)
+        for url in self.config.cameras:
+            self.registry.add(url, origin="config")
+        if self.config.mdns_interface:
+            self.announcer = RegistrationAnnouncer(self.config.register_host, self.config.announce_port,
+                                                   self.config.mdns_interface)
+            self.browser = CameraBrowser(self.registry, self.config.mdns_interface)
+            log.info("mDNS: announcing %s:%d on %s, browsing for cameras", self.config.register_host,
+                     self.config.announce_port, self.config.mdns_interface)
+        return self
+
+    def close(self) -> None:
+        """Stop everything this service started and join its threads (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stopping.set()
+        for part in (self.browser, self.announcer):
+            if part is not None:
+                _quietly(part.close)
+        self.registry.close()            # stops sources; _camera_removed stops their workers
+        with self._workers_lock:
+            leftovers = list(self.workers.values())
+            self.workers.clear()
+        for worker in leftovers:
+            worker.stop()
+        self.analyzer.close()
+        if self.watcher:
+            self.watcher.close()
+
+    # -- cameras -----------------------------------------------------------------------------
+    def _camera_added(self, source) -> None:
+        if self.stopping.is_set():
+            return
+        pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self.events.add)
+        worker = CameraWorker(source, pipeline)
+        with self._workers_lock:
+            old = self.workers.pop(source.id, None)
+            self.workers[source.id] = worker
+        if old is not None:
+            old.stop()
+        worker.start()
+
+    def _camera_removed(self, source) -> None:
+        with self._workers_lock:
+            worker = self.workers.get(source.id)
+            if worker is not None and worker.source is source:
+                del self.workers[source.id]
+            else:
+                worker = None
+        if worker is not None:
+            worker.stop()
+
+    def worker(self, camera_id: str) -> CameraWorker | None:
+        return self.workers.get(camera_id)
+
+    def camera_status(self, camera_id: str) -> dict | None:
+        worker = self.workers.get(camera_id)
+        if worker is None:
+            return None
+        status = worker.source.status()
+        status.update(output_fps=round(worker.output_fps(), 2), faces=worker.faces_now,
+                      viewers=worker.broadcaster.viewers)
+        return status
+
+    def cameras(self) -> list[dict]:
+        ids = [s.id for s in self.registry.list()]
+        return [st for st in (self.camera_status(i) for i in ids) if st is not None]
+
+    # -- metrics -----------------------------------------------------------------------------
+    def metrics_text(self) -> str:
+        exp = Exposition()
+        cams = self.cameras()
+        workers = {c["id"]: self.workers.get(c["id"]) for c in cams}
+        per_cam = lambda key: [({"camera": c["id"]}, c[key]) for c in cams]  # noqa: E731
+        exp.family("edgeface_camera_online", "gauge", "1 when frames arrived within the stall timeout",
+                   per_cam("online"))
+        exp.family("edgeface_camera_input_fps", "gauge", "frames per second received", per_cam("fps"))
+        exp.family("edgeface_camera_output_fps", "gauge", "annotated frames per second produced",
+                   per_cam("output_fps"))
+        exp.family("edgeface_camera_last_frame_age_seconds", "gauge", "seconds since the last frame",
+                   [(lab, v if v is not None else float("nan")) for lab, v in per_cam("last_frame_age_s")])
+        exp.family("edgeface_camera_faces", "gauge", "faces tracked in the latest frame", per_cam("faces"))
+        exp.family("edgeface_camera_viewers", "gauge", "open video feeds", per_cam("viewers"))
+        stats = [(cid, w.pipeline.stats) for cid, w in workers.items() if w]
+        exp.family("edgeface_frames_processed_total", "counter", "frames run through the pipeline",
+                   [({"camera": cid}, s.frames) for cid, s in stats])
+        exp.family("edgeface_detections_total", "counter", "face detection passes",
+                   [({"camera": cid}, s.detections) for cid, s in stats])
+        exp.family("edgeface_encodings_total", "counter", "face encodings computed",
+                   [({"camera": cid}, s.encodings) for cid, s in stats])
+        exp.histogram("edgeface_processing_latency_seconds", "frame arrival to annotated output",
+                      [({"camera": cid}, w.latency) for cid, w in workers.items() if w])
+        exp.family("edgeface_events_total", "counter", "recognition events recorded",
+                   [({"camera": cam, "result": "named" if named else "unknown"}, n)
+                    for (cam, named), n in sorted(self.events.counts.items())])
+        model = self.models.status()
+        exp.family("edgeface_model_loaded", "gauge", "1 when a model is in use", [({}, model["loaded"])])
+        exp.family("edgeface_model_info", "gauge", "the model version in use",
+                   [({"version": model["version"]}, 1)] if model["loaded"] else [])
+        exp.family("edgeface_model_reloads_total", "counter", "model loads by result",
+                   [({"result": k}, v) for k, v in model["reloads"].items()])
+        exp.family("edgeface_analysis_queue_depth", "gauge", "analysis jobs waiting",
+                   [({}, self.analyzer.queue_depth())])
+        return exp.render()
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - shutting down: report and carry on closing the rest
+        log.exception("error while closing")

@@ -1,0 +1,164 @@
+"""CameraSource: latest frame only, offline and back, bad cameras isolated, threads end on stop."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from camera_helpers import DEADLINE_S, start_multipart, wait_until
+
+from edgeface.cameras.source import CameraSource, Frame
+
+
+@pytest.fixture
+def sources():
+    started = []
+
+    def make(*args, **kwargs) -> CameraSource:
+        src = CameraSource(*args, **kwargs).start()
+        started.append(src)
+        return src
+
+    yield make
+    for src in started:
+        src.stop()
+
+
+def status_when(src: CameraSource, condition, what: str) -> dict:
+    """The first status for which ``condition(status)`` holds (polled)."""
+    found = {}
+
+    def check():
+        found["status"] = src.status()
+        return condition(found["status"])
+
+    wait_until(check, what=what)
+    return found["status"]
+
+
+def camera_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("camera-") and t.is_alive()]
+
+
+def test_keeps_only_the_latest_frame(live_camera_factory, sources):
+    camera = live_camera_factory(fps=30)
+    src = sources("cam", camera.url())
+    first = src.wait_frame(0, timeout=DEADLINE_S)
+    assert first is not None and first.jpeg is not None
+    # A slow consumer: several frames arrive while it is busy...
+    wait_until(lambda: src.latest().seq >= first.seq + 3, what="three more frames")
+    newest = src.latest()
+    # ...and it is handed the newest one, not the next in a queue.
+    got = src.wait_frame(first.seq, timeout=DEADLINE_S)
+    assert got.seq >= newest.seq > first.seq + 2
+    assert got.bgr.shape == (360, 640, 3) and got.bgr.dtype == np.uint8
+    assert got.bgr is got.bgr  # decoded once, then cached
+
+
+def test_wait_frame_times_out_without_new_frames(live_camera_factory, sources):
+    camera = live_camera_factory()
+    src = sources("cam", camera.url())
+    assert src.wait_frame(0, timeout=DEADLINE_S) is not None
+    camera.pause()
+    wait_until(lambda: not src.status()["online"], what="offline after pause")
+    assert src.wait_frame(src.latest().seq, timeout=0.3) is None
+
+
+def test_goes_offline_on_stall_and_resumes(live_camera_factory, sources):
+    camera = live_camera_factory()
+    src = sources("cam", camera.url(), stall_timeout=1.0)
+    wait_until(lambda: src.status()["fps"] > 0, what="online with a frame rate")
+    camera.pause()
+    status = status_when(src, lambda s: not s["online"], "offline")
+    assert status["fps"] == 0.0 and status["last_frame_age_s"] >= 0
+    seq = src.latest().seq
+    camera.resume()
+    assert src.wait_frame(seq, timeout=DEADLINE_S) is not None
+    wait_until(lambda: src.status()["online"], what="online again")
+    assert src.status()["error"] is None
+
+
+def test_camera_killed_and_restarted_resumes_without_restart(live_camera_factory, sources):
+    camera = live_camera_factory()
+    src = sources("cam", camera.url(), stall_timeout=1.0)
+    wait_until(lambda: src.status()["online"], what="online")
+    camera.kill()
+    status = status_when(src, lambda s: not s["online"] and s["error"], "offline with an error")
+    assert "127.0.0.1" in status["error"]
+    seq = src.latest().seq
+    camera.revive()  # same port, like a camera rebooting
+    assert src.wait_frame(seq, timeout=DEADLINE_S) is not None
+    wait_until(lambda: src.status()["online"], what="online after revival")
+
+
+def test_garbage_camera_does_not_affect_a_good_one(scripted_camera, live_camera_factory, sources):
+    def garbage(h):
+        start_multipart(h, b"multipart/x-mixed-replace; boundary=frame")
+        noise = np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes()
+        while not scripted_camera.released.is_set():
+            h.wfile.write(noise + b"\xff\xd8\xff\xe0" + noise)  # SOI then nonsense, forever
+
+    scripted_camera.scripts["/stream"] = garbage
+    good = live_camera_factory()
+    bad_src = sources("bad", scripted_camera.url("/stream"))
+    good_src = sources("good", good.url())
+    wait_until(lambda: bad_src.corrupt_frames > 0, what="corrupt frames counted")
+    frame = good_src.wait_frame(0, timeout=DEADLINE_S)
+    assert frame is not None and frame.bgr is not None
+    assert good_src.status()["online"] and not bad_src.status()["online"]
+    assert bad_src.latest() is None
+
+
+def test_corrupt_jpeg_decodes_to_none(jpeg_frames):
+    data = bytearray(jpeg_frames[0])
+    data[600:] = b"\x00" * (len(data) - 600)
+    frame = Frame(1, 0.0, bytes(data[:650]))
+    assert frame.bgr is None  # the consumer skips it; nothing raises
+
+
+def test_stop_ends_the_thread_even_mid_read(scripted_camera, sources, jpeg_frames):
+    scripted_camera.silent_after("/stream", jpeg_frames[:1])
+    before = set(camera_threads())
+    src = sources("quiet", scripted_camera.url("/stream"), stall_timeout=120)
+    assert src.wait_frame(0, timeout=DEADLINE_S) is not None
+    waiter_result = []
+    waiter = threading.Thread(target=lambda: waiter_result.append(src.wait_frame(1, timeout=DEADLINE_S * 2)))
+    waiter.start()
+    src.stop(timeout=DEADLINE_S)
+    waiter.join(DEADLINE_S)
+    assert not waiter.is_alive() and waiter_result == [None]
+    assert set(camera_threads()) <= before
+
+
+def test_file_source_loops_at_native_rate(video_path, sources):
+    src = sources("file", str(video_path))
+    frame = src.wait_frame(0, timeout=DEADLINE_S)
+    assert frame is not None and frame.jpeg is None
+    assert frame.bgr.shape == (360, 640, 3)
+    assert len(frame.jpeg_bytes()) > 1000  # encoded on demand for the browser
+    wait_until(lambda: src.status()["fps"] > 0, what="an fps figure")
+
+
+def test_image_folder_source(media_dir, sources):
+    src = sources("folder", f"file://{media_dir / 'probes'}")
+    first = src.wait_frame(0, timeout=DEADLINE_S)
+    second = src.wait_frame(first.seq, timeout=DEADLINE_S)
+    assert first.bgr is not None and second.bgr is not None
+
+
+def test_missing_file_is_reported_not_raised(sources, tmp_path):
+    src = sources("missing", str(tmp_path / "nope.mp4"))
+    status = status_when(src, lambda s: s["error"], "an error")
+    assert "no such file" in status["error"] and not status["online"]
+
+
+def test_token_never_appears_in_status_or_logs(sources, caplog):
+    secret = "tok-9f8e7d6c5b"
+    src = sources("private", f"http://127.0.0.1:9/stream?token={secret}")
+    wait_until(lambda: src.status()["error"], what="a connection error")
+    src.stop()
+    assert secret not in repr(src.status())
+    assert secret not in repr(src)
+    assert "token=***" in src.status()["url"]
+    assert caplog.records and secret not in caplog.text

@@ -1,0 +1,135 @@
+"""The web app and simulated cameras as separate processes, started the way users start them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+#: Generous: the suite shares two cores with other work; nothing here asserts speed.
+DEADLINE_S = 60.0
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE_S, what: str = "condition",
+               interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except requests.RequestException:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    """mDNS names per run: other test runs may share loopback multicast."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+class Process:
+    """A ``python -m edgeface …`` child with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.args, self.log_path = args, log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "edgeface", *args], env={**os.environ, **env},
+                                         stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"edgeface {self.args[0]} did not stop on SIGTERM:\n{self.log()[-3000:]}") from None
+
+    def kill(self) -> None:
+        """SIGKILL: a camera losing power (no mDNS goodbye, sockets just die)."""
+        if self.running():
+            self.proc.kill()
+        self.proc.wait()
+
+
+class App(Process):
+    def __init__(self, port: int, env: dict, log: Path, *extra: str):
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(port), *extra], env, log)
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = env.get("EDGEFACE_API_TOKEN")
+
+    def get(self, path: str, auth: bool = True, **kw) -> requests.Response:
+        return requests.get(self.base + path, headers=self._headers(auth), timeout=10, **kw)
+
+    def request(self, method: str, path: str, auth: bool = True, **kw) -> requests.Response:
+        return requests.request(method, self.base + path, headers=self._headers(auth), timeout=30, **kw)
+
+    def _headers(self, auth: bool) -> dict:
+        return {"Authorization": f"Bearer {self.token}"} if auth and self.token else {}
+
+    def wait_ready(self) -> None:
+        def ready():
+            assert self.running(), f"the app exited:\n{self.log()[-3000:]}"
+            return self.get("/readyz").status_code == 200
+        wait_until(ready, what="the app's /readyz")
+
+    def camera(self, camera_id: str) -> dict | None:
+        for cam in self.get("/api/v1/cameras").json()["cameras"]:
+            if cam["id"] == camera_id:
+                return cam
+        return None
+
+
+class Camera(Process):
+    def __init__(self, source: Path, port: int, name: str, register_host: str, token: str, log: Path):
+        super().__init__(["camera", "--source", str(source), "--host", "127.0.0.1", "--port", str(port),
+                          "--mdns-interface", "127.0.0.1", "--name", name, "--register-host", register_host,
+                          "--reregister-after", "2"], {"EDGEFACE_CAMERA_TOKEN": token}, log)
+        self.name, self.port = name, port
+
+
+def read_mjpeg_parts(response: requests.Response, count: int, max_bytes: int = 20_000_000) -> list[bytes]:
+    """The first ``count`` JPEG parts of a multipart/x-mixed-replace response."""
+    boundary = response.headers["Content-Type"].split("boundary=", 1)[1].encode()
+    buf, parts = b"", []
+    for chunk in response.iter_content(65536):
+        buf += chunk
+        while True:
+            start = buf.find(b"--" + boundary)
+            header_end = buf.find(b"\r\n\r\n", start)
+            if start < 0 or header_end < 0:
+                break
+            headers = buf[start:header_end].decode(errors="replace").lower()
+            length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            body_start = header_end + 4
+            if len(buf) < body_start + length:
+                break
+            parts.append(buf[body_start:body_start + length])
+            buf = buf[body_start + length:]
+            if len(parts) >= count:
+                return parts
+        if len(buf) > max_bytes:
+            break
+    raise AssertionError(f"stream ended after {len(parts)} of {count} frames")

@@ -1,0 +1,43 @@
+"""The edgeface web app: operator pages, JSON API, MJPEG feeds, probes and camera registration.
+
+``create_app()`` builds it from environment variables (gunicorn: ``webapp:create_app()``, see
+``webapp/gunicorn.conf.py``); ``edgeface serve`` passes ready-made settings instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from edgeface import __version__
+from edgeface.live.service import LiveService
+from webapp.auth import init_auth
+from webapp.blueprints import api, feeds, ops, ui
+from webapp.config import AppSettings
+from webapp.errors import install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Flask:
+    """One app = one ``LiveService`` (cameras, model, workers). ``start=False`` builds it without
+    starting threads; call ``app.extensions["edgeface"].close()`` to stop what ``start`` began."""
+    settings = settings or AppSettings.from_env()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, CAMERA_TOKEN=settings.camera_token,
+                      EDGEFACE_SETTINGS=settings, JSON_SORT_KEYS=False)
+    init_auth(app, settings.api_token, settings.secure_cookies)
+    install_error_handlers(app)
+    for module in (ui, api, feeds, ops):
+        app.register_blueprint(module.bp)
+    app.jinja_env.globals["edgeface_version"] = __version__
+
+    service = LiveService(settings.service)
+    app.extensions["edgeface"] = service
+    if start:
+        log.info("starting edgeface %s: %s", __version__, settings.summary())
+        if not settings.camera_token:
+            log.warning("EDGEFACE_CAMERA_TOKEN is not set: any device in the allowed networks may register")
+        service.start()
+    return app

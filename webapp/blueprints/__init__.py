@@ -1,0 +1,1 @@
+"""The app's blueprints: ``ui`` (pages), ``api`` (JSON), ``feeds`` (MJPEG), ``ops`` (probes, metrics, /register)."""

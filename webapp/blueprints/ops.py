@@ -1,0 +1,63 @@
+"""Probes, Prometheus metrics, and the camera registration endpoint of ESP32-CAM firmware."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from webapp.auth import token_matches
+from webapp.blueprints.common import service
+from webapp.errors import error_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ops", __name__)
+
+MAX_TOKEN_LENGTH = 256
+
+
+@bp.get("/healthz")
+def healthz():
+    """Alive: the process answers. (Cameras and the model have their own status.)"""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready: a model is loaded, so recognition works."""
+    model = service().models.status()
+    if not model["loaded"]:
+        body = {"ready": False, "reason": model["last_error"] or "the model is still loading"}
+        return jsonify(body), 503
+    return jsonify(ready=True, model_version=model["version"])
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(service().metrics_text(), mimetype="text/plain; version=0.0.4")
+
+
+@bp.get("/register")
+def register():
+    """``GET /register?ip=IP&token=TOKEN[&port=PORT]``: a camera asks to be read.
+
+    With ``EDGEFACE_CAMERA_TOKEN`` set, the token must equal it (one shared secret provisioned
+    into every camera's firmware); the token is also what the app sends back to pull the stream.
+    The IP must be inside the allowed networks; it is checked before any connection is made.
+    """
+    args = request.args
+    ip, token, port_text = args.get("ip", "").strip(), args.get("token"), args.get("port", "80")
+    if not ip:
+        return error_response(400, "missing 'ip' parameter", "call /register?ip=CAMERA_IP&token=TOKEN")
+    if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
+        return error_response(400, "'token' is too long or contains control characters",
+                              f"use a printable token of at most {MAX_TOKEN_LENGTH} characters")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return error_response(400, f"'port' {port_text!r} is not a TCP port", "use 1-65535, or leave it out for 80")
+    expected = current_app.config.get("CAMERA_TOKEN")
+    if expected and not token_matches(token, expected):
+        log.warning("registration from %s for %s refused: wrong camera token", request.remote_addr, ip)
+        return error_response(403, "wrong or missing camera token",
+                              "flash the camera with the token set in EDGEFACE_CAMERA_TOKEN")
+    camera_id = service().registry.register_device(ip, token or None, int(port_text))
+    return jsonify(status="registered", camera=camera_id)

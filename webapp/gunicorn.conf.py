@@ -1,0 +1,61 @@
+"""gunicorn settings for the edgeface web app: ``gunicorn -c webapp/gunicorn.conf.py``.
+
+One worker process, many threads (``gthread``):
+- all per-camera state lives in one process — each camera is pulled once, tracked once, and its
+  annotated JPEG encoded once however many people watch; the model is loaded once (a second
+  worker would double RAM, pull every camera twice and announce the same mDNS name twice);
+- every MJPEG viewer holds a connection (and a thread) for as long as it watches, so the thread
+  count, not the worker count, bounds concurrent viewers; the heavy work runs in the app's own
+  camera and analysis threads (OpenCV and dlib release the GIL), not in request threads;
+- async workers (gevent/eventlet) would monkey-patch the threads that dlib and OpenCV work in.
+
+Environment: ``EDGEFACE_HOST`` / ``EDGEFACE_PORT`` (bind, default 127.0.0.1:5000; ``0.0.0.0``
+in a pod), ``EDGEFACE_HTTP_THREADS`` (default 32 = concurrent streams + API calls).
+"""
+
+import os
+import signal
+
+wsgi_app = "webapp:create_app()"
+bind = [f"{os.environ.get('EDGEFACE_HOST', '127.0.0.1')}:{os.environ.get('EDGEFACE_PORT', '5000')}"]
+workers = 1                       # see above: per-camera state must not be split across processes
+worker_class = "gthread"
+threads = int(os.environ.get("EDGEFACE_HTTP_THREADS", "32"))
+worker_connections = threads * 2
+timeout = 60                      # worker heartbeat; long streams are fine under gthread
+graceful_timeout = 10             # streams end themselves on shutdown (see post_worker_init)
+keepalive = 5
+preload_app = False               # threads and mDNS sockets must be created in the worker, not before fork
+accesslog = "-"
+# %(U)s is the path without the query string: /register?token=… must never reach a log.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("EDGEFACE_LOG_LEVEL", "info")
+control_socket_disable = True    # one shared ~/.gunicorn/gunicorn.ctl would clash between instances
+
+
+def _service(worker):
+    app = getattr(worker, "wsgi", None)
+    return getattr(app, "extensions", {}).get("edgeface") if app is not None else None
+
+
+def post_worker_init(worker):
+    """End MJPEG streams as soon as a stop is asked for, so shutdown does not wait them out."""
+    service = _service(worker)
+    if service is None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum, frame, previous=previous):
+            service.stopping.set()
+            if callable(previous):
+                previous(signum, frame)
+        signal.signal(sig, handler)
+
+
+def worker_exit(server, worker):
+    """Stop cameras, analysis threads, mDNS and the model watcher (joins every thread)."""
+    service = _service(worker)
+    if service is not None:
+        service.close()
