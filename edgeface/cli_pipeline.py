@@ -19,7 +19,8 @@ def register(sub) -> None:
                         description="Creates a PipelineRun of the edgeface-model-image pipeline and follows it "
                                     "(or, with --local, runs the Tasks' own step scripts on this machine).")
     p.add_argument("--version", default="latest", help="model version or 'latest' (default)")
-    p.add_argument("--image", required=True, help="repository of the model image, without tag, e.g. quay.io/ORG/edgeface-model")
+    p.add_argument("--image", required=True,
+                   help="repository of the model image, without tag, e.g. quay.io/ORG/edgeface-model")
     p.add_argument("--data-connection", default=DEFAULT_DATA_CONNECTION,
                    help=f"RHODS data-connection Secret of the S3 store (default {DEFAULT_DATA_CONNECTION})")
     p.add_argument("--prefix", default="models", help="model store prefix in the bucket (default models)")
@@ -62,7 +63,8 @@ def registry_is_loopback(image: str) -> bool:
 def options_from(args):
     from edgeface.deploy.pipelinerun import RunOptions
 
-    tls_verify = {"true": True, "false": False}.get(args.tls_verify, not (args.local and registry_is_loopback(args.image)))
+    auto = not (args.local and registry_is_loopback(args.image))  # a test registry on loopback is plain HTTP
+    tls_verify = {"true": True, "false": False}.get(args.tls_verify, auto)
     return RunOptions(image=args.image, version=args.version, data_connection=args.data_connection,
                       prefix=args.prefix, platforms=args.platforms, tls_verify=tls_verify,
                       tools_image=args.tools_image, busybox_image=args.busybox_image,

@@ -78,6 +78,11 @@ def _init_worker(settings: EngineSettings) -> None:
     _engine = FaceEngine(settings)
 
 
+def detect_enrolment_faces(engine: FaceEngine, rgb: np.ndarray) -> list:
+    """Faces in an enrolment photo: at the engine's settings, upsampling once only if none are found."""
+    return engine.detect(rgb) or (engine.detect(rgb, upsample=1) if engine.settings.upsample < 1 else [])
+
+
 def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
     """Embedding of the single face in one enrolment image, or the reason it cannot be used."""
     engine = engine or _engine
@@ -90,7 +95,7 @@ def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
         rgb = load_image(raw, name=str(sample.path))
     except EdgefaceError as err:
         return Outcome(sample, digest, reason=err.message.split(": ", 1)[-1])
-    boxes = engine.detect(rgb) or (engine.detect(rgb, upsample=1) if engine.settings.upsample < 1 else [])
+    boxes = detect_enrolment_faces(engine, rgb)
     if not boxes:
         return Outcome(sample, digest, reason="no face found")
     if len(boxes) > 1:

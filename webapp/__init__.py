@@ -25,8 +25,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     starting threads; call ``app.extensions["edgeface"].close()`` to stop what ``start`` began."""
     settings = settings or AppSettings.from_env()
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, CAMERA_TOKEN=settings.camera_token,
-                      EDGEFACE_SETTINGS=settings, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, settings.api_token, settings.secure_cookies)
     install_error_handlers(app)
     for module in (ui, api, feeds, ops):
@@ -37,7 +36,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     app.extensions["edgeface"] = service
     if start:
         log.info("starting edgeface %s: %s", __version__, settings.summary())
-        if not settings.camera_token:
+        if not settings.service.camera_token:
             log.warning("EDGEFACE_CAMERA_TOKEN is not set: any device in the allowed networks may register")
         service.start()
     return app

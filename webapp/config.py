@@ -40,7 +40,6 @@ class AppSettings:
     host: str = "127.0.0.1"
     port: int = 5000
     api_token: str | None = None
-    camera_token: str | None = None
     max_upload_bytes: int = 10_000_000
     secure_cookies: bool = False
     service: ServiceConfig = field(default_factory=ServiceConfig)
@@ -58,6 +57,7 @@ class AppSettings:
             register_host=env.get("EDGEFACE_REGISTER_HOST", REGISTRATION_HOST),
             announce_port=_int(env, "EDGEFACE_ANNOUNCE_PORT", port),
             allowed_networks=parse_networks(env.get("EDGEFACE_ALLOWED_NETWORKS", env.get("EDGEFACE_CAMERA_NETWORKS"))),
+            camera_token=env.get("EDGEFACE_CAMERA_TOKEN"),
             cameras=[u.strip() for u in env.get("EDGEFACE_CAMERAS", "").split(",") if u.strip()],
             max_cameras=_int(env, "EDGEFACE_MAX_CAMERAS", 16),
             events_dir=env.get("EDGEFACE_EVENTS_DIR"),
@@ -66,7 +66,7 @@ class AppSettings:
         )
         return cls(
             host=env.get("EDGEFACE_HOST", "127.0.0.1"), port=port,
-            api_token=env.get("EDGEFACE_API_TOKEN"), camera_token=env.get("EDGEFACE_CAMERA_TOKEN"),
+            api_token=env.get("EDGEFACE_API_TOKEN"),
             max_upload_bytes=_int(env, "EDGEFACE_MAX_UPLOAD_BYTES", 10_000_000),
             secure_cookies=env.get("EDGEFACE_SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
             service=service,
@@ -78,7 +78,7 @@ class AppSettings:
         return {"bind": f"{self.host}:{self.port}", "model": s.store_url or s.model_path,
                 "mdns_interface": s.mdns_interface, "register_host": s.register_host,
                 "api_token": "set" if self.api_token else "unset",
-                "camera_token": "set" if self.camera_token else "unset",
+                "camera_token": "set" if s.camera_token else "unset",
                 "allowed_networks": [str(n) for n in s.allowed_networks]}
 
 

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[CameraSource], None]
 
+#: Origins of cameras that announced themselves; only these are forgotten when long offline.
+DEVICE_ORIGINS = frozenset({"register", "mdns"})
 #: URL schemes OpenCV/FFmpeg (or our MJPEG reader) can open; plain paths are files.
 URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "file", "udp", "tcp", "srt", "rtp")
 
@@ -29,7 +31,8 @@ class CameraRegistry:
     """Thread-safe set of running ``CameraSource`` objects with add/remove notifications.
 
     ``forget_offline_after_s``: self-registered and mDNS cameras that stay offline that long are
-    removed (a camera that got a new DHCP address would otherwise linger); API cameras stay.
+    removed (a camera that got a new DHCP address would otherwise linger); cameras added by API
+    or configuration stay.
     """
 
     def __init__(self, allowed_networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS, *,
@@ -172,7 +175,7 @@ class CameraRegistry:
         for cam in cameras:
             frame = cam.latest()
             age = now - (frame.time if frame else cam.started_at)
-            if cam.origin != "api" and age > self.forget_offline_after_s and not cam.status()["online"]:
+            if cam.origin in DEVICE_ORIGINS and age > self.forget_offline_after_s and not cam.status()["online"]:
                 log.info("camera %s offline for %.0f s: forgotten", cam.id, age)
                 self.remove(cam.id)
 

@@ -4,6 +4,7 @@
   resolves Tekton's ``$(...)`` variables;
 - :mod:`edgeface.deploy.local_runner` runs those Tasks' own step scripts on this machine;
 - :mod:`edgeface.deploy.local_env` gives them what a Tekton pod would (buildah storage, a base image);
+- :mod:`edgeface.deploy.local_pipeline` puts these together for ``edgeface pipeline run --local``;
 - :mod:`edgeface.deploy.pipelinerun` builds the PipelineRun that starts the pipeline in a cluster;
 - :mod:`edgeface.deploy.trigger` creates it with the kubernetes client and follows it.
 """

@@ -134,7 +134,7 @@ class LocalRunner:
                 env[item["name"]] = value
             elif not ref.get("optional"):
                 raise PipelineFailed(f"{where}: Secret {secret_name!r} has no key {ref['key']}",
-                                     f"create the Secret with that key", where.split("/")[0], None)
+                                     "create the Secret with that key", where.split("/")[0], None)
         return env
 
 

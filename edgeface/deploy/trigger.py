@@ -31,8 +31,9 @@ class Cluster:
             raise ConfigError("the kubernetes client is not installed", "pip install 'edgeface[cluster]'") from None
         try:
             config.load_kube_config(config_file=kubeconfig, context=context)
-            _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-            guessed = (active or {}).get("context", {}).get("namespace")
+            contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+            chosen = next((c for c in contexts if c["name"] == context), active) if context else active
+            guessed = (chosen or {}).get("context", {}).get("namespace")
         except (config.ConfigException, FileNotFoundError) as err:
             try:
                 config.load_incluster_config()

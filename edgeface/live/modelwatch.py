@@ -55,9 +55,11 @@ class ModelHolder:
     def current(self) -> LoadedModel | None:
         return self._current
 
-    def swap(self, model: FaceModel, source: str) -> LoadedModel:
+    def swap(self, model: FaceModel, source: str, version: str | None = None) -> LoadedModel:
+        """Make ``model`` current. ``version``: the label to show (a store version), else the
+        model's own metadata version, else a digest prefix."""
         check_usable(model, source)
-        version = model.version or f"sha256:{model.content_digest()[:12]}"
+        version = version or model.version or f"sha256:{model.content_digest()[:12]}"
         with self._lock:
             generation = (self._current.generation + 1) if self._current else 1
             self._current = LoadedModel(model, model.matcher(self.tolerance), version, source,
@@ -103,8 +105,8 @@ class FileModelSource:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def load(self) -> tuple[FaceModel, str]:
-        return FaceModel.load(self.path), str(self.path)
+    def load(self) -> tuple[FaceModel, str, str | None]:
+        return FaceModel.load(self.path), str(self.path), None
 
 
 class StoreModelSource:
@@ -117,12 +119,12 @@ class StoreModelSource:
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="edgeface-model-"))
 
     def describe(self) -> str:
-        return f"store {getattr(self.store, 'url', '')} ({self.version})".replace("  ", " ")
+        return f"store {self.store.where} ({self.version})"
 
     def fingerprint(self):
         return self.store.latest() if self.version == "latest" else self.version
 
-    def load(self) -> tuple[FaceModel, str]:
+    def load(self) -> tuple[FaceModel, str, str | None]:
         version = self.fingerprint()
         if version is None:
             raise ModelFileError("the model store has no versions yet", "push one: edgeface model push")
@@ -131,7 +133,7 @@ class StoreModelSource:
         for old in self.cache_dir.glob("*.data"):  # keep only the one in use
             if old != target:
                 old.unlink(missing_ok=True)
-        return FaceModel.load(target), f"{self.describe()} → {version}"
+        return FaceModel.load(target), f"{self.describe()} → {version}", version
 
 
 class ModelWatcher:
@@ -172,8 +174,7 @@ class ModelWatcher:
             return
         self._tried = fp
         try:
-            model, where = self.source.load()
-            self.holder.swap(model, where)
+            self.holder.swap(*self.source.load())
         except EdgefaceError as err:
             self.holder.refuse(str(err))
         except Exception as err:  # noqa: BLE001 - same: keep serving the old model

@@ -15,6 +15,7 @@ from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import FaceEngine
 from edgeface.recognize import STILL_SETTINGS
+from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer
 from edgeface.live.events import EventStore
 from edgeface.live.metrics import Exposition
@@ -36,6 +37,7 @@ class ServiceConfig:
     register_host: str = REGISTRATION_HOST
     announce_port: int = 5000
     allowed_networks: list = field(default_factory=lambda: list(DEFAULT_ALLOWED_NETWORKS))
+    camera_token: str | None = None       # self-registering cameras must present it (when set)
     cameras: list[str] = field(default_factory=list)   # added at start (operator configuration)
     max_cameras: int = 16
     events_dir: str | None = None
@@ -54,6 +56,7 @@ class LiveService:
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
         self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads)
         self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
+        self.gate = RegistrationGate(self.registry, config.camera_token)   # /register and mDNS
         self.workers: dict[str, CameraWorker] = {}
         self._workers_lock = threading.Lock()
         self.watcher: ModelWatcher | None = None
@@ -69,11 +72,11 @@ class LiveService:
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
         self.registry.subscribe(self._camera_added, self._camera_removed)
         for url in self.config.cameras:
-            self.registry.add(url, origin="config")
+            self.registry.add(url, origin="api")   # "api": kept even when offline for long
         if self.config.mdns_interface:
             self.announcer = RegistrationAnnouncer(self.config.register_host, self.config.announce_port,
                                                    self.config.mdns_interface)
-            self.browser = CameraBrowser(self.registry, self.config.mdns_interface)
+            self.browser = CameraBrowser(self.gate, self.config.mdns_interface)
             log.info("mDNS: announcing %s:%d on %s, browsing for cameras", self.config.register_host,
                      self.config.announce_port, self.config.mdns_interface)
         return self

@@ -20,6 +20,10 @@ PENDING, NAMED, UNKNOWN_STATE = "pending", "named", "unknown"
 _MAX_EXTRAPOLATION_S = 0.25       # predicting further than this drifts more than it helps
 
 
+def _width(b: Box) -> int:
+    return b[1] - b[3]
+
+
 def _jump(a: Box, b: Box) -> float:
     """Distance between the boxes' centres, in units of their mean width."""
     dy = (a[0] + a[2] - b[0] - b[2]) / 2
@@ -40,6 +44,7 @@ class Track:
     encoded_at: float = float("-inf")
     generation: int = 0           # model generation the name came from
     unknown_streak: int = 0
+    doubtful: bool = False        # the last association may have joined two different faces
     reported: str | None = field(default=None)   # name last recorded as an event
 
     def predicted_box(self, t: float) -> Box:
@@ -58,12 +63,14 @@ class TrackSet:
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
 
-    def update(self, boxes: list[Box], t: float) -> None:
+    def update(self, boxes: list[Box], t: float, scene_changed: bool = False) -> None:
         """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks.
 
         Greedy by centre distance in units of face size: a face that moved less than
         ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
-        movers and then draws a second box for one face until the first times out.)
+        movers and then draws a second box for one face until the first times out.) Joins that
+        could be a different person — a big jump or resize, a long gap, a scene change — keep
+        their label but are re-identified at once.
         """
         pairs = sorted((min(_jump(tr.predicted_box(t), b), _jump(tr.box, b)), i, j)
                        for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes))
@@ -73,7 +80,11 @@ class TrackSet:
                 break
             if i in used_t or j in used_b:
                 continue
-            self._move(self.tracks[i], boxes[j], t)
+            tr = self.tracks[i]
+            if scene_changed or jump > self.settings.max_jump / 2 or t - tr.seen_at > self.settings.track_ttl_s / 2 \
+                    or not 0.75 <= _width(boxes[j]) / max(1, _width(tr.box)) <= 1.33:
+                tr.doubtful = True
+            self._move(tr, boxes[j], t)
             used_t.add(i)
             used_b.add(j)
         for j, b in enumerate(boxes):
@@ -103,7 +114,7 @@ class TrackSet:
             if tr.seen_at != t:
                 continue
             age = t - tr.encoded_at
-            if (tr.state == PENDING or tr.generation != generation
+            if (tr.state == PENDING or tr.doubtful or tr.generation != generation
                     or (tr.state == UNKNOWN_STATE and age >= s.unknown_recheck_s)
                     or (tr.state == NAMED and age >= s.named_recheck_s)):
                 due.append(tr)
@@ -112,12 +123,14 @@ class TrackSet:
     def apply(self, tr: Track, match: Match, t: float, generation: int) -> bool:
         """Record a match result; True when it is news worth an event (named, renamed, or Unknown)."""
         tr.encoded_at, tr.generation = t, generation
+        doubtful, tr.doubtful = tr.doubtful, False
         if match.name != UNKNOWN:
             tr.state, tr.name, tr.distance, tr.unknown_streak = NAMED, match.name, match.distance, 0
         else:
             tr.unknown_streak += 1
-            # One bad angle must not strip a name: turn Unknown only after repeated misses.
-            if tr.state != NAMED or tr.unknown_streak >= self.settings.unknown_confirmations:
+            # One bad angle must not strip a name: turn Unknown only after repeated misses —
+            # unless the face may be someone else's now.
+            if tr.state != NAMED or doubtful or tr.unknown_streak >= self.settings.unknown_confirmations:
                 tr.state, tr.name, tr.distance = UNKNOWN_STATE, UNKNOWN, match.distance
         confirmed = tr.state == NAMED or tr.unknown_streak >= self.settings.unknown_confirmations
         if confirmed and tr.name != tr.reported:

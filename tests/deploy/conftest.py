@@ -14,6 +14,7 @@ from urllib.request import urlopen
 
 import numpy as np
 import pytest
+import yaml
 
 from helpers import REPO, free_port, require_tool, wait_for_port
 
@@ -30,7 +31,8 @@ def registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("registry")
     port = free_port()
     config = root / "config.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+    config.write_text("version: 0.1\nlog:\n  level: warn\n"
+                      f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
                       f"http:\n  addr: 127.0.0.1:{port}\n  secret: edgeface-test\n")
     with open(root / "registry.log", "wb") as log:
         proc = subprocess.Popen([exe, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
@@ -79,6 +81,13 @@ def published_model(s3_env, tmp_path) -> dict:
     return {"path": path, "version": version, "store": store, "env": s3_env}
 
 
+def render(path: Path) -> list[dict]:
+    """The documents `kubectl kustomize PATH` renders."""
+    proc = subprocess.run([require_tool("kubectl"), "kustomize", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
 def run_edgeface(*args: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python -m edgeface ARGS`` with exactly ``env`` on top of a clean base (no inherited AWS_*)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EDGEFACE_"))}
@@ -102,7 +111,7 @@ class Podman:
         # kube play has no --ulimit/--runtime flags: they come from this file
         conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
                         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-                        f'[engine.runtimes]\nrunc = ["/usr/sbin/runc"]\n')
+                        '[engine.runtimes]\nrunc = ["/usr/sbin/runc"]\n')
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
         self.base = ["podman", "--root", str(root / "storage"), "--runroot", str(root / "run"),
                      "--tmpdir", str(root / "tmp"), "--storage-driver", "vfs"]

@@ -173,7 +173,8 @@ def write_kubeconfig(path: Path, server: str, namespace: str) -> Path:
         "apiVersion": "v1", "kind": "Config", "current-context": "standin",
         "clusters": [{"name": "standin", "cluster": {"server": server}}],
         "users": [{"name": "tester", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "tester", "namespace": namespace}}]}))
+        "contexts": [{"name": "standin",
+                      "context": {"cluster": "standin", "user": "tester", "namespace": namespace}}]}))
     return path
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import render
 
 from helpers import REPO, require_tool
 
@@ -17,13 +18,6 @@ MANIFESTS = REPO / "manifests"
 TARGETS = ["base", "overlays/microshift-cpu", "overlays/jetson-cuda", "tekton", "rhods"]
 CORE_GROUPS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "node.k8s.io/v1"}
 MICROSHIFT_KUBERNETES = "1.28.0"  # MicroShift 4.15
-
-
-def render(path: Path) -> list[dict]:
-    kubectl = require_tool("kubectl")
-    proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
 def kubernetes_validate(docs: list[dict], tmp_path: Path, version: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import results_of, run_edgeface
+from conftest import render, results_of, run_edgeface
 from kube_standin import KubeStandIn, write_kubeconfig
 
 from edgeface.deploy import DEFAULT_DATA_CONNECTION, RECIPE_CONFIGMAP
@@ -40,9 +40,7 @@ def test_dry_run_pipelinerun_matches_the_pipeline_and_the_generated_configmap():
     assert params["MODEL_VERSION"] == "20261124T210343Z" and params["IMAGE"] == "quay.io/acme/edgeface-model"
     assert {w["name"] for w in run["spec"]["workspaces"]} == {w["name"] for w in pipeline["workspaces"]}
     recipe = next(w for w in run["spec"]["workspaces"] if w["name"] == "recipe")
-    rendered = subprocess.run(["kubectl", "kustomize", str(REPO / "init-container")], capture_output=True,
-                              text=True, check=True).stdout
-    configmaps = [d for d in yaml.safe_load_all(rendered) if d["kind"] == "ConfigMap"]
+    configmaps = [d for d in render(REPO / "init-container") if d["kind"] == "ConfigMap"]
     assert [c["metadata"]["name"] for c in configmaps] == [recipe["configMap"]["name"]] == [RECIPE_CONFIGMAP]
     secret = next(w for w in run["spec"]["workspaces"] if w["name"] == "dockerconfig")["secret"]
     assert secret == {"secretName": "push-creds", "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}

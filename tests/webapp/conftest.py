@@ -36,8 +36,8 @@ def live_system(sample_model, clip, tmp_path_factory):
     app = App(free_port(), env, logs / "app.log", "--model", str(sample_model), "--mdns-interface", "127.0.0.1")
     cameras: list[Camera] = []
 
-    def start_camera(port: int | None = None) -> Camera:
-        cam = Camera(clip, port or free_port(), unique("webapp-test-cam"), register_host, camera_token,
+    def start_camera(port: int | None = None, token: str = camera_token) -> Camera:
+        cam = Camera(clip, port or free_port(), unique("webapp-test-cam"), register_host, token,
                      logs / f"camera-{len(cameras)}.log")
         cameras.append(cam)
         return cam

@@ -198,6 +198,18 @@ def test_a_garbage_camera_does_not_affect_the_others(live_system):
         garbage.close()
 
 
+def test_a_camera_without_the_camera_token_is_refused_both_ways(live_system):
+    app = live_system.app
+    rogue = live_system.start_camera(token="not-the-camera-token")
+    try:
+        wait_until(lambda: "registration from 127.0.0.1 refused" in app.log()
+                   and f"camera {rogue.name}" in app.log(), what="both registrations to be refused")
+        assert find_camera(app, rogue.port) is None
+        assert "not-the-camera-token" not in app.log()
+    finally:
+        rogue.stop()
+
+
 def test_a_killed_camera_goes_offline_and_comes_back(live_system):
     app, cid = live_system.app, live_system.camera_id
     port = live_system.camera.port

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from webapp.auth import token_matches
+from edgeface.live.admission import RegistrationRefused
 from webapp.blueprints.common import service
 from webapp.errors import error_response
 
@@ -41,9 +41,9 @@ def metrics():
 def register():
     """``GET /register?ip=IP&token=TOKEN[&port=PORT]``: a camera asks to be read.
 
-    With ``EDGEFACE_CAMERA_TOKEN`` set, the token must equal it (one shared secret provisioned
-    into every camera's firmware); the token is also what the app sends back to pull the stream.
-    The IP must be inside the allowed networks; it is checked before any connection is made.
+    With ``EDGEFACE_CAMERA_TOKEN`` set, the token must equal it (see ``edgeface.live.admission``);
+    it is also what the app sends back to pull the stream. The IP must be inside the allowed
+    networks; that is checked before any connection is made.
     """
     args = request.args
     ip, token, port_text = args.get("ip", "").strip(), args.get("token"), args.get("port", "80")
@@ -54,10 +54,9 @@ def register():
                               f"use a printable token of at most {MAX_TOKEN_LENGTH} characters")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return error_response(400, f"'port' {port_text!r} is not a TCP port", "use 1-65535, or leave it out for 80")
-    expected = current_app.config.get("CAMERA_TOKEN")
-    if expected and not token_matches(token, expected):
-        log.warning("registration from %s for %s refused: wrong camera token", request.remote_addr, ip)
-        return error_response(403, "wrong or missing camera token",
-                              "flash the camera with the token set in EDGEFACE_CAMERA_TOKEN")
-    camera_id = service().registry.register_device(ip, token or None, int(port_text))
+    try:
+        camera_id = service().gate.register_device(ip, token or None, int(port_text))
+    except RegistrationRefused as err:
+        log.warning("registration from %s refused: %s", request.remote_addr, err.message)
+        return error_response(403, err.message, err.hint)
     return jsonify(status="registered", camera=camera_id)

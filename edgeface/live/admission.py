@@ -1,0 +1,34 @@
+"""One rule for cameras that add themselves, whichever way they arrive (``GET /register`` or an
+mDNS ``_edgecam._tcp`` announcement): with a camera token configured, the camera must present it.
+
+Both ways are unauthenticated by nature (ESP32-CAM firmware can only send a token), so a shared
+secret provisioned into the firmware is what tells our cameras from any device on the LAN. The
+network policy (allowed CIDRs, checked before any connection) applies on top, in the registry.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from edgeface.errors import EdgefaceError
+
+
+class RegistrationRefused(EdgefaceError):
+    """A self-registering camera did not present the configured camera token."""
+
+
+class RegistrationGate:
+    """Wraps a ``CameraRegistry``: ``register_device`` checks the token, the rest passes through."""
+
+    def __init__(self, registry, camera_token: str | None):
+        self.registry = registry
+        self._token = camera_token or None
+
+    def register_device(self, ip: str, token: str | None, port: int = 80, **kwargs) -> str:
+        if self._token and not (token and hmac.compare_digest(token.encode(), self._token.encode())):
+            raise RegistrationRefused(f"camera at {ip}: wrong or missing camera token",
+                                      "provision the camera with the token set in EDGEFACE_CAMERA_TOKEN")
+        return self.registry.register_device(ip, token, port, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.registry, name)

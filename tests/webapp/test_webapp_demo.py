@@ -1,0 +1,74 @@
+"""``edgeface demo`` as a user runs it: trains the sample model, starts the app and a simulated
+camera (separate processes, real mDNS on 127.0.0.1), prints the URL; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from webapp_helpers import REPO, wait_until
+
+from helpers import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(media_dir, clip, tmp_path):
+    port = free_port()
+    model = tmp_path / "demo-model.data"
+    log = tmp_path / "demo.log"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
+    env.pop("EDGEFACE_API_TOKEN", None)
+    with open(log, "wb") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "edgeface", "demo", "--port", str(port), "--model", str(model),
+                                 "--faces", str(media_dir / "faces"), "--video", str(clip)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    try:
+        url = wait_until(lambda: (m := re.search(r"open (http://\S+) in a browser", log.read_text())) and m.group(1),
+                         timeout=240, what=f"the demo's URL:\n{log.read_text()}")
+        assert url == f"http://127.0.0.1:{port}/"
+        assert model.is_file(), "the demo did not train the sample model"
+        children = _children(demo.pid)
+        assert len(children) == 2, f"expected the app and one camera, found {children}"
+        cams = requests.get(url + "api/v1/cameras", timeout=10).json()["cameras"]
+        demo_cams = [c for c in cams if "demo-camera" in c["id"] and c["online"]]
+        assert demo_cams, cams
+        wait_until(lambda: requests.get(url + "api/v1/events", params={"camera": demo_cams[0]["id"],
+                                        "name": "Lin-Manuel Miranda"}, timeout=10).json()["events"],
+                   what="the demo to name Lin-Manuel Miranda")
+        assert requests.get(url, timeout=10).status_code == 200
+    finally:
+        demo.send_signal(signal.SIGINT)         # what Ctrl-C in the terminal sends
+        code = demo.wait(60)
+    assert code == 0, log.read_text()[-3000:]
+    time.sleep(0.5)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert not alive, f"demo left processes running: {alive}"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "healthz", timeout=5)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

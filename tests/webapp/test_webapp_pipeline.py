@@ -1,0 +1,136 @@
+"""FramePipeline on real frames of the sample clip, and model hot reload from files and stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeface.engine import FaceEngine
+from edgeface.images import encode_jpeg
+from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
+from edgeface.live.modelwatch import FileModelSource, ModelWatcher, StoreModelSource
+from edgeface.modelfile import FaceModel
+
+LIN = "Lin-Manuel Miranda"
+
+
+@dataclass
+class Frame:
+    seq: int
+    time: float
+    jpeg: bytes
+
+
+@pytest.fixture(scope="module")
+def clip_frames(clip) -> list[bytes]:
+    """Frames 0-29 (Lin-Manuel Miranda on stage) and 30-59 (no detectable face), as camera JPEGs."""
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while len(frames) < 60:
+        ok, bgr = cap.read()
+        assert ok
+        frames.append(encode_jpeg(bgr, 80))
+    return frames
+
+
+def _pipeline(model_path, events: list) -> FramePipeline:
+    settings = LiveSettings()
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(FaceModel.load(model_path), str(model_path))
+    engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
+    # threads=0: analysis runs inline, so the result does not depend on machine load.
+    return FramePipeline("test-cam", Analyzer(engine, holder, threads=0), settings, on_event=events.append)
+
+
+def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_model):
+    events = []
+    pipeline = _pipeline(sample_model, events)
+    results = [pipeline.process(Frame(i + 1, i / 30, jpeg)) for i, jpeg in enumerate(clip_frames[:30])]
+    named = [r for r in results if any(f.name == LIN for f in r.faces)]
+    assert len(named) >= 25, f"{LIN} named in only {len(named)} of 30 frames"
+    assert [e.name for e in events] == [LIN], "one tracked face must give one event"
+    assert sum(len(r.events) for r in results) == 1
+    assert events[0].snapshot.startswith(b"\xff\xd8") and events[0].camera == "test-cam"
+    assert pipeline.stats.encodings <= 3, "faces are encoded per track, not per frame"
+    assert pipeline.stats.detections < 30, "detection runs on a cadence, not on every frame"
+    annotated = cv2.imdecode(np.frombuffer(named[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    top, right, bottom, left = named[-1].faces[0].box
+    assert annotated.shape == (360, 640, 3)
+    assert named[-1].jpeg != clip_frames[named[-1].seq - 1], "the frame was not annotated"
+    green = annotated[top, left + 2:right - 2].astype(int)
+    assert (green[:, 1] > 150).mean() > 0.8 and (green[:, 2] < 120).mean() > 0.8, "no green box on a known face"
+
+
+def test_frames_without_faces_pass_through_untouched(clip_frames, sample_model):
+    pipeline = _pipeline(sample_model, [])
+    for i, jpeg in enumerate(clip_frames[40:60]):
+        result = pipeline.process(Frame(i + 1, i / 30, jpeg))
+    assert result.faces == [] and result.jpeg is jpeg
+    assert pipeline.process(Frame(99, 1.0, clip_frames[45]), render=False).jpeg is None
+
+
+def test_a_corrupt_frame_is_skipped(sample_model):
+    pipeline = _pipeline(sample_model, [])
+    result = pipeline.process(Frame(1, 0.0, b"\xff\xd8 this is not a jpeg \xff\xd9"))
+    assert result.faces == [] and result.events == []
+
+
+def _versioned(sample_model, path, version: str):
+    model = FaceModel.load(sample_model)
+    FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": version}).save(path)
+
+
+def test_model_file_hot_reload_swaps_good_models_and_refuses_bad_ones(sample_model, tmp_path):
+    path = tmp_path / "model.data"
+    _versioned(sample_model, path, "v1")
+    holder = ModelHolder()
+    watcher = ModelWatcher(holder, FileModelSource(path))
+    watcher.check_now()
+    assert holder.current().version == "v1" and holder.current().generation == 1
+
+    _versioned(sample_model, path, "v2")            # atomic replace, as the init container's copy ends
+    watcher.check_now()
+    assert holder.current().version == "v2" and holder.current().generation == 2
+
+    path.write_bytes(path.read_bytes()[:-100])      # a truncated copy
+    watcher.check_now()
+    assert holder.current().version == "v2", "a bad model replaced a good one"
+    assert "truncated" in holder.status()["last_error"] and holder.reloads["failed"] == 1
+
+    empty = FaceModel(np.empty((0, 128), np.float32), np.empty(0, np.int32), [], {"version": "empty"})
+    empty.save(path)
+    watcher.check_now()
+    assert holder.current().version == "v2" and "no enrolled faces" in holder.status()["last_error"]
+
+    path.unlink()
+    watcher.check_now()
+    assert holder.current().version == "v2" and "no model" in holder.status()["last_error"]
+    _versioned(sample_model, path, "v3")
+    watcher.check_now()
+    assert holder.current().version == "v3" and holder.status()["last_error"] is None
+
+
+@pytest.mark.parametrize("kind", ["directory", "s3"])
+def test_store_latest_is_followed(kind, sample_model, tmp_path, request):
+    from edgeface.store import open_store
+
+    if kind == "s3":
+        env = request.getfixturevalue("s3_env")            # a real moto_server over HTTP
+        url = f"s3://{env['AWS_S3_BUCKET']}/models"
+    else:
+        url = str(tmp_path / "store")
+    store = open_store(url)
+    first = store.push(sample_model)
+    holder = ModelHolder()
+    watcher = ModelWatcher(holder, StoreModelSource(url, cache_dir=str(tmp_path / "cache")))
+    watcher.check_now()
+    assert holder.current().version == first
+    second = store.push(sample_model)
+    watcher.check_now()
+    assert holder.current().version == second
+    store.promote(first)                                  # a roll-back moves latest backwards
+    watcher.check_now()
+    assert holder.current().version == first and len(list((tmp_path / "cache").glob("*.data"))) == 1
