@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -51,3 +53,27 @@ def run_cli(*args: str, env: dict | None = None, check: bool = True, timeout: fl
     if check and proc.returncode != 0:
         raise AssertionError(f"edgeface {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition",
+               interval: float = 0.1, ignore: tuple[type[BaseException], ...] = ()):
+    """Poll until ``predicate()`` is truthy and return its value; fail naming ``what``.
+
+    Exceptions of the types in ``ignore`` (e.g. a server still starting) count as "not yet".
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    """Names for mDNS hosts and services: other test runs may share loopback multicast."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -10,7 +10,7 @@
 | ``EDGEFACE_ANNOUNCE_PORT`` | the port | port announced over mDNS (a NodePort, say) |
 | ``EDGEFACE_MDNS_INTERFACE`` | unset (mDNS off) | interface IP for mDNS; the pod IP in a pod |
 | ``EDGEFACE_REGISTER_HOST`` | ``microshift-cam-reg.local`` | host name cameras resolve to register |
-| ``EDGEFACE_ALLOWED_NETWORKS`` | private ranges + loopback | CIDRs cameras may be in (alias ``EDGEFACE_CAMERA_NETWORKS``) |
+| ``EDGEFACE_ALLOWED_NETWORKS`` | private + loopback | CIDRs cameras may be in (or ``EDGEFACE_CAMERA_NETWORKS``) |
 | ``EDGEFACE_CAMERAS`` | none | camera URLs to read from the start, comma-separated |
 | ``EDGEFACE_MAX_CAMERAS`` | ``16`` | registration stops at this many cameras |
 | ``EDGEFACE_API_TOKEN`` | unset | token for the UI, feeds and API; unset = read-only open access |

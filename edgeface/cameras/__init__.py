@@ -7,6 +7,7 @@ Modules (import what you need; this package imports nothing heavy by itself):
 - ``registry``: ``CameraRegistry``, every camera the app reads, however it arrived.
 - ``netpolicy``: which addresses a self-registering camera may have.
 - ``mdns``: ``RegistrationAnnouncer``, ``CameraBrowser``, ``CameraAnnouncer``, ``resolve_host``.
-- ``simulator``: an ESP32-CAM look-alike fed from a video or image folder (``edgeface camera``).
+- ``simulator``, ``registrar``: an ESP32-CAM look-alike fed from a video or image folder
+  (``edgeface camera``), and how it finds and registers with the app.
 - ``playback``, ``latest``, ``urls``: local media as frames, the latest-value hand-off, URL helpers.
 """

@@ -5,7 +5,7 @@
 - Advertises ``_edgecam._tcp`` (TXT ``path``, ``token``) over mDNS.
 - Resolves the app's registration host over mDNS and calls
   ``GET http://HOST:PORT/register?ip=IP&token=T&port=P``; calls again whenever the app has not
-  pulled the stream for a while (the app restarted and forgot the camera).
+  pulled the stream for a while (the app restarted and forgot the camera): see ``registrar``.
 
 Built to be cheap, since four of them share two cores with the app in the benchmarks: every
 source frame is JPEG-encoded once (and a short clip is cached, so later loops encode nothing),
@@ -20,24 +20,15 @@ import secrets
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from edgeface.cameras.mdns import (
-    ALL_INTERFACES,
-    REGISTRATION_HOST,
-    CameraAnnouncer,
-    ServiceWatcher,
-    announce_addresses,
-    open_zeroconf,
-    resolve_host,
-)
 from edgeface.cameras.latest import Latest
+from edgeface.cameras.mdns import ALL_INTERFACES, REGISTRATION_HOST, CameraAnnouncer, announce_addresses
 from edgeface.cameras.playback import Pacer, Playback
+from edgeface.cameras.registrar import Registrar
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
 from edgeface.images import encode_jpeg
@@ -158,8 +149,11 @@ class CameraHTTPServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
-    def pulled_within(self, seconds: float) -> bool:
+    def pulled_within(self, seconds: float, client_ip: str | None = None) -> bool:
+        """Whether ``client_ip`` (any client if None) took a frame in the last ``seconds``."""
         now = time.monotonic()
+        if client_ip is not None:
+            return now - self.last_pull.get(client_ip, -1e9) < seconds
         return any(now - t < seconds for t in list(self.last_pull.values()))
 
 
@@ -223,73 +217,6 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
         log.debug("%s %s %s", self.client_address[0], urlsplit(self.path).path, args[1] if len(args) > 1 else "")
 
 
-class Registrar:
-    """Finds the app over mDNS and calls its ``/register`` until the app pulls the stream."""
-
-    def __init__(self, config: SimulatorConfig, token: str, camera_ip: str, camera_port: int,
-                 pulled_within, stop: threading.Event):
-        self.config = config
-        self.token = token
-        self.camera_ip = camera_ip
-        self.camera_port = camera_port
-        self.pulled_within = pulled_within
-        self.registrations = 0
-        self._stop = stop
-        self._zc = open_zeroconf(config.mdns_interface)
-        self._apps = ServiceWatcher(self._zc)
-        self._last_error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="camera-registrar", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._thread.join(10)
-        self._apps.close()
-        self._zc.close()
-
-    def register_once(self) -> str:
-        """One registration attempt; returns the app address; raises ``EdgefaceError``."""
-        host = self.config.register_host
-        ip = resolve_host(host, timeout=2.0, zc=self._zc)
-        if ip is None:
-            raise EdgefaceError(f"{host} does not resolve over mDNS", "is the edgeface app running?")
-        port = self.config.register_port or self._apps.port_of(host) or 80
-        query = urlencode({"ip": self.camera_ip, "token": self.token, "port": self.camera_port})
-        app = f"{ip}:{port}"
-        try:
-            with urllib.request.urlopen(f"http://{app}/register?{query}", timeout=5) as response:
-                response.read(4096)
-        except urllib.error.HTTPError as err:
-            body = err.read(300).decode(errors="replace").strip()
-            raise EdgefaceError(f"the app at {app} refused the registration: HTTP {err.code} {body}",
-                                "check the app's allowed camera networks") from None
-        except OSError as err:
-            raise EdgefaceError(f"cannot reach the app at {app} ({err})", "is the app listening there?") from None
-        self.registrations += 1
-        return app
-
-    def _run(self) -> None:
-        interval = self.config.reregister_after_s
-        delay = 0.0
-        while not self._stop.wait(delay):
-            if self.registrations and self.pulled_within(interval):
-                delay = interval
-                continue
-            try:
-                app = self.register_once()
-            except EdgefaceError as err:
-                if str(err) != self._last_error:  # say it once, not every few seconds
-                    log.warning("registration: %s", err)
-                    self._last_error = str(err)
-                delay = interval
-                continue
-            if self._last_error is not None or self.registrations == 1:
-                log.info("registered with the app at %s", app)
-            self._last_error = None
-            delay = interval
-
-
 class CameraSimulator:
     """The whole simulated camera; ``start()``, then ``stop()`` (sends mDNS goodbyes)."""
 
@@ -318,8 +245,11 @@ class CameraSimulator:
         self._server_thread.start()
         try:
             if self.config.register_host:
-                self.registrar = Registrar(self.config, self.token, self.ip, self.port,
-                                           self.server.pulled_within, self._stop)
+                self.registrar = Registrar(
+                    self.config.register_host, self.config.register_port, self.config.mdns_interface,
+                    token=self.token, camera_ip=self.ip, camera_port=self.port,
+                    pulled_within=self.server.pulled_within, stop=self._stop,
+                    interval=self.config.reregister_after_s)
                 self.registrar.start()
             if self.config.advertise:
                 self.announcer = CameraAnnouncer(self.name, self.port, token=self.token, path=STREAM_PATH,

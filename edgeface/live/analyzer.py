@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 from edgeface.engine import FaceEngine
@@ -30,6 +31,9 @@ class Analyzer:
         self.engine = engine
         self.models = models
         self.inline = threads == 0
+        self.failures = 0
+        self._log_lock = threading.Lock()
+        self._last_error, self._last_logged = "", 0.0
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._run, name=f"analyzer-{i}", daemon=True)
                          for i in range(threads)]
@@ -48,8 +52,19 @@ class Analyzer:
     def _call(self, job: Job) -> None:
         try:
             job(self.engine)
-        except Exception:  # noqa: BLE001 - one bad frame must not stop analysis for every camera
-            log.exception("analysis job failed")
+        except Exception as err:  # noqa: BLE001 - one bad frame must not stop analysis for every camera
+            self._report(err)
+
+    def _report(self, err: Exception) -> None:
+        """Log a failure; the same one again only once a minute (it may recur on every frame)."""
+        text, now = f"{err.__class__.__name__}: {err}", time.monotonic()
+        with self._log_lock:
+            repeated = text == self._last_error and now - self._last_logged < 60
+            self.failures += 1
+            if not repeated:
+                self._last_error, self._last_logged = text, now
+        if not repeated:
+            log.error("analysis failed (%d so far): %s", self.failures, text, exc_info=err)
 
     def _run(self) -> None:
         while True:

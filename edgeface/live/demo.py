@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ class Demo:
         self.model = Path(model) if model else DEFAULT_MODEL
         self.url = f"http://127.0.0.1:{port}/"
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.camera_ports: list[int] = []
 
     def run(self) -> int:
         if not self.video.is_file():
@@ -112,15 +114,19 @@ class Demo:
     def start_cameras(self) -> None:
         env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}   # not on the command line (ps)
         for i in range(1, self.cameras + 1):
-            self._spawn(f"camera {i}", ["camera", "--source", str(self.video), "--host", "127.0.0.1", "--port", "0",
-                                        "--mdns-interface", "127.0.0.1", "--name", f"demo-camera-{i}"], env)
+            port = _free_port()
+            self.camera_ports.append(port)
+            self._spawn(f"camera {i}", ["camera", "--source", str(self.video), "--host", "127.0.0.1", "--port",
+                                        str(port), "--mdns-interface", "127.0.0.1", "--name", f"demo-camera-{i}"], env)
 
     def wait_for_cameras(self, stopped) -> None:
+        """Until the app shows our cameras online (others on the LAN may register too)."""
         deadline = time.monotonic() + CAMERA_TIMEOUT_S
         while time.monotonic() < deadline and not stopped():
             body = _get_json(self.url + "api/v1/cameras") or {}
-            online = [c for c in body.get("cameras", []) if c.get("online")]
-            if len(online) >= self.cameras:
+            online = {p for c in body.get("cameras", []) if c.get("online")
+                      for p in self.camera_ports if f":{p}/" in c.get("url", "")}
+            if len(online) == len(self.camera_ports):
                 return
             time.sleep(0.5)
         if not stopped():
@@ -138,6 +144,12 @@ class Demo:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _get_json(url: str):

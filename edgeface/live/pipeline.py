@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,21 +64,42 @@ class FramePipeline:
         self._last_submit = float("-inf")
         self._new_events: list[RecognitionEvent] = []
         self._thumb: np.ndarray | None = None
+        self._buffer: deque = deque(maxlen=256)   # frames waiting out output_delay_s
+        self._analysed_at = float("-inf")           # frame time of the last detection pass
 
     # -- camera thread -------------------------------------------------------------------------
     def process(self, frame, *, render: bool = True) -> FrameResult:
-        """``frame``: anything with ``seq``, ``time`` (monotonic s), ``jpeg`` and/or ``bgr``."""
+        """``frame``: anything with ``seq``, ``time`` (monotonic s), ``jpeg`` and/or ``bgr``.
+
+        Returns this frame annotated — or, with ``output_delay_s``, the frame that arrived that
+        long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up)."""
         t = frame.time
         if self._detection_due(t):
             self._busy, self._last_submit = True, t
             self.analyzer.submit(lambda engine: self._analyze(engine, frame))
+        shown = self._delayed(frame)
         with self._lock:
             self.tracks.expire(t)
-            faces = [_label(tr, t) for tr in self.tracks.tracks]
+            faces = [] if shown is None else self._labels(shown.time)
             events, self._new_events = self._new_events, []
-        jpeg = self._render(frame, faces) if render else None
         self.stats.frames += 1
-        return FrameResult(frame.seq, t, faces, events, jpeg)
+        if shown is None:
+            return FrameResult(frame.seq, t, [], events, None)
+        jpeg = self._render(shown, faces) if render else None
+        return FrameResult(shown.seq, shown.time, faces, events, jpeg)
+
+    def _delayed(self, frame):
+        """The frame to show now: this one, or the oldest buffered one that is ``output_delay_s`` old."""
+        delay = self.settings.output_delay_s
+        if delay <= 0:
+            return frame
+        self._buffer.append(frame)
+        if self._buffer[0].time <= frame.time - delay:
+            return self._buffer.popleft()
+        return None
+
+    def _labels(self, t: float) -> list[FaceLabel]:
+        return [_label(tr, t) for tr in self.tracks.tracks if tr.visible_at(t, self.settings.track_ttl_s)]
 
     def _detection_due(self, t: float) -> bool:
         return (not self._busy and self.analyzer.models.current() is not None
@@ -111,8 +133,13 @@ class FramePipeline:
         boxes = engine.detect(rgb)
         self.stats.last_detection_s = time.perf_counter() - started
         self.stats.detections += 1
+        # With delayed output, a new face is drawn back to the previous analysed frame: it
+        # appeared somewhere in between (unless the scene changed there).
+        lead = min(frame.time - self._analysed_at, self.settings.detect_interval_s * 2) \
+            if self.settings.output_delay_s > 0 else 0.0
+        self._analysed_at = frame.time
         with self._lock:
-            self.tracks.update(boxes, frame.time, scene_changed)
+            self.tracks.update(boxes, frame.time, scene_changed, lead)
             due = self.tracks.due_for_encoding(frame.time, loaded.generation)
             due_boxes = [tr.box for tr in due]
         if not due:
@@ -142,7 +169,7 @@ class FramePipeline:
     def faces(self, t: float | None = None) -> list[FaceLabel]:
         t = time.monotonic() if t is None else t
         with self._lock:
-            return [_label(tr, t) for tr in self.tracks.tracks]
+            return self._labels(t)
 
 
 def _label(tr: Track, t: float) -> FaceLabel:

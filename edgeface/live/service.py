@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from edgeface.cameras.mdns import REGISTRATION_HOST, CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS
 from edgeface.cameras.registry import CameraRegistry
-from edgeface.engine import FaceEngine
+from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.recognize import STILL_SETTINGS
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer
+from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.events import EventStore
 from edgeface.live.metrics import Exposition
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
@@ -51,10 +52,10 @@ class LiveService:
         live = config.live
         self.models = ModelHolder(tolerance=live.tolerance)
         self.events = EventStore(config.max_events, config.events_dir)
-        self.engine = FaceEngine(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
         # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
-        self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads)
+        self.engine: FaceEngine | ProcessEngine | None = None      # made by start()
+        self.analyzer: Analyzer | None = None
         self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
         self.gate = RegistrationGate(self.registry, config.camera_token)   # /register and mDNS
         self.workers: dict[str, CameraWorker] = {}
@@ -67,6 +68,12 @@ class LiveService:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "LiveService":
+        live = self.config.live
+        # The engine first: its child processes take a moment to load the models.
+        engine_settings = EngineSettings(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
+        self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads)) if live.analysis_processes
+                       else FaceEngine(engine_settings))
+        self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads)
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
@@ -96,13 +103,16 @@ class LiveService:
             self.workers.clear()
         for worker in leftovers:
             worker.stop()
-        self.analyzer.close()
+        if self.analyzer is not None:
+            self.analyzer.close()
+        if isinstance(self.engine, ProcessEngine):
+            self.engine.close()
         if self.watcher:
             self.watcher.close()
 
     # -- cameras -----------------------------------------------------------------------------
     def _camera_added(self, source) -> None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or self.analyzer is None:
             return
         pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self.events.add)
         worker = CameraWorker(source, pipeline)
@@ -173,7 +183,7 @@ class LiveService:
         exp.family("edgeface_model_reloads_total", "counter", "model loads by result",
                    [({"result": k}, v) for k, v in model["reloads"].items()])
         exp.family("edgeface_analysis_queue_depth", "gauge", "analysis jobs waiting",
-                   [({}, self.analyzer.queue_depth())])
+                   [({}, self.analyzer.queue_depth() if self.analyzer else 0)])
         return exp.render()
 
 

@@ -8,7 +8,9 @@ expensive descriptor runs a handful of times per face, not 30 times a second.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 
 from edgeface.live.settings import LiveSettings
@@ -46,10 +48,32 @@ class Track:
     unknown_streak: int = 0
     doubtful: bool = False        # the last association may have joined two different faces
     reported: str | None = field(default=None)   # name last recorded as an event
+    history: deque = field(default_factory=lambda: deque(maxlen=16), repr=False)   # (time, box) of detections
+
+    lead_s: float = 0.0           # may be drawn this long before its first detection (delayed output)
+
+    def __post_init__(self):
+        self.born_at = self.seen_at
+        self.history.append((self.seen_at, self.box))
 
     def predicted_box(self, t: float) -> Box:
+        """Where the face is at frame time ``t``: extrapolated after the last detection,
+        interpolated between detections for earlier (delayed) frames."""
+        if t < self.seen_at and len(self.history) > 1:
+            times = [h[0] for h in self.history]
+            i = bisect.bisect_right(times, t)
+            if i == 0:
+                return self.history[0][1]
+            (t0, b0), (t1, b1) = self.history[i - 1], self.history[i]
+            w = (t - t0) / max(t1 - t0, 1e-6)
+            return tuple(int(round(a + (b - a) * w)) for a, b in zip(b0, b1))  # type: ignore[return-value]
         dt = min(max(t - self.seen_at, 0.0), _MAX_EXTRAPOLATION_S)
         return tuple(int(round(v + dv * dt)) for v, dv in zip(self.box, self.velocity))  # type: ignore[return-value]
+
+    def visible_at(self, t: float, ttl_s: float) -> bool:
+        """Drawn on the frame of time ``t``: from ``lead_s`` before its first detection (the face
+        was probably there before the detector looked) until ``ttl_s`` after its last."""
+        return self.born_at - self.lead_s <= t <= self.seen_at + ttl_s
 
     def label(self) -> str:
         return self.name if self.state != PENDING and self.name else "…"
@@ -63,14 +87,14 @@ class TrackSet:
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
 
-    def update(self, boxes: list[Box], t: float, scene_changed: bool = False) -> None:
+    def update(self, boxes: list[Box], t: float, scene_changed: bool = False, lead_s: float = 0.0) -> None:
         """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks.
 
         Greedy by centre distance in units of face size: a face that moved less than
         ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
         movers and then draws a second box for one face until the first times out.) Joins that
         could be a different person — a big jump or resize, a long gap, a scene change — keep
-        their label but are re-identified at once.
+        their label but are re-identified at once. New tracks get ``lead_s`` (see ``Track``).
         """
         pairs = sorted((min(_jump(tr.predicted_box(t), b), _jump(tr.box, b)), i, j)
                        for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes))
@@ -89,12 +113,14 @@ class TrackSet:
             used_b.add(j)
         for j, b in enumerate(boxes):
             if j not in used_b:
-                self.tracks.append(Track(next(self._ids), tuple(b), t))
+                self.tracks.append(Track(next(self._ids), tuple(b), t, lead_s=0.0 if scene_changed else lead_s))
         self.expire(t)
 
     def expire(self, t: float) -> None:
-        """Drop tracks that detection has not confirmed lately (also between detections)."""
-        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= self.settings.track_ttl_s]
+        """Drop tracks that detection has not confirmed lately (kept longer by the output
+        delay: delayed frames still show them)."""
+        keep = self.settings.track_ttl_s + self.settings.output_delay_s
+        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= keep]
 
     @staticmethod
     def _move(tr: Track, box: Box, t: float) -> None:
@@ -105,6 +131,7 @@ class TrackSet:
             # looks worse than trailing it.
             tr.velocity = tuple(0.3 * m + 0.3 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
         tr.box, tr.seen_at = tuple(box), t  # type: ignore[assignment]
+        tr.history.append((t, tr.box))
 
     def due_for_encoding(self, t: float, generation: int) -> list[Track]:
         """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model."""

@@ -11,33 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-REPO = Path(__file__).resolve().parents[2]
+from helpers import REPO, unique, wait_until  # noqa: F401 - re-exported for the camera tests
+
 #: Generous: the suite shares two cores with other work; nothing here is a speed assertion.
 DEADLINE_S = 40.0
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE_S, what: str = "condition",
-               interval: float = 0.05):
-    """Poll until ``predicate()`` is truthy and return its value; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def unique(prefix: str) -> str:
-    """Names for mDNS hosts and services: other test runs may share loopback multicast."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def part(jpeg: bytes, boundary: bytes = b"frame", length: bool = True) -> bytes:

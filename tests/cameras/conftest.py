@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import cv2
 import pytest
-from camera_helpers import LiveCamera, ScriptedCamera
+from camera_helpers import LiveCamera, ScriptedCamera, wait_until
 
 from edgeface.images import encode_jpeg
 
@@ -54,3 +55,16 @@ def live_camera_factory(jpeg_frames):
 def _camera_logs(caplog):
     """Keep camera-side log records for assertions (e.g. that no token is ever logged)."""
     caplog.set_level(logging.INFO, logger="edgeface.cameras")
+
+
+@pytest.fixture(autouse=True)
+def _no_camera_thread_survives():
+    """Every camera-side thread a test started has ended once its fixtures are torn down."""
+    before = set(threading.enumerate())
+    yield
+
+    def leftovers():
+        return [t.name for t in threading.enumerate()
+                if t not in before and t.is_alive() and t.name.startswith("camera-")]
+
+    wait_until(lambda: not leftovers(), timeout=20, what="camera threads to end")

@@ -3,6 +3,7 @@ login flow, registration rules, hot reload seen through the API, clean shutdown.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -24,8 +25,8 @@ def make_app(sample_model):
 
     def make(token=None, camera_token=None, model=sample_model, cameras=(), **service):
         settings = AppSettings(api_token=token, max_upload_bytes=2_000_000,
-                               service=ServiceConfig(model_path=str(model), cameras=list(cameras), camera_token=camera_token,
-                                                     reload_interval_s=0.2, **service))
+                               service=ServiceConfig(model_path=str(model), cameras=list(cameras),
+                                                     camera_token=camera_token, reload_interval_s=0.2, **service))
         app = create_app(settings)
         apps.append(app)
         app.extensions["edgeface"].watcher.wait_loaded(30)
@@ -75,7 +76,7 @@ def test_login_form_session_and_csrf(make_app):
 
 def test_registration_needs_the_camera_token_and_an_allowed_address(make_app):
     client = make_app(camera_token=CAMERA_TOKEN)
-    assert client.get(f"/register?ip=127.0.0.1&port=9&token=wrong").status_code == 403
+    assert client.get("/register?ip=127.0.0.1&port=9&token=wrong").status_code == 403
     assert client.get("/register?ip=127.0.0.1&port=9").status_code == 403
     assert client.get(f"/register?ip=10.1.2.3&port=9&token={CAMERA_TOKEN}").status_code == 200
     refused = client.get(f"/register?ip=203.0.113.5&token={CAMERA_TOKEN}")
@@ -142,6 +143,9 @@ def test_every_thread_ends_on_close(sample_model, clip):
     client = app.test_client()
     wait_until(lambda: any(c["online"] for c in client.get("/api/v1/cameras").json["cameras"]),
                what="the file camera")
+    engine_pids = app.extensions["edgeface"].engine.pids()
+    assert engine_pids, "the face engine should run in child processes by default"
     app.extensions["edgeface"].close()
     left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not left, f"threads still running after close: {[t.name for t in left]}"
+    assert not [pid for pid in engine_pids if os.path.exists(f"/proc/{pid}")], "engine processes left running"

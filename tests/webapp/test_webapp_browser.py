@@ -64,7 +64,7 @@ def test_operator_page_shows_live_annotated_feeds_and_recognitions(browser, live
     assert "online" in page.locator(f"{tile} .status").inner_text()
 
     page.wait_for_selector(f"#event-list li.event.known >> text={LIN}", timeout=60_000)
-    thumb = f'#event-list li.event.known img.thumb'
+    thumb = '#event-list li.event.known img.thumb'
     page.wait_for_function(f"() => {{ const i = document.querySelector('{thumb}'); return i && i.naturalWidth > 0; }}")
     version = app.get("/api/v1/model").json()["version"]
     assert version and version in page.locator("#model-version").inner_text()

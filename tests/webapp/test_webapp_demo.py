@@ -49,8 +49,9 @@ def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(media_dir, clip,
         assert model.is_file(), "the demo did not train the sample model"
         children = _children(demo.pid)
         assert len(children) == 2, f"expected the app and one camera, found {children}"
+        camera_port = re.search(r"camera demo-camera-1: .* on http://127.0.0.1:(\d+)/stream", log.read_text()).group(1)
         cams = requests.get(url + "api/v1/cameras", timeout=10).json()["cameras"]
-        demo_cams = [c for c in cams if "demo-camera" in c["id"] and c["online"]]
+        demo_cams = [c for c in cams if f":{camera_port}/" in c["url"] and c["online"]]
         assert demo_cams, cams
         wait_until(lambda: requests.get(url + "api/v1/events", params={"camera": demo_cams[0]["id"],
                                         "name": "Lin-Manuel Miranda"}, timeout=10).json()["events"],

@@ -118,14 +118,16 @@ def test_malformed_requests_get_4xx_with_a_message(live_system):
     for method, path, kwargs in cases:
         response = app.request(method, path, **kwargs)
         assert 400 <= response.status_code < 500, f"{method} {path[:60]}: {response.status_code} {response.text[:200]}"
-        assert response.headers.get("Content-Type", "").startswith("application/json") and response.json().get("error"), \
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        assert is_json and response.json().get("error"), \
             f"{method} {path[:60]} gave no message: {response.status_code} {response.text[:200]!r}"
     assert app.get("/healthz").status_code == 200
 
 
 def test_recognize_endpoint_matches_the_cli(live_system, sample_model, media_dir):
-    from helpers import run_cli
     import json
+
+    from helpers import run_cli
 
     probe = media_dir / "probes" / "two_people.jpg"
     with open(probe, "rb") as f:

@@ -27,7 +27,7 @@ def test_a_moving_face_keeps_its_track_and_is_dropped_when_gone():
     assert first.predicted_box(0.3)[1] > 230, "the box is not carried along between detections"
     tracks.update([(300, 600, 400, 500)], t=0.4)           # far away: another face
     assert len(tracks.tracks) == 2
-    tracks.update([], t=0.4 + SETTINGS.track_ttl_s + 0.01)
+    tracks.update([], t=0.4 + SETTINGS.track_ttl_s + SETTINGS.output_delay_s + 0.01)
     assert tracks.tracks == []
 
 

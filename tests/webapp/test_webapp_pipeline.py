@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgeface.cameras.playback import Playback
 from edgeface.engine import FaceEngine
 from edgeface.images import encode_jpeg
 from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
@@ -27,17 +28,13 @@ class Frame:
 @pytest.fixture(scope="module")
 def clip_frames(clip) -> list[bytes]:
     """Frames 0-29 (Lin-Manuel Miranda on stage) and 30-59 (no detectable face), as camera JPEGs."""
-    cap = cv2.VideoCapture(str(clip))
-    frames = []
-    while len(frames) < 60:
-        ok, bgr = cap.read()
-        assert ok
-        frames.append(encode_jpeg(bgr, 80))
+    frames = [encode_jpeg(bgr, 80) for _, bgr in zip(range(60), Playback(clip).one_pass())]
+    assert len(frames) == 60
     return frames
 
 
-def _pipeline(model_path, events: list) -> FramePipeline:
-    settings = LiveSettings()
+def _pipeline(model_path, events: list, **settings) -> FramePipeline:
+    settings = LiveSettings(**{"output_delay_s": 0.0, **settings})
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(model_path), str(model_path))
     engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
@@ -62,6 +59,15 @@ def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_mod
     assert named[-1].jpeg != clip_frames[named[-1].seq - 1], "the frame was not annotated"
     green = annotated[top, left + 2:right - 2].astype(int)
     assert (green[:, 1] > 150).mean() > 0.8 and (green[:, 2] < 120).mean() > 0.8, "no green box on a known face"
+
+
+def test_delayed_output_labels_a_face_from_its_first_frame(clip_frames, sample_model):
+    pipeline = _pipeline(sample_model, [], output_delay_s=0.2, detect_interval_s=0.25)
+    results = [pipeline.process(Frame(i + 1, i / 30, jpeg)) for i, jpeg in enumerate(clip_frames[:30])]
+    shown = [r for r in results if r.jpeg is not None]
+    assert [r.seq for r in shown] == list(range(1, len(shown) + 1)), "delayed frames out of order"
+    assert results[0].jpeg is None and 22 <= len(shown) <= 25   # 0.2 s of 30 fps held back
+    assert all(any(f.name == LIN for f in r.faces) for r in shown[1:]), "a delayed frame lacks the label"
 
 
 def test_frames_without_faces_pass_through_untouched(clip_frames, sample_model):

@@ -1,0 +1,89 @@
+"""What a camera does to join the app: find it over mDNS, call ``/register``, and call again
+whenever the app stops pulling the stream (it restarted and forgot the camera)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from edgeface.cameras.mdns import ServiceWatcher, open_zeroconf, resolve_host
+from edgeface.errors import EdgefaceError
+
+log = logging.getLogger(__name__)
+
+
+class Registrar:
+    """Finds the app over mDNS and calls its ``/register`` until the app pulls the stream."""
+
+    def __init__(self, register_host: str, register_port: int | None, mdns_interface: str | None, *,
+                 token: str, camera_ip: str, camera_port: int, pulled_within: Callable[[float, str], bool],
+                 stop: threading.Event, interval: float = 5.0):
+        self.register_host = register_host
+        self.register_port = register_port
+        self.interval = interval
+        self.token = token
+        self.camera_ip = camera_ip
+        self.camera_port = camera_port
+        self.pulled_within = pulled_within
+        self.registrations = 0
+        self.app_ip: str | None = None  # where the last registration went
+        self._stop = stop
+        self._zc = open_zeroconf(mdns_interface)
+        self._apps = ServiceWatcher(self._zc)
+        self._last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="camera-registrar", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._thread.join(10)
+        self._apps.close()
+        self._zc.close()
+
+    def register_once(self) -> str:
+        """One registration attempt; returns the app address; raises ``EdgefaceError``."""
+        host = self.register_host
+        ip = resolve_host(host, timeout=2.0, zc=self._zc)
+        if ip is None:
+            raise EdgefaceError(f"{host} does not resolve over mDNS", "is the edgeface app running?")
+        port = self.register_port or self._apps.port_of(host) or 80
+        query = urlencode({"ip": self.camera_ip, "token": self.token, "port": self.camera_port})
+        app = f"{ip}:{port}"
+        try:
+            with urllib.request.urlopen(f"http://{app}/register?{query}", timeout=5) as response:
+                response.read(4096)
+        except urllib.error.HTTPError as err:
+            body = err.read(300).decode(errors="replace").strip()
+            raise EdgefaceError(f"the app at {app} refused the registration: HTTP {err.code} {body}",
+                                "check the app's camera token (--token) and allowed camera networks") from None
+        except OSError as err:
+            raise EdgefaceError(f"cannot reach the app at {app} ({err})", "is the app listening there?") from None
+        self.registrations += 1
+        self.app_ip = ip
+        return app
+
+    def _run(self) -> None:
+        interval = self.interval
+        delay = 0.0
+        while not self._stop.wait(delay):
+            # The app pulling the stream means it knows us; a browser watching directly does not.
+            if self.app_ip is not None and self.pulled_within(interval, self.app_ip):
+                delay = interval
+                continue
+            try:
+                app = self.register_once()
+            except EdgefaceError as err:
+                if str(err) != self._last_error:  # say it once, not every few seconds
+                    log.warning("registration: %s", err)
+                    self._last_error = str(err)
+                delay = interval
+                continue
+            if self._last_error is not None or self.registrations == 1:
+                log.info("registered with the app at %s", app)
+            self._last_error = None
+            delay = interval

@@ -1,0 +1,160 @@
+"""The face engine in child processes, so dlib cannot starve the camera threads of the GIL.
+
+Measured with 4 cameras x 30 fps on 2 cores: with detection and encoding in threads of the app
+process, dlib holds the GIL long enough that output fell to ~19 fps per camera while the
+process used under one core; with the same work in child processes every camera kept 30 fps.
+
+``ProcessEngine`` has ``detect``/``encode`` like ``FaceEngine``. Each call goes to an idle child
+(a frame travels through a socket pair: ~0.7 MB, well under a millisecond). Children are plain
+``python -m edgeface.live.engine_process`` processes — nothing of the parent (threads, sockets,
+its ``__main__``) is inherited or re-run. A child that dies is replaced; one that keeps dying at
+start makes the engine give up with a clear error instead of restarting forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from edgeface.engine import EngineSettings, FaceEngine
+
+log = logging.getLogger(__name__)
+
+QUICK_DEATH_S = 10.0    # a child that dies sooner than this after starting counts as failing to start
+MAX_QUICK_DEATHS = 3
+
+
+class EngineProcessError(RuntimeError):
+    """The face engine's child processes cannot run."""
+
+
+class _Child:
+    def __init__(self, settings: EngineSettings):
+        parent_end, child_end = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        with child_end:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edgeface.live.engine_process", str(child_end.fileno()),
+                 json.dumps(asdict(settings))],
+                pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, env=env)
+        self.conn = Connection(parent_end.detach())
+        self.started = time.monotonic()
+
+    def call(self, op: str, rgb, boxes=None):
+        self.conn.send((op, rgb, boxes))     # our own child: pickle between trusted processes
+        ok, value = self.conn.recv()
+        if not ok:
+            raise RuntimeError(f"face engine: {value}")
+        return value
+
+    def stop(self, timeout: float = 5.0) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.conn.close()
+
+
+class ProcessEngine:
+    """``processes`` FaceEngines in child processes; thread-safe, one call per child at a time."""
+
+    def __init__(self, settings: EngineSettings, processes: int = 2):
+        self.settings = settings
+        self._idle: queue.Queue[_Child] = queue.Queue()
+        self._children: list[_Child] = []
+        self._lock = threading.Lock()
+        self._quick_deaths = 0
+        self.failed: str | None = None
+        for _ in range(max(1, processes)):
+            self._add_child()
+
+    def _add_child(self) -> None:
+        child = _Child(self.settings)
+        with self._lock:
+            self._children.append(child)
+        self._idle.put(child)
+
+    def _call(self, op: str, rgb, boxes=None):
+        if self.failed:
+            raise EngineProcessError(self.failed)
+        child = self._idle.get()
+        try:
+            result = child.call(op, rgb, boxes)
+        except (EOFError, OSError) as err:
+            self._replace(child, err)
+            raise EngineProcessError(f"face engine process {child.process.pid} died ({err.__class__.__name__})") \
+                from None
+        self._idle.put(child)
+        return result
+
+    def _replace(self, child: _Child, err: Exception) -> None:
+        with self._lock:
+            if child in self._children:
+                self._children.remove(child)
+        child.stop(timeout=1)
+        quick = time.monotonic() - child.started < QUICK_DEATH_S
+        self._quick_deaths = self._quick_deaths + 1 if quick else 0
+        if self._quick_deaths >= MAX_QUICK_DEATHS:
+            self.failed = (f"face engine processes keep dying at start (exit {child.process.returncode}); "
+                           "set EDGEFACE_LIVE_ANALYSIS_PROCESSES=0 to run the engine in threads, and check the log")
+            log.error("%s", self.failed)
+            return
+        log.error("face engine process %d died (%s); starting a new one", child.process.pid, err)
+        self._add_child()
+
+    def detect(self, rgb):
+        return self._call("detect", rgb)
+
+    def encode(self, rgb, boxes):
+        return self._call("encode", rgb, boxes)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [c.process.pid for c in self._children]
+
+    def close(self) -> None:
+        with self._lock:
+            children, self._children = list(self._children), []
+        for child in children:
+            child.stop()
+
+
+def _serve(conn: Connection, settings: EngineSettings) -> None:
+    """Child: answer ("detect", rgb, None) and ("encode", rgb, boxes) until told to stop or orphaned."""
+    engine = FaceEngine(settings)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):          # the parent is gone
+            return
+        if request is None:
+            return
+        try:
+            op, rgb, boxes = request
+            reply = (True, engine.detect(rgb) if op == "detect" else engine.encode(rgb, boxes))
+        except Exception as err:  # noqa: BLE001 - report to the caller, keep serving
+            reply = (False, f"{err.__class__.__name__}: {err}")
+        try:
+            conn.send(reply)
+        except OSError:                      # the parent is gone
+            return
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), EngineSettings(**json.loads(sys.argv[2])))
