@@ -11,6 +11,19 @@ def register(sub) -> None:
                    help="core: enrolment, matching, model loading; live: the camera pipeline (default)")
     p.add_argument("--images", default=None, help="core: enrolment images (default: the sample face-images)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    live = p.add_argument_group("live suite")
+    live.add_argument("--cameras", type=int, default=4, help="simulated cameras streaming into the app (default 4)")
+    live.add_argument("--source", default=None, metavar="VIDEO",
+                      help="video every camera loops (default: the sample clip)")
+    live.add_argument("--duration", type=float, default=40.0, metavar="S", help="measured seconds (default 40)")
+    live.add_argument("--warmup", type=float, default=10.0, metavar="S",
+                      help="seconds of streaming before measuring (default 10)")
+    live.add_argument("--reference-frames", type=int, default=None, metavar="N",
+                      help="run the reference loop on the first N frames only (default: the whole clip)")
+    live.add_argument("--model", default=None, help="model file (default: trained from the sample faces)")
+    live.add_argument("--app-env", action="append", default=None, metavar="EDGEFACE_LIVE_X=V",
+                      help="live tuning for the app under test (repeatable; see docs/performance.md)")
+    live.add_argument("--logs", default=None, metavar="DIR", help="keep the app's and cameras' logs here")
     p.set_defaults(handler=cmd_bench)
 
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import Flask, jsonify, redirect, request, session, url_for
+from flask import Flask, current_app, jsonify, redirect, request, session, url_for
 
 OPEN_ENDPOINTS = {"ops.healthz", "ops.readyz", "ops.register", "ui.login", "static"}
 #: POSTs that change nothing: recognising an uploaded image, logging in or out.
@@ -58,7 +58,6 @@ def _bearer() -> str | None:
 
 def authenticated_by() -> str | None:
     """``"bearer"``, ``"session"`` or None; always ``"open"`` when no token is configured."""
-    from flask import current_app
     token = current_app.config.get("API_TOKEN")
     if not token:
         return "open"

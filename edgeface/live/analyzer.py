@@ -16,6 +16,7 @@ import time
 from typing import Callable
 
 from edgeface.engine import FaceEngine
+from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,10 @@ class Analyzer:
     """Runs jobs on ``threads`` worker threads; with ``threads=0`` jobs run inline in ``submit``
     (deterministic, for benchmarks and tests)."""
 
-    def __init__(self, engine: FaceEngine, models: ModelHolder, threads: int = 2):
+    def __init__(self, engine: FaceEngine, models: ModelHolder, threads: int = 2, stages: StageTimes | None = None):
         self.engine = engine
         self.models = models
+        self.stages = stages or StageTimes()
         self.inline = threads == 0
         self.failures = 0
         self._log_lock = threading.Lock()
@@ -78,3 +80,20 @@ class Analyzer:
             self._queue.put(None)
         for t in self._threads:
             t.join(timeout=10)
+
+
+class TimedEngine:
+    """An in-process engine whose detect/encode times are recorded (``ProcessEngine`` records
+    the times its children report)."""
+
+    def __init__(self, engine: FaceEngine, stages: StageTimes):
+        self.engine = engine
+        self.stages = stages
+
+    def detect(self, rgb):
+        with self.stages.timed("detect"):
+            return self.engine.detect(rgb)
+
+    def encode(self, rgb, boxes):
+        with self.stages.timed("encode"):
+            return self.engine.encode(rgb, boxes)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from edgeface.engine import EngineSettings, FaceEngine
+from edgeface.live.metrics import StageTimes
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,13 @@ class _Child:
         self.conn = Connection(parent_end.detach())
         self.started = time.monotonic()
 
-    def call(self, op: str, rgb, boxes=None):
+    def call(self, op: str, rgb, boxes=None) -> tuple[object, float]:
+        """The result and the seconds the child spent on it."""
         self.conn.send((op, rgb, boxes))     # our own child: pickle between trusted processes
-        ok, value = self.conn.recv()
+        ok, value, seconds = self.conn.recv()
         if not ok:
             raise RuntimeError(f"face engine: {value}")
-        return value
+        return value, seconds
 
     def stop(self, timeout: float = 5.0) -> None:
         try:
@@ -74,8 +77,9 @@ class _Child:
 class ProcessEngine:
     """``processes`` FaceEngines in child processes; thread-safe, one call per child at a time."""
 
-    def __init__(self, settings: EngineSettings, processes: int = 2):
+    def __init__(self, settings: EngineSettings, processes: int = 2, stages: StageTimes | None = None):
         self.settings = settings
+        self.stages = stages
         self._idle: queue.Queue[_Child] = queue.Queue()
         self._children: list[_Child] = []
         self._lock = threading.Lock()
@@ -95,12 +99,14 @@ class ProcessEngine:
             raise EngineProcessError(self.failed)
         child = self._idle.get()
         try:
-            result = child.call(op, rgb, boxes)
+            result, seconds = child.call(op, rgb, boxes)
         except (EOFError, OSError) as err:
             self._replace(child, err)
             raise EngineProcessError(f"face engine process {child.process.pid} died ({err.__class__.__name__})") \
                 from None
         self._idle.put(child)
+        if self.stages is not None:
+            self.stages.add(op, seconds)
         return result
 
     def _replace(self, child: _Child, err: Exception) -> None:
@@ -145,11 +151,13 @@ def _serve(conn: Connection, settings: EngineSettings) -> None:
             return
         if request is None:
             return
+        started = time.perf_counter()
         try:
             op, rgb, boxes = request
-            reply = (True, engine.detect(rgb) if op == "detect" else engine.encode(rgb, boxes))
+            result = engine.detect(rgb) if op == "detect" else engine.encode(rgb, boxes)
+            reply = (True, result, time.perf_counter() - started)
         except Exception as err:  # noqa: BLE001 - report to the caller, keep serving
-            reply = (False, f"{err.__class__.__name__}: {err}")
+            reply = (False, f"{err.__class__.__name__}: {err}", 0.0)
         try:
             conn.send(reply)
         except OSError:                      # the parent is gone
@@ -157,4 +165,6 @@ def _serve(conn: Connection, settings: EngineSettings) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(Connection(int(sys.argv[1])), EngineSettings(**json.loads(sys.argv[2])))

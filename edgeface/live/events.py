@@ -145,6 +145,3 @@ class EventStore:
             except OSError:
                 return None
         return None
-
-    def __len__(self) -> int:
-        return len(self._events)

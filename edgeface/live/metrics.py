@@ -1,13 +1,15 @@
 """Prometheus text exposition, built at scrape time from the live objects (no global registry).
 
-Only what the app needs: gauges and counters written from current state, and a fixed-bucket
-histogram for processing latency that the camera workers update.
+Only what the app needs: gauges and counters written from current state, a fixed-bucket
+histogram for processing latency that the camera workers update, and time spent per stage.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
+import time
+from contextlib import contextmanager
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -27,6 +29,33 @@ class Histogram:
     def snapshot(self) -> tuple[list[int], float]:
         with self._lock:
             return list(self.counts), self.sum
+
+
+class StageTimes:
+    """Seconds and calls per processing stage (decode, detect, track, encode, match, annotate,
+    jpeg_out), summed over all cameras: where the CPU goes."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._totals: dict[str, list] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            total = self._totals.setdefault(stage, [0.0, 0])
+            total[0] += seconds
+            total[1] += 1
+
+    @contextmanager
+    def timed(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - start)
+
+    def snapshot(self) -> dict[str, tuple[float, int]]:
+        with self._lock:
+            return {stage: (seconds, calls) for stage, (seconds, calls) in self._totals.items()}
 
 
 def _labels(labels: dict) -> str:

@@ -44,7 +44,6 @@ class PipelineStats:
     detections: int = 0
     encodings: int = 0
     undecodable: int = 0
-    last_detection_s: float = 0.0      # duration of the last detection pass
 
 
 class FramePipeline:
@@ -94,6 +93,8 @@ class FramePipeline:
         if delay <= 0:
             return frame
         self._buffer.append(frame)
+        while self._buffer[0].time < frame.time - delay - 1.0:    # left from before a camera outage
+            self._buffer.popleft()
         if self._buffer[0].time <= frame.time - delay:
             return self._buffer.popleft()
         return None
@@ -109,11 +110,22 @@ class FramePipeline:
         jpeg = getattr(frame, "jpeg", None)
         if not faces and jpeg:
             return jpeg                       # nothing to draw: the camera's bytes are the output
-        bgr = _frame_bgr(frame)
+        bgr = self._bgr(frame)
         if bgr is None:
             self.stats.undecodable += 1
             return None
-        return encode_jpeg(draw_faces(bgr.copy(), faces), self.settings.jpeg_quality)
+        stages = self.analyzer.stages
+        with stages.timed("annotate"):
+            annotated = draw_faces(bgr.copy(), faces)
+        with stages.timed("jpeg_out"):
+            return encode_jpeg(annotated, self.settings.jpeg_quality)
+
+    def _bgr(self, frame) -> np.ndarray | None:
+        """The decoded frame, timing the decode when this call is the one that does it."""
+        if getattr(frame, "_decoded", True):      # decoded already, or a frame that carries pixels
+            return _frame_bgr(frame)
+        with self.analyzer.stages.timed("decode"):
+            return _frame_bgr(frame)
 
     # -- analyzer thread -------------------------------------------------------------------------
     def _analyze(self, engine, frame) -> None:
@@ -124,27 +136,27 @@ class FramePipeline:
 
     def _detect_and_identify(self, engine, frame) -> None:
         loaded = self.analyzer.models.current()
-        bgr = _frame_bgr(frame)
+        bgr = self._bgr(frame)
         if bgr is None or loaded is None:
             return
         rgb = bgr_to_rgb(bgr)
         scene_changed = self._scene_changed(bgr)
-        started = time.perf_counter()
         boxes = engine.detect(rgb)
-        self.stats.last_detection_s = time.perf_counter() - started
         self.stats.detections += 1
         # With delayed output, a new face is drawn back to the previous analysed frame: it
         # appeared somewhere in between (unless the scene changed there).
         lead = min(frame.time - self._analysed_at, self.settings.detect_interval_s * 2) \
             if self.settings.output_delay_s > 0 else 0.0
         self._analysed_at = frame.time
-        with self._lock:
+        with self._lock, self.analyzer.stages.timed("track"):
             self.tracks.update(boxes, frame.time, scene_changed, lead)
             due = self.tracks.due_for_encoding(frame.time, loaded.generation)
             due_boxes = [tr.box for tr in due]
         if not due:
             return
-        matches = loaded.matcher.match(engine.encode(rgb, due_boxes))
+        encodings = engine.encode(rgb, due_boxes)
+        with self.analyzer.stages.timed("match"):
+            matches = loaded.matcher.match(encodings)
         self.stats.encodings += len(due)
         news = []
         with self._lock:
@@ -165,11 +177,6 @@ class FramePipeline:
         thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
         previous, self._thumb = self._thumb, thumb.astype(np.int16)
         return previous is not None and float(np.abs(self._thumb - previous).mean()) > SCENE_CHANGE_LEVEL
-
-    def faces(self, t: float | None = None) -> list[FaceLabel]:
-        t = time.monotonic() if t is None else t
-        with self._lock:
-            return self._labels(t)
 
 
 def _label(tr: Track, t: float) -> FaceLabel:

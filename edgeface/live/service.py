@@ -16,10 +16,10 @@ from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.recognize import STILL_SETTINGS
 from edgeface.live.admission import RegistrationGate
-from edgeface.live.analyzer import Analyzer
+from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.events import EventStore
-from edgeface.live.metrics import Exposition
+from edgeface.live.metrics import Exposition, StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.settings import LiveSettings
@@ -54,7 +54,8 @@ class LiveService:
         self.events = EventStore(config.max_events, config.events_dir)
         # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
-        self.engine: FaceEngine | ProcessEngine | None = None      # made by start()
+        self.stages = StageTimes()
+        self.engine: TimedEngine | ProcessEngine | None = None      # made by start()
         self.analyzer: Analyzer | None = None
         self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
         self.gate = RegistrationGate(self.registry, config.camera_token)   # /register and mDNS
@@ -71,9 +72,9 @@ class LiveService:
         live = self.config.live
         # The engine first: its child processes take a moment to load the models.
         engine_settings = EngineSettings(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
-        self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads)) if live.analysis_processes
-                       else FaceEngine(engine_settings))
-        self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads)
+        self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads), self.stages)
+                       if live.analysis_processes else TimedEngine(FaceEngine(engine_settings), self.stages))
+        self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads, stages=self.stages)
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
@@ -176,6 +177,11 @@ class LiveService:
         exp.family("edgeface_events_total", "counter", "recognition events recorded",
                    [({"camera": cam, "result": "named" if named else "unknown"}, n)
                     for (cam, named), n in sorted(self.events.counts.items())])
+        stages = sorted(self.stages.snapshot().items())
+        exp.family("edgeface_stage_seconds_total", "counter", "time spent per processing stage, all cameras",
+                   [({"stage": stage}, seconds) for stage, (seconds, _) in stages])
+        exp.family("edgeface_stage_calls_total", "counter", "calls per processing stage, all cameras",
+                   [({"stage": stage}, calls) for stage, (_, calls) in stages])
         model = self.models.status()
         exp.family("edgeface_model_loaded", "gauge", "1 when a model is in use", [({}, model["loaded"])])
         exp.family("edgeface_model_info", "gauge", "the model version in use",
@@ -184,6 +190,8 @@ class LiveService:
                    [({"result": k}, v) for k, v in model["reloads"].items()])
         exp.family("edgeface_analysis_queue_depth", "gauge", "analysis jobs waiting",
                    [({}, self.analyzer.queue_depth() if self.analyzer else 0)])
+        exp.family("edgeface_analysis_failures_total", "counter", "detections/encodings that failed",
+                   [({}, self.analyzer.failures if self.analyzer else 0)])
         return exp.render()
 
 

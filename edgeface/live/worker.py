@@ -43,10 +43,6 @@ class CameraWorker:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def output_fps(self) -> float:
         now = time.monotonic()
         recent = [t for t in list(self._outputs) if now - t <= FPS_WINDOW_S]

@@ -4,10 +4,11 @@ that find each other over real mDNS on 127.0.0.1."""
 from __future__ import annotations
 
 import secrets
+import shutil
 from types import SimpleNamespace
 
 import pytest
-from webapp_helpers import App, Camera, unique, wait_until
+from webapp_helpers import App, Camera, find_camera, unique, wait_until
 
 from helpers import free_port
 
@@ -17,23 +18,17 @@ def clip(media_dir):
     return media_dir / "video" / "short_hamilton_clip.mp4"
 
 
-def find_camera(app: App, port: int) -> dict | None:
-    """Our simulator's camera (other test runs' cameras may be on loopback mDNS too)."""
-    for cam in app.get("/api/v1/cameras").json()["cameras"]:
-        if f":{port}/" in cam["url"]:
-            return cam
-    return None
-
-
 @pytest.fixture(scope="session")
 def live_system(sample_model, clip, tmp_path_factory):
     """``edgeface serve`` (gunicorn) with API and camera tokens, plus one ``edgeface camera``."""
     logs = tmp_path_factory.mktemp("live")
+    model = logs / "model.data"                 # our own copy: a test replaces it (hot reload)
+    shutil.copy(sample_model, model)
     register_host = unique("edgeface-test") + ".local"
     camera_token = secrets.token_urlsafe(12)
     env = {"EDGEFACE_API_TOKEN": secrets.token_urlsafe(16), "EDGEFACE_CAMERA_TOKEN": camera_token,
            "EDGEFACE_REGISTER_HOST": register_host, "EDGEFACE_RELOAD_INTERVAL": "0.5"}
-    app = App(free_port(), env, logs / "app.log", "--model", str(sample_model), "--mdns-interface", "127.0.0.1")
+    app = App(free_port(), env, logs / "app.log", "--model", str(model), "--mdns-interface", "127.0.0.1")
     cameras: list[Camera] = []
 
     def start_camera(port: int | None = None, token: str = camera_token) -> Camera:
@@ -46,7 +41,7 @@ def live_system(sample_model, clip, tmp_path_factory):
         app.wait_ready()
         camera = start_camera()
         cam = wait_until(lambda: find_camera(app, camera.port), what="the simulator to register over mDNS")
-        yield SimpleNamespace(app=app, camera=camera, camera_id=cam["id"], start_camera=start_camera,
+        yield SimpleNamespace(app=app, camera=camera, camera_id=cam["id"], start_camera=start_camera, model=model,
                               camera_token=camera_token, register_host=register_host, logs=logs)
     finally:
         for cam in cameras:

@@ -32,6 +32,11 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _descendants(pid: int) -> list[int]:
+    found = _children(pid)
+    return found + [d for child in found for d in _descendants(child)]
+
+
 def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(media_dir, clip, tmp_path):
     port = free_port()
     model = tmp_path / "demo-model.data"
@@ -49,6 +54,7 @@ def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(media_dir, clip,
         assert model.is_file(), "the demo did not train the sample model"
         children = _children(demo.pid)
         assert len(children) == 2, f"expected the app and one camera, found {children}"
+        everything = _descendants(demo.pid)       # + gunicorn's worker and its face engine processes
         camera_port = re.search(r"camera demo-camera-1: .* on http://127.0.0.1:(\d+)/stream", log.read_text()).group(1)
         cams = requests.get(url + "api/v1/cameras", timeout=10).json()["cameras"]
         demo_cams = [c for c in cams if f":{camera_port}/" in c["url"] and c["online"]]
@@ -62,7 +68,7 @@ def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(media_dir, clip,
         code = demo.wait(60)
     assert code == 0, log.read_text()[-3000:]
     time.sleep(0.5)
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    alive = [pid for pid in everything if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
     assert not alive, f"demo left processes running: {alive}"
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "healthz", timeout=5)

@@ -3,6 +3,7 @@ processes, finding each other over real mDNS; recognition, feeds, auth, faults a
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -10,8 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from conftest import find_camera
-from webapp_helpers import read_mjpeg_parts, wait_until
+from webapp_helpers import MjpegReader, find_camera, read_mjpeg_parts, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,30 @@ def test_feed_delivers_annotated_jpeg_frames(live_system):
     assert len(set(frames)) > 1, "the feed repeats one frame"
     frame = app.get(f"/api/v1/cameras/{cid}/frame.jpg")
     assert frame.status_code == 200 and _decode(frame.content).shape == (360, 640, 3)
+
+
+def test_a_new_model_is_swapped_in_without_dropping_the_feed(live_system):
+    from edgeface.modelfile import FaceModel
+
+    app, cid = live_system.app, live_system.camera_id
+    old = app.get("/api/v1/model").json()["version"]
+    model = FaceModel.load(live_system.model)
+    with app.get(f"/video_feed/{cid}", stream=True) as response:
+        feed = MjpegReader(response)
+        feed.read(2)
+        FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": "e2e-v2"}) \
+            .save(live_system.model)                                   # atomic, like a finished copy
+        wait_until(lambda: app.get("/api/v1/model").json()["version"] == "e2e-v2", what="the new model")
+        live_system.model.write_bytes(b"EDGEFACE but not really a model")   # a bad one is refused
+        wait_until(lambda: app.get("/api/v1/model").json()["last_error"], what="the bad model to be refused")
+        assert len(feed.read(5)) == 5, "the feed stopped during the reloads"
+    status = app.get("/api/v1/model").json()
+    assert status["version"] == "e2e-v2" != old and status["loaded"]
+    version = re.search(r'id="model-version"[^>]*>\s*model:\s*<strong>([^<]+)', app.get("/").text)
+    assert version and version.group(1) == "e2e-v2"
+    wait_until(lambda: any(e["model_version"] == "e2e-v2" for e in
+                           app.get(f"/api/v1/events?camera={cid}").json()["events"]),
+               what="faces to be re-identified with the new model")
 
 
 def test_auth_is_enforced(live_system):
@@ -139,14 +163,18 @@ def test_recognize_endpoint_matches_the_cli(live_system, sample_model, media_dir
 
 
 def test_metrics_report_each_camera(live_system):
-    text = live_system.app.get("/metrics").text
-    cid = live_system.camera_id
+    app, cid = live_system.app, live_system.camera_id
+    app.get(f"/api/v1/cameras/{cid}/frame.jpg")           # someone looks: frames get annotated
+    text = wait_until(lambda: (t := app.get("/metrics").text) and 'stage="jpeg_out"' in t and t,
+                      what="annotation stages in the metrics")
     for name in ("edgeface_camera_online", "edgeface_camera_input_fps", "edgeface_camera_output_fps",
                  "edgeface_processing_latency_seconds_count", "edgeface_frames_processed_total",
                  "edgeface_camera_faces"):
         assert f'{name}{{camera="{cid}"}}' in text, name
     assert 'edgeface_events_total{camera="%s",result="named"}' % cid in text
     assert "edgeface_model_info{version=" in text
+    for stage in ("decode", "detect", "track", "encode", "match", "annotate", "jpeg_out"):
+        assert f'edgeface_stage_seconds_total{{stage="{stage}"}}' in text, stage
 
 
 class _GarbageCamera:

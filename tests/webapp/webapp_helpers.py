@@ -6,36 +6,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
+
+from helpers import unique  # noqa: F401 - re-exported for this folder's tests
+from helpers import wait_until as shared_wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 #: Generous: the suite shares two cores with other work; nothing here asserts speed.
 DEADLINE_S = 60.0
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE_S, what: str = "condition",
-               interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except requests.RequestException:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def unique(prefix: str) -> str:
-    """mDNS names per run: other test runs may share loopback multicast."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE_S, what: str = "condition"):
+    """``helpers.wait_until`` where a server not answering yet counts as "not yet"."""
+    return shared_wait_until(predicate, timeout, what, interval=0.2, ignore=(requests.RequestException,))
 
 
 class Process:
@@ -102,6 +88,14 @@ class App(Process):
         return None
 
 
+def find_camera(app: App, port: int) -> dict | None:
+    """Our simulator's camera (other test runs' cameras may be on loopback mDNS too)."""
+    for cam in app.get("/api/v1/cameras").json()["cameras"]:
+        if f":{port}/" in cam["url"]:
+            return cam
+    return None
+
+
 class Camera(Process):
     def __init__(self, source: Path, port: int, name: str, register_host: str, token: str, log: Path):
         super().__init__(["camera", "--source", str(source), "--host", "127.0.0.1", "--port", str(port),
@@ -110,26 +104,44 @@ class Camera(Process):
         self.name, self.port = name, port
 
 
-def read_mjpeg_parts(response: requests.Response, count: int, max_bytes: int = 20_000_000) -> list[bytes]:
-    """The first ``count`` JPEG parts of a multipart/x-mixed-replace response."""
-    boundary = response.headers["Content-Type"].split("boundary=", 1)[1].encode()
-    buf, parts = b"", []
-    for chunk in response.iter_content(65536):
-        buf += chunk
+class MjpegReader:
+    """Reads JPEG parts from a multipart/x-mixed-replace response, across several calls."""
+
+    def __init__(self, response: requests.Response, max_bytes: int = 20_000_000):
+        self.boundary = b"--" + response.headers["Content-Type"].split("boundary=", 1)[1].encode()
+        self.chunks = response.iter_content(65536)
+        self.buf = b""
+        self.max_bytes = max_bytes
+
+    def read(self, count: int) -> list[bytes]:
+        parts = []
+        while len(parts) < count:
+            part = self._next_part()
+            if part is None:
+                raise AssertionError(f"stream ended after {len(parts)} of {count} frames")
+            parts.append(part)
+        return parts
+
+    def _next_part(self) -> bytes | None:
         while True:
-            start = buf.find(b"--" + boundary)
-            header_end = buf.find(b"\r\n\r\n", start)
-            if start < 0 or header_end < 0:
-                break
-            headers = buf[start:header_end].decode(errors="replace").lower()
-            length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
-            body_start = header_end + 4
-            if len(buf) < body_start + length:
-                break
-            parts.append(buf[body_start:body_start + length])
-            buf = buf[body_start + length:]
-            if len(parts) >= count:
-                return parts
-        if len(buf) > max_bytes:
-            break
-    raise AssertionError(f"stream ended after {len(parts)} of {count} frames")
+            start = self.buf.find(self.boundary)
+            header_end = self.buf.find(b"\r\n\r\n", start)
+            if start >= 0 and header_end >= 0:
+                headers = self.buf[start:header_end].decode(errors="replace").lower()
+                length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+                body_start = header_end + 4
+                if len(self.buf) >= body_start + length:
+                    part = self.buf[body_start:body_start + length]
+                    self.buf = self.buf[body_start + length:]
+                    return part
+            if len(self.buf) > self.max_bytes:
+                return None
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return None
+            self.buf += chunk
+
+
+def read_mjpeg_parts(response: requests.Response, count: int) -> list[bytes]:
+    """The first ``count`` JPEG parts of a multipart/x-mixed-replace response."""
+    return MjpegReader(response).read(count)

@@ -1,0 +1,265 @@
+"""``edgeface bench`` (``--suite live``): N simulated cameras into the real web app, watched over HTTP.
+
+One run measures, on the same machine at the same moment:
+
+1. the **reference loop** (``reference.py``): full-resolution detect + encode + match on every
+   frame of the clip, one thread — its frame rate is ``reference_fps`` and its per-frame names
+   are the truth;
+2. the **live system** (``system.py``): ``edgeface serve`` under gunicorn with N ``edgeface
+   camera`` simulators added through the API; one viewer per camera reads the annotated
+   ``/video_feed/<camera>`` (``viewer.py``), while the app's ``/metrics`` (per-stage costs) and
+   its processes' CPU time and memory (/proc) are sampled.
+
+Frames are matched to the source by a JPEG comment the cameras stamp and the app forwards; the
+app's own comment lists the faces it drew. See docs/performance.md for the method and figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from edgeface.bench_live import procstats, scoring
+from edgeface.bench_live.metrics import STAGES, parse_metrics, stage_costs
+from edgeface.bench_live.reference import run_reference, source_jpegs
+from edgeface.bench_live.system import LiveSystem
+from edgeface.bench_live.viewer import FeedViewer
+from edgeface.errors import ConfigError, EdgefaceError
+
+#: The issue's goal, reported beside the figures.
+GOAL = {"fps_per_camera": 29.0, "named_frame_recall": 0.97, "first_name_latency_ms": 500.0, "rss_mb": 600.0}
+SAMPLE_INTERVAL_S = 1.0
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def main(args) -> int:
+    result = run(args)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
+def _app_env(pairs: list[str] | None) -> dict:
+    env = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("EDGEFACE_LIVE_"):
+            raise ConfigError(f"--app-env {pair!r} is not EDGEFACE_LIVE_NAME=VALUE",
+                              "e.g. --app-env EDGEFACE_LIVE_DETECT_SCALE=1.0 (see docs/performance.md)")
+        env[key] = value
+    return env
+
+
+def _sample_model(workdir: Path) -> Path:
+    from edgeface.samples import SAMPLE_FACES
+    from edgeface.training import train
+
+    log(f"training the sample model from {SAMPLE_FACES}")
+    model, _ = train(SAMPLE_FACES, progress=False)
+    return model.save(workdir / "model.data")
+
+
+def run(args) -> dict:
+    from edgeface.cameras.playback import Playback
+    from edgeface.modelfile import FaceModel
+    from edgeface.samples import SAMPLE_VIDEO
+
+    video = Path(args.source or SAMPLE_VIDEO)
+    if not video.is_file():
+        raise ConfigError(f"video {video} not found", "pass --source VIDEO (the sample clip is in sample-media/video)")
+    if not 1 <= args.cameras <= 16:
+        raise ConfigError(f"--cameras {args.cameras} is out of range", "use 1-16")
+    app_env = _app_env(args.app_env)
+    with tempfile.TemporaryDirectory(prefix="edgeface-bench-") as tmp:
+        workdir = Path(args.logs) if args.logs else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        model_path = Path(args.model) if args.model else _sample_model(workdir)
+        matcher = FaceModel.load(model_path).matcher()
+        clip = source_jpegs(str(video))
+        fps = Playback(video).fps
+        load_before = procstats.loadavg()
+        log(f"reference loop over {args.reference_frames or len(clip)} of {len(clip)} frames (one thread)")
+        ref = run_reference(clip[:args.reference_frames or None], matcher)
+        log(f"reference: {ref.fps:.2f} fps; starting the app and {args.cameras} camera(s)")
+        live = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup, args.duration)
+        load_after = procstats.loadavg()
+        if args.logs:
+            _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
+    return assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after)
+
+
+def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env: dict, warmup: float,
+                 duration: float) -> dict:
+    system = LiveSystem(model, video, cameras, workdir, app_env)
+    viewers: list[FeedViewer] = []
+    try:
+        system.start()
+        viewers = [FeedViewer(system.port, cid, system.api_token).start() for cid in system.camera_ids]
+        deadline = time.monotonic() + warmup + 60
+        time.sleep(warmup)
+        while not all(v.frames for v in viewers):
+            _check(system, viewers)
+            if time.monotonic() > deadline:
+                raise EdgefaceError("no annotated frames arrived from every camera", f"see the logs in {workdir}")
+            time.sleep(0.5)
+        log(f"measuring for {duration:g} s")
+        start, before, metrics_before = time.monotonic(), procstats.tree_usage(system.app.pid), system.get("/metrics")
+        peak_rss = peak_pss = 0.0
+        while time.monotonic() - start < duration:
+            time.sleep(min(SAMPLE_INTERVAL_S, max(0.0, duration - (time.monotonic() - start))))
+            _check(system, viewers)
+            usage = procstats.tree_usage(system.app.pid)
+            peak_rss, peak_pss = max(peak_rss, usage.rss_mb), max(peak_pss, usage.pss_mb)
+        end, after, metrics_after = time.monotonic(), procstats.tree_usage(system.app.pid), system.get("/metrics")
+        return {"start": start, "end": end, "cpu_s": after.cpu_s - before.cpu_s, "rss_mb": peak_rss,
+                "pss_mb": peak_pss, "processes": after.processes,
+                "metrics": (parse_metrics(metrics_before or ""), parse_metrics(metrics_after or "")),
+                "frames": {cid: list(v.frames) for cid, v in zip(system.camera_ids, viewers)}}
+    finally:
+        for v in viewers:
+            v.stop()
+        system.close()
+
+
+def _dump_frames(path: Path, live: dict, ref, clip_frames: int) -> None:
+    """Every frame the viewers received, with the reference's names: for looking into misses."""
+    with open(path, "w", encoding="utf-8") as out:
+        for cid, frames in live["frames"].items():
+            for f in frames:
+                k = None if f.counter is None else f.counter % clip_frames
+                truth = sorted(ref.names[k]) if k is not None and k < len(ref.names) else None
+                out.write(json.dumps({"camera": cid, "at": round(f.at - live["start"], 4), "counter": f.counter,
+                                      "frame": k, "drawn": sorted(f.names), "faces": f.faces,
+                                      "reference": truth}) + "\n")
+
+
+def _check(system: LiveSystem, viewers: list[FeedViewer]) -> None:
+    system.app.check_running()
+    for v in viewers:
+        if v.error:
+            raise EdgefaceError(f"viewer of camera {v.camera_id} failed: {v.error}",
+                                f"the app's output:\n{system.app.tail()}")
+
+
+def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, app_env: dict,
+             load_before: list[float], load_after: list[float]) -> dict:
+    start, end = live["start"], live["end"]
+    per_camera, hits, wanted, drawn, latencies = {}, 0, 0, 0, []
+    for cid, frames in live["frames"].items():
+        window = scoring.in_window(frames, start, end)
+        per_camera[cid] = round(scoring.output_fps(frames, start, end), 2)
+        h, w, d = scoring.recall_counts(window, ref.names, clip_frames)
+        hits, wanted, drawn = hits + h, wanted + w, drawn + d
+        latencies += scoring.first_name_latencies(window, ref.names, clip_frames, fps)
+    out_frames = sum(len(scoring.in_window(f, start, end)) for f in live["frames"].values())
+    p95 = scoring.percentile(latencies, 95)
+    stages = stage_costs(*live["metrics"], seconds=end - start, frames=out_frames)
+    slowest = min(per_camera.values()) if per_camera else 0.0
+    result = {
+        "cameras": args.cameras,
+        "source": str(video),
+        "source_fps": round(fps, 2),
+        "duration_s": round(end - start, 1),
+        "fps_per_camera": slowest,
+        "fps_by_camera": per_camera,
+        "named_frame_recall": round(hits / wanted, 4) if wanted else None,
+        "named_frame_precision": round(hits / drawn, 4) if drawn else None,
+        "first_name_latency_ms": _ms(p95),
+        "first_name_latency_ms_median": _ms(scoring.percentile(latencies, 50)),
+        "appearances": len(latencies),
+        "appearances_never_named": sum(1 for v in latencies if v == float("inf")),
+        "cpu_ms_per_frame": round(live["cpu_s"] * 1e3 / out_frames, 2) if out_frames else None,
+        "cpu_cores_used": round(live["cpu_s"] / (end - start), 2),
+        "rss_mb": round(live["rss_mb"], 1),
+        "pss_mb": round(live["pss_mb"], 1),
+        "app_processes": live["processes"],
+        "reference_fps": round(ref.fps, 2),
+        "speedup_vs_reference": round(slowest * args.cameras / ref.fps, 1) if ref.fps else None,
+        "stages": stages,
+        "reference": ref.as_json(),
+        "settings": _effective_settings(app_env),
+        "machine": _machine(load_before, load_after),
+    }
+    result["goal"] = {k: {"target": v, "met": _met(k, result[k], v)} for k, v in GOAL.items()}
+    return result
+
+
+def _ms(seconds: float | None):
+    if seconds is None:
+        return None
+    return None if seconds == float("inf") else round(seconds * 1e3, 1)
+
+
+def _met(key: str, value, target: float) -> bool:
+    if value is None:
+        return False
+    return value >= target if key in ("fps_per_camera", "named_frame_recall") else value <= target
+
+
+def _effective_settings(app_env: dict) -> dict:
+    from dataclasses import asdict
+
+    from edgeface.live.settings import LiveSettings
+
+    env = {**{k: v for k, v in os.environ.items() if k.startswith("EDGEFACE_LIVE_")}, **app_env}
+    return asdict(LiveSettings.from_env(env))
+
+
+def _machine(load_before: list[float], load_after: list[float]) -> dict:
+    import dlib
+
+    from edgeface.engine import cuda_available, default_threads
+
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cpus": default_threads(), "loadavg_before": load_before,
+            "loadavg_after": load_after, "python": platform.python_version(), "dlib": dlib.__version__,
+            "dlib_blas": bool(getattr(dlib, "DLIB_USE_BLAS", False)), "cuda": cuda_available()}
+
+
+def format_table(r: dict) -> str:
+    def goal(key: str) -> str:
+        g = r["goal"].get(key)
+        return "" if g is None else f"(goal {g['target']:g}: {'met' if g['met'] else 'NOT met'})"
+
+    m = r["machine"]
+    lines = [
+        f"edgeface bench: {r['cameras']} camera(s) x {r['source_fps']:g} fps of {Path(r['source']).name}, "
+        f"{r['duration_s']} s measured",
+        f"machine: {m['cpus']} CPUs ({m['cpu']}), load {m['loadavg_before'][0]:.2f} -> {m['loadavg_after'][0]:.2f}, "
+        f"dlib {m['dlib']} (BLAS {'yes' if m['dlib_blas'] else 'no'}, CUDA {'yes' if m['cuda'] else 'no'})",
+        "",
+        f"  {'output fps, slowest camera':34} {r['fps_per_camera']:>8}  {goal('fps_per_camera')}",
+        f"  {'named-frame recall':34} {_show(r['named_frame_recall']):>8}  {goal('named_frame_recall')}",
+        f"  {'named-frame precision':34} {_show(r['named_frame_precision']):>8}",
+        f"  {'first-name latency p95 (ms)':34} {_show(r['first_name_latency_ms']):>8}  "
+        f"{goal('first_name_latency_ms')}  median {_show(r['first_name_latency_ms_median'])}, "
+        f"{r['appearances_never_named']}/{r['appearances']} never named",
+        f"  {'app memory RSS / PSS (MB)':34} {r['rss_mb']:>8}  {goal('rss_mb')}  PSS {r['pss_mb']}",
+        f"  {'CPU ms per output frame':34} {_show(r['cpu_ms_per_frame']):>8}  ({r['cpu_cores_used']} cores busy)",
+        f"  {'reference fps (full-res, 1 thread)':34} {r['reference_fps']:>8}  "
+        f"live is x{r['speedup_vs_reference']} its throughput",
+        "",
+        f"  {'stage':10} {'live ms/call':>13} {'calls/s':>8} {'ms/frame':>9} {'reference ms/frame':>19}",
+    ]
+    ref_ms = r["reference"]["stage_ms"]
+    for stage in STAGES:
+        s = r["stages"].get(stage, {})
+        lines.append(f"  {stage:10} {_show(s.get('ms_per_call')):>13} {_show(s.get('calls_per_s')):>8} "
+                     f"{_show(s.get('ms_per_frame')):>9} {_show(ref_ms.get(stage)):>19}")
+    return "\n".join(lines)
+
+
+def _show(value) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, (int, float)) else str(value)
