@@ -101,7 +101,7 @@ if [ -n "$wheel" ]; then
 else
   ensure_apt g++ make cmake libopenblas-dev
   "$PY" -c 'import setuptools, wheel, packaging' 2>/dev/null \
-    || "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore setuptools wheel packaging \
+    || PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install --quiet --disable-pip-version-check setuptools wheel packaging \
     || die "could not install setuptools, wheel and packaging into $PY"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -142,7 +142,7 @@ fi
 
 # dlib-bin and dlib own the same files (dlib/, _dlib_pybind11*.so): remove dlib-bin first, then
 # (re)install ours over whatever its uninstall took away.
-pip=("$PY" -m pip --disable-pip-version-check --root-user-action=ignore)
+pip=(env PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 "$PY" -m pip)
 if "$PY" -c 'from importlib import metadata; metadata.distribution("dlib-bin")' 2>/dev/null; then
   say "removing dlib-bin"
   "${pip[@]}" uninstall --quiet --yes dlib-bin

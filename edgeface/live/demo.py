@@ -19,13 +19,8 @@ import urllib.request
 from pathlib import Path
 
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.samples import SAMPLE_FACES, SAMPLE_VIDEO
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Sample media shipped with the repository (copied from the face_recognition examples).
-SAMPLE_MEDIA = {
-    "faces": REPO_ROOT / "model-training-pipeline" / "face-images",
-    "video": REPO_ROOT / "sample-media" / "short_hamilton_clip.mp4",
-}
 DEFAULT_MODEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeface" / "demo" / "model.data"
 APP_START_TIMEOUT_S = 90
 CAMERA_TIMEOUT_S = 45
@@ -38,8 +33,8 @@ class Demo:
             raise ConfigError(f"--cameras {cameras} is out of range", "use 1-8 (this runs on one machine)")
         self.port = port
         self.cameras = cameras
-        self.video = Path(video) if video else SAMPLE_MEDIA["video"]
-        self.faces = Path(faces) if faces else SAMPLE_MEDIA["faces"]
+        self.video = Path(video) if video else SAMPLE_VIDEO
+        self.faces = Path(faces) if faces else SAMPLE_FACES
         self.model = Path(model) if model else DEFAULT_MODEL
         self.url = f"http://127.0.0.1:{port}/"
         self.procs: list[tuple[str, subprocess.Popen]] = []
