@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 #: In the order a frame meets them. detect/encode run in the analysis processes (their own
-#: time, without the hand-over); the rest in the camera worker threads.
-STAGES = ("decode", "detect", "track", "encode", "match", "annotate", "jpeg_out")
+#: time, without the hand-over); the rest in the camera worker threads. ``cut``: the per-frame
+#: scene-cut check.
+STAGES = ("cut", "decode", "detect", "track", "encode", "match", "annotate", "jpeg_out")
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
