@@ -47,18 +47,14 @@ def register(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from edgeface.modelfile import atomic_write
-    from edgeface.training import report_path, train
+    from edgeface.training import report_lines, save_with_report, train
 
     model, report = train(args.images, workers=args.workers, progress=not args.no_progress)
-    model.save(args.out)
-    atomic_write(report_path(args.out), json.dumps(report, indent=2, ensure_ascii=False).encode())
-    for s in report["skipped"]:
-        print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
-    for person in report["not_enrolled"]:
-        print(f"not enrolled: {person} (no usable image)", file=sys.stderr)
+    report_file = save_with_report(model, report, args.out)
+    for line in report_lines(report):
+        print(line, file=sys.stderr)
     print(f"{args.out}: {len(model.names)} identities from {report['used']} of {report['images']} images "
-          f"in {report['seconds']:.1f} s (report: {report_path(args.out)})", file=sys.stderr)
+          f"in {report['seconds']:.1f} s (report: {report_file})", file=sys.stderr)
     return 0
 
 
@@ -96,10 +92,9 @@ def _store(args):
 
 
 def cmd_model_push(args) -> int:
-    from edgeface.training import report_path
+    from edgeface.training import load_report
 
-    report_file = report_path(args.file)
-    report = json.loads(report_file.read_text()) if report_file.is_file() else None
+    report = load_report(args.file)
     store = _store(args)
     version = store.push(args.file, training_report=report)
     print(f"pushed {args.file} to {store.where}/{version}", file=sys.stderr)
@@ -129,7 +124,7 @@ def cmd_model_pull(args) -> int:
 
 def cmd_model_verify(args) -> int:
     manifest = _store(args).verify(args.version)
-    print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {len(manifest['identities'])} identities)")
+    print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {len(manifest.get('identities') or [])} identities)")
     return 0
 
 

@@ -84,15 +84,7 @@ class FaceModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FaceModel":
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such model file",
-                                 "train one (edgeface train) or pull one (edgeface model pull)") from None
-        except OSError as err:
-            raise ModelFileError(f"{path}: cannot read ({err.strerror})", "check permissions") from None
-        return cls.from_bytes(data, source=str(path))
+        return cls.from_bytes(read_model_bytes(path), source=str(path))
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "model") -> "FaceModel":
@@ -133,6 +125,17 @@ class FaceModel:
             raise bad("embeddings contain NaN or infinity")
         metadata.setdefault("dim", dim)
         return cls(embeddings, labels, names, metadata)
+
+
+def read_model_bytes(path: str | os.PathLike) -> bytes:
+    """The raw bytes of a model file, or a ``ModelFileError`` saying why they cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file",
+                             "train one (edgeface train) or pull one (edgeface model pull)") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read ({err.strerror})", "check the path and permissions") from None
 
 
 def atomic_write(path: Path, data: bytes) -> Path:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edgeface.errors import ModelFileError, StoreError
-from edgeface.modelfile import FaceModel, atomic_write
+from edgeface.modelfile import FaceModel, atomic_write, read_model_bytes
 from edgeface.s3config import S3Settings
 
 MODEL_NAME = "model.data"
@@ -52,7 +52,10 @@ class LocalBackend:
                              "check the store directory is writable") from None
 
     def folders(self) -> list[str]:
-        return [p.name for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else []
+        try:
+            return [p.name for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else []
+        except OSError as err:
+            raise StoreError(f"{self.root}: cannot list ({err.strerror})", "check permissions") from None
 
 
 class S3Backend:
@@ -91,8 +94,11 @@ class S3Backend:
                              "check AWS_S3_ENDPOINT and the network") from None
 
     def read(self, key: str) -> bytes | None:
-        resp = self._call("read", self._client.get_object, Key=self._key(key))
-        return None if resp is None else resp["Body"].read()
+        def get_all(**kwargs):
+            resp = self._client.get_object(**kwargs)
+            return resp["Body"].read()  # inside _call: a connection cut mid-body is a StoreError too
+
+        return self._call("read", get_all, Key=self._key(key))
 
     def write(self, key: str, data: bytes) -> None:
         self._call("write to", self._client.put_object, Key=self._key(key), Body=data)
@@ -150,10 +156,19 @@ class ModelStore:
             raise StoreError(f"model version {version} not found in {self.where}", "list them with: edgeface model list")
         try:
             manifest = json.loads(raw)
-            manifest["sha256"], manifest["size"]
-        except (ValueError, KeyError, TypeError):
+            valid = (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), str)
+                     and isinstance(manifest.get("size"), int))
+        except ValueError:
+            valid = False
+        if not valid:
             raise StoreError(f"{self.where}/{version}/{MANIFEST_NAME} is not a valid manifest",
-                             "re-push that model version") from None
+                             "re-push that model version")
+        # The manifest's own "version" is used as a key and an image tag downstream: it must be
+        # the version it is stored under, never a path or text of its own choosing.
+        if manifest.get("version") != version:
+            raise StoreError(f"{self.where}/{version}/{MANIFEST_NAME} names version "
+                             f"{str(manifest.get('version'))[:40]!r}, not {version}",
+                             "the manifest was modified or copied from another version; re-push that model version")
         return manifest
 
     def fetch(self, version: str) -> tuple[bytes, dict]:
@@ -186,8 +201,8 @@ class ModelStore:
 
     def push(self, path: str | os.PathLike, training_report: dict | None = None) -> str:
         """Publish a model file as a new version and point ``latest`` at it. Returns the version."""
-        model = FaceModel.load(path)      # refuse to publish anything that is not a valid model
-        data = Path(path).read_bytes()
+        data = read_model_bytes(path)  # read once: what is checked is exactly what is published
+        model = FaceModel.from_bytes(data, source=str(path))  # refuse to publish anything that is not a model
         version = self._new_version()
         manifest = {
             "version": version,

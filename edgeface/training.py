@@ -8,6 +8,7 @@ image that cannot be used is skipped and reported with its reason, never silentl
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import time
@@ -20,10 +21,9 @@ import numpy as np
 
 from edgeface import __version__
 from edgeface.engine import EngineSettings, FaceEngine, default_threads, library_versions
-from edgeface.errors import EdgefaceError, TrainingError
+from edgeface.errors import ConfigError, EdgefaceError, TrainingError
 from edgeface.images import IMAGE_SUFFIXES, load_image
-from edgeface.matcher import EMBEDDING_DIM
-from edgeface.modelfile import FORMAT_VERSION, FaceModel
+from edgeface.modelfile import FORMAT_VERSION, FaceModel, atomic_write
 
 #: Enrolment photos are portraits with large faces: detect without upsampling first (4x cheaper)
 #: and upsample only when that finds nothing.
@@ -107,6 +107,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
           settings: EngineSettings = TRAINING_SETTINGS) -> tuple[FaceModel, dict]:
     """Enrol every usable image under ``images_dir``. Raises TrainingError when none is usable."""
     started = time.monotonic()
+    created = _created_timestamp()  # before the work: a bad SOURCE_DATE_EPOCH fails at once
     samples, ignored = discover(images_dir)
     if not samples:
         raise TrainingError(f"{images_dir}: no image files found",
@@ -123,7 +124,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
     if not used:
         raise TrainingError(f"{images_dir}: none of {len(samples)} images had exactly one usable face",
                             "see the skipped list above; use clear photos of one face each")
-    embeddings = np.stack([o.embedding for o in used]) if used else np.empty((0, EMBEDDING_DIM), np.float32)
+    embeddings = np.stack([o.embedding for o in used])
     labels = np.array([index[o.sample.person] for o in used], dtype=np.int32)
 
     engine_info = FaceEngine(settings).describe()
@@ -139,7 +140,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
     }
     metadata = {
         "format_version": FORMAT_VERSION,
-        "created": _created_timestamp(),
+        "created": created,
         "edgeface": __version__,
         "encoder": engine_info,
         "libraries": library_versions(),
@@ -182,8 +183,14 @@ def _progress_bar(total: int, enabled: bool):
 
 def _created_timestamp() -> str:
     # SOURCE_DATE_EPOCH makes whole files byte-identical for reproducible builds.
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        when = datetime.fromtimestamp(int(epoch), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a Unix timestamp",
+                          "set it to whole seconds since 1970, e.g. $(git log -1 --format=%ct), or unset it") from None
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -191,3 +198,31 @@ def report_path(model_path: str | os.PathLike) -> Path:
     """Where the JSON training report is written, next to the model: model.data -> model.report.json."""
     p = Path(model_path)
     return p.with_name(p.stem + ".report.json")
+
+
+def save_with_report(model: FaceModel, report: dict, model_path: str | os.PathLike) -> Path:
+    """Write the model and its report beside it (what ``edgeface train`` and the pipeline leave)."""
+    model.save(model_path)
+    return atomic_write(report_path(model_path), json.dumps(report, indent=2, ensure_ascii=False).encode())
+
+
+def load_report(model_path: str | os.PathLike) -> dict | None:
+    """The training report beside a model file, None when there is none; a damaged one is an error."""
+    path = report_path(model_path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise TrainingError(f"{path}: not a readable training report ({err.__class__.__name__})",
+                            "delete it or train again (edgeface train writes it)") from None
+    if not isinstance(report, dict):
+        raise TrainingError(f"{path}: not a training report (expected a JSON object)",
+                            "delete it or train again (edgeface train writes it)")
+    return report
+
+
+def report_lines(report: dict) -> list[str]:
+    """What was skipped and who was not enrolled, one line each, for people to read."""
+    return ([f"skipped {s['file']}: {s['reason']}" for s in report["skipped"]]
+            + [f"not enrolled: {person} (no usable image)" for person in report["not_enrolled"]])

@@ -27,7 +27,7 @@ from edgeface.evaluation import distance_figure, evaluate_model, figure_png, pai
 from edgeface.matcher import DEFAULT_TOLERANCE
 from edgeface.modelfile import FaceModel, atomic_write, sha256_file
 from edgeface.store import open_store
-from edgeface.training import report_path, train
+from edgeface.training import load_report, report_lines, save_with_report, train
 
 #: Below this leave-one-out accuracy the evaluate step fails and nothing is uploaded.
 DEFAULT_MIN_ACCURACY = 0.9
@@ -88,12 +88,9 @@ def _write_json(path: Path, data: dict) -> None:
 def train_step(s: Settings) -> tuple[FaceModel, dict]:
     """Enrol every usable image; write model.data and its report (as `edgeface train` does)."""
     model, report = train(s.images, progress=False)
-    model.save(s.model)
-    _write_json(report_path(s.model), report)
-    for skipped in report["skipped"]:
-        print(f"skipped {skipped['file']}: {skipped['reason']}")
-    for person in report["not_enrolled"]:
-        print(f"not enrolled: {person} (no usable image)")
+    save_with_report(model, report, s.model)
+    for line in report_lines(report):
+        print(line)
     print(f"trained {s.model}: {model.identity_count} people from {report['used']} of {report['images']} images")
     return model, report
 
@@ -134,10 +131,8 @@ def evaluate_step(s: Settings, model: FaceModel | None = None):
 def upload_step(s: Settings) -> str:
     """Publish the evaluated model as a new version in the store and point ``latest`` at it."""
     evaluation = _passed_evaluation(s)
-    report_file = report_path(s.model)
-    report = json.loads(report_file.read_text()) if report_file.is_file() else None
     store = open_store(s.store)
-    version = store.push(s.model, training_report=report)
+    version = store.push(s.model, training_report=load_report(s.model))
     published = {
         "version": version,
         "store": store.where,
@@ -157,6 +152,11 @@ def _passed_evaluation(s: Settings) -> dict:
         evaluation = json.loads(s.evaluation.read_text())
     except FileNotFoundError:
         raise EdgefaceError(f"{s.evaluation} not found", "run the evaluate step before uploading") from None
+    except (OSError, ValueError) as err:
+        raise EdgefaceError(f"{s.evaluation} cannot be read ({err.__class__.__name__})",
+                            "run the evaluate step again") from None
+    if not isinstance(evaluation, dict):
+        raise EdgefaceError(f"{s.evaluation} is not an evaluation", "run the evaluate step again")
     if evaluation.get("model_sha256") != sha256_file(s.model):
         raise EdgefaceError(
             f"{s.evaluation} belongs to another model than {s.model}", "run the evaluate step again"

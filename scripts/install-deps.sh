@@ -32,9 +32,22 @@ if [ "$want_test" = 1 ]; then
   fi
 fi
 
-extras=""
-[ "$want_test" = 1 ] && extras="[test,notebook,cluster]"
-"$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".${extras}"
+# dlib: the source build with OpenBLAS + AVX2 encodes faces 4.5x faster than the dlib-bin wheel at
+# the same HOG speed (docs/dlib-build.md). It takes ~10 min once, then comes from the wheel cache.
+# EDGEFACE_DLIB=bin, a CPU without AVX2 or a failed build (no root for its Debian packages) use dlib-bin.
+extras=()
+[ "$want_test" = 1 ] && extras=(test notebook cluster)
+dlib=${EDGEFACE_DLIB:-source}
+if [ "$dlib" = source ] && ! grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+  echo "no AVX2 on this CPU: using the dlib-bin wheel"; dlib=bin
+fi
+if [ "$dlib" = source ] && ! PYTHON="$PY" scripts/build-dlib.sh; then
+  echo "warning: building dlib failed (see above); falling back to the dlib-bin wheel" >&2; dlib=bin
+fi
+[ "$dlib" = bin ] && extras+=(dlib-bin)
+spec="."
+[ "${#extras[@]}" -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
+"$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$spec"
 
 if [ "$want_test" = 1 ] && [ -f package.json ]; then
   # Node test tools (playwright-core drives Debian's chromium; @ibm/tekton-lint) pinned in package-lock.json.

@@ -79,7 +79,8 @@ class JpegStreamParser:
             if end < 0:  # malformed: drop it, resume searching after its SOI
                 self._drop_frame(resync_from=-end)
                 continue
-            frames.append(bytes(self._buf[:end]))
+            with memoryview(self._buf) as view:  # one copy of the frame, not two (slice + bytes)
+                frames.append(view[:end].tobytes())
             del self._buf[:end]
             self.stats.frames += 1
             self._pos = -1
@@ -242,10 +243,16 @@ class MjpegStream:
             self.close()
             raise StreamStalled(f"{redact(self.url)}: no answer within {self.timeout:g} s",
                                 "check the camera is on and reachable") from None
-        except (OSError, http.client.HTTPException, ssl.SSLError) as err:
+        except (OSError, ssl.SSLError) as err:
             self.close()
             raise StreamError(f"{redact(self.url)}: cannot connect ({err.__class__.__name__}: {err})",
                               "check the camera is on and the address and port are right") from None
+        except http.client.HTTPException as err:
+            self.close()
+            # Only the class name: http.client quotes the whole request URL, token included, in
+            # some of these messages (InvalidURL for a path with spaces or control characters).
+            raise StreamError(f"{redact(self.url)}: cannot request the stream ({err.__class__.__name__})",
+                              "check the camera URL and that it serves HTTP") from None
         if response.status != 200:
             self.close()
             hint = ("the token is wrong or missing" if response.status in (401, 403)

@@ -15,6 +15,10 @@ from edgeface.errors import EdgefaceError
 
 log = logging.getLogger(__name__)
 
+#: The app is on the camera's own network: never send the registration (and its token) through
+#: an HTTP proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 class Registrar:
     """Finds the app over mDNS and calls its ``/register`` until the app pulls the stream."""
@@ -41,7 +45,8 @@ class Registrar:
         self._thread.start()
 
     def close(self) -> None:
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
         self._apps.close()
         self._zc.close()
 
@@ -55,7 +60,7 @@ class Registrar:
         query = urlencode({"ip": self.camera_ip, "token": self.token, "port": self.camera_port})
         app = f"{ip}:{port}"
         try:
-            with urllib.request.urlopen(f"http://{app}/register?{query}", timeout=5) as response:
+            with _DIRECT.open(f"http://{app}/register?{query}", timeout=5) as response:
                 response.read(4096)
         except urllib.error.HTTPError as err:
             body = err.read(300).decode(errors="replace").strip()

@@ -82,6 +82,9 @@ class CameraRegistry:
             raise ConfigError(f"camera port {port!r} is not valid", "use a TCP port between 1 and 65535")
         if token is not None and not _printable(token):
             raise ConfigError("camera token contains control characters", "use a plain text token")
+        if not _printable(path) or " " in path or "#" in path:  # an mDNS TXT path is anyone's text
+            raise ConfigError(f"camera stream path {path[:60]!r} is not a URL path",
+                              "advertise a plain path such as /stream")
         url = stream_url(ip, port, path, token)
         self._forget_stale()
         with self._lock:

@@ -76,7 +76,8 @@ class FrameFeed:
     def stop(self) -> None:
         self._stop.set()
         self.frames.close()
-        self._thread.join(5)
+        if self._thread.is_alive():  # stop() also cleans up a simulator that never started
+            self._thread.join(5)
 
     def latest_jpeg(self, timeout: float = 2.0) -> bytes | None:
         item = self.frames.wait(0, timeout)

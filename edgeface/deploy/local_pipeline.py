@@ -29,8 +29,9 @@ def run_locally(params: dict[str, str], secrets: dict[str, dict[str, str]], work
     """Run the pipeline here; returns its results (MODEL_VERSION, MODEL_SHA256, IMAGE_URL, IMAGE_DIGEST)."""
     definition = load_definition(init_container_dir)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="edgeface-pipeline-"))
-    env = LocalBuildEnv(work).prepare()
+    env = LocalBuildEnv(work)
     try:
+        env.prepare()
         params = dict(params)
         params.setdefault("PLATFORMS", host_platform())  # the local busybox exists for this machine only
         if "BUSYBOX_IMAGE" not in params:

@@ -55,7 +55,11 @@ def load_definition(root: str | Path | None = None) -> PipelineDefinition:
 
 def _recipe_files(root: Path) -> list[Path]:
     """Files of the recipe ConfigMap, read from the kustomization that generates it."""
-    kustomization = yaml.safe_load((root / "kustomization.yaml").read_text())
+    try:
+        kustomization = yaml.safe_load((root / "kustomization.yaml").read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{root / 'kustomization.yaml'} not found",
+                          "restore it, or pass --init-container-dir pointing at an init-container/ folder") from None
     for generator in kustomization.get("configMapGenerator", []):
         if generator["name"] == RECIPE_CONFIGMAP:
             return [root / name for name in generator["files"]]

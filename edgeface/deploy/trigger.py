@@ -40,7 +40,10 @@ class Cluster:
             except config.ConfigException:
                 raise ConfigError(f"no cluster to talk to ({err})",
                                   "log in (oc login / kubectl config use-context) or pass --kubeconfig") from None
-            guessed = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+            try:
+                guessed = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+            except OSError:  # in a pod without a mounted service-account token
+                guessed = None
         self.namespace = namespace or guessed or "default"
         self.host = client.Configuration.get_default_copy().host
         self.custom = client.CustomObjectsApi()

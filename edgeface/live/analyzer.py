@@ -9,6 +9,7 @@ fairness between cameras.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -36,17 +37,20 @@ class Analyzer:
         self.failures = 0
         self._log_lock = threading.Lock()
         self._last_error, self._last_logged = "", 0.0
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        # (priority, order, job): urgent jobs (a camera's first look at a new scene) jump the
+        # queue; the order number keeps FIFO fairness within a priority and never compares jobs.
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
         self._threads = [threading.Thread(target=self._run, name=f"analyzer-{i}", daemon=True)
                          for i in range(threads)]
         for t in self._threads:
             t.start()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, urgent: bool = False) -> None:
         if self.inline:
             self._call(job)
         else:
-            self._queue.put(job)
+            self._queue.put((0 if urgent else 1, next(self._order), job))
 
     def queue_depth(self) -> int:
         return self._queue.qsize()
@@ -70,14 +74,14 @@ class Analyzer:
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            _, _, job = self._queue.get()
             if job is None:
                 return
             self._call(job)
 
     def close(self) -> None:
         for _ in self._threads:
-            self._queue.put(None)
+            self._queue.put((-1, next(self._order), None))
         for t in self._threads:
             t.join(timeout=10)
 

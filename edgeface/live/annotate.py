@@ -8,12 +8,14 @@ array copies per face per frame.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from edgeface.jpegmeta import ANNOTATION, add_comment, comments
 from edgeface.live.tracking import NAMED, PENDING
 
 # BGR. Known faces green, Unknown red, faces still being identified amber.
@@ -81,3 +83,13 @@ def _paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
     x, y = max(0, min(x, fw - pw)), max(0, y)
     ph, pw = min(ph, fh - y), min(pw, fw - x)
     frame[y:y + ph, x:x + pw] = patch[:ph, :pw]
+
+
+def describe(annotated: bytes, source: bytes | None, arrived: float, faces: list[FaceLabel]) -> bytes:
+    """The annotated JPEG with the camera's own comments kept (a frame number, a timestamp) and
+    one of ours: ``edgeface:{"arrived": T, "faces": [...]}`` — what was drawn, machine-readable,
+    and when (``time.monotonic()``) the frame came in. Viewers and browsers ignore comments."""
+    for text in comments(source) if source else ():
+        annotated = add_comment(annotated, text)
+    meta = {"arrived": round(arrived, 4), "faces": [face.as_json() for face in faces]}
+    return add_comment(annotated, ANNOTATION + json.dumps(meta, separators=(",", ":")).encode())

@@ -32,8 +32,10 @@ class Histogram:
 
 
 class StageTimes:
-    """Seconds and calls per processing stage (decode, detect, track, encode, match, annotate,
-    jpeg_out), summed over all cameras: where the CPU goes."""
+    """CPU seconds and calls per processing stage (cut, decode, detect, track, encode, match,
+    annotate, jpeg_out), summed over all cameras: where the CPU goes. CPU time of the calling
+    thread, not wall time: on a busy machine (or with the GIL contended) wall time would count
+    the waiting too."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -47,11 +49,11 @@ class StageTimes:
 
     @contextmanager
     def timed(self, stage: str):
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             yield
         finally:
-            self.add(stage, time.perf_counter() - start)
+            self.add(stage, time.thread_time() - start)
 
     def snapshot(self) -> dict[str, tuple[float, int]]:
         with self._lock:

@@ -14,19 +14,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg
 from edgeface.live.analyzer import Analyzer
-from edgeface.live.annotate import FaceLabel, draw_faces
+from edgeface.live.annotate import FaceLabel, describe, draw_faces
 from edgeface.live.events import RecognitionEvent
+from edgeface.live.scenecut import CutDetector, moved
 from edgeface.live.settings import LiveSettings
 from edgeface.live.tracking import PENDING, Track, TrackSet
 
-#: Mean absolute grey-level change (0-255) of a 32x18 thumbnail that counts as a new scene;
-#: measured on the sample clip: cuts 27-31, camera pans mostly under 20.
-SCENE_CHANGE_LEVEL = 24.0
 
 
 @dataclass
@@ -43,6 +40,7 @@ class PipelineStats:
     frames: int = 0
     detections: int = 0
     encodings: int = 0
+    still_skips: int = 0               # periodic detections not needed: nothing moved since the last
     undecodable: int = 0
 
 
@@ -62,7 +60,9 @@ class FramePipeline:
         self._busy = False                 # a job of ours is queued or running
         self._last_submit = float("-inf")
         self._new_events: list[RecognitionEvent] = []
-        self._thumb: np.ndarray | None = None
+        self._cuts = CutDetector()
+        self._cut_frame = None             # the first frame of a new scene, until it is analysed
+        self._detected_thumb = None        # thumbnail of the last frame sent to detection
         self._buffer: deque = deque(maxlen=256)   # frames waiting out output_delay_s
         self._analysed_at = float("-inf")           # frame time of the last detection pass
 
@@ -73,9 +73,25 @@ class FramePipeline:
         Returns this frame annotated — or, with ``output_delay_s``, the frame that arrived that
         long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up)."""
         t = frame.time
+        with self.analyzer.stages.timed("cut"):
+            cut = self._cuts.is_cut(frame)
+        if cut:
+            with self._lock:
+                self.tracks.cut(t)
+            self._cut_frame = frame
         if self._detection_due(t):
-            self._busy, self._last_submit = True, t
-            self.analyzer.submit(lambda engine: self._analyze(engine, frame))
+            # The cut frame itself, even if we were busy when it came: faces found there are
+            # drawn from the cut on (delayed output), and a new face's first look is its earliest.
+            cut_frame, self._cut_frame = self._cut_frame, None
+            target = frame if cut_frame is None else cut_frame
+            if cut_frame is None and not moved(self._cuts.latest, self._detected_thumb):
+                self._last_submit = t          # a still scene: every face is where it was
+                self.stats.still_skips += 1
+                with self._lock:
+                    self.tracks.hold(t)
+            else:
+                self._busy, self._last_submit, self._detected_thumb = True, t, self._cuts.latest
+                self.analyzer.submit(lambda engine: self._analyze(engine, target), urgent=cut_frame is not None)
         shown = self._delayed(frame)
         with self._lock:
             self.tracks.expire(t)
@@ -104,7 +120,7 @@ class FramePipeline:
 
     def _detection_due(self, t: float) -> bool:
         return (not self._busy and self.analyzer.models.current() is not None
-                and t - self._last_submit >= self.settings.detect_interval_s)
+                and (self._cut_frame is not None or t - self._last_submit >= self.settings.detect_interval_s))
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
@@ -118,7 +134,7 @@ class FramePipeline:
         with stages.timed("annotate"):
             annotated = draw_faces(bgr.copy(), faces)
         with stages.timed("jpeg_out"):
-            return encode_jpeg(annotated, self.settings.jpeg_quality)
+            return describe(encode_jpeg(annotated, self.settings.jpeg_quality), jpeg, frame.time, faces)
 
     def _bgr(self, frame) -> np.ndarray | None:
         """The decoded frame, timing the decode when this call is the one that does it."""
@@ -136,27 +152,30 @@ class FramePipeline:
 
     def _detect_and_identify(self, engine, frame) -> None:
         loaded = self.analyzer.models.current()
+        if loaded is None or self.tracks.last_cut() > frame.time:
+            return       # a cut came after this frame: its faces are gone, the cut frame is next
         bgr = self._bgr(frame)
-        if bgr is None or loaded is None:
+        if bgr is None:
             return
         rgb = bgr_to_rgb(bgr)
-        scene_changed = self._scene_changed(bgr)
         boxes = engine.detect(rgb)
         self.stats.detections += 1
         # With delayed output, a new face is drawn back to the previous analysed frame: it
-        # appeared somewhere in between (unless the scene changed there).
+        # appeared somewhere in between (not before a cut: the tracks know the cuts).
         lead = min(frame.time - self._analysed_at, self.settings.detect_interval_s * 2) \
             if self.settings.output_delay_s > 0 else 0.0
         self._analysed_at = frame.time
         with self._lock, self.analyzer.stages.timed("track"):
-            self.tracks.update(boxes, frame.time, scene_changed, lead)
+            self.tracks.update(boxes, frame.time, lead)
             due = self.tracks.due_for_encoding(frame.time, loaded.generation)
             due_boxes = [tr.box for tr in due]
         if not due:
             return
         encodings = engine.encode(rgb, due_boxes)
         with self.analyzer.stages.timed("match"):
-            matches = loaded.matcher.match(encodings)
+            with self._lock:
+                probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
+            matches = loaded.matcher.match(probes)
         self.stats.encodings += len(due)
         news = []
         with self._lock:
@@ -171,12 +190,6 @@ class FramePipeline:
                 self.on_event(ev)
         with self._lock:
             self._new_events.extend(news)
-
-    def _scene_changed(self, bgr: np.ndarray) -> bool:
-        """A cut (or a camera knocked aside) since the last analysed frame: faces may have swapped."""
-        thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
-        previous, self._thumb = self._thumb, thumb.astype(np.int16)
-        return previous is not None and float(np.abs(self._thumb - previous).mean()) > SCENE_CHANGE_LEVEL
 
 
 def _label(tr: Track, t: float) -> FaceLabel:

@@ -170,6 +170,9 @@ class LiveService:
                    [({"camera": cid}, s.frames) for cid, s in stats])
         exp.family("edgeface_detections_total", "counter", "face detection passes",
                    [({"camera": cid}, s.detections) for cid, s in stats])
+        exp.family("edgeface_detections_skipped_total", "counter",
+                   "periodic detections skipped because nothing moved since the last one",
+                   [({"camera": cid}, s.still_skips) for cid, s in stats])
         exp.family("edgeface_encodings_total", "counter", "face encodings computed",
                    [({"camera": cid}, s.encodings) for cid, s in stats])
         exp.histogram("edgeface_processing_latency_seconds", "frame arrival to annotated output",
@@ -178,7 +181,7 @@ class LiveService:
                    [({"camera": cam, "result": "named" if named else "unknown"}, n)
                     for (cam, named), n in sorted(self.events.counts.items())])
         stages = sorted(self.stages.snapshot().items())
-        exp.family("edgeface_stage_seconds_total", "counter", "time spent per processing stage, all cameras",
+        exp.family("edgeface_stage_seconds_total", "counter", "CPU seconds per processing stage, all cameras",
                    [({"stage": stage}, seconds) for stage, (seconds, _) in stages])
         exp.family("edgeface_stage_calls_total", "counter", "calls per processing stage, all cameras",
                    [({"stage": stage}, calls) for stage, (_, calls) in stages])

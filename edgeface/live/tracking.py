@@ -2,16 +2,20 @@
 
 Detection runs a few times a second, not per frame; in between, each track's box is moved along
 its measured velocity, which keeps drawn boxes on moving faces for the price of arithmetic.
-A track is encoded when it is new and re-checked on a timer (sooner while Unknown), so the
-expensive descriptor runs a handful of times per face, not 30 times a second.
+A track is encoded when it is new and re-checked on a timer (sooner while Unknown, at every
+detection while it is young), so the expensive descriptor runs a handful of times per face, not
+30 times a second. A scene cut ends every track: none is drawn after it or joined across it.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections import deque
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from edgeface.live.settings import LiveSettings
 from edgeface.matcher import UNKNOWN, Match
@@ -20,6 +24,11 @@ Box = tuple[int, int, int, int]   # (top, right, bottom, left)
 
 PENDING, NAMED, UNKNOWN_STATE = "pending", "named", "unknown"
 _MAX_EXTRAPOLATION_S = 0.25       # predicting further than this drifts more than it helps
+_LATE_FRAME_S = 0.25              # how much later than output_delay_s a buffered frame may be shown
+#: A track is identified by the mean of its last few encodings: one frame's descriptor of a small
+#: or turning face wanders around the tolerance (0.50-0.64 over half a second of the sample
+#: clip's 50 px face), their mean much less (0.49-0.51 over the same frames).
+TRACK_ENCODINGS = 4
 
 
 def _width(b: Box) -> int:
@@ -49,8 +58,10 @@ class Track:
     doubtful: bool = False        # the last association may have joined two different faces
     reported: str | None = field(default=None)   # name last recorded as an event
     history: deque = field(default_factory=lambda: deque(maxlen=16), repr=False)   # (time, box) of detections
+    encodings: deque = field(default_factory=lambda: deque(maxlen=TRACK_ENCODINGS), repr=False)
 
     lead_s: float = 0.0           # may be drawn this long before its first detection (delayed output)
+    ended_at: float = math.inf    # a scene cut: not drawn from then on, and joined by no detection
 
     def __post_init__(self):
         self.born_at = self.seen_at
@@ -73,7 +84,15 @@ class Track:
     def visible_at(self, t: float, ttl_s: float) -> bool:
         """Drawn on the frame of time ``t``: from ``lead_s`` before its first detection (the face
         was probably there before the detector looked) until ``ttl_s`` after its last."""
-        return self.born_at - self.lead_s <= t <= self.seen_at + ttl_s
+        return self.born_at - self.lead_s <= t <= self.seen_at + ttl_s and t < self.ended_at
+
+    def probe(self, encoding: np.ndarray) -> np.ndarray:
+        """Add this frame's encoding; the vector to match: the mean of the recent ones — only
+        this one when the track may have joined someone else's face (``doubtful``)."""
+        if self.doubtful:
+            self.encodings.clear()
+        self.encodings.append(encoding)
+        return np.mean(self.encodings, axis=0)
 
     def label(self) -> str:
         return self.name if self.state != PENDING and self.name else "…"
@@ -85,19 +104,37 @@ class TrackSet:
     def __init__(self, settings: LiveSettings):
         self.settings = settings
         self.tracks: list[Track] = []
+        self.cuts: deque[float] = deque(maxlen=64)    # frame times of recent scene cuts, ascending
         self._ids = itertools.count(1)
 
-    def update(self, boxes: list[Box], t: float, scene_changed: bool = False, lead_s: float = 0.0) -> None:
+    def cut(self, t: float) -> None:
+        """The frame of time ``t`` starts a new scene: every track ends there."""
+        self.cuts.append(t)
+        for tr in self.tracks:
+            tr.ended_at = min(tr.ended_at, t)
+
+    def last_cut(self, t: float = math.inf) -> float:
+        """The latest cut at or before ``t`` (-inf if none is remembered)."""
+        i = bisect.bisect_right(self.cuts, t)
+        return self.cuts[i - 1] if i else -math.inf
+
+    def _next_cut(self, t: float) -> float:
+        i = bisect.bisect_right(self.cuts, t)
+        return self.cuts[i] if i < len(self.cuts) else math.inf
+
+    def update(self, boxes: list[Box], t: float, lead_s: float = 0.0) -> None:
         """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks.
 
         Greedy by centre distance in units of face size: a face that moved less than
         ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
         movers and then draws a second box for one face until the first times out.) Joins that
-        could be a different person — a big jump or resize, a long gap, a scene change — keep
-        their label but are re-identified at once. New tracks get ``lead_s`` (see ``Track``).
+        could be a different person — a big jump or resize, a long gap — keep their label but
+        are re-identified at once. Tracks never continue across a scene cut. New tracks get
+        ``lead_s`` (see ``Track``), but do not reach back past the cut that began their scene.
         """
+        alive = [(i, tr) for i, tr in enumerate(self.tracks) if tr.ended_at > t]
         pairs = sorted((min(_jump(tr.predicted_box(t), b), _jump(tr.box, b)), i, j)
-                       for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes))
+                       for i, tr in alive for j, b in enumerate(boxes))
         used_t, used_b = set(), set()
         for jump, i, j in pairs:
             if jump > self.settings.max_jump:
@@ -105,22 +142,33 @@ class TrackSet:
             if i in used_t or j in used_b:
                 continue
             tr = self.tracks[i]
-            if scene_changed or jump > self.settings.max_jump / 2 or t - tr.seen_at > self.settings.track_ttl_s / 2 \
+            if jump > self.settings.max_jump / 2 or t - tr.seen_at > self.settings.track_ttl_s / 2 \
                     or not 0.75 <= _width(boxes[j]) / max(1, _width(tr.box)) <= 1.33:
                 tr.doubtful = True
             self._move(tr, boxes[j], t)
             used_t.add(i)
             used_b.add(j)
+        lead_s = min(lead_s, t - self.last_cut(t))
         for j, b in enumerate(boxes):
             if j not in used_b:
-                self.tracks.append(Track(next(self._ids), tuple(b), t, lead_s=0.0 if scene_changed else lead_s))
+                self.tracks.append(Track(next(self._ids), tuple(b), t, lead_s=lead_s, ended_at=self._next_cut(t)))
         self.expire(t)
 
+    def hold(self, t: float) -> None:
+        """Nothing moved in the frame of time ``t``: every live track is confirmed where it is."""
+        for tr in self.tracks:
+            if tr.ended_at > t:
+                tr.velocity = (0.0, 0.0, 0.0, 0.0)
+                tr.seen_at = t
+                tr.history.append((t, tr.box))
+
     def expire(self, t: float) -> None:
-        """Drop tracks that detection has not confirmed lately (kept longer by the output
-        delay: delayed frames still show them)."""
+        """Drop tracks that detection has not confirmed lately, or that a cut ended (kept longer
+        by the output delay: delayed frames still show them)."""
+        # A delayed frame shown now is up to output_delay_s old, more when frames arrive unevenly.
+        shown_from = t - self.settings.output_delay_s - _LATE_FRAME_S
         keep = self.settings.track_ttl_s + self.settings.output_delay_s
-        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= keep]
+        self.tracks = [tr for tr in self.tracks if t - tr.seen_at <= keep and tr.ended_at >= shown_from]
 
     @staticmethod
     def _move(tr: Track, box: Box, t: float) -> None:
@@ -142,7 +190,7 @@ class TrackSet:
                 continue
             age = t - tr.encoded_at
             if (tr.state == PENDING or tr.doubtful or tr.generation != generation
-                    or (tr.state == UNKNOWN_STATE and age >= s.unknown_recheck_s)
+                    or (tr.state == UNKNOWN_STATE and (age >= s.unknown_recheck_s or t - tr.born_at < s.settle_s))
                     or (tr.state == NAMED and age >= s.named_recheck_s)):
                 due.append(tr)
         return due

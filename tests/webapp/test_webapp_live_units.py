@@ -10,7 +10,7 @@ from edgeface.live.annotate import COLOURS, FaceLabel, draw_faces
 from edgeface.live.events import EventStore, RecognitionEvent
 from edgeface.live.metrics import Exposition, Histogram
 from edgeface.live.settings import LiveSettings
-from edgeface.live.tracking import NAMED, PENDING, UNKNOWN_STATE, TrackSet
+from edgeface.live.tracking import NAMED, PENDING, TRACK_ENCODINGS, UNKNOWN_STATE, TrackSet
 from edgeface.matcher import UNKNOWN, Match
 
 SETTINGS = LiveSettings()
@@ -57,15 +57,48 @@ def test_events_come_once_per_identity_change_and_unknown_needs_confirmation():
     assert tracks.apply(track, NOBODY, 8.0, 1) is False and track.state == NAMED, "one bad angle stripped the name"
 
 
-def test_a_join_across_a_scene_change_is_re_identified_at_once():
+def test_a_scene_cut_ends_every_track():
+    tracks, ttl = TrackSet(SETTINGS), SETTINGS.track_ttl_s
+    tracks.update([(100, 200, 200, 100)], t=0.0)
+    old = tracks.tracks[0]
+    tracks.apply(old, ADA, 0.0, 1)
+    tracks.cut(0.2)
+    tracks.update([(102, 202, 202, 102)], t=0.25, lead_s=0.2)      # the same place, a new scene
+    new = [tr for tr in tracks.tracks if tr is not old]
+    assert len(new) == 1 and new[0].state == PENDING, "a face after a cut joined the track from before it"
+    assert tracks.due_for_encoding(0.25, generation=1) == new
+    assert old.visible_at(0.19, ttl) and not old.visible_at(0.2, ttl), "a name was drawn across a cut"
+    assert new[0].visible_at(0.2, ttl) and not new[0].visible_at(0.19, ttl), "the new face reached back past the cut"
+    tracks.expire(0.2 + SETTINGS.output_delay_s + 0.5)
+    assert tracks.tracks == new, "a track ended by a cut outlived the delayed frames that show it"
+
+
+def test_a_track_is_matched_by_the_mean_of_its_recent_encodings():
     tracks = TrackSet(SETTINGS)
     tracks.update([(100, 200, 200, 100)], t=0.0)
     track = tracks.tracks[0]
-    tracks.apply(track, ADA, 0.0, 1)
-    tracks.update([(102, 202, 202, 102)], t=0.2, scene_changed=True)
-    assert tracks.due_for_encoding(0.2, generation=1) == [track]
-    tracks.apply(track, NOBODY, 0.2, 1)
-    assert track.state == UNKNOWN_STATE, "someone else kept Ada's name after a cut"
+    a, b = np.zeros(128, np.float32), np.ones(128, np.float32)
+    assert np.allclose(track.probe(a), a) and np.allclose(track.probe(b), b / 2)
+    track.doubtful = True                      # may be someone else now: start again
+    assert np.allclose(track.probe(a), a)
+    for _ in range(TRACK_ENCODINGS):
+        track.probe(b)
+    assert np.allclose(track.probe(b), b), "old encodings never leave the mean"
+
+
+def test_a_young_unknown_face_is_re_encoded_at_every_detection():
+    tracks = TrackSet(SETTINGS)
+    tracks.update([(100, 200, 200, 100)], t=0.0)
+    track = tracks.tracks[0]
+    tracks.apply(track, NOBODY, 0.0, 1)
+    tracks.update([(100, 200, 200, 100)], t=0.15)
+    assert tracks.due_for_encoding(0.15, generation=1) == [track], "a new face's first look decided for good"
+    t = SETTINGS.settle_s + 0.05
+    for seen in (0.5, t - 0.1):
+        tracks.update([(100, 200, 200, 100)], t=seen)
+    tracks.apply(track, NOBODY, t - 0.1, 1)
+    tracks.update([(100, 200, 200, 100)], t=t)
+    assert tracks.due_for_encoding(t, generation=1) == [], "a settled Unknown face is re-encoded too often"
 
 
 def test_labels_are_drawn_in_colours_by_state_with_any_name():

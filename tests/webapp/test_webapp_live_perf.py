@@ -1,0 +1,101 @@
+"""The parts that keep four cameras real-time: scene cuts, the cut frame's immediate analysis, and
+the machine-readable comment on annotated frames (what ``edgeface bench`` reads)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from edgeface.cameras.playback import Playback
+from edgeface.engine import FaceEngine
+from edgeface.images import decode_jpeg, encode_jpeg
+from edgeface.jpegmeta import ANNOTATION, FRAME_STAMP, add_comment, comment_with_prefix
+from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
+from edgeface.live.scenecut import CutDetector
+from edgeface.modelfile import FaceModel
+
+LIN = "Lin-Manuel Miranda"
+
+
+@dataclass
+class Frame:
+    seq: int
+    time: float
+    jpeg: bytes | None = None
+    bgr: np.ndarray | None = None
+
+
+@pytest.fixture(scope="module")
+def clip_jpegs(clip) -> list[bytes]:
+    """The first 100 frames: cuts at 20 and 82 (Lin-Manuel Miranda appears with the second)."""
+    return [encode_jpeg(bgr, 80) for _, bgr in zip(range(100), Playback(clip).one_pass())]
+
+
+def test_cuts_are_found_in_jpeg_and_decoded_frames_alike(clip_jpegs):
+    for as_jpeg in (True, False):
+        detector = CutDetector()
+        cuts = [i for i, jpeg in enumerate(clip_jpegs)
+                if detector.is_cut(Frame(i, 0.0, jpeg) if as_jpeg else Frame(i, 0.0, bgr=decode_jpeg(jpeg)))]
+        assert cuts == [20, 82], f"jpeg={as_jpeg}"
+
+
+def test_a_new_frame_size_is_a_cut_and_a_corrupt_frame_is_not(clip_jpegs):
+    detector = CutDetector()
+    assert not detector.is_cut(Frame(1, 0.0, clip_jpegs[0]))
+    assert not detector.is_cut(Frame(2, 0.1, b"\xff\xd8 not a jpeg \xff\xd9"))
+    assert not detector.is_cut(Frame(3, 0.2, clip_jpegs[1]))
+    small = encode_jpeg(decode_jpeg(clip_jpegs[2])[::2, ::2].copy())
+    assert detector.is_cut(Frame(4, 0.3, small))
+
+
+def _pipeline(model_path, **settings) -> FramePipeline:
+    settings = LiveSettings(**{"output_delay_s": 0.0, **settings})
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(FaceModel.load(model_path), str(model_path))
+    engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
+    return FramePipeline("perf-cam", Analyzer(engine, holder, threads=0), settings)
+
+
+def test_the_cut_frame_is_analysed_even_when_analysis_was_busy(clip_jpegs, sample_model):
+    pipeline = _pipeline(sample_model, detect_interval_s=10.0)     # no periodic detection gets in the way
+    times = {i: i / 30 for i in range(100)}
+    for i in range(70, 82):
+        pipeline.process(Frame(i, times[i], clip_jpegs[i]))
+    pipeline._busy = True                    # as if a detection of frame 81 were still running
+    for i in (82, 83, 84):
+        pipeline.process(Frame(i, times[i], clip_jpegs[i]))
+    assert pipeline.tracks.tracks == [], "analysed while busy"
+    pipeline._busy = False                   # that detection ended
+    result = pipeline.process(Frame(85, times[85], clip_jpegs[85]))
+    (track,) = pipeline.tracks.tracks
+    assert track.born_at == times[82], "the new scene was searched from a later frame than its first"
+    assert [f.name for f in result.faces] == [LIN]
+
+
+def test_annotated_frames_keep_camera_comments_and_say_what_was_drawn(clip_jpegs, sample_model):
+    pipeline = _pipeline(sample_model)
+    stamped = add_comment(clip_jpegs[83], FRAME_STAMP + b"1234")
+    pipeline.process(Frame(1, 0.0, clip_jpegs[82]))
+    result = pipeline.process(Frame(2, 0.04, stamped))
+    assert result.faces and result.jpeg != stamped
+    assert comment_with_prefix(result.jpeg, FRAME_STAMP) == b"1234"
+    meta = json.loads(comment_with_prefix(result.jpeg, ANNOTATION))
+    assert meta == {"arrived": 0.04, "faces": [f.as_json() for f in result.faces]}
+    assert meta["faces"][0]["name"] == LIN and meta["faces"][0]["state"] == "named"
+    assert decode_jpeg(result.jpeg).shape == (360, 640, 3)
+
+
+def test_a_still_scene_is_not_searched_again_and_keeps_its_faces(clip_jpegs, sample_model):
+    pipeline = _pipeline(sample_model, detect_interval_s=0.1, track_ttl_s=0.5)
+    still = clip_jpegs[90]                     # Lin-Manuel Miranda, the same frame over and over
+    results = [pipeline.process(Frame(i, i / 30, still)) for i in range(60)]
+    assert pipeline.stats.detections == 1, "a scene where nothing moved was searched again"
+    assert pipeline.stats.still_skips >= 15
+    assert all([f.name for f in r.faces] == [LIN] for r in results), "a face in a still scene timed out"
+    moved_on = clip_jpegs[91]                  # he moves: detection resumes
+    pipeline.process(Frame(60, 2.0, moved_on))
+    pipeline.process(Frame(61, 2.2, moved_on))
+    assert pipeline.stats.detections == 2
