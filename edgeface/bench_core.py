@@ -67,9 +67,12 @@ def bench_enrolment(images_dir: str | Path, workers: int | None = None) -> dict:
     workers = workers or default_threads()
     runs = {}
     for w in sorted({1, workers}):
-        t = time.perf_counter()
-        _, report = train(images_dir, workers=w, progress=False)
-        runs[w] = (time.perf_counter() - t, report["images"])
+        best = float("inf")
+        for _ in range(3):  # best of 3: other load on a shared machine only ever adds time
+            t = time.perf_counter()
+            _, report = train(images_dir, workers=w, progress=False)
+            best = min(best, time.perf_counter() - t)
+        runs[w] = (best, report["images"])
     per_s = {w: n / s for w, (s, n) in runs.items()}
     return {"images": runs[workers][1], "workers": workers,
             "images_per_s": round(per_s[workers], 2), "images_per_s_one_worker": round(per_s[1], 2),

@@ -91,6 +91,13 @@ class FaceEngine:
             setattr(self._local, name, obj)
         return obj
 
+    def warm(self) -> "FaceEngine":
+        """Load this thread's models now (they load lazily otherwise); returns self."""
+        self._get(self.detector_kind)
+        self._get("landmarks")
+        self._get("descriptor")
+        return self
+
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         s = self.settings.scale
         longest = max(shape[0], shape[1]) * s
