@@ -49,5 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     except EdgefaceError as err:
         print(f"edgeface: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if err.filename is None:  # not about a path the user gave: a bug or the network, keep the traceback
+            raise
+        print(f"edgeface: error: {err.filename}: {err.strerror or err} — check the path, its folder and "
+              f"permissions", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0 (dlib and the process pool fail obscurely on negatives)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
+def _distance(text: str) -> float:
+    """argparse type: a match distance, 0 to 2 (unit-length embeddings are never further apart)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 2.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a distance from 0 to 2 (default 0.6)")
+    return value
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="enrol a folder of face images into a model file")
     p.add_argument("--images", required=True, help="folder with one sub-folder of images per person")
     p.add_argument("--out", required=True, help="model file to write (e.g. model.data)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_train)
 
@@ -18,8 +41,8 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", required=True, help="model file")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
-    p.add_argument("--tolerance", type=float, default=0.6, help="max distance for a match (default 0.6)")
-    p.add_argument("--upsample", type=int, default=1)
+    p.add_argument("--tolerance", type=_distance, default=0.6, help="max distance for a match (default 0.6)")
+    p.add_argument("--upsample", type=_count, default=1, help="times to upsample before detecting (default 1)")
     p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto")
     p.set_defaults(handler=cmd_recognize)
 

@@ -16,10 +16,20 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgeface.errors import ImageError
+from edgeface.errors import ConfigError, ImageError
+
+def _max_pixels(default: int = 40_000_000) -> int:
+    raw = os.environ.get("EDGEFACE_MAX_IMAGE_PIXELS", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(f"EDGEFACE_MAX_IMAGE_PIXELS={raw[:40]!r} is not a positive whole number",
+                          f"set it to a pixel count such as {default} or unset it")
+    return int(raw)
+
 
 #: Larger images are refused: decoding a 100-megapixel upload would take seconds and ~300 MB.
-MAX_PIXELS = int(os.environ.get("EDGEFACE_MAX_IMAGE_PIXELS", 40_000_000))
+MAX_PIXELS = _max_pixels()
 
 
 def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) -> np.ndarray:

@@ -110,6 +110,9 @@ class FaceModel:
             metadata = header.get("metadata") or {}
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
             raise bad(f"header is not valid ({err.__class__.__name__})") from None
+        if count == 0:
+            raise ModelFileError(f"{source}: the model holds no faces",
+                                 "train it from at least one usable image (edgeface train)")
         if not (0 < dim <= 4096) or count < 0 or not isinstance(names, list) \
                 or not all(isinstance(n, str) for n in names) or not isinstance(metadata, dict):
             raise bad("header fields have invalid values")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from edgeface.bench_live import procstats, scoring
-from edgeface.bench_live.metrics import STAGES, parse_metrics, stage_costs
+from edgeface.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.bench_live.reference import run_reference, source_jpegs
 from edgeface.bench_live.system import LiveSystem
 from edgeface.bench_live.viewer import FeedViewer
@@ -183,6 +183,7 @@ def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, a
         "reference_fps": round(ref.fps, 2),
         "speedup_vs_reference": round(slowest * args.cameras / ref.fps, 1) if ref.fps else None,
         "stages": stages,
+        "analysis": counter_rates(*live["metrics"], seconds=end - start),
         "reference": ref.as_json(),
         "settings": _effective_settings(app_env),
         "machine": _machine(load_before, load_after),
@@ -250,8 +251,10 @@ def format_table(r: dict) -> str:
         f"  {'CPU ms per output frame':34} {_show(r['cpu_ms_per_frame']):>8}  ({r['cpu_cores_used']} cores busy)",
         f"  {'reference fps (full-res, 1 thread)':34} {r['reference_fps']:>8}  "
         f"live is x{r['speedup_vs_reference']} its throughput",
+        f"  {'analysis, all cameras (per s)':34} "
+        + ", ".join(f"{k.removesuffix('_per_s').replace('_', ' ')} {v:g}" for k, v in r.get("analysis", {}).items()),
         "",
-        f"  {'stage':10} {'live ms/call':>13} {'calls/s':>8} {'ms/frame':>9} {'reference ms/frame':>19}",
+        f"  {'stage (CPU)':11} {'live ms/call':>12} {'calls/s':>8} {'ms/frame':>9} {'reference ms/frame':>19}",
     ]
     ref_ms = r["reference"]["stage_ms"]
     for stage in STAGES:

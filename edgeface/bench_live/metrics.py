@@ -42,3 +42,19 @@ def stage_costs(before: dict, after: dict, seconds: float, frames: int) -> dict[
         out[stage] = {"ms_per_call": round(spent * 1e3 / calls, 2), "calls_per_s": round(calls / seconds, 1),
                       "ms_per_frame": round(spent * 1e3 / frames, 2) if frames else None}
     return out
+
+
+#: Counters summed over cameras: how much analysis the cameras asked for.
+COUNTERS = {"detections": "edgeface_detections_total", "detections_skipped_still": "edgeface_detections_skipped_total",
+            "encodings": "edgeface_encodings_total", "events": "edgeface_events_total"}
+
+
+def counter_rates(before: dict, after: dict, seconds: float) -> dict[str, float]:
+    """Per second over the window, all cameras together (absent counters are left out)."""
+    out = {}
+    for label, name in COUNTERS.items():
+        keys = [k for k in after if k[0] == name]
+        if keys:
+            delta = sum(after[k] - before.get(k, 0.0) for k in keys)
+            out[f"{label}_per_s"] = round(delta / seconds, 2)
+    return out

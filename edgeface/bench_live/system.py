@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgeface.errors import EdgefaceError
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 APP_START_TIMEOUT_S = 120
 CAMERA_START_TIMEOUT_S = 60
 
@@ -85,6 +86,8 @@ class LiveSystem:
         # model, port) would change what is measured.
         env = {k: v for k, v in os.environ.items()
                if k.startswith("EDGEFACE_LIVE_") or not k.startswith(("EDGEFACE_", "MODEL_FILENAME"))}
+        # The children import this very checkout, installed or not, from wherever we were started.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         ports = [free_port() for _ in range(self.count)]
         cam_env = {**env, "EDGEFACE_CAMERA_TOKEN": self.camera_token}    # not on a command line (ps)
         for i, port in enumerate(ports, 1):

@@ -118,3 +118,12 @@ def test_process_tree_usage_includes_children():
     finally:
         child.kill()
         child.wait()
+
+
+def test_counter_rates_sum_cameras():
+    from edgeface.bench_live.metrics import counter_rates
+
+    before = parse_metrics('edgeface_detections_total{camera="a"} 10\nedgeface_detections_total{camera="b"} 5\n')
+    after = parse_metrics('edgeface_detections_total{camera="a"} 30\nedgeface_detections_total{camera="b"} 25\n'
+                          'edgeface_encodings_total{camera="a"} 4\n')
+    assert counter_rates(before, after, seconds=10.0) == {"detections_per_s": 4.0, "encodings_per_s": 0.4}

@@ -182,6 +182,14 @@ def test_http_error_is_rejected_without_leaking_the_token(scripted_camera):
     assert "s3cret-value" not in str(err)
 
 
+def test_unsendable_url_is_an_error_without_the_token(scripted_camera):
+    """http.client quotes the whole request path in some errors; ours must not pass that on."""
+    frames, err = collect(scripted_camera.url("/str eam?token=s3cret-value"), timeout=10)
+    assert frames == [] and isinstance(err, StreamError)
+    assert "cannot request the stream" in str(err) and "token=***" in str(err)
+    assert "s3cret-value" not in str(err)
+
+
 def test_connection_refused_is_a_clear_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -126,6 +126,10 @@ def test_register_device_validates_port_and_token(registry):
         registry.register_device("127.0.0.1", "t", 70000)
     with pytest.raises(ConfigError, match="control"):
         registry.register_device("127.0.0.1", "t\r\nX-Injected: 1", 80)
+    for path in ("/str eam", "/stream\r\nX-Injected: 1", "/stream#x"):  # mDNS TXT paths are anyone's text
+        with pytest.raises(ConfigError, match="not a URL path"):
+            registry.register_device("127.0.0.1", "t", 80, path=path)
+    assert registry.list() == []
 
 
 def test_camera_limit(live_camera_factory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -115,3 +116,13 @@ def test_image_folder_and_video_cache_encode_each_frame_once(media_dir, video_pa
         assert sim.feed.encoded == frame_count
     finally:
         sim.stop()
+
+
+def test_stop_without_start_releases_the_port(video_path):
+    """A simulator whose start never came (the caller failed in between) still closes cleanly."""
+    config = SimulatorConfig(source=str(video_path), port=0, register_host=None, advertise=False)
+    sim = CameraSimulator(config)
+    port = sim.port
+    sim.stop()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free again: the listening socket was closed

@@ -8,6 +8,7 @@ from PIL import Image
 
 from edgeface.errors import ImageError
 from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg, load_image, rgb_to_bgr
+from helpers import run_cli
 
 
 def _png(img: Image.Image) -> bytes:
@@ -70,3 +71,10 @@ def test_missing_file_and_huge_image(tmp_path, monkeypatch):
 def test_decode_jpeg_rejects_corrupt_frames():
     assert decode_jpeg(b"") is None
     assert decode_jpeg(b"\xff\xd8garbage\xff\xd9") is None
+
+
+def test_a_bad_pixel_limit_setting_is_named():
+    proc = run_cli("recognize", "--model", "none.data", "x.jpg", env={"EDGEFACE_MAX_IMAGE_PIXELS": "lots"},
+                   check=False)
+    assert proc.returncode == 2 and "EDGEFACE_MAX_IMAGE_PIXELS='lots' is not a positive whole number" in proc.stderr
+    assert "Traceback" not in proc.stderr

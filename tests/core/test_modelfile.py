@@ -82,3 +82,9 @@ def test_consistent_digest_but_lying_header_is_refused():
     body = struct.pack("<8sHHI", b"EDGEFACE", 1, 0, len(header)) + header + b"\0" * 512 + struct.pack("<i", 5)
     with pytest.raises(ModelFileError, match="identity that does not exist"):
         FaceModel.from_bytes(body + hashlib.sha256(body).digest())
+
+
+def test_empty_model_is_refused(tmp_path):
+    empty = FaceModel(np.zeros((0, 128), np.float32), np.zeros(0, np.int32), [], {})
+    with pytest.raises(ModelFileError, match="holds no faces"):
+        FaceModel.load(empty.save(tmp_path / "model.data"))

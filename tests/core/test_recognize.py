@@ -44,3 +44,11 @@ def test_bgr_frames_and_scaled_detection_agree(media_dir, sample_model):
     assert max(abs(a - b) for a, b in zip(box_full, box_half)) < 0.2 * (box_full[2] - box_full[0])
     matcher = FaceModel.load(sample_model).matcher()
     assert matcher.match(full.encode(bgr_to_rgb(bgr), [box_half]))[0].name == "Barack Obama"
+
+
+def test_out_of_range_options_are_refused_before_any_work(tmp_path):
+    for option, value, message in (("--upsample", "-1", "not a whole number >= 0"),
+                                   ("--tolerance", "nan", "not a distance from 0 to 2")):
+        proc = run_cli("recognize", "--model", str(tmp_path / "none.data"), option, value, "x.jpg", check=False)
+        assert proc.returncode == 2 and f"argument {option}: '{value}' is {message}" in proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -34,6 +34,44 @@ def test_refuses_to_publish_a_non_model(tmp_path):
     assert open_store(str(tmp_path / "s")).versions() == []
 
 
+def test_a_manifest_naming_another_version_is_refused(tmp_path, sample_model):
+    """The manifest's version becomes a store key and an image tag: it must be its own version."""
+    store = open_store(str(tmp_path / "store"))
+    v1 = store.push(sample_model)
+    manifest_file = tmp_path / "store" / v1 / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    for forged in ("../../outside", "20000101T000000Z", None):
+        manifest_file.write_text(json.dumps({**manifest, "version": forged}))
+        with pytest.raises(StoreError, match="names version"):
+            store.pull(v1, tmp_path / "pulled.data")
+    manifest_file.write_text("[1, 2]")
+    proc = run_cli("model", "--store", str(tmp_path / "store"), "verify", check=False)
+    assert proc.returncode == 2 and "not a valid manifest" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "pulled.data").exists()
+
+
+def test_push_with_a_damaged_training_report_says_so(tmp_path, sample_model):
+    model = tmp_path / "model.data"
+    model.write_bytes(sample_model.read_bytes())
+    (tmp_path / "model.report.json").write_text("{not json")
+    proc = run_cli("model", "--store", str(tmp_path / "s"), "push", str(model), check=False)
+    assert proc.returncode == 2 and "model.report.json: not a readable training report" in proc.stderr
+    assert "Traceback" not in proc.stderr and open_store(str(tmp_path / "s")).versions() == []
+    proc = run_cli("model", "--store", str(tmp_path / "s"), "push", str(tmp_path / "missing.data"), check=False)
+    assert proc.returncode == 2 and "no such model file" in proc.stderr
+
+
+def test_an_unwritable_output_path_is_a_user_error(tmp_path, sample_model):
+    store = str(tmp_path / "s")
+    run_cli("model", "--store", store, "push", str(sample_model))
+    not_a_folder = tmp_path / "plain-file"
+    not_a_folder.write_text("x")
+    proc = run_cli("model", "--store", store, "pull", "latest", "--out", str(not_a_folder / "model.data"),
+                   check=False)
+    assert proc.returncode == 2 and f"edgeface: error: {not_a_folder}" in proc.stderr
+    assert "Traceback" not in proc.stderr and not_a_folder.read_text() == "x"
+
+
 def test_s3_round_trip_through_the_cli(s3_env, sample_model, tmp_path):
     """push → list → pull latest → identical bytes, with settings only from the RHODS variables."""
     version = run_cli("model", "push", str(sample_model)).stdout.strip()

@@ -67,3 +67,12 @@ def test_cli_train_writes_model_and_report(messy_images, tmp_path):
     assert FaceModel.load(out).names == ["Barack Obama", "Joe Biden", "Kit Harington"]
     report = json.loads((tmp_path / "out" / "model.report.json").read_text())
     assert report["used"] == 5 and len(report["skipped"]) == 4
+
+
+def test_bad_source_date_epoch_fails_before_any_work(tmp_path, monkeypatch):
+    (tmp_path / "Nobody").mkdir()
+    Image.new("RGB", (200, 200)).save(tmp_path / "Nobody" / "black.png")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    proc = run_cli("train", "--images", str(tmp_path), "--out", str(tmp_path / "m.data"), check=False)
+    assert proc.returncode == 2 and "SOURCE_DATE_EPOCH='yesterday' is not a Unix timestamp" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "m.data").exists()

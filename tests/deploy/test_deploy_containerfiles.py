@@ -11,7 +11,7 @@ import ast
 import json
 import subprocess
 
-from conftest import render
+from deploy_helpers import render
 
 from helpers import REPO, require_tool
 

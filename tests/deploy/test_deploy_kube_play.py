@@ -21,7 +21,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import BUSYBOX, render
+from deploy_helpers import BUSYBOX, render
 
 from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
 from edgeface.modelfile import sha256_file

@@ -8,7 +8,7 @@ import shutil
 from urllib.request import Request, urlopen
 
 import pytest
-from conftest import BUSYBOX, results_of, run_edgeface
+from deploy_helpers import BUSYBOX, results_of, run_edgeface
 
 from edgeface.deploy.local_env import LocalBuildEnv
 from edgeface.deploy.local_pipeline import run_locally, secrets_from_env

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import render
+from deploy_helpers import render
 
 from helpers import REPO, require_tool
 

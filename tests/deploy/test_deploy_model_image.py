@@ -10,7 +10,7 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import BUSYBOX, make_model
+from deploy_helpers import BUSYBOX, make_model
 
 from edgeface.deploy.tekton import INIT_CONTAINER_DIR
 

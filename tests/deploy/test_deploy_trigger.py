@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import render, results_of, run_edgeface
+from deploy_helpers import render, results_of, run_edgeface
 from kube_standin import KubeStandIn, write_kubeconfig
 
 from edgeface.deploy import DEFAULT_DATA_CONNECTION, RECIPE_CONFIGMAP
