@@ -33,10 +33,7 @@ class LoadedModel:
 
 
 def check_usable(model: FaceModel, source: str) -> None:
-    """Refuse models that would load but could never name anyone."""
-    if model.identity_count == 0 or len(model.embeddings) == 0:
-        raise ModelFileError(f"{source}: the model has no enrolled faces",
-                             "train it from a face-images folder with at least one usable photo")
+    """Refuse models this engine cannot use (FaceModel.load already refuses empty ones)."""
     if model.embeddings.shape[1] != EMBEDDING_DIM:
         raise ModelFileError(f"{source}: embeddings have {model.embeddings.shape[1]} dimensions, "
                              f"the engine makes {EMBEDDING_DIM}", "re-train it with this edgeface")

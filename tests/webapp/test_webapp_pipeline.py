@@ -111,7 +111,7 @@ def test_model_file_hot_reload_swaps_good_models_and_refuses_bad_ones(sample_mod
     empty = FaceModel(np.empty((0, 128), np.float32), np.empty(0, np.int32), [], {"version": "empty"})
     empty.save(path)
     watcher.check_now()
-    assert holder.current().version == "v2" and "no enrolled faces" in holder.status()["last_error"]
+    assert holder.current().version == "v2" and "holds no faces" in holder.status()["last_error"]
 
     path.unlink()
     watcher.check_now()
