@@ -1,8 +1,8 @@
 """Per-camera recognition: frames in, annotated frames and recognition events out.
 
-``FramePipeline.process(frame)`` never waits for dlib: when a detection is due it hands the
-frame to the shared :class:`Analyzer` and draws the current tracks (moved along their velocity)
-on this frame. Frames without faces pass through as the camera's own JPEG — no decode, no
+``FramePipeline.process(frame)`` never waits for dlib: when a detection is due (periodically, at
+once after a scene cut, never while nothing moves) it hands the frame to the shared
+:class:`Analyzer` and draws the current tracks (moved along their velocity) on this frame. Frames without faces pass through as the camera's own JPEG — no decode, no
 re-encode. Usable without Flask: the web app's camera workers and the benchmark both drive it.
 """
 
@@ -80,18 +80,7 @@ class FramePipeline:
                 self.tracks.cut(t)
             self._cut_frame = frame
         if self._detection_due(t):
-            # The cut frame itself, even if we were busy when it came: faces found there are
-            # drawn from the cut on (delayed output), and a new face's first look is its earliest.
-            cut_frame, self._cut_frame = self._cut_frame, None
-            target = frame if cut_frame is None else cut_frame
-            if cut_frame is None and not moved(self._cuts.latest, self._detected_thumb):
-                self._last_submit = t          # a still scene: every face is where it was
-                self.stats.still_skips += 1
-                with self._lock:
-                    self.tracks.hold(t)
-            else:
-                self._busy, self._last_submit, self._detected_thumb = True, t, self._cuts.latest
-                self.analyzer.submit(lambda engine: self._analyze(engine, target), urgent=cut_frame is not None)
+            self._detect(frame)
         shown = self._delayed(frame)
         with self._lock:
             self.tracks.expire(t)
@@ -121,6 +110,21 @@ class FramePipeline:
     def _detection_due(self, t: float) -> bool:
         return (not self._busy and self.analyzer.models.current() is not None
                 and (self._cut_frame is not None or t - self._last_submit >= self.settings.detect_interval_s))
+
+    def _detect(self, frame) -> None:
+        """Hand a frame to the analyzer: the cut frame first if there is one — even if we were
+        busy when it came, faces found there are drawn from the cut on (delayed output) and a new
+        face's first look is its earliest — else this one, unless nothing moved since the last."""
+        cut_frame, self._cut_frame = self._cut_frame, None
+        if cut_frame is None and not moved(self._cuts.latest, self._detected_thumb):
+            self._last_submit = frame.time            # a still scene: every face is where it was
+            self.stats.still_skips += 1
+            with self._lock:
+                self.tracks.hold(frame.time)
+            return
+        target = frame if cut_frame is None else cut_frame
+        self._busy, self._last_submit, self._detected_thumb = True, frame.time, self._cuts.latest
+        self.analyzer.submit(lambda engine: self._analyze(engine, target), urgent=cut_frame is not None)
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
@@ -152,7 +156,9 @@ class FramePipeline:
 
     def _detect_and_identify(self, engine, frame) -> None:
         loaded = self.analyzer.models.current()
-        if loaded is None or self.tracks.last_cut() > frame.time:
+        with self._lock:
+            stale = self.tracks.last_cut() > frame.time
+        if loaded is None or stale:
             return       # a cut came after this frame: its faces are gone, the cut frame is next
         bgr = self._bgr(frame)
         if bgr is None:
