@@ -14,13 +14,9 @@ from typing import Callable
 
 import pytest
 
+from edgeface.ports import free_port  # noqa: F401 - re-exported for the tests
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ import urllib.request
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError
+from edgeface.ports import free_port
+from edgeface.samples import REPO_ROOT
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 APP_START_TIMEOUT_S = 120
 CAMERA_START_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Child:
@@ -87,7 +81,7 @@ class LiveSystem:
         env = {k: v for k, v in os.environ.items()
                if k.startswith("EDGEFACE_LIVE_") or not k.startswith(("EDGEFACE_", "MODEL_FILENAME"))}
         # The children import this very checkout, installed or not, from wherever we were started.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         ports = [free_port() for _ in range(self.count)]
         cam_env = {**env, "EDGEFACE_CAMERA_TOKEN": self.camera_token}    # not on a command line (ps)
         for i, port in enumerate(ports, 1):

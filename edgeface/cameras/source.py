@@ -42,6 +42,11 @@ class Frame:
     _decoded: bool = field(default=False, repr=False)
 
     @property
+    def decoded(self) -> bool:
+        """True once the pixels exist (decoded, or given by an OpenCV source): ``bgr`` is then free."""
+        return self._decoded
+
+    @property
     def bgr(self) -> np.ndarray | None:
         """The frame as BGR uint8 HxWx3, decoded on first use; None if the JPEG is corrupt."""
         if not self._decoded:

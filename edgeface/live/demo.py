@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.ports import free_port
 from edgeface.samples import SAMPLE_FACES, SAMPLE_VIDEO
 
 DEFAULT_MODEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeface" / "demo" / "model.data"
@@ -117,7 +117,7 @@ class Demo:
     def start_cameras(self) -> None:
         env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}   # not on the command line (ps)
         for i in range(1, self.cameras + 1):
-            port = _free_port()
+            port = free_port()
             self.camera_ports.append(port)
             self._spawn(f"camera {i}", ["camera", "--source", str(self.video), "--host", "127.0.0.1", "--port",
                                         str(port), "--mdns-interface", "127.0.0.1", "--name", f"demo-camera-{i}"], env)
@@ -147,12 +147,6 @@ class Demo:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get_json(url: str):

@@ -2,8 +2,9 @@
 
 ``FramePipeline.process(frame)`` never waits for dlib: when a detection is due (periodically, at
 once after a scene cut, never while nothing moves) it hands the frame to the shared
-:class:`Analyzer` and draws the current tracks (moved along their velocity) on this frame. Frames without faces pass through as the camera's own JPEG — no decode, no
-re-encode. Usable without Flask: the web app's camera workers and the benchmark both drive it.
+:class:`Analyzer` and draws the current tracks (moved along their velocity) on this frame.
+Frames without faces pass through as the camera's own JPEG — no decode, no re-encode.
+Usable without Flask: the web app's camera workers and the benchmark both drive it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from edgeface.live.events import RecognitionEvent
 from edgeface.live.scenecut import CutDetector, moved
 from edgeface.live.settings import LiveSettings
 from edgeface.live.tracking import PENDING, Track, TrackSet
-
 
 
 @dataclass
@@ -142,7 +142,7 @@ class FramePipeline:
 
     def _bgr(self, frame) -> np.ndarray | None:
         """The decoded frame, timing the decode when this call is the one that does it."""
-        if getattr(frame, "_decoded", True):      # decoded already, or a frame that carries pixels
+        if getattr(frame, "decoded", True):       # decoded already, or a frame that carries pixels
             return _frame_bgr(frame)
         with self.analyzer.stages.timed("decode"):
             return _frame_bgr(frame)
