@@ -91,7 +91,7 @@ class FaceEngine:
             setattr(self._local, name, obj)
         return obj
 
-    def warm(self) -> "FaceEngine":
+    def warm(self) -> FaceEngine:
         """Load this thread's models now (they load lazily otherwise); returns self."""
         self._get(self.detector_kind)
         self._get("landmarks")

@@ -143,7 +143,7 @@ def evaluate(embeddings, labels, names, tolerance: float = DEFAULT_TOLERANCE) ->
     loo_summary["mistakes"] = [asdict(p) for p in loo.mistakes]
     return {
         "tolerance": tolerance,
-        "images": int(len(lab)),
+        "images": len(lab),
         "identities": len(names),
         "same_person": _summary(pairs.same),
         "different_person": _summary(pairs.different),

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edgeface.errors import ConfigError, ImageError
 
+
 def _max_pixels(default: int = 40_000_000) -> int:
     raw = os.environ.get("EDGEFACE_MAX_IMAGE_PIXELS", "").strip()
     if not raw:

@@ -39,7 +39,7 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.embeddings)
 
-    def with_tolerance(self, tolerance: float) -> "Matcher":
+    def with_tolerance(self, tolerance: float) -> Matcher:
         clone = object.__new__(Matcher)
         clone.__dict__.update(self.__dict__, tolerance=float(tolerance))
         return clone

@@ -83,11 +83,11 @@ class FaceModel:
         return atomic_write(Path(path), self.to_bytes())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "FaceModel":
+    def load(cls, path: str | os.PathLike) -> FaceModel:
         return cls.from_bytes(read_model_bytes(path), source=str(path))
 
     @classmethod
-    def from_bytes(cls, data: bytes, source: str = "model") -> "FaceModel":
+    def from_bytes(cls, data: bytes, source: str = "model") -> FaceModel:
         def bad(problem: str) -> ModelFileError:
             return ModelFileError(f"{source}: {problem}", WHAT_TO_DO)
 

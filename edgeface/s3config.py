@@ -21,7 +21,7 @@ class S3Settings:
     region: str | None
 
     @classmethod
-    def from_env(cls, env=None) -> "S3Settings":
+    def from_env(cls, env=None) -> S3Settings:
         env = os.environ if env is None else env
         return cls(env.get("AWS_S3_ENDPOINT") or None, env.get("AWS_S3_BUCKET") or None,
                    env.get("AWS_DEFAULT_REGION") or None)

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO, free_port, require_tool, wait_for_port
 
 

@@ -45,7 +45,7 @@ class AppSettings:
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> "AppSettings":
+    def from_env(cls, environ=os.environ) -> AppSettings:
         env = {k: v for k, v in environ.items() if v != ""}
         port = _int(env, "EDGEFACE_PORT", 5000)
         service = ServiceConfig(

@@ -33,5 +33,5 @@ class EdgefaceServer(BaseApplication):
             self.cfg.set("threads", self.threads)
 
     def load(self):
-        from webapp import create_app   # in the worker, after fork: threads start there
+        from webapp import create_app  # in the worker, after fork: threads start there
         return create_app(self.settings)

@@ -75,7 +75,7 @@ class LiveSystem:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LiveSystem":
+    def start(self) -> LiveSystem:
         # The caller's EDGEFACE_LIVE_* tuning applies; its other app settings (cameras, mDNS,
         # model, port) would change what is measured.
         env = {k: v for k, v in os.environ.items()

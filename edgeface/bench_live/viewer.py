@@ -46,7 +46,7 @@ class FeedViewer:
         self._conn: http.client.HTTPConnection | None = None
         self._thread = threading.Thread(target=self._run, name=f"viewer-{camera_id}", daemon=True)
 
-    def start(self) -> "FeedViewer":
+    def start(self) -> FeedViewer:
         self._thread.start()
         return self
 

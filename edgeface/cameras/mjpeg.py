@@ -185,7 +185,7 @@ class MjpegStream:
             while True:
                 try:
                     data = response.read1(READ_CHUNK)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     raise StreamStalled(f"{redact(self.url)}: no data for {self.timeout:g} s",
                                         "the camera stalled; it will be retried") from None
                 except (OSError, http.client.HTTPException) as err:
@@ -239,7 +239,7 @@ class MjpegStream:
                 raise StreamClosed(f"{redact(self.url)}: stream closed by the reader")
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self.close()
             raise StreamStalled(f"{redact(self.url)}: no answer within {self.timeout:g} s",
                                 "check the camera is on and reachable") from None

@@ -163,7 +163,7 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
     timeout = 15  # a client that stops reading is dropped instead of holding a thread forever
     server_version = "edgeface-camera"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path in (STREAM_PATH, "/capture") and not self._token_ok(url.query):
             self._plain(401, "missing or wrong token\n")
@@ -213,7 +213,7 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
         self._send_headers(status, "text/plain; charset=utf-8", len(body))
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args) -> None:
         # The default logs the request line, query and token included: log the path only.
         log.debug("%s %s %s", self.client_address[0], urlsplit(self.path).path, args[1] if len(args) > 1 else "")
 

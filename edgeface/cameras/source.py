@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError
 from edgeface.cameras.latest import Latest
+from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError
 from edgeface.cameras.playback import Pacer, Playback
 from edgeface.cameras.urls import redact
 from edgeface.images import decode_jpeg, encode_jpeg

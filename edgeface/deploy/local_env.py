@@ -49,7 +49,7 @@ class LocalBuildEnv:
         self.storage_conf = self.workdir / "containers-storage.conf"
         self.bin_dir = self.workdir / "bin"
 
-    def prepare(self) -> "LocalBuildEnv":
+    def prepare(self) -> LocalBuildEnv:
         if not shutil.which("buildah"):
             raise ConfigError("buildah is not installed", "install it: apt-get install buildah")
         self.bin_dir.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import collections
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgeface.deploy.tekton import PipelineDefinition, bind_params, substitute, task_order
 from edgeface.errors import ConfigError, EdgefaceError

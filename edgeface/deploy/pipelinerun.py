@@ -26,7 +26,7 @@ class RunOptions:
     workspace_size: str = "1Gi"
     timeout: str = "1h0m0s"
 
-    def validate(self) -> "RunOptions":
+    def validate(self) -> RunOptions:
         if self.version != LATEST_NAME and not VERSION_RE.match(self.version):
             raise ConfigError(f"--version {self.version!r} is not a model version",
                               "use 'latest' or a version such as 20261124T210343Z (edgeface model list)")

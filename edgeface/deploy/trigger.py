@@ -10,8 +10,8 @@ that implements these few endpoints and runs the steps with the local runner.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgeface.deploy import PIPELINE_NAME
 from edgeface.deploy.local_runner import failure_from_output

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from edgeface.engine import FaceEngine
 from edgeface.live.metrics import StageTimes

@@ -47,7 +47,7 @@ class FrameBroadcaster:
     def closed(self) -> bool:
         return self._frames.closed
 
-    def __enter__(self) -> "FrameBroadcaster":
+    def __enter__(self) -> FrameBroadcaster:
         with self._lock:
             self._viewers += 1
         return self

@@ -38,7 +38,7 @@ class RecognitionEvent:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> "RecognitionEvent":
+    def from_json(cls, data: dict) -> RecognitionEvent:
         return cls(camera=str(data["camera"]), name=str(data["name"]), distance=float(data["distance"]),
                    box=[int(v) for v in data["box"]], time=float(data["time"]), track=int(data.get("track", 0)),
                    model_version=data.get("model_version"), id=str(data["id"]))

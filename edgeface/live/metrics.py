@@ -103,7 +103,7 @@ class Exposition:
                 running += count
                 le = bound if bound == "+Inf" else repr(float(bound))
                 self._lines.append(f"{name}_bucket{_labels({**labels, 'le': le})} {running}")
-            self._lines.append(f"{name}_sum{_labels(labels)} {repr(float(total))}")
+            self._lines.append(f"{name}_sum{_labels(labels)} {float(total)!r}")
             self._lines.append(f"{name}_count{_labels(labels)} {running}")
 
     def render(self) -> str:

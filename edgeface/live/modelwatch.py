@@ -110,7 +110,7 @@ class StoreModelSource:
     """A version in the model store, ``latest`` by default (follows promotions)."""
 
     def __init__(self, store_url: str | None, version: str = "latest", cache_dir: str | None = None):
-        from edgeface.store import open_store   # only deployments that use a store need boto3
+        from edgeface.store import open_store  # only deployments that use a store need boto3
         self.store = open_store(store_url)
         self.version = version
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="edgeface-model-"))
@@ -145,7 +145,7 @@ class ModelWatcher:
         self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
         self._tried = object()   # fingerprint last attempted (good or bad): not retried until it changes
 
-    def start(self) -> "ModelWatcher":
+    def start(self) -> ModelWatcher:
         self._thread.start()
         return self
 

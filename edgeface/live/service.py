@@ -14,7 +14,6 @@ from edgeface.cameras.mdns import REGISTRATION_HOST, CameraBrowser, Registration
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
-from edgeface.recognize import STILL_SETTINGS
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.engine_process import ProcessEngine
@@ -24,6 +23,7 @@ from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher,
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.settings import LiveSettings
 from edgeface.live.worker import CameraWorker
+from edgeface.recognize import STILL_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class LiveService:
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "LiveService":
+    def start(self) -> LiveService:
         live = self.config.live
         # The engine first: its child processes take a moment to load the models.
         engine_settings = EngineSettings(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
@@ -155,7 +155,7 @@ class LiveService:
         exp = Exposition()
         cams = self.cameras()
         workers = {c["id"]: self.workers.get(c["id"]) for c in cams}
-        per_cam = lambda key: [({"camera": c["id"]}, c[key]) for c in cams]  # noqa: E731
+        per_cam = lambda key: [({"camera": c["id"]}, c[key]) for c in cams]
         exp.family("edgeface_camera_online", "gauge", "1 when frames arrived within the stall timeout",
                    per_cam("online"))
         exp.family("edgeface_camera_input_fps", "gauge", "frames per second received", per_cam("fps"))
@@ -201,5 +201,5 @@ class LiveService:
 def _quietly(fn) -> None:
     try:
         fn()
-    except Exception:  # noqa: BLE001 - shutting down: report and carry on closing the rest
+    except Exception:
         log.exception("error while closing")

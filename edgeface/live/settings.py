@@ -42,7 +42,7 @@ class LiveSettings:
     snapshot_margin: float = 0.4      # event snapshot: face box grown by this fraction each side
 
     @classmethod
-    def from_env(cls, environ=os.environ, prefix: str = "EDGEFACE_LIVE_") -> "LiveSettings":
+    def from_env(cls, environ=os.environ, prefix: str = "EDGEFACE_LIVE_") -> LiveSettings:
         """Override any field with ``EDGEFACE_LIVE_<FIELD>`` (e.g. ``EDGEFACE_LIVE_DETECT_SCALE=1``)."""
         values = {}
         for f in fields(cls):
@@ -57,7 +57,7 @@ class LiveSettings:
                                   f"set it like the default, {f.default!r}") from None
         return cls(**values).validated()
 
-    def validated(self) -> "LiveSettings":
+    def validated(self) -> LiveSettings:
         if self.detector not in ("auto", "hog", "cnn"):
             raise ConfigError(f"detector {self.detector!r} is unknown", "use hog, cnn or auto")
         if not 0.1 <= self.detect_scale <= 2.0:

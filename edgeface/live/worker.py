@@ -33,7 +33,7 @@ class CameraWorker:
     def camera_id(self) -> str:
         return self.source.id
 
-    def start(self) -> "CameraWorker":
+    def start(self) -> CameraWorker:
         self._thread.start()
         return self
 
@@ -59,7 +59,7 @@ class CameraWorker:
             seq = frame.seq
             try:
                 result = self.pipeline.process(frame, render=self.broadcaster.wanted())
-            except Exception:  # noqa: BLE001 - a bad frame must not end this camera's processing
+            except Exception:
                 log.exception("camera %s: frame %d failed", self.camera_id, frame.seq)
                 continue
             self.faces_now = len(result.faces)

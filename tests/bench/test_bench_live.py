@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import run_cli
 
 from edgeface.bench_live import format_table
-from helpers import run_cli
 
 REQUIRED = ("cameras", "fps_per_camera", "named_frame_recall", "first_name_latency_ms", "cpu_ms_per_frame",
             "rss_mb", "reference_fps", "stages", "reference", "machine", "goal")

@@ -41,7 +41,7 @@ class ScriptedCamera:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 path = urlsplit(self.path).path
                 outer.requests.append(self.path)
                 self.close_connection = True  # a script's stream ends when the connection does
@@ -152,7 +152,7 @@ class LiveCamera:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

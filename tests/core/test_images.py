@@ -4,11 +4,11 @@ import io
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
 
 from edgeface.errors import ImageError
 from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg, load_image, rgb_to_bgr
-from helpers import run_cli
 
 
 def _png(img: Image.Image) -> bytes:

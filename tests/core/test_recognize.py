@@ -3,10 +3,11 @@
 import json
 from collections import Counter
 
+from helpers import run_cli
+
 from edgeface.engine import FaceEngine
 from edgeface.images import bgr_to_rgb, load_image
 from edgeface.modelfile import FaceModel
-from helpers import run_cli
 
 
 def test_every_probe_is_named_as_labelled(media_dir, sample_model):

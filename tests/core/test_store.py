@@ -4,10 +4,10 @@ import json
 
 import boto3
 import pytest
+from helpers import run_cli
 
 from edgeface.errors import StoreError
 from edgeface.store import open_store
-from helpers import run_cli
 
 
 def test_local_store_push_list_pull_promote(tmp_path, sample_model):

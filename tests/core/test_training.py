@@ -5,12 +5,12 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
 
 from edgeface.errors import TrainingError
 from edgeface.modelfile import FaceModel
 from edgeface.training import train
-from helpers import run_cli
 
 
 @pytest.fixture

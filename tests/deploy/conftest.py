@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import Podman, Registry, make_model
-
 from helpers import free_port, require_tool, wait_for_port
 
 from edgeface.store import open_store

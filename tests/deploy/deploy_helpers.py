@@ -16,7 +16,6 @@ from urllib.request import urlopen
 
 import numpy as np
 import yaml
-
 from helpers import REPO, require_tool
 
 from edgeface.modelfile import FaceModel

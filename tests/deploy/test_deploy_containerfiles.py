@@ -12,7 +12,6 @@ import json
 import subprocess
 
 from deploy_helpers import render
-
 from helpers import REPO, require_tool
 
 APP = REPO / "Containerfile"

@@ -22,10 +22,10 @@ import shutil
 import pytest
 import yaml
 from deploy_helpers import BUSYBOX, render
+from helpers import REPO
 
 from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
 from edgeface.modelfile import sha256_file
-from helpers import REPO
 
 pytestmark = pytest.mark.slow
 APP_STANDIN = "localhost/edgeface-test/app-standin:1"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 from deploy_helpers import render
-
 from helpers import REPO, require_tool
 
 MANIFESTS = REPO / "manifests"

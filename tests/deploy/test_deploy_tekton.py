@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO, require_tool
 
 from edgeface.deploy import RESULT_NAMES
 from edgeface.deploy.local_runner import LocalRunner, PipelineFailed, failure_from_output, host_env
 from edgeface.deploy.tekton import INIT_CONTAINER_DIR, PipelineDefinition, load_definition, substitute, task_order
 from edgeface.errors import ConfigError
-from helpers import REPO, require_tool
 
 TEKTON_DIR = INIT_CONTAINER_DIR / "tekton"
 

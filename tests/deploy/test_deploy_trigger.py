@@ -9,11 +9,11 @@ import subprocess
 import pytest
 import yaml
 from deploy_helpers import render, results_of, run_edgeface
+from helpers import REPO, free_port
 from kube_standin import KubeStandIn, write_kubeconfig
 
 from edgeface.deploy import DEFAULT_DATA_CONNECTION, RECIPE_CONFIGMAP
 from edgeface.deploy.tekton import load_definition
-from helpers import REPO, free_port
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO
 
 PIPELINE_DIR = REPO / "model-training-pipeline"

@@ -12,10 +12,10 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import require_tool, run_cli
 
 from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
-from helpers import require_tool, run_cli
 
 pytestmark = pytest.mark.slow
 

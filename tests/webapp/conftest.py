@@ -8,9 +8,8 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from webapp_helpers import App, Camera, find_camera, unique, wait_until
-
 from helpers import free_port
+from webapp_helpers import App, Camera, find_camera, unique, wait_until
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,7 @@ def test_uploads_are_checked(make_app):
     assert too_big.status_code == 413 and "limit" in too_big.json["error"]
     not_image = client.post("/api/v1/recognize", data={"image": (io.BytesIO(b"%PDF-1.4"), "doc.pdf")})
     assert not_image.status_code == 400 and "doc.pdf" in not_image.json["error"]
-    from PIL import Image                          # small file, huge picture: 9000 x 6000 pixels
+    from PIL import Image  # small file, huge picture: 9000 x 6000 pixels
 
     png = io.BytesIO()
     Image.new("L", (9000, 6000)).save(png, "PNG")

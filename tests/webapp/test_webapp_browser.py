@@ -7,7 +7,6 @@ import os
 import shutil
 
 import pytest
-
 from helpers import require_tool
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from webapp_helpers import REPO, wait_until
-
 from helpers import free_port
+from webapp_helpers import REPO, wait_until
 
 pytestmark = pytest.mark.slow
 

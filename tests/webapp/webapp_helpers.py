@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-
 from helpers import unique  # noqa: F401 - re-exported for this folder's tests
 from helpers import wait_until as shared_wait_until
 
