@@ -10,7 +10,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Debian packages: the real registry, image builder, container runtime and browser the tests use.
-APT_TEST_PACKAGES=(buildah podman runc docker-registry busybox-static chromium fonts-dejavu-core iproute2 nodejs npm mosquitto mosquitto-clients)
+APT_TEST_PACKAGES=(buildah podman runc catatonit mmdebstrap docker-registry busybox-static chromium fonts-dejavu-core iproute2 nodejs npm mosquitto mosquitto-clients)
 if [ "$want_test" = 1 ]; then
   missing=()
   for p in "${APT_TEST_PACKAGES[@]}"; do
