@@ -17,6 +17,7 @@ MANIFESTS = REPO / "manifests"
 TARGETS = ["base", "overlays/microshift-cpu", "overlays/jetson-cuda", "tekton", "rhods"]
 CORE_GROUPS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "node.k8s.io/v1"}
 MICROSHIFT_KUBERNETES = "1.28.0"  # MicroShift 4.15
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "RuntimeClass"}
 
 
 def kubernetes_validate(docs: list[dict], tmp_path: Path, version: str) -> subprocess.CompletedProcess:
@@ -104,6 +105,32 @@ def test_overlay_wires_the_model_from_the_init_container_to_the_web_app(overlay)
     assert binding["roleRef"]["name"] == "system:openshift:scc:hostnetwork-v2"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"],
                                     "namespace": "edgeface"}]
+    # cameras are told (mDNS) to call the app's own port on the node, not the Route's router
+    announce, = [e["value"] for e in app["env"] if e["name"] == "EDGEFACE_ANNOUNCE_PORT"]
+    assert int(announce) == app["ports"][0]["containerPort"]
+
+
+@pytest.mark.parametrize("overlay", ["microshift-cpu", "jetson-cuda"])
+def test_every_namespaced_object_is_in_the_apps_namespace(overlay):
+    docs = render(MANIFESTS / "overlays" / overlay)
+    for doc in docs:
+        if doc["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in doc["metadata"], doc["kind"]
+        else:
+            assert doc["metadata"].get("namespace") == "edgeface", f"{doc['kind']} {doc['metadata']['name']}"
+
+
+@pytest.mark.parametrize("overlay", ["microshift-cpu", "jetson-cuda"])
+def test_events_survive_pod_recreation_on_the_default_storage_class(overlay):
+    docs = render(MANIFESTS / "overlays" / overlay)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    app_mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    events_dir = one(docs, "ConfigMap")["data"]["EDGEFACE_EVENTS_DIR"]
+    volume, = [v for v in pod["volumes"] if v["name"] == app_mounts[events_dir]]
+    claim = one(docs, "PersistentVolumeClaim")
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert "storageClassName" not in claim["spec"] and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert one(docs, "Deployment")["spec"]["strategy"]["type"] == "Recreate"  # RWO: old pod first
 
 
 def test_jetson_overlay_runs_on_the_gpu():
