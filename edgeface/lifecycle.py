@@ -57,6 +57,12 @@ class Service:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    def request_stop(self) -> None:
+        """Tell the thread to stop, without waiting (``close`` waits); for stopping several
+        services in parallel, or this one before its neighbours."""
+        self._stop_event.set()
+        self._wake()
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop and join the thread; release resources. Idempotent; from ``run`` itself it does
         not join (a thread cannot join itself)."""
@@ -64,8 +70,7 @@ class Service:
             if self._was_closed:
                 return
             self._was_closed = True
-        self._stop_event.set()
-        self._wake()
+        self.request_stop()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self._closed()
