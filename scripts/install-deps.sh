@@ -10,7 +10,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Debian packages: the real registry, image builder, container runtime and browser the tests use.
-APT_TEST_PACKAGES=(buildah podman runc catatonit mmdebstrap docker-registry busybox-static chromium fonts-dejavu-core iproute2 nodejs npm mosquitto mosquitto-clients)
+APT_TEST_PACKAGES=(buildah podman runc catatonit mmdebstrap docker-registry busybox-static chromium fonts-dejavu-core iproute2 nodejs npm mosquitto mosquitto-clients gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav ffmpeg nginx-light libnginx-mod-rtmp)
 if [ "$want_test" = 1 ]; then
   missing=()
   for p in "${APT_TEST_PACKAGES[@]}"; do

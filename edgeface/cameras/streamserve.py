@@ -1,0 +1,211 @@
+"""Real IP-camera servers on 127.0.0.1 for the tests and the decode benchmark.
+
+- :class:`RtspServer`: GStreamer's RTSP server (Debian ``gir1.2-gst-rtsp-server-1.0``, run with
+  Debian's ``/usr/bin/python3``: the script is ``rtsp_server.py`` beside this file) with basic or
+  digest authentication, TCP and UDP transports.
+- :class:`RtmpServer`: nginx with its RTMP module (Debian ``libnginx-mod-rtmp``).
+
+Both serve an H.264 clip made once by :func:`h264_clip` without re-encoding it: GStreamer plays
+the file (repeated inside it) in real time; ``ffmpeg -re -stream_loop -1`` publishes it to nginx. Every
+process is a :class:`~edgeface.lifecycle.ChildProcess`, stopped by its PID; every socket is on
+loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from edgeface.lifecycle import ChildProcess
+from edgeface.ports import free_port
+
+#: Debian's interpreter: the project's Python (pyenv) cannot import Debian's ``gi``.
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+READY_TIMEOUT_S = 30.0
+
+
+class ServerError(RuntimeError):
+    """A stream server could not start (a tool is missing or it exited)."""
+
+
+def missing_tools() -> list[str]:
+    """What this machine lacks to run both servers (empty when everything is there)."""
+    missing = [tool for tool in ("ffmpeg", "nginx") if shutil.which(tool) is None]
+    if not Path(NGINX_RTMP_MODULE).exists():
+        missing.append("libnginx-mod-rtmp")
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+                           capture_output=True) if Path(SYSTEM_PYTHON).exists() else None
+    if probe is None or probe.returncode != 0:
+        missing.append("gir1.2-gst-rtsp-server-1.0 + python3-gi")
+    return missing
+
+
+def h264_clip(video: Path, out_dir: Path, height: int | None = None, repeat: int = 1) -> Path:
+    """``video`` as H.264 in MPEG-TS (scaled to ``height`` if given), ``repeat`` times over;
+    made once and cached in ``out_dir``.
+
+    A keyframe every 30 frames and no B-frames, as IP cameras send: a client that joins or
+    rejoins decodes within a second.
+    """
+    name = f"{video.stem}-{height or 'native'}p"
+    once = out_dir / f"{name}.ts"
+    if not once.exists():
+        scale = ["-vf", f"scale=-2:{height}"] if height else []
+        _ffmpeg_to(once, ["-i", str(video), "-an", *scale, "-c:v", "libx264", "-preset", "veryfast",
+                          "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p"])
+    if repeat <= 1:
+        return once
+    out = out_dir / f"{name}-x{repeat}.ts"
+    if not out.exists():
+        _ffmpeg_to(out, ["-stream_loop", str(repeat - 1), "-i", str(once), "-c", "copy"])
+    return out
+
+
+def _ffmpeg_to(out: Path, args: list[str]) -> None:
+    """Run ffmpeg writing MPEG-TS to a temporary name, renamed when complete."""
+    tmp = out.with_suffix(".part.ts")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args, "-f", "mpegts", str(tmp)],
+                   check=True, timeout=300)
+    tmp.rename(out)
+
+
+def feeder(clip: Path, target: str, fmt: str) -> ChildProcess:
+    """``ffmpeg`` sending ``clip`` to ``target`` in real time, looping, without re-encoding."""
+    return ChildProcess(f"ffmpeg -> {fmt}", [
+        "ffmpeg", "-nostdin", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip),
+        "-c", "copy", "-f", fmt, target], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class _LoggedServer:
+    """A server child whose stdout+stderr go to a log file, read to see it ready."""
+
+    def __init__(self, workdir: Path, label: str):
+        self.workdir = workdir
+        self.log_path = workdir / f"{label}.log"
+        self.child: ChildProcess | None = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _wait_ready(self, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.child is None or not self.child.running():
+                raise ServerError(f"{self.child and self.child.label} exited:\n{self.log_text()[-2000:]}")
+            if ready():
+                return
+            time.sleep(0.05)
+        raise ServerError(f"{self.child and self.child.label} not ready after {READY_TIMEOUT_S:g} s")
+
+    def _spawn(self, label: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
+        log = self.log_path.open("ab")
+        try:
+            return ChildProcess(label, argv, env=env, stdout=log, stderr=subprocess.STDOUT).start()
+        finally:
+            log.close()  # the child holds its own copy
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class RtspServer(_LoggedServer):
+    """``rtsp://USER:PASSWORD@127.0.0.1:PORT/cam`` serving ``clip`` (MPEG-TS H.264) in real time.
+
+    ``stop()`` and ``start()`` take the server down and bring it back on the same port, as a
+    camera reboots.
+    """
+
+    def __init__(self, clip: Path, workdir: Path, *, user: str = "viewer", password: str = "pw",
+                 auth: str = "digest", path: str = "/cam"):
+        super().__init__(workdir, f"rtsp-{auth}")
+        self.user, self.password, self.auth, self.path = user, password, auth, path
+        self.port = free_port()
+        self.clip = clip
+
+    def url(self, user: str | None = None, password: str | None = None, query: str = "") -> str:
+        user = self.user if user is None else user
+        password = self.password if password is None else password
+        creds = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+        return f"rtsp://{creds}127.0.0.1:{self.port}{self.path}" + (f"?{query}" if query else "")
+
+    def start(self) -> RtspServer:
+        env = {**os.environ, "RTSP_USER": self.user, "RTSP_PASSWORD": self.password}
+        self.child = self._spawn("rtsp server", [
+            SYSTEM_PYTHON, "-u", str(RTSP_SCRIPT), "--port", str(self.port),
+            "--clip", str(self.clip), "--path", self.path, "--auth", self.auth], env)
+        self._wait_ready(lambda: "ready" in self.log_text())
+        return self
+
+    def connections(self) -> int:
+        """TCP connections the server accepted since it was first started."""
+        return self.log_text().count("client connected")
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+
+    close = stop
+
+
+class RtmpServer(_LoggedServer):
+    """nginx's RTMP module on 127.0.0.1, with ``clip`` published to it at ``rtmp://…/live/cam``."""
+
+    CONF = """\
+daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+load_module {module};
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        application live {{
+            live on;
+            record off;
+            allow publish 127.0.0.1;
+            deny publish all;
+            allow play 127.0.0.1;
+            deny play all;
+        }}
+    }}
+}}
+"""
+
+    def __init__(self, clip: Path, workdir: Path):
+        super().__init__(workdir, "rtmp")
+        self.port = free_port()
+        self._clip = clip
+        self._publisher: ChildProcess | None = None
+
+    def url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/cam"
+
+    def start(self) -> RtmpServer:
+        conf = self.workdir / "nginx-rtmp.conf"
+        conf.write_text(self.CONF.format(dir=self.workdir, module=NGINX_RTMP_MODULE, port=self.port))
+        # -e: nginx opens its error log before reading the configuration; keep it out of /var/log.
+        self.child = self._spawn("nginx rtmp", ["nginx", "-e", str(self.workdir / "nginx-error.log"),
+                                                "-p", str(self.workdir), "-c", str(conf)])
+        self._wait_ready(lambda: _port_open(self.port))
+        self._publisher = feeder(self._clip, self.url(), "flv").start()
+        return self
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.stop()
+        if self.child is not None:
+            self.child.stop()

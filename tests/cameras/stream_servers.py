@@ -1,0 +1,57 @@
+"""Fixtures: real RTSP (GStreamer) and RTMP (nginx) servers on 127.0.0.1 serving the sample clip.
+
+Import the fixtures into a test module (``from stream_servers import rtsp_factory, ...``). The
+servers themselves live in ``edgeface.cameras.streamserve`` (the decode benchmark uses them too).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from edgeface.cameras.streamserve import RtmpServer, RtspServer, h264_clip, missing_tools
+
+#: The clip repeated this many times inside the served file (10 s each): longer than any test.
+REPEAT = 30
+USER, PASSWORD = "operator", "Pa55:w@rd/1"   # characters that must be percent-encoded in a URL
+
+
+def require_stream_tools() -> None:
+    """Fail under CI (skip elsewhere) when the Debian packages for the servers are missing."""
+    missing = missing_tools()
+    if not missing:
+        return
+    message = f"missing for the RTSP/RTMP servers: {', '.join(missing)}; scripts/run-tests.sh installs them"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def h264_sample(video_path, tmp_path_factory) -> Path:
+    require_stream_tools()
+    return h264_clip(video_path, tmp_path_factory.mktemp("h264"), repeat=REPEAT)
+
+
+@pytest.fixture
+def rtsp_factory(h264_sample, tmp_path):
+    """``make(auth="digest"|"basic")``: a started RTSP server with ``USER``/``PASSWORD``."""
+    servers: list[RtspServer] = []
+
+    def make(auth: str = "digest") -> RtspServer:
+        server = RtspServer(h264_sample, tmp_path, user=USER, password=PASSWORD, auth=auth)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def rtmp_server(h264_sample, tmp_path):
+    server = RtmpServer(h264_sample, tmp_path).start()
+    yield server
+    server.close()
