@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import uuid
@@ -12,6 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from helpers import free_port, require_tool, wait_for_port, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
+
+# Started as root, mosquitto would switch to user "mosquitto", who cannot read pytest's tmp dirs.
+AS_ROOT = "user root\n" if os.geteuid() == 0 else ""
 
 
 class Broker:
@@ -28,7 +32,7 @@ class Broker:
 
     def default_config(self) -> str:
         return (f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                f"persistence_location {self.workdir}/\nautosave_interval 1\n")
+                f"persistence_location {self.workdir}/\nautosave_interval 1\n{AS_ROOT}")
 
     @property
     def url(self) -> str:
@@ -55,7 +59,8 @@ class Broker:
 class Recorder:
     """A subscriber that keeps every message; reconnects by itself (persistent session, QoS 1)."""
 
-    def __init__(self, port: int, topic: str = "edgeface/#", clean: bool = True):
+    def __init__(self, port: int, topic: str = "edgeface/#", clean: bool = True,
+                 auth: tuple[str, str] | None = None):
         self.messages: list[tuple[str, bytes, bool]] = []      # (topic, payload, retained)
         self._lock = threading.Lock()
         self.topic = topic
@@ -63,6 +68,8 @@ class Recorder:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4().hex[:8]}",
                                   clean_session=clean)
         self.client.reconnect_delay_set(0.2, 1)
+        if auth:
+            self.client.username_pw_set(*auth)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._on_message
@@ -104,8 +111,9 @@ def broker(tmp_path):
 def recorder_factory():
     made: list[Recorder] = []
 
-    def make(port: int, topic: str = "edgeface/#", clean: bool = True) -> Recorder:
-        rec = Recorder(port, topic, clean)
+    def make(port: int, topic: str = "edgeface/#", clean: bool = True,
+             auth: tuple[str, str] | None = None) -> Recorder:
+        rec = Recorder(port, topic, clean, auth)
         made.append(rec)
         return rec
     yield make
