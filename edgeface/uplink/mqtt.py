@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeface.lifecycle import Service
 from edgeface.uplink.settings import UplinkSettings
 from edgeface.uplink.spool import Spool
 
@@ -88,12 +89,13 @@ class Topics:
         return f"{self.base}/{topic_level(camera)}/person/{topic_level(name)}"
 
 
-class MqttPublisher:
+class MqttPublisher(Service):
     """Publishes ``RecognitionEvent``s and camera availability; see the module docstring."""
 
     def __init__(self, settings: UplinkSettings, client_id: str | None = None):
         if not settings.mqtt_url:
             raise ValueError("MqttPublisher needs settings.mqtt_url")
+        super().__init__("mqtt-publisher")
         self.settings = settings
         self.topics = Topics(settings.site)
         self.client_id = client_id or f"edgeface-{settings.site}-{uuid.uuid4().hex[:8]}"
@@ -108,17 +110,11 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._lost = threading.Event()
         self._in_flight: dict[str, mqtt.MQTTMessageInfo] = {}
-        self._stop = threading.Event()
         self._deadline = 0.0
         self._goodbye_queued = False
         self._refused: str | None = None
-        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
 
     # -- the callers' side: never blocks ---------------------------------------------------------
-    def start(self) -> MqttPublisher:
-        self._thread.start()
-        return self
-
     def publish_event(self, event: RecognitionEvent) -> None:
         """A face was named or found Unknown (``FramePipeline``'s ``on_event``)."""
         self._put(("event", event))
@@ -147,18 +143,14 @@ class MqttPublisher:
 
     def close(self, timeout: float = 5.0) -> None:
         """End open events, mark cameras and the app offline, deliver what can be within ``timeout``."""
-        if not self._thread.is_alive():
-            return
         self._deadline = time.monotonic() + timeout
-        self._stop.set()
-        self._thread.join(timeout + 2)
+        super().close(timeout + 2)
 
     # -- the publisher thread ----------------------------------------------------------------------
-    def _run(self) -> None:
+    def run(self) -> None:
         next_attempt, backoff = 0.0, 0.5
         while True:
-            stopping = self._stop.is_set()
-            if stopping and not self._finishing():
+            if self.stopping and not self._finishing():
                 break
             self._take(0.02 if self._client is not None else 0.2)
             self._expire(time.monotonic())

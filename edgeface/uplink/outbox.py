@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from edgeface.errors import EdgefaceError
+from edgeface.lifecycle import Service
 from edgeface.s3config import S3Settings, s3_client
 from edgeface.uplink.quality import UNKNOWN
 from edgeface.uplink.spool import MAIN, Spool
@@ -69,9 +70,10 @@ def capture_key(sidecar: dict[str, Any], suffix: str, prefix: str = PREFIX) -> s
     return f"{prefix}/{sidecar['site']}/{camera}/{day}/{sidecar['id']}{suffix}"
 
 
-class Outbox:
+class Outbox(Service):
     def __init__(self, directory: str, site: str, s3: S3Settings | None = None, *, quota_bytes: int = 500 << 20,
                  retention_days: float = 30.0, prefix: str = PREFIX):
+        super().__init__("capture-outbox")
         self.site = site
         self.prefix = prefix
         self.s3 = s3 or S3Settings.from_env()
@@ -82,10 +84,8 @@ class Outbox:
         self.failures = 0
         self.last_error: str | None = None
         self._client = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._new = threading.Event()
         self._ship_lock = threading.Lock()      # one shipper at a time (thread, forget, tests)
-        self._thread = threading.Thread(target=self._run, name="capture-outbox", daemon=True)
 
     # -- the app's side ------------------------------------------------------------------------
     def add(self, capture: Capture) -> str:
@@ -94,18 +94,11 @@ class Outbox:
         if capture.frame_jpeg:
             parts[".frame_jpg"] = capture.frame_jpeg
         stem = self.spool.put(parts, capture.id)
-        self._wake.set()
+        self._new.set()
         return stem
 
-    def start(self) -> Outbox:
-        self._thread.start()
-        return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+    def _wake(self) -> None:
+        self._new.set()
 
     def status(self) -> dict[str, Any]:
         return {"pending": len(self.spool), "pending_bytes": self.spool.bytes, "shipped": self.shipped,
@@ -113,31 +106,31 @@ class Outbox:
                 "last_error": self.last_error}
 
     # -- shipping ---------------------------------------------------------------------------------
-    def _run(self) -> None:
+    def run(self) -> None:
         backoff, next_expiry = 1.0, 0.0
-        while not self._stop.is_set():
+        while not self.stopping:
+            self._new.clear()          # before shipping: a capture added meanwhile wakes the wait below
             if time.monotonic() >= next_expiry:
                 self.expire()
                 next_expiry = time.monotonic() + EXPIRE_EVERY_S
             try:
                 self.ship_pending()
                 backoff = 1.0
-                self._wake.wait(EXPIRE_EVERY_S)
+                self._new.wait(EXPIRE_EVERY_S)
             except Exception as err:  # noqa: BLE001 - S3 down or refusing: keep everything, retry later
                 self.failures += 1
                 self.last_error = type(err).__name__
                 log.warning("outbox: S3 %s unavailable (%s); %d captures wait, retry in %.0f s",
                             self.s3.endpoint or "default", type(err).__name__, len(self.spool), backoff)
-                self._stop.wait(backoff)
+                self.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
-            self._wake.clear()
 
     def ship_pending(self) -> int:
         """Ship every waiting capture, oldest first; raises on the first S3 failure."""
         shipped = 0
         with self._ship_lock:
             for stem in self.spool.stems():
-                if self._stop.is_set():
+                if self.stopping:
                     break
                 raw = self.spool.read(stem)
                 if raw is None:
