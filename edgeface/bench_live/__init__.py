@@ -27,7 +27,7 @@ from pathlib import Path
 from edgeface.bench_live import procstats, scoring
 from edgeface.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.bench_live.reference import run_reference, source_jpegs
-from edgeface.bench_live.system import LiveSystem
+from edgeface.bench_live.system import Child, LiveSystem
 from edgeface.bench_live.viewer import FeedViewer
 from edgeface.errors import ConfigError, EdgefaceError
 
@@ -101,30 +101,32 @@ def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env:
     viewers: list[FeedViewer] = []
     try:
         system.start()
+        app = system.app
+        assert app is not None, "LiveSystem.start() starts the app"
         viewers = [FeedViewer(system.port, cid, system.api_token).start() for cid in system.camera_ids]
         deadline = time.monotonic() + warmup + 60
         time.sleep(warmup)
         while not all(v.frames for v in viewers):
-            _check(system, viewers)
+            _check(app, viewers)
             if time.monotonic() > deadline:
                 raise EdgefaceError("no annotated frames arrived from every camera", f"see the logs in {workdir}")
             time.sleep(0.5)
         log(f"measuring for {duration:g} s")
-        start, before, metrics_before = time.monotonic(), procstats.tree_usage(system.app.pid), system.get("/metrics")
+        start, before, metrics_before = time.monotonic(), procstats.tree_usage(app.pid), system.get("/metrics")
         peak_rss = peak_pss = 0.0
         while time.monotonic() - start < duration:
             time.sleep(min(SAMPLE_INTERVAL_S, max(0.0, duration - (time.monotonic() - start))))
-            _check(system, viewers)
-            usage = procstats.tree_usage(system.app.pid)
+            _check(app, viewers)
+            usage = procstats.tree_usage(app.pid)
             peak_rss, peak_pss = max(peak_rss, usage.rss_mb), max(peak_pss, usage.pss_mb)
-        end, after, metrics_after = time.monotonic(), procstats.tree_usage(system.app.pid), system.get("/metrics")
+        end, after, metrics_after = time.monotonic(), procstats.tree_usage(app.pid), system.get("/metrics")
         return {"start": start, "end": end, "cpu_s": after.cpu_s - before.cpu_s, "rss_mb": peak_rss,
                 "pss_mb": peak_pss, "processes": after.processes,
                 "metrics": (parse_metrics(metrics_before or ""), parse_metrics(metrics_after or "")),
                 "frames": {cid: list(v.frames) for cid, v in zip(system.camera_ids, viewers)}}
     finally:
         for v in viewers:
-            v.stop()
+            v.close()
         system.close()
 
 
@@ -140,12 +142,12 @@ def _dump_frames(path: Path, live: dict, ref, clip_frames: int) -> None:
                                       "reference": truth}) + "\n")
 
 
-def _check(system: LiveSystem, viewers: list[FeedViewer]) -> None:
-    system.app.check_running()
+def _check(app: Child, viewers: list[FeedViewer]) -> None:
+    app.check_running()
     for v in viewers:
         if v.error:
             raise EdgefaceError(f"viewer of camera {v.camera_id} failed: {v.error}",
-                                f"the app's output:\n{system.app.tail()}")
+                                f"the app's output:\n{app.tail()}")
 
 
 def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, app_env: dict,
@@ -160,7 +162,8 @@ def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, a
         latencies += scoring.first_name_latencies(window, ref.names, clip_frames, fps)
     out_frames = sum(len(scoring.in_window(f, start, end)) for f in live["frames"].values())
     p95 = scoring.percentile(latencies, 95)
-    stages = stage_costs(*live["metrics"], seconds=end - start, frames=out_frames)
+    before, after = live["metrics"]
+    stages = stage_costs(before, after, seconds=end - start, frames=out_frames)
     slowest = min(per_camera.values()) if per_camera else 0.0
     result = {
         "cameras": args.cameras,
@@ -183,7 +186,7 @@ def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, a
         "reference_fps": round(ref.fps, 2),
         "speedup_vs_reference": round(slowest * args.cameras / ref.fps, 1) if ref.fps else None,
         "stages": stages,
-        "analysis": counter_rates(*live["metrics"], seconds=end - start),
+        "analysis": counter_rates(before, after, seconds=end - start),
         "reference": ref.as_json(),
         "settings": _effective_settings(app_env),
         "machine": _machine(load_before, load_after),
@@ -205,12 +208,10 @@ def _met(key: str, value, target: float) -> bool:
 
 
 def _effective_settings(app_env: dict) -> dict:
-    from dataclasses import asdict
-
     from edgeface.live.settings import LiveSettings
 
     env = {**{k: v for k, v in os.environ.items() if k.startswith("EDGEFACE_LIVE_")}, **app_env}
-    return asdict(LiveSettings.from_env(env))
+    return LiveSettings.from_env(env).model_dump()
 
 
 def _machine(load_before: list[float], load_after: list[float]) -> dict:

@@ -3,40 +3,38 @@
 
 from __future__ import annotations
 
-import re
+from prometheus_client.parser import text_string_to_metric_families
+
+from edgeface.errors import EdgefaceError
 
 #: In the order a frame meets them. detect/encode run in the analysis processes (their own
 #: time, without the hand-over); the rest in the camera worker threads. ``cut``: the per-frame
 #: scene-cut check.
 STAGES = ("cut", "decode", "detect", "track", "encode", "match", "annotate", "jpeg_out")
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$')
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+#: One scrape: ``{(sample name, ((label, value), …) sorted): value}``.
+Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def parse_metrics(text: str) -> dict[tuple[str, tuple], float]:
-    """Prometheus text → ``{(name, ((label, value), …)): value}``."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if m:
-            labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
-            try:
-                out[(m.group(1), labels)] = float(m.group(3))
-            except ValueError:
-                continue
-    return out
+def parse_metrics(text: str) -> Scrape:
+    """Prometheus text → one value per sample, by ``prometheus_client``'s parser."""
+    try:
+        return {(sample.name, tuple(sorted(sample.labels.items()))): float(sample.value)
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+    except ValueError as err:
+        raise EdgefaceError(f"the app's /metrics is not Prometheus text: {err}",
+                            "check that the benchmark talks to edgeface serve, and its log") from None
 
 
-def stage_costs(before: dict, after: dict, seconds: float, frames: int) -> dict[str, dict]:
+def stage_costs(before: Scrape, after: Scrape, seconds: float, frames: int) -> dict[str, dict]:
     """Per stage: mean ms per call, calls per second, and ms per output frame (all cameras)."""
+    def grown(name: str, stage: str) -> float:
+        key = (name, (("stage", stage),))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
     out = {}
     for stage in STAGES:
-        key = (("stage", stage),)
-        spent = after.get(("edgeface_stage_seconds_total", key), 0.0) - before.get(("edgeface_stage_seconds_total", key), 0.0)
-        calls = after.get(("edgeface_stage_calls_total", key), 0.0) - before.get(("edgeface_stage_calls_total", key), 0.0)
+        spent, calls = grown("edgeface_stage_seconds_total", stage), grown("edgeface_stage_calls_total", stage)
         if calls <= 0:
             continue
         out[stage] = {"ms_per_call": round(spent * 1e3 / calls, 2), "calls_per_s": round(calls / seconds, 1),
@@ -49,7 +47,7 @@ COUNTERS = {"detections": "edgeface_detections_total", "detections_skipped_still
             "encodings": "edgeface_encodings_total", "events": "edgeface_events_total"}
 
 
-def counter_rates(before: dict, after: dict, seconds: float) -> dict[str, float]:
+def counter_rates(before: Scrape, after: Scrape, seconds: float) -> dict[str, float]:
     """Per second over the window, all cameras together (absent counters are left out)."""
     out = {}
     for label, name in COUNTERS.items():

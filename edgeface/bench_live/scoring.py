@@ -51,6 +51,8 @@ def recall_counts(frames: list[Received], names: list[frozenset[str]], clip_fram
     beyond the reference (a shortened reference run) are not scored."""
     hits = wanted = drawn = 0
     for f in frames:
+        if f.counter is None:       # unstamped: nothing to score against
+            continue
         k = f.counter % clip_frames
         if k >= len(names):
             continue
@@ -66,10 +68,10 @@ def first_name_latencies(frames: list[Received], names: list[frozenset[str]], cl
     """Seconds from each appearance's first frame reaching the app to a viewer receiving a frame
     of that appearance with the name drawn; ``inf`` when none came. Only appearances whose whole
     span was sent while ``frames`` were received count (the window cuts the others)."""
-    stamped = [f for f in frames if f.counter is not None]
+    stamped = [(f.counter, f) for f in frames if f.counter is not None]
     if not stamped:
         return []
-    lo, hi = stamped[0].counter, stamped[-1].counter
+    lo, hi = stamped[0][0], stamped[-1][0]
     out = []
     for loop in range(lo // clip_frames, hi // clip_frames + 1):
         base = loop * clip_frames
@@ -77,15 +79,15 @@ def first_name_latencies(frames: list[Received], names: list[frozenset[str]], cl
             first, last = base + app.start, base + app.end
             if first < lo or last > hi:
                 continue
-            hit = next((f for f in stamped if first <= f.counter <= last and app.name in f.names
-                        and f.arrived is not None), None)
+            hit = next(((counter, f.arrived, f.at) for counter, f in stamped
+                        if first <= counter <= last and app.name in f.names and f.arrived is not None), None)
             if hit is None:
                 out.append(math.inf)
                 continue
             # The app got frames at the camera's pace: the appearance's first frame came
             # (counter difference / fps) before the one that carries the name.
-            appeared = hit.arrived - (hit.counter - first) / fps
-            out.append(hit.at - appeared)
+            counter, arrived, at = hit
+            out.append(at - (arrived - (counter - first) / fps))
     return out
 
 

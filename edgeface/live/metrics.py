@@ -1,7 +1,8 @@
-"""Prometheus text exposition, built at scrape time from the live objects (no global registry).
+"""The figures the live objects keep for ``/metrics``: a fixed-bucket latency histogram that
+each camera worker updates, and CPU time spent per processing stage.
 
-Only what the app needs: gauges and counters written from current state, a fixed-bucket
-histogram for processing latency that the camera workers update, and time spent per stage.
+Plain thread-safe counters, no Prometheus types: ``edgeface.live.collector`` reads them at scrape
+time and turns them into metric families (one registry per ``LiveService``, no global state).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 class Histogram:
-    def __init__(self, buckets=LATENCY_BUCKETS_S):
+    """Counts per bucket (upper bounds ``buckets``, then +Inf) and the sum of observed values."""
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS_S):
         self.buckets = tuple(buckets)
         self.counts = [0] * (len(self.buckets) + 1)   # last: +Inf
         self.sum = 0.0
@@ -27,6 +30,7 @@ class Histogram:
             self.sum += value
 
     def snapshot(self) -> tuple[list[int], float]:
+        """Per-bucket counts (not cumulative; the last is +Inf) and the sum, read together."""
         with self._lock:
             return list(self.counts), self.sum
 
@@ -39,7 +43,7 @@ class StageTimes:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._totals: dict[str, list] = {}
+        self._totals: dict[str, list] = {}   # stage -> [seconds, calls]
 
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
@@ -58,53 +62,3 @@ class StageTimes:
     def snapshot(self) -> dict[str, tuple[float, int]]:
         with self._lock:
             return {stage: (seconds, calls) for stage, (seconds, calls) in self._totals.items()}
-
-
-def _labels(labels: dict) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(v) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, float):
-        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else ("NaN" if v != v else "+Inf")
-    return str(v)
-
-
-class Exposition:
-    """Accumulates metric families and renders them as ``text/plain; version=0.0.4``."""
-
-    def __init__(self):
-        self._lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str, samples) -> None:
-        """``samples``: iterable of (labels dict, value)."""
-        self._lines.append(f"# HELP {name} {help_text}")
-        self._lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            self._lines.append(f"{name}{_labels(labels)} {_number(value)}")
-
-    def histogram(self, name: str, help_text: str, series) -> None:
-        """``series``: iterable of (labels dict, Histogram)."""
-        self._lines.append(f"# HELP {name} {help_text}")
-        self._lines.append(f"# TYPE {name} histogram")
-        for labels, hist in series:
-            counts, total = hist.snapshot()
-            running = 0
-            for bound, count in zip(list(hist.buckets) + ["+Inf"], counts):
-                running += count
-                le = bound if bound == "+Inf" else repr(float(bound))
-                self._lines.append(f"{name}_bucket{_labels({**labels, 'le': le})} {running}")
-            self._lines.append(f"{name}_sum{_labels(labels)} {float(total)!r}")
-            self._lines.append(f"{name}_count{_labels(labels)} {running}")
-
-    def render(self) -> str:
-        return "\n".join(self._lines) + "\n"

@@ -13,6 +13,7 @@ from edgeface.bench_live import procstats
 from edgeface.bench_live.metrics import parse_metrics, stage_costs
 from edgeface.bench_live.scoring import Appearance, appearances, first_name_latencies, percentile, recall_counts
 from edgeface.bench_live.viewer import Received, read_frame
+from edgeface.errors import EdgefaceError
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.jpegmeta import ANNOTATION, FRAME_STAMP, add_comment, comment_with_prefix, comments
 
@@ -98,6 +99,22 @@ def test_stage_costs_from_two_scrapes():
                           'edgeface_stage_calls_total{stage="match"} 0\n')
     assert stage_costs(before, after, seconds=10.0, frames=400) == {
         "detect": {"ms_per_call": 50.0, "calls_per_s": 4.0, "ms_per_frame": 5.0}}
+
+
+def test_scrapes_are_read_with_types_labels_and_escapes():
+    scrape = parse_metrics('# HELP edgeface_events_total recognition events recorded\n'
+                           '# TYPE edgeface_events_total counter\n'
+                           'edgeface_events_total{camera="a\\"b",result="named"} 3.0\n'
+                           '# TYPE lat histogram\n'
+                           'lat_bucket{camera="a",le="0.1"} 1.0\nlat_bucket{camera="a",le="+Inf"} 2.0\n'
+                           'lat_sum{camera="a"} 0.5\nlat_count{camera="a"} 2.0\n')
+    assert scrape[("edgeface_events_total", (("camera", 'a"b'), ("result", "named")))] == 3.0
+    assert scrape[("lat_bucket", (("camera", "a"), ("le", "+Inf")))] == 2.0
+
+
+def test_a_page_that_is_not_prometheus_text_is_refused():
+    with pytest.raises(EdgefaceError, match="not Prometheus text"):
+        parse_metrics('{"error": "unauthorized"}')
 
 
 def test_process_tree_usage_includes_children():

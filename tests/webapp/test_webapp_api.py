@@ -126,6 +126,22 @@ def test_not_ready_without_a_model(make_app, tmp_path, media_dir):
     assert client.get("/video_feed").status_code == 503
 
 
+def test_metrics_of_an_app_without_cameras(make_app):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = make_app()
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.content_type.startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert families["edgeface_camera_online"].samples == [] and families["edgeface_events"].samples == []
+    samples = {(s.name, tuple(s.labels.items())): s.value for f in families.values() for s in f.samples}
+    version = client.get("/api/v1/model").json["version"]
+    assert samples[("edgeface_model_loaded", ())] == 1
+    assert samples[("edgeface_model_info", (("version", version),))] == 1
+    assert samples[("edgeface_model_reloads_total", (("result", "ok"),))] == 1
+    assert samples[("edgeface_analysis_queue_depth", ())] == 0
+
+
 def test_uploads_are_checked(make_app):
     import io
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.urls import is_valid_camera_id
 from edgeface.images import load_image
-from edgeface.recognize import recognize_faces, result_json
+from edgeface.recognize import result_json
 from webapp.blueprints.common import service
 from webapp.errors import error_response
 
@@ -25,15 +25,15 @@ FRAME_WAIT_S = 2.0
 # -- cameras ---------------------------------------------------------------------------------
 @bp.get("/cameras")
 def list_cameras():
-    return jsonify(cameras=service().cameras())
+    return jsonify(cameras=[status.as_json() for status in service().cameras()])
 
 
 @bp.get("/cameras/<camera_id>")
 def get_camera(camera_id: str):
-    status = service().camera_status(camera_id)
+    status = service().camera(camera_id)
     if status is None:
         return _no_camera(camera_id)
-    return jsonify(status)
+    return jsonify(status.as_json())
 
 
 @bp.post("/cameras")
@@ -48,13 +48,14 @@ def add_camera():
                               "use http(s)://, rtsp(s):// or rtmp(s)://; local files go in EDGEFACE_CAMERAS")
     if camera_id is not None and not isinstance(camera_id, str):
         return error_response(400, "'id' must be a string", "or leave it out to get one made from the URL")
-    new_id = service().registry.add(url, camera_id=camera_id, origin="api")
-    return jsonify(service().camera_status(new_id) or {"id": new_id}), 201
+    new_id = service().add_camera(url, camera_id)
+    status = service().camera(new_id)
+    return jsonify(status.as_json() if status else {"id": new_id}), 201
 
 
 @bp.delete("/cameras/<camera_id>")
 def remove_camera(camera_id: str):
-    if not service().registry.remove(camera_id):
+    if not service().remove_camera(camera_id):
         return _no_camera(camera_id)
     return jsonify(removed=camera_id)
 
@@ -70,14 +71,10 @@ def remove_camera_by_query():
 @bp.get("/cameras/<camera_id>/frame.jpg")
 def camera_frame(camera_id: str):
     """The latest annotated frame (for polling clients; streams use /video_feed/<id>)."""
-    worker = service().worker(camera_id)
-    if worker is None:
+    feed = service().feed(camera_id)
+    if feed is None:
         return _no_camera(camera_id)
-    worker.broadcaster.touch()
-    seq, jpeg = worker.broadcaster.latest()
-    if jpeg is None:
-        got = worker.broadcaster.wait(seq, FRAME_WAIT_S)
-        jpeg = got[1] if got else None
+    jpeg = feed.latest(FRAME_WAIT_S)
     if jpeg is None:
         return error_response(503, f"camera {camera_id} has no frame yet", "check the camera is online")
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -99,14 +96,14 @@ def list_events():
         return error_response(400, str(err), "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z")
     if not 1 <= limit <= MAX_EVENTS_PER_PAGE:
         return error_response(400, f"'limit' must be 1-{MAX_EVENTS_PER_PAGE}", "e.g. limit=50")
-    events = service().events.query(camera=args.get("camera") or None, name=args.get("name") or None,
+    events = service().query_events(camera=args.get("camera") or None, name=args.get("name") or None,
                                     since=since, until=until, limit=limit)
     return jsonify(events=[e.as_json() for e in events])
 
 
 @bp.get("/events/<event_id>")
 def get_event(event_id: str):
-    event = service().events.get(event_id)
+    event = service().event(event_id)
     if event is None:
         return error_response(404, "no such event", "it may have aged out; GET /api/v1/events lists recent ones")
     return jsonify(event.as_json())
@@ -114,7 +111,7 @@ def get_event(event_id: str):
 
 @bp.get("/events/<event_id>/snapshot.jpg")
 def event_snapshot(event_id: str):
-    jpeg = service().events.snapshot(event_id)
+    jpeg = service().event_snapshot(event_id)
     if jpeg is None:
         return error_response(404, "no snapshot for that event", "it may have aged out")
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
@@ -145,15 +142,13 @@ def recognize():
     if upload is None:
         return error_response(400, "missing multipart field 'image'",
                               "curl -F image=@photo.jpg http://HOST/api/v1/recognize")
-    loaded = service().models.current()
-    if loaded is None:
+    if not service().model_status().loaded:
         return error_response(503, "no model is loaded yet", "see /readyz; check the model file or store")
     name = upload.filename or "image"
     rgb = load_image(upload.read(), name=name)       # ImageError -> 400 with the reason
-    faces = recognize_faces(service().still_engine, loaded.matcher, rgb)
-    return jsonify(result_json(name, faces))
+    return jsonify(result_json(name, service().recognize(rgb)))
 
 
 @bp.get("/model")
 def model():
-    return jsonify(service().models.status())
+    return jsonify(service().model_status().as_json())

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from webapp.auth import csrf_token, log_in, token_matches
+from webapp.auth import csrf_token, log_in, safe_next, token_matches
 from webapp.blueprints.common import service
 
 bp = Blueprint("ui", __name__)
 
 
 def _page(template: str, **context):
-    return render_template(template, csrf=csrf_token(), model=service().models.status(),
+    return render_template(template, csrf=csrf_token(), model=service().model_status(),
                            can_change=bool(current_app.config.get("API_TOKEN")), **context)
 
 
@@ -22,7 +22,7 @@ def index():
 
 @bp.get("/cameras/<camera_id>")
 def camera(camera_id: str):
-    if service().worker(camera_id) is None:
+    if service().camera(camera_id) is None:
         return _page("missing.html", camera_id=camera_id), 404
     return _page("camera.html", camera_id=camera_id)
 
@@ -50,6 +50,4 @@ def logout():
 
 def _safe_next(target: str | None) -> str:
     """Only local paths: a login link must not bounce the operator to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("ui.index")
-    return target
+    return safe_next(target, url_for("ui.index"))
