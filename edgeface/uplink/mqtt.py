@@ -93,7 +93,7 @@ class MqttPublisher(Service):
     """Publishes ``RecognitionEvent``s and camera availability; see the module docstring."""
 
     def __init__(self, settings: UplinkSettings, client_id: str | None = None):
-        if not settings.mqtt_url:
+        if not settings.url:
             raise ValueError("MqttPublisher needs settings.mqtt_url")
         super().__init__("mqtt-publisher")
         self.settings = settings
@@ -273,7 +273,7 @@ class MqttPublisher(Service):
 
     # -- the connection ------------------------------------------------------------------------------
     def _connect(self) -> bool:
-        url = urlsplit(self.settings.mqtt_url or "")
+        url = urlsplit(self.settings.url or "")
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
         if url.username:
             client.username_pw_set(unquote(url.username), unquote(url.password) if url.password else None)

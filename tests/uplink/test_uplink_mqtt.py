@@ -199,3 +199,4 @@ def test_settings_errors_name_the_variable_but_never_the_password():
     good = UplinkSettings.from_env({"EDGEFACE_MQTT_URL": "mqtt://u:hunter2@broker", "EDGEFACE_SITE": "store-12",
                                     "EDGEFACE_MQTT_QUEUE_MAX": "50"})
     assert (good.site, good.mqtt_queue_max, good.broker_label()) == ("store-12", 50, "broker:1883")
+    assert "hunter2" not in repr(good) and good.url == "mqtt://u:hunter2@broker"
