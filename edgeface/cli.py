@@ -1,4 +1,8 @@
-"""The ``edgeface`` command. Each area registers its own subcommands from a small module."""
+"""The ``edgeface`` command. Each area registers its own subcommands from a small module.
+
+The settings tree (edgeface.settings) is loaded once here, before any handler runs, and handed to
+it as ``args.settings``; a bad value stops the command with exit code 2 before any work.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from edgeface import __version__
+from edgeface import __version__, settings
 from edgeface.errors import EdgefaceError
 
 #: Modules exposing ``register(subparsers)``; their heavy imports happen inside the handlers.
@@ -17,6 +21,8 @@ COMMAND_MODULES = (
     "edgeface.cli_camera",    # camera (simulator)
     "edgeface.cli_bench",     # bench
     "edgeface.cli_pipeline",  # pipeline
+    "edgeface.cli_settings",  # settings
+    "edgeface.cli_review",    # review (captures from the edge: cluster, name)
 )
 
 
@@ -45,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        args.settings = settings.load()
         return int(args.handler(args) or 0)
     except EdgefaceError as err:
         print(f"edgeface: error: {err}", file=sys.stderr)

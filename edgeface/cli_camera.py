@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
+
+from edgeface.settings import REGISTRATION_HOST
 
 
 def register(sub) -> None:
@@ -19,11 +20,11 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8081, help="HTTP port (default 8081; 0 picks a free one)")
     p.add_argument("--mdns-interface", default="127.0.0.1", metavar="IP",
                    help="interface IP for mDNS (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--token", default=os.environ.get("EDGEFACE_CAMERA_TOKEN"),
+    p.add_argument("--token", default=None,
                    help="stream token (default $EDGEFACE_CAMERA_TOKEN, else a random one)")
     p.add_argument("--name", default=None, help="mDNS instance name (default edgecam-HOST-PORT)")
-    p.add_argument("--register-host", default="microshift-cam-reg.local",
-                   help="the app's mDNS registration host name (default microshift-cam-reg.local)")
+    p.add_argument("--register-host", default=REGISTRATION_HOST,
+                   help=f"the app's mDNS registration host name (default {REGISTRATION_HOST})")
     p.add_argument("--register-port", type=int, default=None,
                    help="the app's port (default: from its _edgeface._tcp service, else 80)")
     p.add_argument("--no-register", action="store_true", help="do not call the app's /register")
@@ -38,11 +39,15 @@ def register(sub) -> None:
 
 
 def cmd_camera(args) -> int:
+    from edgeface import images
     from edgeface.cameras.simulator import CameraSimulator, SimulatorConfig
 
+    images.configure(args.settings.images.max_pixels)   # an image-folder source is read with it
+    env_token = args.settings.cameras.token
     config = SimulatorConfig(
         source=args.source, host=args.host, port=args.port, mdns_interface=args.mdns_interface,
-        token=args.token, name=args.name, register_host=None if args.no_register else args.register_host,
+        token=args.token or (env_token.get_secret_value() if env_token else None), name=args.name,
+        register_host=None if args.no_register else args.register_host,
         register_port=args.register_port, advertise=not args.no_advertise, advertise_ip=args.advertise_ip,
         fps=args.fps, quality=args.quality, reregister_after_s=args.reregister_after,
     )

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from edgeface.settings import DEFAULT_TOLERANCE
+
 
 def _count(text: str) -> int:
     """argparse type: a whole number >= 0 (dlib and the process pool fail obscurely on negatives)."""
@@ -25,7 +27,7 @@ def _distance(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not 0.0 <= value <= 2.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text!r} is not a distance from 0 to 2 (default 0.6)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a distance from 0 to 2 (default {DEFAULT_TOLERANCE})")
     return value
 
 
@@ -41,15 +43,16 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", required=True, help="model file")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
-    p.add_argument("--tolerance", type=_distance, default=0.6, help="max distance for a match (default 0.6)")
+    p.add_argument("--tolerance", type=_distance, default=DEFAULT_TOLERANCE,
+                   help=f"max distance for a match (default {DEFAULT_TOLERANCE})")
     p.add_argument("--upsample", type=_count, default=1, help="times to upsample before detecting (default 1)")
     p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto")
     p.set_defaults(handler=cmd_recognize)
 
     model = sub.add_parser("model", help="versioned models in a store (S3 or a directory)")
     model.add_argument("--store", default=None,
-                       help="s3://BUCKET/PREFIX or a directory (default: $EDGEFACE_STORE, else S3 when "
-                            "AWS_S3_BUCKET is set, else ./model-store)")
+                       help="s3://BUCKET/PREFIX or a directory (default: $EDGEFACE_STORE, else "
+                            "s3://$AWS_S3_BUCKET/$EDGEFACE_S3_PREFIX when a bucket is set, else ./model-store)")
     msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     p = msub.add_parser("push", help="publish a model file as a new version; prints the version")
     p.add_argument("file")
@@ -70,9 +73,12 @@ def register(sub) -> None:
 
 
 def cmd_train(args) -> int:
+    from edgeface import images
     from edgeface.training import report_lines, save_with_report, train
 
-    model, report = train(args.images, workers=args.workers, progress=not args.no_progress)
+    images.configure(args.settings.images.max_pixels)
+    model, report = train(args.images, workers=args.workers, progress=not args.no_progress,
+                          source_date_epoch=args.settings.training.source_date_epoch)
     report_file = save_with_report(model, report, args.out)
     for line in report_lines(report):
         print(line, file=sys.stderr)
@@ -84,10 +90,11 @@ def cmd_train(args) -> int:
 def cmd_recognize(args) -> int:
     from edgeface.engine import FaceEngine
     from edgeface.errors import EdgefaceError
-    from edgeface.images import load_image
+    from edgeface.images import configure, load_image
     from edgeface.modelfile import FaceModel
     from edgeface.recognize import STILL_SETTINGS, recognize_faces, result_json
 
+    configure(args.settings.images.max_pixels)
     matcher = FaceModel.load(args.model).matcher(args.tolerance)
     engine = FaceEngine(STILL_SETTINGS, upsample=args.upsample, detector=args.detector)
     failed = 0
@@ -111,7 +118,7 @@ def cmd_recognize(args) -> int:
 def _store(args):
     from edgeface.store import open_store
 
-    return open_store(args.store)
+    return open_store(args.store, args.settings)
 
 
 def cmd_model_push(args) -> int:
@@ -147,7 +154,8 @@ def cmd_model_pull(args) -> int:
 
 def cmd_model_verify(args) -> int:
     manifest = _store(args).verify(args.version)
-    print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {len(manifest.get('identities') or [])} identities)")
+    identities = len(manifest.get("identities") or [])
+    print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {identities} identities)")
     return 0
 
 

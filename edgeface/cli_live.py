@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 
 def register(sub) -> None:
     p = sub.add_parser(
         "serve", help="run the web app (operator page, API, camera registration) under gunicorn",
-        description="Settings default to the environment variables listed in docs/webapp.md "
+        description="Settings default to the environment variables listed in docs/settings.md "
                     "(MODEL_FILENAME, EDGEFACE_*); flags override them.")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="FILE", help="model file, reloaded when it changes "
                         "(default $MODEL_FILENAME or /model/model.data)")
     source.add_argument("--store", metavar="URL", help="follow a model store (s3://BUCKET/PREFIX or a directory) "
-                        "instead of a file (default $EDGEFACE_MODEL_STORE)")
+                        "instead of a file (default $EDGEFACE_STORE)")
     p.add_argument("--model-version", default=None, help="store version to use (default latest: follows promotions)")
     p.add_argument("--host", default=None, help="listen address (default $EDGEFACE_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="listen port (default $EDGEFACE_PORT or 5000)")
@@ -45,7 +43,7 @@ def cmd_serve(args) -> int:
     from webapp.config import AppSettings
     from webapp.server import EdgefaceServer
 
-    settings = AppSettings.from_env()
+    settings = AppSettings.from_settings(args.settings)
     svc = settings.service
     if args.model:
         svc.model_path, svc.store_url = args.model, None
@@ -57,7 +55,7 @@ def cmd_serve(args) -> int:
         settings.host = args.host
     if args.port is not None:
         settings.port = args.port
-        if not os.environ.get("EDGEFACE_ANNOUNCE_PORT"):
+        if args.settings.cameras.announce_port is None:   # announce what we listen on
             svc.announce_port = args.port
     if args.mdns_interface:
         svc.mdns_interface = args.mdns_interface
@@ -67,7 +65,9 @@ def cmd_serve(args) -> int:
         svc.cameras = list(svc.cameras) + args.camera
     if args.allowed_networks:
         svc.allowed_networks = parse_networks(args.allowed_networks)
-    EdgefaceServer(settings, threads=args.threads).run()
+    if args.threads:
+        settings.threads = args.threads
+    EdgefaceServer(settings).run()
     return 0
 
 

@@ -16,27 +16,25 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgeface.errors import ConfigError, ImageError
-
-
-def _max_pixels(default: int = 40_000_000) -> int:
-    raw = os.environ.get("EDGEFACE_MAX_IMAGE_PIXELS", "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) == 0:
-        raise ConfigError(f"EDGEFACE_MAX_IMAGE_PIXELS={raw[:40]!r} is not a positive whole number",
-                          f"set it to a pixel count such as {default} or unset it")
-    return int(raw)
-
+from edgeface.errors import ImageError
+from edgeface.settings import ImageSettings
 
 #: Larger images are refused: decoding a 100-megapixel upload would take seconds and ~300 MB.
-MAX_PIXELS = _max_pixels()
+#: The process-wide limit, set once by the entry point from its settings (``configure``).
+MAX_PIXELS: int = ImageSettings().max_pixels
+
+
+def configure(max_pixels: int) -> None:
+    """Set the limit for this process (and the training workers it forks): ``images.max_pixels``."""
+    global MAX_PIXELS
+    MAX_PIXELS = max_pixels
 
 
 def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) -> np.ndarray:
     """Decode a file path or the bytes of an image into an RGB uint8 array, EXIF-upright.
 
     ``name`` is used in error messages when ``source`` is bytes (e.g. an upload's file name).
+    Images over ``MAX_PIXELS`` are refused.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "uploaded image")
     try:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeface.settings import DEFAULT_TOLERANCE
+
 UNKNOWN = "Unknown"
 EMBEDDING_DIM = 128   # dlib ResNet face descriptor
-DEFAULT_TOLERANCE = 0.6
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,28 @@
-"""S3 settings from the RHODS data-connection variables, and a boto3 client built from them.
+"""A boto3 client built from the ``s3`` section of the settings (the RHODS data-connection variables).
 
-The secret key is read by boto3 from the environment and never passes through our code's
-strings, so no log line or error message of ours can contain it.
+The keys stay ``SecretStr`` until the moment they are handed to boto3, so no log line or error
+message of ours can contain them.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from edgeface.settings import S3Settings
 
-from edgeface.errors import ConfigError
+#: The data-connection variables, in the order a RHODS data connection lists them.
+ENV_VARS = tuple(str(f.json_schema_extra["env"]) for name, f in S3Settings.model_fields.items()  # type: ignore[index]
+                 if name != "prefix")
 
-ENV_VARS = ("AWS_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_BUCKET", "AWS_DEFAULT_REGION")
+__all__ = ["ENV_VARS", "S3Settings", "s3_client"]
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    endpoint: str | None
-    bucket: str | None
-    region: str | None
+def s3_client(s3: S3Settings):
+    import boto3
+    from botocore.config import Config
 
-    @classmethod
-    def from_env(cls, env=None) -> S3Settings:
-        env = os.environ if env is None else env
-        return cls(env.get("AWS_S3_ENDPOINT") or None, env.get("AWS_S3_BUCKET") or None,
-                   env.get("AWS_DEFAULT_REGION") or None)
-
-    def describe(self) -> str:
-        """Safe to print: endpoint, bucket, region and whether credentials are present."""
-        has_key = bool(os.environ.get("AWS_ACCESS_KEY_ID"))
-        return (f"endpoint={self.endpoint or 'AWS default'} bucket={self.bucket} region={self.region} "
-                f"credentials={'set' if has_key else 'missing'}")
-
-    def client(self):
-        import boto3
-        from botocore.config import Config
-
-        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
-            raise ConfigError(f"AWS_S3_ENDPOINT={self.endpoint!r} is not a URL",
-                              "set it to e.g. https://s3.example.com or http://127.0.0.1:9000")
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        s3={"addressing_style": "path"})  # path style: MinIO/ODF/moto endpoints need it
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region or "us-east-1",
-                            config=config)
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+                    s3={"addressing_style": "path"})  # path style: MinIO/ODF/moto endpoints need it
+    key_id = secret = None   # None: boto3's own chain (instance role, ~/.aws)
+    if s3.access_key_id and s3.secret_access_key:
+        key_id, secret = s3.access_key_id.get_secret_value(), s3.secret_access_key.get_secret_value()
+    return boto3.client("s3", endpoint_url=s3.endpoint, region_name=s3.region or "us-east-1", config=config,
+                        aws_access_key_id=key_id, aws_secret_access_key=secret)

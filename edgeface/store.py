@@ -20,15 +20,14 @@ from pathlib import Path
 
 from edgeface.errors import ModelFileError, StoreError
 from edgeface.modelfile import FaceModel, atomic_write, read_model_bytes
-from edgeface.s3config import S3Settings
+from edgeface.s3config import s3_client
+from edgeface.settings import S3Settings, Settings, load
 
 MODEL_NAME = "model.data"
 MANIFEST_NAME = "manifest.json"
 LATEST_NAME = "latest"
 VERSION_RE = re.compile(r"^\d{8}T\d{6}Z$")
 VERSION_FORMAT = "%Y%m%dT%H%M%SZ"
-DEFAULT_LOCAL_STORE = "model-store"
-DEFAULT_S3_PREFIX = "models"
 
 
 class LocalBackend:
@@ -62,7 +61,7 @@ class S3Backend:
     def __init__(self, settings: S3Settings, bucket: str, prefix: str):
         self.settings, self.bucket, self.prefix = settings, bucket, prefix.strip("/")
         self.where = f"s3://{bucket}/{self.prefix}"
-        self._client = settings.client()
+        self._client = s3_client(settings)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -106,7 +105,7 @@ class S3Backend:
     def folders(self) -> list[str]:
         names, token = [], None
         while True:
-            extra = {"ContinuationToken": token} if token else {}
+            extra: dict[str, str] = {"ContinuationToken": token} if token else {}
             resp = self._call("list", self._client.list_objects_v2,
                               Prefix=f"{self.prefix}/" if self.prefix else "", Delimiter="/", **extra) or {}
             names += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in resp.get("CommonPrefixes", [])]
@@ -153,7 +152,8 @@ class ModelStore:
         version = self.resolve(version)
         raw = self.backend.read(f"{version}/{MANIFEST_NAME}")
         if raw is None:
-            raise StoreError(f"model version {version} not found in {self.where}", "list them with: edgeface model list")
+            raise StoreError(f"model version {version} not found in {self.where}",
+                             "list them with: edgeface model list")
         try:
             manifest = json.loads(raw)
             valid = (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), str)
@@ -245,23 +245,17 @@ def _training_summary(model: FaceModel, report: dict | None) -> dict:
     return counts
 
 
-def default_store_url(env=None) -> str:
-    env = os.environ if env is None else env
-    if env.get("EDGEFACE_STORE"):
-        return env["EDGEFACE_STORE"]
-    if env.get("AWS_S3_BUCKET"):
-        return f"s3://{env['AWS_S3_BUCKET']}/{env.get('EDGEFACE_S3_PREFIX', DEFAULT_S3_PREFIX)}"
-    return DEFAULT_LOCAL_STORE
-
-
-def open_store(url: str | None = None) -> ModelStore:
-    """``s3://BUCKET/PREFIX`` or a directory; default: EDGEFACE_STORE, else S3 when AWS_S3_BUCKET is set."""
-    url = url or default_store_url()
+def open_store(url: str | None = None, settings: Settings | None = None) -> ModelStore:
+    """``s3://BUCKET/PREFIX`` or a directory; default: ``settings.store_url()`` (EDGEFACE_STORE, else S3
+    when AWS_S3_BUCKET is set, else ./model-store). Entry points pass their settings; without them
+    (library callers, the model watcher) they are loaded from the environment here."""
+    settings = settings or load()
+    url = url or settings.store_url()
     if url.startswith("s3://"):
         bucket, _, prefix = url[5:].partition("/")
         if not bucket:
             raise StoreError(f"store URL {url!r} names no bucket", "use s3://BUCKET/PREFIX")
-        return ModelStore(S3Backend(S3Settings.from_env(), bucket, prefix))
+        return ModelStore(S3Backend(settings.s3, bucket, prefix))
     if "://" in url and not url.startswith("file://"):
         raise StoreError(f"store URL {url!r} is not supported", "use s3://BUCKET/PREFIX or a directory path")
     return ModelStore(LocalBackend(Path(url.removeprefix("file://"))))

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def detect_enrolment_faces(engine: FaceEngine, rgb: np.ndarray) -> list:
 def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
     """Embedding of the single face in one enrolment image, or the reason it cannot be used."""
     engine = engine or _engine
+    assert engine is not None, "enrol_one runs inside _run_all (or is given an engine)"
     try:
         raw = sample.path.read_bytes()
     except OSError as err:
@@ -103,10 +105,15 @@ def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
 
 
 def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
-          settings: EngineSettings = TRAINING_SETTINGS) -> tuple[FaceModel, dict]:
-    """Enrol every usable image under ``images_dir``. Raises TrainingError when none is usable."""
+          settings: EngineSettings = TRAINING_SETTINGS, source_date_epoch: int | None = None,
+          ) -> tuple[FaceModel, dict]:
+    """Enrol every usable image under ``images_dir``. Raises TrainingError when none is usable.
+
+    ``source_date_epoch`` (``training.source_date_epoch`` of the settings, i.e. SOURCE_DATE_EPOCH)
+    is written as the creation time instead of now: the same images then give a byte-identical file.
+    """
     started = time.monotonic()
-    created = _created_timestamp()  # before the work: a bad SOURCE_DATE_EPOCH fails at once
+    created = _created_timestamp(source_date_epoch)
     samples, ignored = discover(images_dir)
     if not samples:
         raise TrainingError(f"{images_dir}: no image files found",
@@ -123,7 +130,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
     if not used:
         raise TrainingError(f"{images_dir}: none of {len(samples)} images had exactly one usable face",
                             "see the skipped list above; use clear photos of one face each")
-    embeddings = np.stack([o.embedding for o in used])
+    embeddings = np.stack([o.embedding for o in used if o.embedding is not None])
     labels = np.array([index[o.sample.person] for o in used], dtype=np.int32)
 
     engine_info = FaceEngine(settings).describe()
@@ -156,6 +163,7 @@ def _run_all(samples: list[Sample], workers: int, progress: bool, settings: Engi
     _engine = FaceEngine(settings).warm()
     try:
         with _progress_bar(len(samples), progress) as bar, ExitStack() as stack:
+            results: Iterator[Outcome]
             if workers <= 1 or len(samples) == 1:
                 results = map(enrol_one, samples)
             else:
@@ -179,15 +187,13 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, desc="enrolling", unit="img", disable=not enabled, leave=False)
 
 
-def _created_timestamp() -> str:
-    # SOURCE_DATE_EPOCH makes whole files byte-identical for reproducible builds.
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
+def _created_timestamp(epoch: int | None) -> str:
+    if epoch is None:
         return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        when = datetime.fromtimestamp(int(epoch), timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        raise ConfigError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a Unix timestamp",
+        when = datetime.fromtimestamp(epoch, timezone.utc)
+    except (OverflowError, OSError):
+        raise ConfigError(f"SOURCE_DATE_EPOCH={epoch} is not a Unix timestamp",
                           "set it to whole seconds since 1970, e.g. $(git log -1 --format=%ct), or unset it") from None
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -9,60 +9,45 @@ from evaluate, ``published.json`` from upload.
 
 Settings come from environment variables, so the same files run in a workbench, under
 ``elyra-pipeline run`` (nodes inherit its environment) and on Kubeflow (node ``env_vars`` and
-``kubernetes_secrets``). S3 uses the RHODS data-connection variables (``AWS_S3_ENDPOINT``,
-``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_S3_BUCKET``, ``AWS_DEFAULT_REGION``); no
-step prints any of their values except endpoint and bucket.
+``kubernetes_secrets``): the ``training`` section of edgeface's settings tree (docs/settings.md),
+loaded once per node by ``run_node``. S3 uses the RHODS data-connection variables
+(``AWS_S3_ENDPOINT``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_S3_BUCKET``,
+``AWS_DEFAULT_REGION``); no step prints any of their values except endpoint and bucket.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeface.errors import ConfigError, EdgefaceError
+from edgeface import settings as edgeface_settings
+from edgeface.errors import EdgefaceError
 from edgeface.evaluation import distance_figure, evaluate_model, figure_png, pair_distances
-from edgeface.matcher import DEFAULT_TOLERANCE
 from edgeface.modelfile import FaceModel, atomic_write, sha256_file
 from edgeface.store import open_store
 from edgeface.training import load_report, report_lines, save_with_report, train
 
-#: Below this leave-one-out accuracy the evaluate step fails and nothing is uploaded.
-DEFAULT_MIN_ACCURACY = 0.9
-
-
-def _env_float(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # also catches nan
-        raise ConfigError(f"{name}={raw!r} is not a number from {low:g} to {high:g}", f"set it to e.g. {default}")
-    return value
-
 
 @dataclass(frozen=True)
 class Settings:
+    """What the steps use; meanings, defaults and variable names: ``training`` in docs/settings.md."""
     images: Path  # one sub-folder of face images per person
     artifacts: Path  # where steps leave files for the next step
     tolerance: float  # match distance the web app uses; evaluation measures at this value
     min_accuracy: float  # quality gate on leave-one-out accuracy
     store: str | None  # s3://BUCKET/PREFIX or a directory; None: edgeface's default (data connection)
+    # The whole tree: S3 credentials for the upload, SOURCE_DATE_EPOCH for training.
+    edgeface: edgeface_settings.Settings = field(default_factory=edgeface_settings.Settings, repr=False)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            images=Path(os.environ.get("EDGEFACE_IMAGES") or "face-images"),
-            artifacts=Path(os.environ.get("EDGEFACE_ARTIFACTS") or "artifacts"),
-            tolerance=_env_float("EDGEFACE_TOLERANCE", DEFAULT_TOLERANCE, 0.0, 2.0),
-            min_accuracy=_env_float("EDGEFACE_MIN_ACCURACY", DEFAULT_MIN_ACCURACY, 0.0, 1.0),
-            store=os.environ.get("EDGEFACE_STORE") or None,
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        tree = edgeface_settings.load(environ)
+        t = tree.training
+        return cls(images=t.images, artifacts=t.artifacts, tolerance=t.tolerance, min_accuracy=t.min_accuracy,
+                   store=tree.model.store, edgeface=tree)
 
     @property
     def model(self) -> Path:
@@ -87,7 +72,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def train_step(s: Settings) -> tuple[FaceModel, dict]:
     """Enrol every usable image; write model.data and its report (as `edgeface train` does)."""
-    model, report = train(s.images, progress=False)
+    model, report = train(s.images, progress=False, source_date_epoch=s.edgeface.training.source_date_epoch)
     save_with_report(model, report, s.model)
     for line in report_lines(report):
         print(line)
@@ -131,7 +116,7 @@ def evaluate_step(s: Settings, model: FaceModel | None = None):
 def upload_step(s: Settings) -> str:
     """Publish the evaluated model as a new version in the store and point ``latest`` at it."""
     evaluation = _passed_evaluation(s)
-    store = open_store(s.store)
+    store = open_store(s.store, s.edgeface)
     version = store.push(s.model, training_report=load_report(s.model))
     published = {
         "version": version,
@@ -167,7 +152,8 @@ def _passed_evaluation(s: Settings) -> dict:
 
 
 def run_node(step) -> None:
-    """Entry point of a pipeline node: run ``step(Settings.from_env())``; exit 2 on a user error.
+    """Entry point of a pipeline node: run ``step(Settings.from_env())`` (the settings are loaded
+    once, here); exit 2 on a user error.
 
     Elyra's local runtime captures a node's stderr and, on failure, shows only the text from the
     last line containing "Error", so the message goes there in that shape (and to stdout in full).

@@ -1,7 +1,7 @@
 """The edgeface web app: operator pages, JSON API, MJPEG feeds, probes and camera registration.
 
-``create_app()`` builds it from environment variables (gunicorn: ``webapp:create_app()``, see
-``webapp/gunicorn.conf.py``); ``edgeface serve`` passes ready-made settings instead.
+``create_app()`` loads the settings tree from the environment once (gunicorn: ``webapp:create_app()``,
+see ``webapp/gunicorn.conf.py``); ``edgeface serve`` passes ready-made settings instead.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from edgeface import __version__
+from edgeface import __version__, images
 from edgeface.live.service import LiveService
 from webapp.auth import init_auth
 from webapp.blueprints import api, feeds, ops, ui
@@ -24,6 +24,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     """One app = one ``LiveService`` (cameras, model, workers). ``start=False`` builds it without
     starting threads; call ``app.extensions["edgeface"].close()`` to stop what ``start`` began."""
     settings = settings or AppSettings.from_env()
+    images.configure(settings.max_image_pixels)   # uploads are decoded with this process-wide limit
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, settings.api_token, settings.secure_cookies)

@@ -9,18 +9,28 @@ One worker process, many threads (``gthread``):
   camera and analysis threads (OpenCV and dlib release the GIL), not in request threads;
 - async workers (gevent/eventlet) would monkey-patch the threads that dlib and OpenCV work in.
 
-Environment: ``EDGEFACE_HOST`` / ``EDGEFACE_PORT`` (bind, default 127.0.0.1:5000; ``0.0.0.0``
-in a pod), ``EDGEFACE_HTTP_THREADS`` (default 32 = concurrent streams + API calls).
+Bind, threads and log level come from the ``http`` section of the settings (``EDGEFACE_HOST``,
+``EDGEFACE_PORT``, ``EDGEFACE_HTTP_THREADS``, ``EDGEFACE_LOG_LEVEL``; docs/settings.md), read once
+here for the gunicorn master; ``edgeface serve`` sets them from its own settings instead.
 """
 
-import os
 import signal
+import sys
+
+from edgeface.errors import ConfigError
+from edgeface.settings import HttpSettings
+from webapp.server import bind_address
+
+try:
+    _http = HttpSettings.from_env()
+except ConfigError as err:   # a clear line, not gunicorn's "failed to read config file" traceback
+    sys.exit(f"edgeface: error: {err}")
 
 wsgi_app = "webapp:create_app()"
-bind = [f"{os.environ.get('EDGEFACE_HOST', '127.0.0.1')}:{os.environ.get('EDGEFACE_PORT', '5000')}"]
+bind = [bind_address(_http.host, _http.port)]
 workers = 1                       # see above: per-camera state must not be split across processes
 worker_class = "gthread"
-threads = int(os.environ.get("EDGEFACE_HTTP_THREADS", "32"))
+threads = _http.threads
 worker_connections = threads * 2
 timeout = 60                      # worker heartbeat; long streams are fine under gthread
 graceful_timeout = 10             # streams end themselves on shutdown (see post_worker_init)
@@ -30,7 +40,7 @@ accesslog = "-"
 # %(U)s is the path without the query string: /register?token=… must never reach a log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
-loglevel = os.environ.get("EDGEFACE_LOG_LEVEL", "info")
+loglevel = _http.log_level
 control_socket_disable = True    # one shared ~/.gunicorn/gunicorn.ctl would clash between instances
 
 

@@ -17,11 +17,10 @@ def bind_address(host: str, port: int) -> str:
 
 
 class EdgefaceServer(BaseApplication):
-    """gunicorn with ``webapp/gunicorn.conf.py``; bind and threads from ``settings``/arguments."""
+    """gunicorn with ``webapp/gunicorn.conf.py``; bind, threads and log level from ``settings``."""
 
-    def __init__(self, settings: AppSettings, threads: int | None = None):
+    def __init__(self, settings: AppSettings):
         self.settings = settings
-        self.threads = threads
         super().__init__(prog="edgeface serve")
 
     def load_config(self) -> None:
@@ -29,8 +28,9 @@ class EdgefaceServer(BaseApplication):
             if key in self.cfg.settings and key != "wsgi_app" and value is not None:
                 self.cfg.set(key, value)
         self.cfg.set("bind", [bind_address(self.settings.host, self.settings.port)])
-        if self.threads:
-            self.cfg.set("threads", self.threads)
+        self.cfg.set("threads", self.settings.threads)
+        self.cfg.set("worker_connections", self.settings.threads * 2)
+        self.cfg.set("loglevel", self.settings.log_level)
 
     def load(self):
         from webapp import create_app  # in the worker, after fork: threads start there

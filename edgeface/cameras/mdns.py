@@ -30,10 +30,10 @@ from zeroconf import (
 
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
+from edgeface.settings import REGISTRATION_HOST
 
 log = logging.getLogger(__name__)
 
-REGISTRATION_HOST = "microshift-cam-reg.local"
 APP_SERVICE_TYPE = "_edgeface._tcp.local."
 CAMERA_SERVICE_TYPE = "_edgecam._tcp.local."
 #: Camera records expire after 2 min instead of zeroconf's 75: a camera that was killed (no

@@ -16,6 +16,7 @@ from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Network, check_
 from edgeface.cameras.source import CameraSource
 from edgeface.cameras.urls import camera_id_for, is_valid_camera_id, redact, slugify, stream_url
 from edgeface.errors import ConfigError
+from edgeface.settings import DEFAULT_MAX_CAMERAS
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class CameraRegistry:
     """
 
     def __init__(self, allowed_networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS, *,
-                 stall_timeout: float = 3.0, max_cameras: int = 32, forget_offline_after_s: float = 600.0):
+                 stall_timeout: float = 3.0, max_cameras: int = DEFAULT_MAX_CAMERAS,
+                 forget_offline_after_s: float = 600.0):
         self.allowed_networks = list(allowed_networks)
         self.stall_timeout = stall_timeout
         self.max_cameras = max_cameras

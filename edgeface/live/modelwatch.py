@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError, ModelFileError
-from edgeface.matcher import EMBEDDING_DIM, Matcher
+from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def check_usable(model: FaceModel, source: str) -> None:
 class ModelHolder:
     """Holds the current model; swapping is one reference assignment under a lock."""
 
-    def __init__(self, tolerance: float = 0.6):
+    def __init__(self, tolerance: float = DEFAULT_TOLERANCE):
         self.tolerance = tolerance
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None

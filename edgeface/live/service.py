@@ -10,8 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from edgeface.cameras.mdns import REGISTRATION_HOST, CameraBrowser, RegistrationAnnouncer
-from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS
+from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.live.admission import RegistrationGate
@@ -21,29 +20,50 @@ from edgeface.live.events import EventStore
 from edgeface.live.metrics import Exposition, StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
-from edgeface.live.settings import LiveSettings
 from edgeface.live.worker import CameraWorker
 from edgeface.recognize import STILL_SETTINGS
+from edgeface.settings import (
+    CameraSettings,
+    EventSettings,
+    HttpSettings,
+    LiveSettings,
+    ModelSettings,
+    Settings,
+    default,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ServiceConfig:
-    model_path: str | None = "/model/model.data"
+    """What a ``LiveService`` needs, taken from the settings tree by ``from_settings``; meanings,
+    defaults and variable names live there (edgeface/settings.py, docs/settings.md)."""
+    model_path: str = default(ModelSettings, "file")
     store_url: str | None = None          # use the store instead of model_path when set
-    model_version: str = "latest"
-    reload_interval_s: float = 2.0
+    model_version: str = default(ModelSettings, "version")
+    reload_interval_s: float = default(ModelSettings, "reload_interval_s")
     mdns_interface: str | None = None     # None: no mDNS (no announcer, no browser)
-    register_host: str = REGISTRATION_HOST
-    announce_port: int = 5000
-    allowed_networks: list = field(default_factory=lambda: list(DEFAULT_ALLOWED_NETWORKS))
-    camera_token: str | None = None       # self-registering cameras must present it (when set)
+    register_host: str = default(CameraSettings, "register_host")
+    announce_port: int = default(HttpSettings, "port")
+    allowed_networks: list = field(default_factory=lambda: default(CameraSettings, "allowed_networks"))
+    camera_token: str | None = field(default=None, repr=False)   # self-registering cameras must present it
     cameras: list[str] = field(default_factory=list)   # added at start (operator configuration)
-    max_cameras: int = 16
+    max_cameras: int = default(CameraSettings, "max_cameras")
     events_dir: str | None = None
-    max_events: int = 1000
+    max_events: int = default(EventSettings, "max_events")
     live: LiveSettings = field(default_factory=LiveSettings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceConfig:
+        model, cameras = settings.model, settings.cameras
+        return cls(model_path=model.file, store_url=model.store, model_version=model.version,
+                   reload_interval_s=model.reload_interval_s, mdns_interface=cameras.mdns_interface,
+                   register_host=cameras.register_host, announce_port=settings.announce_port(),
+                   allowed_networks=list(cameras.allowed_networks),
+                   camera_token=cameras.token.get_secret_value() if cameras.token else None,
+                   cameras=list(cameras.initial), max_cameras=cameras.max_cameras,
+                   events_dir=settings.events.dir, max_events=settings.events.max_events, live=settings.live)
 
 
 class LiveService:
