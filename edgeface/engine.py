@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import dlib
@@ -24,13 +25,26 @@ from edgeface.matcher import EMBEDDING_DIM
 Box = tuple[int, int, int, int]
 
 
+class Engine(Protocol):
+    """What live analysis needs of an engine: ``FaceEngine`` in this thread, ``TimedEngine``
+    (the same, timed) or ``ProcessEngine`` (in child processes) — interchangeable."""
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        """Face boxes in ``rgb``'s coordinates, largest first."""
+        ...
+
+    def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """One 128-D float32 embedding per box."""
+        ...
+
+
 def _models_dir() -> Path:
     # Locate the data without importing face_recognition_models: its __init__ needs pkg_resources,
     # which recent setuptools no longer ships.
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("face_recognition_models is not installed: pip install face_recognition_models")
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 MODEL_FILES = {
@@ -143,8 +157,8 @@ class FaceEngine:
 def _to_box(rect, scale: float, shape: tuple[int, ...]) -> Box:
     h, w = shape[0], shape[1]
     inv = 1.0 / scale
-    return (max(int(round(rect.top() * inv)), 0), min(int(round(rect.right() * inv)), w - 1),
-            min(int(round(rect.bottom() * inv)), h - 1), max(int(round(rect.left() * inv)), 0))
+    return (max(round(rect.top() * inv), 0), min(round(rect.right() * inv), w - 1),
+            min(round(rect.bottom() * inv), h - 1), max(round(rect.left() * inv), 0))
 
 
 def library_versions() -> dict:

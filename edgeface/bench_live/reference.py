@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from edgeface.cameras.playback import Playback
 from edgeface.engine import FaceEngine
+from edgeface.errors import EdgefaceError
 from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg
 from edgeface.live.annotate import FaceLabel, draw_faces
-from edgeface.live.tracking import NAMED, UNKNOWN_STATE
+from edgeface.live.tracking import TrackState
 from edgeface.matcher import UNKNOWN, Matcher
 from edgeface.recognize import STILL_SETTINGS
 
@@ -56,6 +57,8 @@ def run_reference(jpegs: list[bytes], matcher: Matcher, detector: str = "auto") 
     for jpeg in jpegs:
         t0 = clock()
         bgr = decode_jpeg(jpeg)
+        if bgr is None:
+            raise EdgefaceError("the reference clip has a frame that does not decode", "re-encode the video")
         rgb = bgr_to_rgb(bgr)
         t1 = clock()
         boxes = engine.detect(rgb)
@@ -64,8 +67,8 @@ def run_reference(jpegs: list[bytes], matcher: Matcher, detector: str = "auto") 
         t3 = clock()
         matches = matcher.match(encodings)
         t4 = clock()
-        labels = [FaceLabel(i, box, NAMED if m.name != UNKNOWN else UNKNOWN_STATE, m.name, m.distance)
-                  for i, (box, m) in enumerate(zip(boxes, matches))]
+        labels = [FaceLabel(i, box, TrackState.NAMED if m.name != UNKNOWN else TrackState.UNKNOWN, m.name,
+                            m.distance) for i, (box, m) in enumerate(zip(boxes, matches))]
         draw_faces(bgr, labels)
         t5 = clock()
         encode_jpeg(bgr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError
+from edgeface.lifecycle import ChildProcess, stop_all
 from edgeface.ports import free_port
 from edgeface.samples import REPO_ROOT
 
@@ -23,22 +23,19 @@ APP_START_TIMEOUT_S = 120
 CAMERA_START_TIMEOUT_S = 60
 
 
-class Child:
+class Child(ChildProcess):
     """A ``python -m MODULE`` child in its own session, output in a log file; stopped by PID."""
 
     def __init__(self, label: str, module: str, args: list[str], env: dict, log: Path):
-        self.label, self.log_path = label, log
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+        self.log_path = log
+        with open(log, "ab") as out:     # the child keeps its own copy of the descriptor
+            super().__init__(label, [sys.executable, "-m", module, *args], env=env, stdout=out,
+                             stderr=subprocess.STDOUT, new_session=True)
+            self.start()
 
     def check_running(self) -> None:
-        if self.proc.poll() is not None:
-            raise EdgefaceError(f"{self.label} exited with status {self.proc.returncode}",
+        if not self.running():
+            raise EdgefaceError(f"{self.label} exited with status {self.returncode}",
                                 f"its output:\n{self.tail()}")
 
     def tail(self, chars: int = 3000) -> str:
@@ -46,15 +43,6 @@ class Child:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class LiveSystem:
@@ -126,6 +114,4 @@ class LiveSystem:
             return None
 
     def close(self) -> None:
-        for child in [self.app, *self.cameras]:
-            if child is not None:
-                child.stop()
+        stop_all([child for child in [self.app, *self.cameras] if child is not None], timeout=20.0)

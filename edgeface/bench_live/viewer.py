@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from dataclasses import dataclass
 
 from edgeface.cameras.mjpeg import READ_CHUNK, JpegStreamParser
 from edgeface.jpegmeta import ANNOTATION, FRAME_STAMP, comment_with_prefix
+from edgeface.lifecycle import Service
 
 
 @dataclass(frozen=True)
@@ -35,31 +35,24 @@ def read_frame(jpeg: bytes, at: float) -> Received:
                     frozenset(f["name"] for f in faces if f.get("state") == "named"), len(faces))
 
 
-class FeedViewer:
-    """Watches ``http://HOST:PORT/video_feed/<camera>`` in a thread until ``stop()``."""
+class FeedViewer(Service):
+    """Watches ``http://HOST:PORT/video_feed/<camera>`` in a thread until ``close()``."""
 
     def __init__(self, port: int, camera_id: str, token: str):
+        super().__init__(f"viewer-{camera_id}")
         self.port, self.camera_id, self.token = port, camera_id, token
         self.frames: list[Received] = []
         self.error: str | None = None
-        self._stop = threading.Event()
         self._conn: http.client.HTTPConnection | None = None
-        self._thread = threading.Thread(target=self._run, name=f"viewer-{camera_id}", daemon=True)
 
-    def start(self) -> FeedViewer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
+    def _wake(self) -> None:
         if self._conn is not None and self._conn.sock is not None:
             try:
-                self._conn.sock.shutdown(2)
+                self._conn.sock.shutdown(2)     # the blocked read returns now
             except OSError:
                 pass
-        self._thread.join(10)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             self._conn.request("GET", f"/video_feed/{self.camera_id}",
@@ -69,14 +62,14 @@ class FeedViewer:
                 self.error = f"/video_feed/{self.camera_id}: HTTP {response.status}"
                 return
             parser = JpegStreamParser()
-            while not self._stop.is_set():
+            while not self.stopping:
                 data = response.read1(READ_CHUNK)
                 if not data:
                     break
                 now = time.monotonic()
                 self.frames.extend(read_frame(jpeg, now) for jpeg in parser.feed(data))
         except (OSError, http.client.HTTPException, ValueError) as err:
-            if not self._stop.is_set():
+            if not self.stopping:
                 self.error = f"/video_feed/{self.camera_id}: {err.__class__.__name__}: {err}"
         finally:
             if self._conn is not None:

@@ -28,6 +28,7 @@ from zeroconf import (
     Zeroconf,
 )
 
+from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
 from edgeface.settings import REGISTRATION_HOST
@@ -181,7 +182,7 @@ class CameraBrowser:
         errors = []
         for ip in info.parsed_addresses(IPVersion.V4Only):
             try:
-                camera_id = self.registry.register_device(ip, token, info.port, path=path, origin="mdns",
+                camera_id = self.registry.register_device(ip, token, info.port, path=path, origin=CameraOrigin.MDNS,
                                                           name=label)
             except EdgefaceError as err:
                 errors.append(str(err))

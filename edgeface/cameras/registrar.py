@@ -4,7 +4,6 @@ whenever the app stops pulling the stream (it restarted and forgot the camera)."
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from urllib.parse import urlencode
 
 from edgeface.cameras.mdns import ServiceWatcher, open_zeroconf, resolve_host
 from edgeface.errors import EdgefaceError
+from edgeface.lifecycle import LogOnChange, Service
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class Registrar:
+class Registrar(Service):
     """Finds the app over mDNS and calls its ``/register`` until the app pulls the stream."""
 
     def __init__(self, register_host: str, register_port: int | None, mdns_interface: str | None, *,
                  token: str, camera_ip: str, camera_port: int, pulled_within: Callable[[float, str], bool],
-                 stop: threading.Event, interval: float = 5.0):
+                 interval: float = 5.0):
+        super().__init__("camera-registrar")
         self.register_host = register_host
         self.register_port = register_port
         self.interval = interval
@@ -35,18 +36,11 @@ class Registrar:
         self.pulled_within = pulled_within
         self.registrations = 0
         self.app_ip: str | None = None  # where the last registration went
-        self._stop = stop
         self._zc = open_zeroconf(mdns_interface)
         self._apps = ServiceWatcher(self._zc)
-        self._last_error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="camera-registrar", daemon=True)
+        self._errors = LogOnChange(repeat_s=None)   # retried every few seconds: say it once
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._thread.join(10)
+    def _closed(self) -> None:
         self._apps.close()
         self._zc.close()
 
@@ -72,10 +66,10 @@ class Registrar:
         self.app_ip = ip
         return app
 
-    def _run(self) -> None:
+    def run(self) -> None:
         interval = self.interval
         delay = 0.0
-        while not self._stop.wait(delay):
+        while not self.wait(delay):
             # The app pulling the stream means it knows us; a browser watching directly does not.
             if self.app_ip is not None and self.pulled_within(interval, self.app_ip):
                 delay = interval
@@ -83,12 +77,10 @@ class Registrar:
             try:
                 app = self.register_once()
             except EdgefaceError as err:
-                if str(err) != self._last_error:  # say it once, not every few seconds
+                if self._errors.fresh(str(err)):
                     log.warning("registration: %s", err)
-                    self._last_error = str(err)
                 delay = interval
                 continue
-            if self._last_error is not None or self.registrations == 1:
+            if self._errors.clear() or self.registrations == 1:
                 log.info("registered with the app at %s", app)
-            self._last_error = None
             delay = interval

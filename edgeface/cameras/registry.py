@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Network, check_target
+from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.source import CameraSource
 from edgeface.cameras.urls import camera_id_for, is_valid_camera_id, redact, slugify, stream_url
 from edgeface.errors import ConfigError
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[CameraSource], None]
 
-#: Origins of cameras that announced themselves; only these are forgotten when long offline.
-DEVICE_ORIGINS = frozenset({"register", "mdns"})
 #: URL schemes OpenCV/FFmpeg (or our MJPEG reader) can open; plain paths are files.
 URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "file", "udp", "tcp", "srt", "rtp")
 
@@ -51,7 +50,7 @@ class CameraRegistry:
 
     # -- adding ------------------------------------------------------------------------------
 
-    def add(self, url: str, *, camera_id: str | None = None, origin: str = "api") -> str:
+    def add(self, url: str, *, camera_id: str | None = None, origin: CameraOrigin = CameraOrigin.API) -> str:
         """Start reading ``url`` (any URL OpenCV opens, or an MJPEG http URL); return its id.
 
         Adding the same URL again returns the existing id. API URLs are not checked against the
@@ -73,7 +72,7 @@ class CameraRegistry:
         return cam.id
 
     def register_device(self, ip: str, token: str | None, port: int = 80, *, path: str = "/stream",
-                        origin: str = "register", name: str | None = None) -> str:
+                        origin: CameraOrigin = CameraOrigin.REGISTER, name: str | None = None) -> str:
         """ESP32-CAM protocol: read ``http://IP[:PORT]/stream?token=TOKEN``; return the camera id.
 
         The IP is checked against the allowed networks before anything connects to it. The same
@@ -146,7 +145,7 @@ class CameraRegistry:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _start(self, camera_id: str, url: str, origin: str) -> CameraSource:
+    def _start(self, camera_id: str, url: str, origin: CameraOrigin) -> CameraSource:
         """Create and start a camera (call with the lock held, then ``_announce`` without it)."""
         if self._closed:
             raise ConfigError("the camera registry is closed", "the app is shutting down")
@@ -180,7 +179,7 @@ class CameraRegistry:
         for cam in cameras:
             frame = cam.latest()
             age = now - (frame.time if frame else cam.started_at)
-            if cam.origin in DEVICE_ORIGINS and age > self.forget_offline_after_s and not cam.status()["online"]:
+            if CameraOrigin(cam.origin).announced and age > self.forget_offline_after_s and not cam.status()["online"]:
                 log.info("camera %s offline for %.0f s: forgotten", cam.id, age)
                 self.remove(cam.id)
 

@@ -32,6 +32,7 @@ from edgeface.cameras.registrar import Registrar
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
 from edgeface.images import encode_jpeg
+from edgeface.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +58,20 @@ class SimulatorConfig:
     reregister_after_s: float = 5.0
 
 
-class FrameFeed:
+class FrameFeed(Service):
     """Plays the source at its frame rate and holds the latest multipart part for every client."""
 
     def __init__(self, playback: Playback, quality: int = 80, cache_limit: int = CACHE_LIMIT_BYTES):
+        super().__init__("camera-feed")
         self.playback = playback
         self.quality = quality
         self.cache_limit = cache_limit
         self.encoded = 0  # JPEG encodes done, for tests and stats
         self.frames: Latest[tuple[bytes, bytes]] = Latest()  # (multipart part, jpeg)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="camera-feed", daemon=True)
         self._error: Exception | None = None
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.frames.close()
-        if self._thread.is_alive():  # stop() also cleans up a simulator that never started
-            self._thread.join(5)
+    def _wake(self) -> None:
+        self.frames.close()        # clients waiting for a frame return at once
 
     def latest_jpeg(self, timeout: float = 2.0) -> bytes | None:
         item = self.frames.wait(0, timeout)
@@ -102,17 +96,17 @@ class FrameFeed:
             self.encoded += 1
             yield encode_jpeg(bgr, self.quality)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         pacer = Pacer(self.playback.fps)
         try:
             for jpeg in self._jpegs():
-                if not pacer.wait(self._stop):
+                if not pacer.wait(self._stop_event):
                     return
                 now = time.time()
                 header = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
                           f"X-Timestamp: {int(now)}.{int(now % 1 * 1e6):06d}\r\n\r\n").encode()
                 self.frames.publish((header + jpeg + b"\r\n", jpeg))
-        except Exception as err:  # the source broke mid-play: stop serving frames, say why
+        except Exception as err:  # noqa: BLE001 - the source broke mid-play: stop serving frames, say why
             self._error = err
             log.error("camera source failed: %s", err)
 
@@ -219,7 +213,8 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
 
 
 class CameraSimulator:
-    """The whole simulated camera; ``start()``, then ``stop()`` (sends mDNS goodbyes)."""
+    """The whole simulated camera; ``start()``, then ``close()`` (sends mDNS goodbyes); ``with``
+    closes it."""
 
     def __init__(self, config: SimulatorConfig):
         self.config = config
@@ -236,8 +231,8 @@ class CameraSimulator:
         self.port = self.server.server_address[1]
         self.name = config.name or f"edgecam-{slugify(socket.gethostname(), 20)}-{self.port}"
         self.ip = config.advertise_ip or _reachable_ip(config.host, config.mdns_interface)
-        self._stop = threading.Event()
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="camera-http", daemon=True)
+        self._closed = False
         self.registrar: Registrar | None = None
         self.announcer: CameraAnnouncer | None = None
 
@@ -249,20 +244,23 @@ class CameraSimulator:
                 self.registrar = Registrar(
                     self.config.register_host, self.config.register_port, self.config.mdns_interface,
                     token=self.token, camera_ip=self.ip, camera_port=self.port,
-                    pulled_within=self.server.pulled_within, stop=self._stop,
-                    interval=self.config.reregister_after_s)
-                self.registrar.start()
+                    pulled_within=self.server.pulled_within, interval=self.config.reregister_after_s).start()
             if self.config.advertise:
                 self.announcer = CameraAnnouncer(self.name, self.port, token=self.token, path=STREAM_PATH,
                                                  address=self.ip, interface_ip=self.config.mdns_interface)
         except Exception:
-            self.stop()
+            self.close()
             raise
         return self
 
-    def stop(self) -> None:
-        """Goodbyes first (the app drops the camera at once), then close every socket and thread."""
-        self._stop.set()
+    def close(self) -> None:
+        """Goodbyes first (the app drops the camera at once), then close every socket and thread.
+        Idempotent; also cleans up a simulator that never started."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.registrar is not None:
+            self.registrar.request_stop()      # no new registration while the goodbyes go out
         if self.announcer is not None:
             self.announcer.close()
         if self.registrar is not None:
@@ -272,7 +270,16 @@ class CameraSimulator:
             self.server.shutdown()
         self.server.close_clients()
         self.server.server_close()
-        self.feed.stop()
+        self.feed.close()
+
+    #: ``cli_camera`` and the tests say ``stop()``.
+    stop = close
+
+    def __enter__(self) -> CameraSimulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _reachable_ip(host: str, mdns_interface: str | None) -> str:

@@ -1,10 +1,16 @@
-"""Shared detection/encoding threads for all cameras.
+"""Shared detection/encoding threads for all cameras: a job in, a result out.
 
 dlib work is what costs (tens of ms per detection, ~100 ms per encoding), and dlib releases the
 GIL only partly, so all cameras share a small pool sized to the cores instead of one thread
 each. Every camera has at most one job queued or running: a camera that falls behind skips
 analysis of stale frames rather than building a backlog, and the FIFO queue gives round-robin
 fairness between cameras.
+
+The flow is one way. A camera's pipeline submits an :class:`AnalysisJob` — the frame and a
+private snapshot of its tracks — and gets a ``Future``; the job detects faces, associates them
+with the snapshot's tracks, encodes and matches the ones due, all in one round trip (a second
+trip for the encodings would add a queue wait to every new face's first name). The pipeline
+adopts the updated tracks on its own thread; nothing here touches a pipeline.
 """
 
 from __future__ import annotations
@@ -14,74 +20,138 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
-from edgeface.engine import FaceEngine
+import numpy as np
+
+from edgeface.engine import Engine
+from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg
+from edgeface.lifecycle import LogOnChange
+from edgeface.live.events import RecognitionEvent
 from edgeface.live.metrics import StageTimes
-from edgeface.live.modelwatch import ModelHolder
+from edgeface.live.modelwatch import LoadedModel, ModelHolder
+from edgeface.live.tracking import TrackSet
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[FaceEngine], None]
+
+@dataclass
+class AnalysisJob:
+    camera_id: str
+    frame: object                 # has ``time`` and ``jpeg`` and/or ``bgr`` (see ``frame_bgr``)
+    tracks: TrackSet              # the camera's tracks when submitted: a snapshot, ours to update
+    lead_s: float = 0.0           # new tracks may be drawn this long before the frame (delayed output)
+    urgent: bool = False          # the first frame of a new scene: jumps the queue
+
+
+@dataclass
+class AnalysisResult:
+    frame_time: float
+    tracks: TrackSet | None       # the updated snapshot; None: nothing was analysed (no model, undecodable)
+    model: LoadedModel | None = None
+    encodings: int = 0
+    events: list[RecognitionEvent] = field(default_factory=list)   # with snapshots
+
+    @property
+    def detected(self) -> bool:
+        return self.tracks is not None
 
 
 class Analyzer:
     """Runs jobs on ``threads`` worker threads; with ``threads=0`` jobs run inline in ``submit``
-    (deterministic, for benchmarks and tests)."""
+    (deterministic, for benchmarks and tests) and its future is done when ``submit`` returns."""
 
-    def __init__(self, engine: FaceEngine, models: ModelHolder, threads: int = 2, stages: StageTimes | None = None):
+    def __init__(self, engine: Engine, models: ModelHolder, threads: int = 2, stages: StageTimes | None = None):
         self.engine = engine
         self.models = models
         self.stages = stages or StageTimes()
         self.inline = threads == 0
         self.failures = 0
-        self._log_lock = threading.Lock()
-        self._last_error, self._last_logged = "", 0.0
-        # (priority, order, job): urgent jobs (a camera's first look at a new scene) jump the
-        # queue; the order number keeps FIFO fairness within a priority and never compares jobs.
+        self._failures_lock = threading.Lock()
+        self._errors = LogOnChange(repeat_s=60.0)
+        # (priority, order, job, future): urgent jobs jump the queue; the order number keeps FIFO
+        # fairness within a priority and never compares jobs.
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
+        self._closed = False
         self._threads = [threading.Thread(target=self._run, name=f"analyzer-{i}", daemon=True)
                          for i in range(threads)]
         for t in self._threads:
             t.start()
 
-    def submit(self, job: Job, urgent: bool = False) -> None:
+    def submit(self, job: AnalysisJob) -> Future[AnalysisResult]:
+        future: Future[AnalysisResult] = Future()
         if self.inline:
-            self._call(job)
+            self._call(job, future)
         else:
-            self._queue.put((0 if urgent else 1, next(self._order), job))
+            self._queue.put((0 if job.urgent else 1, next(self._order), job, future))
+        return future
 
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
-    def _call(self, job: Job) -> None:
+    def _call(self, job: AnalysisJob, future: Future[AnalysisResult]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return                               # cancelled while queued (a scene cut made it stale)
         try:
-            job(self.engine)
+            future.set_result(self.analyze(job))
         except Exception as err:  # noqa: BLE001 - one bad frame must not stop analysis for every camera
             self._report(err)
+            future.set_exception(err)
+
+    def analyze(self, job: AnalysisJob) -> AnalysisResult:
+        """Detect → associate with the job's tracks → encode and match the tracks due → events."""
+        t = job.frame.time              # type: ignore[attr-defined]
+        loaded = self.models.current()
+        bgr = None if loaded is None else frame_bgr(job.frame, self.stages)
+        if loaded is None or bgr is None:
+            return AnalysisResult(t, None)
+        rgb = bgr_to_rgb(bgr)
+        boxes = self.engine.detect(rgb)
+        tracks = job.tracks
+        with self.stages.timed("track"):
+            tracks.update(boxes, t, job.lead_s)
+            due = tracks.due_for_encoding(t, loaded.generation)
+        result = AnalysisResult(t, tracks, loaded, len(due))
+        if not due:
+            return result
+        due_boxes = [tr.box for tr in due]
+        encodings = self.engine.encode(rgb, due_boxes)
+        with self.stages.timed("match"):
+            probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
+            matches = loaded.matcher.match(probes)
+        settings = tracks.settings
+        for tr, box, match in zip(due, due_boxes, matches):
+            if tracks.apply(tr, match, t, loaded.generation):
+                result.events.append(RecognitionEvent(
+                    camera=job.camera_id, name=tr.name or "", distance=match.distance, box=list(box),
+                    time=time.time(), track=tr.id, model_version=loaded.version,
+                    snapshot=snapshot_jpeg(bgr, box, settings.snapshot_margin, settings.jpeg_quality)))
+        return result
 
     def _report(self, err: Exception) -> None:
         """Log a failure; the same one again only once a minute (it may recur on every frame)."""
-        text, now = f"{err.__class__.__name__}: {err}", time.monotonic()
-        with self._log_lock:
-            repeated = text == self._last_error and now - self._last_logged < 60
+        text = f"{err.__class__.__name__}: {err}"
+        with self._failures_lock:
             self.failures += 1
-            if not repeated:
-                self._last_error, self._last_logged = text, now
-        if not repeated:
+        if self._errors.fresh(text):
             log.error("analysis failed (%d so far): %s", self.failures, text, exc_info=err)
 
     def _run(self) -> None:
         while True:
-            _, _, job = self._queue.get()
+            _, _, job, future = self._queue.get()
             if job is None:
                 return
-            self._call(job)
+            self._call(job, future)
 
     def close(self) -> None:
+        """Stop the threads once their current jobs end; queued ones are dropped (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         for _ in self._threads:
-            self._queue.put((-1, next(self._order), None))
+            self._queue.put((-1, next(self._order), None, None))
         for t in self._threads:
             t.join(timeout=10)
 
@@ -90,14 +160,45 @@ class TimedEngine:
     """An in-process engine whose detect/encode times are recorded (``ProcessEngine`` records
     the times its children report)."""
 
-    def __init__(self, engine: FaceEngine, stages: StageTimes):
+    def __init__(self, engine: Engine, stages: StageTimes):
         self.engine = engine
         self.stages = stages
 
-    def detect(self, rgb):
+    def detect(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         with self.stages.timed("detect"):
             return self.engine.detect(rgb)
 
-    def encode(self, rgb, boxes):
+    def encode(self, rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
         with self.stages.timed("encode"):
             return self.engine.encode(rgb, boxes)
+
+    def close(self) -> None:
+        """Nothing to release (``ProcessEngine.close`` stops its children): one way to shut down."""
+
+
+def frame_bgr(frame, stages: StageTimes) -> np.ndarray | None:
+    """The decoded frame (None when undecodable), timing the decode when this call does it."""
+    if getattr(frame, "decoded", True):       # decoded already, or a frame that carries pixels
+        return _decode(frame)
+    with stages.timed("decode"):
+        return _decode(frame)
+
+
+def _decode(frame) -> np.ndarray | None:
+    """Camera ``Frame`` objects decode once and cache (``bgr`` property)."""
+    try:
+        bgr = getattr(frame, "bgr", None)
+    except Exception:  # noqa: BLE001 - a corrupt JPEG is the camera's fault, not ours
+        bgr = None
+    if bgr is None and getattr(frame, "jpeg", None):
+        bgr = decode_jpeg(frame.jpeg)
+    return bgr
+
+
+def snapshot_jpeg(bgr: np.ndarray, box, margin: float, quality: int) -> bytes:
+    """The face with some context around it, as JPEG (the event's thumbnail)."""
+    top, right, bottom, left = box
+    h, w = bgr.shape[:2]
+    my, mx = int((bottom - top) * margin), int((right - left) * margin)
+    crop = bgr[max(0, top - my):min(h, bottom + my), max(0, left - mx):min(w, right + mx)]
+    return encode_jpeg(np.ascontiguousarray(crop), quality)

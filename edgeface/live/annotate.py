@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from edgeface.jpegmeta import ANNOTATION, add_comment, comments
-from edgeface.live.tracking import NAMED, PENDING
+from edgeface.live.tracking import TrackState
 
 # BGR. Known faces green, Unknown red, faces still being identified amber.
-COLOURS = {NAMED: (60, 200, 60), "unknown": (40, 40, 230), PENDING: (0, 190, 255)}
+COLOURS = {TrackState.NAMED: (60, 200, 60), TrackState.UNKNOWN: (40, 40, 230), TrackState.PENDING: (0, 190, 255)}
 _FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -30,12 +30,12 @@ class FaceLabel:
 
     track_id: int
     box: tuple[int, int, int, int]   # (top, right, bottom, left)
-    state: str                        # pending, named or unknown
+    state: TrackState
     name: str | None
     distance: float | None
 
     def as_json(self) -> dict:
-        return {"track": self.track_id, "box": list(self.box), "state": self.state,
+        return {"track": self.track_id, "box": list(self.box), "state": self.state.value,
                 "name": self.name, "distance": None if self.distance is None else round(self.distance, 4)}
 
 
@@ -64,12 +64,12 @@ def draw_faces(bgr: np.ndarray, faces: list[FaceLabel]) -> np.ndarray:
     """Draw onto ``bgr`` in place (the caller passes a copy) and return it."""
     h, w = bgr.shape[:2]
     for face in faces:
-        colour = COLOURS.get(face.state, COLOURS[PENDING])
+        colour = COLOURS[face.state]
         top, right, bottom, left = face.box
         top, bottom = max(0, min(top, h - 1)), max(0, min(bottom, h - 1))
         left, right = max(0, min(left, w - 1)), max(0, min(right, w - 1))
         cv2.rectangle(bgr, (left, top), (right, bottom), colour, 2)
-        text = face.name if face.state != PENDING and face.name else "…"
+        text = face.name if face.state != TrackState.PENDING and face.name else "…"
         _paste(bgr, label_image(text, colour), left, bottom + 1)
     return bgr
 

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -18,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.lifecycle import ChildProcess, stop_all
 from edgeface.ports import free_port
 from edgeface.samples import SAMPLE_FACES, SAMPLE_VIDEO
 
@@ -42,7 +42,7 @@ class Demo:
         self.faces = Path(faces) if faces else SAMPLE_FACES
         self.model = Path(model) if model else DEFAULT_MODEL
         self.url = f"http://127.0.0.1:{port}/"
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[ChildProcess] = []
         self.camera_ports: list[int] = []
 
     def run(self) -> int:
@@ -62,9 +62,9 @@ class Demo:
             print(f"\n  edgeface demo is running: open {self.url} in a browser\n  (Ctrl-C stops everything)\n",
                   flush=True)
             while not stop["asked"]:
-                for label, proc in self.procs:
-                    if proc.poll() is not None:
-                        raise EdgefaceError(f"{label} stopped unexpectedly (exit {proc.returncode})",
+                for proc in self.procs:
+                    if not proc.running():
+                        raise EdgefaceError(f"{proc.label} stopped unexpectedly (exit {proc.returncode})",
                                             "see its messages above")
                 time.sleep(0.5)
             return 0
@@ -85,10 +85,11 @@ class Demo:
         names = ", ".join(i["name"] for i in report["identities"])
         print(f"model {self.model}: {names}", flush=True)
 
-    def _spawn(self, label: str, args: list[str], env: dict) -> subprocess.Popen:
+    def _spawn(self, label: str, args: list[str], env: dict) -> ChildProcess:
         # Own session: a Ctrl-C reaches only this process, which then stops the children in order.
-        proc = subprocess.Popen([sys.executable, "-m", "edgeface", *args], env=env, start_new_session=True)
-        self.procs.append((label, proc))
+        proc = ChildProcess(label, [sys.executable, "-m", "edgeface", *args], env=env, stdin=None,
+                            new_session=True).start()
+        self.procs.append(proc)
         return proc
 
     def start_app(self) -> None:
@@ -101,7 +102,7 @@ class Demo:
                                 str(self.port), "--mdns-interface", "127.0.0.1"], env)
         deadline = time.monotonic() + APP_START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.procs[0][1].poll() is not None:
+            if not self.procs[0].running():
                 raise EdgefaceError("the web app did not start", f"is port {self.port} free? try --port")
             if _get_json(self.url + "readyz") is not None:
                 return
@@ -136,16 +137,8 @@ class Demo:
             print("warning: not every camera came online yet; the page shows their status", flush=True)
 
     def stop_all(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for label, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                print(f"{label} did not stop in time: killing it", file=sys.stderr)
-                proc.kill()
-                proc.wait()
+        for proc in stop_all(reversed(self.procs), timeout=15):
+            print(f"{proc.label} did not stop in time: killed it", file=sys.stderr)
         self.procs.clear()
 
 

@@ -19,15 +19,18 @@ import os
 import queue
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import cast
 
-from edgeface.engine import EngineSettings, FaceEngine
+import numpy as np
+
+from edgeface.engine import Box, EngineSettings, FaceEngine
+from edgeface.lifecycle import ChildProcess
 from edgeface.live.metrics import StageTimes
 
 log = logging.getLogger(__name__)
@@ -46,12 +49,15 @@ class _Child:
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         with child_end:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "edgeface.live.engine_process", str(child_end.fileno()),
-                 json.dumps(asdict(settings))],
-                pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, env=env)
+            self.process = ChildProcess(
+                "face engine", [sys.executable, "-m", "edgeface.live.engine_process", str(child_end.fileno()),
+                                json.dumps(asdict(settings))],
+                env=env, pass_fds=[child_end.fileno()]).start()
         self.conn = Connection(parent_end.detach())
-        self.started = time.monotonic()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def call(self, op: str, rgb, boxes=None) -> tuple[object, float]:
         """The result and the seconds the child spent on it."""
@@ -63,14 +69,10 @@ class _Child:
 
     def stop(self, timeout: float = 5.0) -> None:
         try:
-            self.conn.send(None)
+            self.conn.send(None)             # asked to stop this way, it exits cleanly
         except OSError:
             pass
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.stop(timeout, terminate=False)
         self.conn.close()
 
 
@@ -102,7 +104,7 @@ class ProcessEngine:
             result, seconds = child.call(op, rgb, boxes)
         except (EOFError, OSError) as err:
             self._replace(child, err)
-            raise EngineProcessError(f"face engine process {child.process.pid} died ({err.__class__.__name__})") \
+            raise EngineProcessError(f"face engine process {child.pid} died ({err.__class__.__name__})") \
                 from None
         self._idle.put(child)
         if self.stages is not None:
@@ -114,27 +116,28 @@ class ProcessEngine:
             if child in self._children:
                 self._children.remove(child)
         child.stop(timeout=1)
-        quick = time.monotonic() - child.started < QUICK_DEATH_S
+        quick = time.monotonic() - child.process.started_at < QUICK_DEATH_S
         self._quick_deaths = self._quick_deaths + 1 if quick else 0
         if self._quick_deaths >= MAX_QUICK_DEATHS:
             self.failed = (f"face engine processes keep dying at start (exit {child.process.returncode}); "
                            "set EDGEFACE_LIVE_ANALYSIS_PROCESSES=0 to run the engine in threads, and check the log")
             log.error("%s", self.failed)
             return
-        log.error("face engine process %d died (%s); starting a new one", child.process.pid, err)
+        log.error("face engine process %d died (%s); starting a new one", child.pid, err)
         self._add_child()
 
-    def detect(self, rgb):
-        return self._call("detect", rgb)
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        return cast(list[Box], self._call("detect", rgb))
 
-    def encode(self, rgb, boxes):
-        return self._call("encode", rgb, boxes)
+    def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        return cast(np.ndarray, self._call("encode", rgb, boxes))
 
     def pids(self) -> list[int]:
         with self._lock:
-            return [c.process.pid for c in self._children]
+            return [c.pid for c in self._children]
 
     def close(self) -> None:
+        """Stop the children (idempotent)."""
         with self._lock:
             children, self._children = list(self._children), []
         for child in children:
@@ -155,7 +158,7 @@ def _serve(conn: Connection, settings: EngineSettings) -> None:
         try:
             op, rgb, boxes = request
             result = engine.detect(rgb) if op == "detect" else engine.encode(rgb, boxes)
-            reply = (True, result, time.process_time() - started)
+            reply: tuple[bool, object, float] = (True, result, time.process_time() - started)
         except Exception as err:  # noqa: BLE001 - report to the caller, keep serving
             reply = (False, f"{err.__class__.__name__}: {err}", 0.0)
         try:

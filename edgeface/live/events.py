@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edgeface.matcher import UNKNOWN
+
 log = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ class EventStore:
     def add(self, event: RecognitionEvent) -> RecognitionEvent:
         with self._lock:
             self._events[event.id] = event
-            key = (event.camera, event.name != "Unknown")
+            key = (event.camera, event.name != UNKNOWN)
             self.counts[key] = self.counts.get(key, 0) + 1
             dropped = []
             while len(self._events) > self.max_events:
@@ -71,31 +73,36 @@ class EventStore:
                 self._persist(event, dropped)
         return event
 
+    @property
+    def _dir(self) -> Path:
+        assert self.directory is not None, "called only when events are kept in a directory"
+        return self.directory
+
     def _persist(self, event: RecognitionEvent, dropped: list[RecognitionEvent]) -> None:
         try:
             if event.snapshot:
-                (self.directory / f"{event.id}.jpg").write_bytes(event.snapshot)
+                (self._dir / f"{event.id}.jpg").write_bytes(event.snapshot)
                 event.snapshot = None          # on disk now; keep memory flat
-            with open(self.directory / "events.jsonl", "a", encoding="utf-8") as f:
+            with open(self._dir / "events.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(event.as_json()) + "\n")
             self._lines_written += 1
             for old in dropped:
-                (self.directory / f"{old.id}.jpg").unlink(missing_ok=True)
+                (self._dir / f"{old.id}.jpg").unlink(missing_ok=True)
             if self._lines_written > 2 * self.max_events:
                 self._compact()
         except OSError as err:   # a full disk must not stop recognition
             log.warning("cannot persist event %s: %s", event.id, err)
 
     def _compact(self) -> None:
-        tmp = self.directory / "events.jsonl.tmp"
+        tmp = self._dir / "events.jsonl.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             for ev in self._events.values():
                 f.write(json.dumps(ev.as_json()) + "\n")
-        os.replace(tmp, self.directory / "events.jsonl")
+        os.replace(tmp, self._dir / "events.jsonl")
         self._lines_written = len(self._events)
 
     def _load(self) -> None:
-        path = self.directory / "events.jsonl"
+        path = self._dir / "events.jsonl"
         if not path.exists():
             return
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():

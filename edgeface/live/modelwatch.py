@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError, ModelFileError
+from edgeface.lifecycle import LogOnChange, Service
 from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
 
@@ -133,21 +134,17 @@ class StoreModelSource:
         return FaceModel.load(target), f"{self.describe()} → {version}", version
 
 
-class ModelWatcher:
+class ModelWatcher(Service):
     """Polls a model source and swaps in each new, valid model. One thread; ``close()`` joins it."""
 
     def __init__(self, holder: ModelHolder, source, interval_s: float = 2.0):
+        super().__init__("model-watcher")
         self.holder = holder
         self.source = source
         self.interval_s = interval_s
-        self._stop = threading.Event()
         self._loaded_once = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
         self._tried = object()   # fingerprint last attempted (good or bad): not retried until it changes
-
-    def start(self) -> ModelWatcher:
-        self._thread.start()
-        return self
+        self._missing = LogOnChange(repeat_s=None)   # polled every few seconds: say it once
 
     def wait_loaded(self, timeout: float) -> bool:
         """True once a first load attempt finished with a model in use."""
@@ -167,6 +164,7 @@ class ModelWatcher:
         if fp is None:
             self._note_missing(f"{self.source.describe()}: no model there yet")
             return
+        self._missing.clear()
         if fp == self._tried:
             return
         self._tried = fp
@@ -178,18 +176,12 @@ class ModelWatcher:
             self.holder.refuse(f"{self.source.describe()}: {err.__class__.__name__}: {err}")
 
     def _note_missing(self, message: str) -> None:
-        if self.holder.last_error != message:
+        if self._missing.fresh(message):
             log.warning("%s", message)
         self.holder.last_error = message
 
-    def _run(self) -> None:
+    def run(self) -> None:
         self.check_now()
         self._loaded_once.set()
-        while not self._stop.wait(self.interval_s):
+        while not self.wait(self.interval_s):
             self.check_now()
-            self._loaded_once.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
+from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.live.admission import RegistrationGate
@@ -100,7 +101,7 @@ class LiveService:
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
         self.registry.subscribe(self._camera_added, self._camera_removed)
         for url in self.config.cameras:
-            self.registry.add(url, origin="api")   # "api": kept even when offline for long
+            self.registry.add(url, origin=CameraOrigin.API)   # kept even when offline for long
         if self.config.mdns_interface:
             self.announcer = RegistrationAnnouncer(self.config.register_host, self.config.announce_port,
                                                    self.config.mdns_interface)
@@ -123,10 +124,10 @@ class LiveService:
             leftovers = list(self.workers.values())
             self.workers.clear()
         for worker in leftovers:
-            worker.stop()
+            worker.close()
         if self.analyzer is not None:
             self.analyzer.close()
-        if isinstance(self.engine, ProcessEngine):
+        if self.engine is not None:
             self.engine.close()
         if self.watcher:
             self.watcher.close()
@@ -135,13 +136,14 @@ class LiveService:
     def _camera_added(self, source) -> None:
         if self.stopping.is_set() or self.analyzer is None:
             return
-        pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self.events.add)
+        pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self.events.add,
+                                 models=self.models, stages=self.stages)
         worker = CameraWorker(source, pipeline)
         with self._workers_lock:
             old = self.workers.pop(source.id, None)
             self.workers[source.id] = worker
         if old is not None:
-            old.stop()
+            old.close()
         worker.start()
 
     def _camera_removed(self, source) -> None:
@@ -152,7 +154,7 @@ class LiveService:
             else:
                 worker = None
         if worker is not None:
-            worker.stop()
+            worker.close()
 
     def worker(self, camera_id: str) -> CameraWorker | None:
         return self.workers.get(camera_id)

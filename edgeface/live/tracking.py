@@ -10,10 +10,13 @@ detection while it is young), so the expensive descriptor runs a handful of time
 from __future__ import annotations
 
 import bisect
+import copy
 import itertools
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -22,13 +25,30 @@ from edgeface.matcher import UNKNOWN, Match
 
 Box = tuple[int, int, int, int]   # (top, right, bottom, left)
 
-PENDING, NAMED, UNKNOWN_STATE = "pending", "named", "unknown"
+
+
+class TrackState(str, Enum):
+    """What a track's face is known as; the value is what the annotation JSON and the UI carry."""
+
+    PENDING = "pending"           # not identified yet
+    NAMED = "named"               # matched an enrolled person
+    UNKNOWN = "unknown"           # encoded, matched nobody (its name is ``matcher.UNKNOWN``)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 _MAX_EXTRAPOLATION_S = 0.25       # predicting further than this drifts more than it helps
 _LATE_FRAME_S = 0.25              # how much later than output_delay_s a buffered frame may be shown
 #: A track is identified by the mean of its last few encodings: one frame's descriptor of a small
 #: or turning face wanders around the tolerance (0.50-0.64 over half a second of the sample
 #: clip's 50 px face), their mean much less (0.49-0.51 over the same frames).
 TRACK_ENCODINGS = 4
+
+
+def _box(values: Iterable[float]) -> Box:
+    top, right, bottom, left = (round(v) for v in values)
+    return top, right, bottom, left
 
 
 def _width(b: Box) -> int:
@@ -48,7 +68,7 @@ class Track:
     id: int
     box: Box                      # as last detected
     seen_at: float                # frame time of that detection
-    state: str = PENDING
+    state: TrackState = TrackState.PENDING
     name: str | None = None
     distance: float | None = None
     velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # px/s per box edge
@@ -77,9 +97,9 @@ class Track:
                 return self.history[0][1]
             (t0, b0), (t1, b1) = self.history[i - 1], self.history[i]
             w = (t - t0) / max(t1 - t0, 1e-6)
-            return tuple(int(round(a + (b - a) * w)) for a, b in zip(b0, b1))  # type: ignore[return-value]
+            return _box(a + (b - a) * w for a, b in zip(b0, b1))
         dt = min(max(t - self.seen_at, 0.0), _MAX_EXTRAPOLATION_S)
-        return tuple(int(round(v + dv * dt)) for v, dv in zip(self.box, self.velocity))  # type: ignore[return-value]
+        return _box(v + dv * dt for v, dv in zip(self.box, self.velocity))
 
     def visible_at(self, t: float, ttl_s: float) -> bool:
         """Drawn on the frame of time ``t``: from ``lead_s`` before its first detection (the face
@@ -94,18 +114,28 @@ class Track:
         self.encodings.append(encoding)
         return np.mean(self.encodings, axis=0)
 
-    def label(self) -> str:
-        return self.name if self.state != PENDING and self.name else "…"
-
 
 class TrackSet:
-    """The tracks of one camera. Not thread-safe: the pipeline serialises access."""
+    """The tracks of one camera. Not thread-safe: one thread owns it (the camera's); analysis
+    works on a :meth:`snapshot` and hands the updated copy back."""
 
     def __init__(self, settings: LiveSettings):
         self.settings = settings
         self.tracks: list[Track] = []
         self.cuts: deque[float] = deque(maxlen=64)    # frame times of recent scene cuts, ascending
         self._ids = itertools.count(1)
+
+    def snapshot(self) -> TrackSet:
+        """A copy that can be updated without touching this one (tracks, their histories and the
+        cut list copied; encodings are never changed in place, so they are shared)."""
+        other = copy.copy(self)
+        other.cuts = copy.copy(self.cuts)
+        other.tracks = []
+        for tr in self.tracks:
+            clone = copy.copy(tr)
+            clone.history, clone.encodings = copy.copy(tr.history), copy.copy(tr.encodings)
+            other.tracks.append(clone)
+        return other
 
     def cut(self, t: float) -> None:
         """The frame of time ``t`` starts a new scene: every track ends there."""
@@ -151,7 +181,7 @@ class TrackSet:
         lead_s = min(lead_s, t - self.last_cut(t))
         for j, b in enumerate(boxes):
             if j not in used_b:
-                self.tracks.append(Track(next(self._ids), tuple(b), t, lead_s=lead_s, ended_at=self._next_cut(t)))
+                self.tracks.append(Track(next(self._ids), _box(b), t, lead_s=lead_s, ended_at=self._next_cut(t)))
         self.expire(t)
 
     def hold(self, t: float) -> None:
@@ -178,7 +208,7 @@ class TrackSet:
             # Damped and smoothed: detections jitter by a few pixels, and overshooting a face
             # looks worse than trailing it.
             tr.velocity = tuple(0.3 * m + 0.3 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
-        tr.box, tr.seen_at = tuple(box), t  # type: ignore[assignment]
+        tr.box, tr.seen_at = _box(box), t
         tr.history.append((t, tr.box))
 
     def due_for_encoding(self, t: float, generation: int) -> list[Track]:
@@ -189,9 +219,9 @@ class TrackSet:
             if tr.seen_at != t:
                 continue
             age = t - tr.encoded_at
-            if (tr.state == PENDING or tr.doubtful or tr.generation != generation
-                    or (tr.state == UNKNOWN_STATE and (age >= s.unknown_recheck_s or t - tr.born_at < s.settle_s))
-                    or (tr.state == NAMED and age >= s.named_recheck_s)):
+            if (tr.state == TrackState.PENDING or tr.doubtful or tr.generation != generation
+                    or (tr.state == TrackState.UNKNOWN and (age >= s.unknown_recheck_s or t - tr.born_at < s.settle_s))
+                    or (tr.state == TrackState.NAMED and age >= s.named_recheck_s)):
                 due.append(tr)
         return due
 
@@ -200,14 +230,14 @@ class TrackSet:
         tr.encoded_at, tr.generation = t, generation
         doubtful, tr.doubtful = tr.doubtful, False
         if match.name != UNKNOWN:
-            tr.state, tr.name, tr.distance, tr.unknown_streak = NAMED, match.name, match.distance, 0
+            tr.state, tr.name, tr.distance, tr.unknown_streak = TrackState.NAMED, match.name, match.distance, 0
         else:
             tr.unknown_streak += 1
             # One bad angle must not strip a name: turn Unknown only after repeated misses —
             # unless the face may be someone else's now.
-            if tr.state != NAMED or doubtful or tr.unknown_streak >= self.settings.unknown_confirmations:
-                tr.state, tr.name, tr.distance = UNKNOWN_STATE, UNKNOWN, match.distance
-        confirmed = tr.state == NAMED or tr.unknown_streak >= self.settings.unknown_confirmations
+            if tr.state != TrackState.NAMED or doubtful or tr.unknown_streak >= self.settings.unknown_confirmations:
+                tr.state, tr.name, tr.distance = TrackState.UNKNOWN, UNKNOWN, match.distance
+        confirmed = tr.state == TrackState.NAMED or tr.unknown_streak >= self.settings.unknown_confirmations
         if confirmed and tr.name != tr.reported:
             tr.reported = tr.name
             return True

@@ -1,28 +1,19 @@
-"""FramePipeline on real frames of the sample clip, and model hot reload from files and stores."""
+"""FramePipeline on real frames of the sample clip."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytest
+from live_helpers import Frame
 
 from edgeface.cameras.playback import Playback
 from edgeface.engine import FaceEngine
 from edgeface.images import encode_jpeg
 from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
-from edgeface.live.modelwatch import FileModelSource, ModelWatcher, StoreModelSource
 from edgeface.modelfile import FaceModel
 
 LIN = "Lin-Manuel Miranda"
-
-
-@dataclass
-class Frame:
-    seq: int
-    time: float
-    jpeg: bytes
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_mod
     assert pipeline.stats.encodings <= 3, "faces are encoded per track, not per frame"
     assert pipeline.stats.detections < 30, "detection runs on a cadence, not on every frame"
     annotated = cv2.imdecode(np.frombuffer(named[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
-    top, right, bottom, left = named[-1].faces[0].box
+    top, right, _bottom, left = named[-1].faces[0].box
     assert annotated.shape == (360, 640, 3)
     assert named[-1].jpeg != clip_frames[named[-1].seq - 1], "the frame was not annotated"
     green = annotated[top, left + 2:right - 2].astype(int)
@@ -84,61 +75,3 @@ def test_a_corrupt_frame_is_skipped(sample_model):
     pipeline = _pipeline(sample_model, [])
     result = pipeline.process(Frame(1, 0.0, b"\xff\xd8 this is not a jpeg \xff\xd9"))
     assert result.faces == [] and result.events == []
-
-
-def _versioned(sample_model, path, version: str):
-    model = FaceModel.load(sample_model)
-    FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": version}).save(path)
-
-
-def test_model_file_hot_reload_swaps_good_models_and_refuses_bad_ones(sample_model, tmp_path):
-    path = tmp_path / "model.data"
-    _versioned(sample_model, path, "v1")
-    holder = ModelHolder()
-    watcher = ModelWatcher(holder, FileModelSource(path))
-    watcher.check_now()
-    assert holder.current().version == "v1" and holder.current().generation == 1
-
-    _versioned(sample_model, path, "v2")            # atomic replace, as the init container's copy ends
-    watcher.check_now()
-    assert holder.current().version == "v2" and holder.current().generation == 2
-
-    path.write_bytes(path.read_bytes()[:-100])      # a truncated copy
-    watcher.check_now()
-    assert holder.current().version == "v2", "a bad model replaced a good one"
-    assert "truncated" in holder.status()["last_error"] and holder.reloads["failed"] == 1
-
-    empty = FaceModel(np.empty((0, 128), np.float32), np.empty(0, np.int32), [], {"version": "empty"})
-    empty.save(path)
-    watcher.check_now()
-    assert holder.current().version == "v2" and "holds no faces" in holder.status()["last_error"]
-
-    path.unlink()
-    watcher.check_now()
-    assert holder.current().version == "v2" and "no model" in holder.status()["last_error"]
-    _versioned(sample_model, path, "v3")
-    watcher.check_now()
-    assert holder.current().version == "v3" and holder.status()["last_error"] is None
-
-
-@pytest.mark.parametrize("kind", ["directory", "s3"])
-def test_store_latest_is_followed(kind, sample_model, tmp_path, request):
-    from edgeface.store import open_store
-
-    if kind == "s3":
-        env = request.getfixturevalue("s3_env")            # a real moto_server over HTTP
-        url = f"s3://{env['AWS_S3_BUCKET']}/models"
-    else:
-        url = str(tmp_path / "store")
-    store = open_store(url)
-    first = store.push(sample_model)
-    holder = ModelHolder()
-    watcher = ModelWatcher(holder, StoreModelSource(url, cache_dir=str(tmp_path / "cache")))
-    watcher.check_now()
-    assert holder.current().version == first
-    second = store.push(sample_model)
-    watcher.check_now()
-    assert holder.current().version == second
-    store.promote(first)                                  # a roll-back moves latest backwards
-    watcher.check_now()
-    assert holder.current().version == first and len(list((tmp_path / "cache").glob("*.data"))) == 1

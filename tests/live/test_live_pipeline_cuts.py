@@ -4,10 +4,10 @@ the machine-readable comment on annotated frames (what ``edgeface bench`` reads)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from concurrent.futures import Future
 
-import numpy as np
 import pytest
+from live_helpers import Frame
 
 from edgeface.cameras.playback import Playback
 from edgeface.engine import FaceEngine
@@ -18,14 +18,6 @@ from edgeface.live.scenecut import CutDetector
 from edgeface.modelfile import FaceModel
 
 LIN = "Lin-Manuel Miranda"
-
-
-@dataclass
-class Frame:
-    seq: int
-    time: float
-    jpeg: bytes | None = None
-    bgr: np.ndarray | None = None
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +56,13 @@ def test_the_cut_frame_is_analysed_even_when_analysis_was_busy(clip_jpegs, sampl
     times = {i: i / 30 for i in range(100)}
     for i in range(70, 82):
         pipeline.process(Frame(i, times[i], clip_jpegs[i]))
-    pipeline._busy = True                    # as if a detection of frame 81 were still running
+    running: Future = Future()               # as if a detection of frame 81 were still running
+    running.set_running_or_notify_cancel()
+    pipeline._pending = running
     for i in (82, 83, 84):
         pipeline.process(Frame(i, times[i], clip_jpegs[i]))
-    assert pipeline.tracks.tracks == [], "analysed while busy"
-    pipeline._busy = False                   # that detection ended
+    assert pipeline.tracks.tracks == [] and pipeline.busy, "analysed while busy"
+    pipeline._pending = None                 # that detection ended (with nothing to adopt)
     result = pipeline.process(Frame(85, times[85], clip_jpegs[85]))
     (track,) = pipeline.tracks.tracks
     assert track.born_at == times[82], "the new scene was searched from a later frame than its first"
