@@ -1,0 +1,65 @@
+"""What the live service starts for the way back: the MQTT publisher and the capture outbox.
+
+``LiveService`` creates one :class:`Uplink` from the settings tree, hands it every recognition
+event and camera arrival/departure, and closes it last. Each part runs only when its setting is
+set (``EDGEFACE_MQTT_URL``, ``EDGEFACE_OUTBOX_DIR``); every call returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from edgeface.uplink.mqtt import MqttPublisher
+from edgeface.uplink.settings import UplinkSettings
+
+if TYPE_CHECKING:
+    from edgeface.live.events import RecognitionEvent
+    from edgeface.uplink.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Uplink:
+    def __init__(self, settings: UplinkSettings, s3: Any = None):
+        self.settings = settings
+        self.publisher = MqttPublisher(settings) if settings.url else None
+        self.outbox: Outbox | None = None
+        if settings.outbox_dir:
+            from edgeface.uplink.outbox import Outbox
+
+            self.outbox = Outbox(settings.outbox_dir, settings.site, s3,
+                                 quota_bytes=int(settings.outbox_quota_mb * (1 << 20)),
+                                 retention_days=settings.retention_days)
+
+    def start(self) -> Uplink:
+        if self.publisher is not None:
+            self.publisher.start()
+            log.info("uplink: events to MQTT %s as site %s", self.settings.broker_label(), self.settings.site)
+        if self.outbox is not None:
+            self.outbox.start()
+        return self
+
+    # -- the live service's callbacks: none blocks ----------------------------------------------------
+    def on_event(self, event: RecognitionEvent) -> None:
+        if self.publisher is not None:
+            self.publisher.publish_event(event)
+
+    def camera_added(self, source: Any) -> None:
+        if self.publisher is not None:
+            self.publisher.camera_availability(source.id, True)
+
+    def camera_removed(self, source: Any) -> None:
+        if self.publisher is not None:
+            self.publisher.camera_availability(source.id, False)
+
+    def status(self) -> dict[str, Any]:
+        return {"mqtt": self.publisher.status() if self.publisher else None,
+                "outbox": self.outbox.status() if self.outbox else None}
+
+    def close(self) -> None:
+        """After the cameras stopped: their last events and 'offline's go out first."""
+        if self.publisher is not None:
+            self.publisher.close()
+        if self.outbox is not None:
+            self.outbox.close()
