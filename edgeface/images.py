@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edgeface import jpegmeta
 from edgeface.errors import ImageError
 from edgeface.settings import ImageSettings
 
@@ -38,7 +39,7 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) ->
     """
     label = name or (str(source) if not isinstance(source, bytes) else "uploaded image")
     try:
-        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115 - with below
     except OSError as err:
         raise ImageError(f"{label}: cannot open ({err.strerror})", "check the path and permissions") from None
     try:
@@ -50,8 +51,7 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) ->
                     f"{label}: {img.width}x{img.height} pixels is larger than the limit of {MAX_PIXELS}",
                     "scale the image down (faces need only ~100 px across)",
                 )
-            img = ImageOps.exif_transpose(img)
-            return to_rgb_array(img)
+            return to_rgb_array(ImageOps.exif_transpose(img))
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -92,8 +92,12 @@ def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
 
 
 def decode_jpeg(data: bytes) -> np.ndarray | None:
-    """JPEG bytes to a BGR frame, or None when the data does not decode (corrupt camera frame)."""
+    """JPEG bytes to a BGR frame, or None when the data does not decode (corrupt camera frame)
+    or its header declares more than ``jpegmeta.MAX_PIXELS`` pixels (checked before decoding)."""
     if not data:
+        return None
+    size = jpegmeta.dimensions(data)
+    if size is not None and jpegmeta.too_large(*size):
         return None
     frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     return frame if frame is not None and frame.size else None

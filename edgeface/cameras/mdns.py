@@ -28,6 +28,7 @@ from zeroconf import (
     Zeroconf,
 )
 
+from edgeface.cameras.netpolicy import parse_ip
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
@@ -180,8 +181,9 @@ class CameraBrowser:
         token = props.get("token")
         label = name[: -len(service_type) - 1] if name.endswith(service_type) else name
         errors = []
-        for ip in info.parsed_addresses(IPVersion.V4Only):
+        for text in info.parsed_addresses(IPVersion.V4Only):
             try:
+                ip = parse_ip(text)  # the same parser as /register: only a plain IP goes on
                 camera_id = self.registry.register_device(ip, token, info.port, path=path, origin=CameraOrigin.MDNS,
                                                           name=label)
             except EdgefaceError as err:

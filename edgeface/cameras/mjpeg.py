@@ -7,6 +7,11 @@ JPEG structure itself (SOI, length-prefixed segments, entropy-coded data, EOI). 
 inside a well-formed JPEG — part headers, boundaries, junk — is skipped, and a frame cut short by
 the next frame's SOI is dropped and counted. Walking segments rather than searching for the
 first FFD9 also keeps EXIF thumbnails (a whole JPEG inside APP1) from ending a frame early.
+
+The walk also reads each frame's header (SOFn) as it passes: a frame declaring more pixels than
+``jpegmeta.MAX_PIXELS``, or longer than ``max_frame_bytes``, is dropped right there, before its
+image data is even buffered, and counted as corrupt. A camera that sends nothing else is
+disconnected with an error saying so (and retried with backoff, like any failing camera).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from urllib.parse import unquote, urlsplit
 
 from edgeface.cameras.urls import redact
 from edgeface.errors import EdgefaceError
+from edgeface.jpegmeta import MAX_PIXELS, SOF_MARKERS, sof_size, too_large
 
 SOI = b"\xff\xd8\xff"  # start of image, followed by the first marker's FF
 READ_CHUNK = 64 * 1024
+#: Oversized frames in a row (no good one between) after which the camera is disconnected.
+OVERSIZED_BEFORE_GIVING_UP = 3
 
 
 class StreamError(EdgefaceError):
@@ -48,6 +56,9 @@ class ParserStats:
     frames: int = 0
     corrupt: int = 0  # started JPEGs that were cut short, malformed or too large
     skipped_bytes: int = 0  # bytes outside any JPEG: headers, boundaries, garbage
+    oversized: int = 0  # of ``corrupt``: frames over the pixel or byte limit
+    oversized_in_a_row: int = 0  # since the last good frame
+    refusal: str | None = None  # why the last oversized frame was refused
 
 
 class JpegStreamParser:
@@ -57,32 +68,42 @@ class JpegStreamParser:
     frame arriving in many small reads is not rescanned from its start each time.
     """
 
-    def __init__(self, max_frame_bytes: int = 8_000_000):
+    def __init__(self, max_frame_bytes: int = 8_000_000, max_pixels: int = MAX_PIXELS):
         self.max_frame_bytes = max_frame_bytes
+        self.max_pixels = max_pixels
         self.stats = ParserStats()
         self._buf = bytearray()
         self._pos = -1  # -1: looking for SOI; else parse position inside the frame at buf[0]
         self._in_scan = False  # inside entropy-coded data (after SOS)
+        self._refusal: str | None = None  # set by _walk for an oversized frame
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
-        frames = []
+        frames: list[bytes] = []
         while True:
             if self._pos < 0 and not self._find_start():
                 return frames
             end = self._walk()
             if end is None:
                 if len(self._buf) > self.max_frame_bytes:
-                    self._drop_frame(resync_from=2)
+                    self._refuse(self._too_long())
                     continue
                 return frames
-            if end < 0:  # malformed: drop it, resume searching after its SOI
-                self._drop_frame(resync_from=-end)
+            if end < 0:  # malformed or oversized: drop it, resume searching after its SOI
+                why, self._refusal = self._refusal, None
+                if why:
+                    self._refuse(why)
+                else:
+                    self._drop_frame(resync_from=-end)
+                continue
+            if end > self.max_frame_bytes:  # arrived whole in one read, past the checks above
+                self._refuse(self._too_long())
                 continue
             with memoryview(self._buf) as view:  # one copy of the frame, not two (slice + bytes)
                 frames.append(view[:end].tobytes())
             del self._buf[:end]
             self.stats.frames += 1
+            self.stats.oversized_in_a_row = 0
             self._pos = -1
 
     def _find_start(self) -> bool:
@@ -96,6 +117,17 @@ class JpegStreamParser:
         del self._buf[:start]
         self._pos, self._in_scan = 2, False
         return True
+
+    def _too_long(self) -> str:
+        return f"a frame is longer than the limit of {self.max_frame_bytes} bytes"
+
+    def _refuse(self, why: str) -> None:
+        """Drop the frame at buf[0] as oversized; its data is then skipped while looking for
+        the next SOI, a read at a time, never buffered."""
+        self.stats.oversized += 1
+        self.stats.oversized_in_a_row += 1
+        self.stats.refusal = why
+        self._drop_frame(resync_from=2)
 
     def _drop_frame(self, resync_from: int) -> None:
         self.stats.corrupt += 1
@@ -149,8 +181,18 @@ class JpegStreamParser:
             length = (buf[pos + 2] << 8) | buf[pos + 3]
             if length < 2:
                 return -2
+            if code in SOF_MARKERS:
+                if pos + 9 > n:  # height and width not here yet
+                    self._pos = pos
+                    return None
+                size = sof_size(bytes(buf[pos + 4:pos + 9]))
+                why = too_large(*size, self.max_pixels) if size else None
+                if why:
+                    self._refusal = why
+                    return -2
             pos += 2 + length
             if pos > self.max_frame_bytes:
+                self._refusal = self._too_long()
                 return -2
             if code == 0xDA:  # SOS: its header is followed by entropy-coded data
                 self._in_scan = True
@@ -193,6 +235,9 @@ class MjpegStream:
                 if not data:
                     raise self._closed_error("the camera closed the stream")
                 yield from self.parser.feed(data)
+                if self.parser.stats.oversized_in_a_row >= OVERSIZED_BEFORE_GIVING_UP:
+                    raise StreamRejected(f"{redact(self.url)}: {self.parser.stats.refusal}",
+                                         "lower the camera's resolution or JPEG quality setting")
         finally:
             self.close()
 
@@ -214,11 +259,16 @@ class MjpegStream:
         return StreamClosed(f"{redact(self.url)}: {why}", "it will be retried")
 
     def _open(self) -> http.client.HTTPResponse:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+            port = parts.port
+        except ValueError:  # a bad IPv6 literal or port: a clear error, not a traceback per retry
+            raise StreamError(f"{redact(self.url)}: malformed URL",
+                              "check the host and port of the camera URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise StreamError(f"{redact(self.url)}: not an http(s) URL", "MJPEG streams are served over HTTP")
         conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = conn_cls(parts.hostname, parts.port, timeout=self.timeout)
+        conn = conn_cls(parts.hostname, port, timeout=self.timeout)
         with self._lock:
             if self._closed.is_set():
                 raise StreamClosed(f"{redact(self.url)}: stream closed by the reader")

@@ -52,23 +52,49 @@ def parse_networks(text: str | Iterable[str] | None) -> list[Network]:
     return networks
 
 
-def parse_ip(text: str) -> Address:
-    """A literal IPv4/IPv6 address (IPv4-mapped IPv6 is unwrapped); host names are refused."""
-    candidate = (text or "").strip()
-    if candidate.startswith("[") and candidate.endswith("]"):
-        candidate = candidate[1:-1]
-    try:
-        ip = ipaddress.ip_address(candidate)
-    except ValueError:
-        raise TargetRefused(f"camera address {text!r} is not an IP address",
-                            "register with the camera's numeric IP, e.g. ip=192.168.1.50") from None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+#: Everything a plain IP literal is made of. A stricter alphabet than ``ipaddress`` accepts: no
+#: ``%`` (a scoped IPv6 address carries free text that ends up in the URL's host part, where a
+#: ``@`` or ``[`` after it makes ``urlsplit`` pick another host), no ``/``, no non-ASCII digits.
+_IP_CHARS = frozenset("0123456789abcdefABCDEF.:")
+MAX_IP_TEXT = 45  # the longest IPv6 text form (IPv4-mapped, fully written out)
+
+
+def parse_ip(text: str | Address) -> Address:
+    """A plain literal IPv4/IPv6 address (IPv4-mapped IPv6 is unwrapped), or ``TargetRefused``.
+
+    Host names, scoped IPv6 (``fe80::1%eth0``), ports, CIDR suffixes and anything but ASCII
+    hex digits, dots and colons (inside optional brackets) are refused.
+    """
+    if isinstance(text, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        ip: Address = text
+    else:
+        candidate = text.strip() if isinstance(text, str) else ""
+        if candidate.startswith("[") and candidate.endswith("]"):
+            candidate = candidate[1:-1]
+        if not candidate or len(candidate) > MAX_IP_TEXT or not set(candidate) <= _IP_CHARS:
+            raise TargetRefused(f"camera address {str(text)[:60]!r} is not an IP address in plain form",
+                                "register with the camera's numeric IP, e.g. ip=192.168.1.50 "
+                                "(no host names, ports or IPv6 zone ids)")
+        try:
+            ip = ipaddress.ip_address(candidate)
+        except ValueError:
+            raise TargetRefused(f"camera address {text!r} is not an IP address",
+                                "register with the camera's numeric IP, e.g. ip=192.168.1.50") from None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id is not None:  # only reachable with an Address object built elsewhere
+            raise TargetRefused(f"camera address {ip} carries an IPv6 zone id",
+                                "register with an address that needs no zone id")
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return ip
 
 
-def check_target(ip: str, networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS) -> str:
-    """Return the normalised IP if it is inside ``networks``; raise ``TargetRefused`` if not."""
+def allowed_address(ip: str | Address, networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS) -> Address:
+    """The parsed IP if it is inside ``networks``; raise ``TargetRefused`` if not.
+
+    Callers build the camera URL from the returned object (``urls.stream_url``), so what was
+    checked is exactly what is connected to.
+    """
     addr = parse_ip(ip)
     if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
         raise TargetRefused(f"camera address {addr} cannot be a camera",
@@ -79,4 +105,9 @@ def check_target(ip: str, networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS
             f"camera address {addr} is outside the allowed networks ({', '.join(map(str, nets)) or 'none'})",
             "cameras must be on the local network; to allow this one, add its network to "
             "EDGEFACE_CAMERA_NETWORKS")
-    return str(addr)
+    return addr
+
+
+def check_target(ip: str | Address, networks: Iterable[Network] = DEFAULT_ALLOWED_NETWORKS) -> str:
+    """``allowed_address`` as text (the normalised IP)."""
+    return str(allowed_address(ip, networks))

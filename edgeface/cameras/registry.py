@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Network, check_target
+from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Address, Network, allowed_address
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.source import CameraSource
-from edgeface.cameras.urls import camera_id_for, is_valid_camera_id, redact, slugify, stream_url
+from edgeface.cameras.urls import camera_id_for, is_valid_camera_id, parse_camera_url, redact, slugify, stream_url
 from edgeface.errors import ConfigError
 from edgeface.settings import DEFAULT_MAX_CAMERAS
 
@@ -71,22 +71,21 @@ class CameraRegistry:
         self._announce(cam)
         return cam.id
 
-    def register_device(self, ip: str, token: str | None, port: int = 80, *, path: str = "/stream",
+    def register_device(self, ip: str | Address, token: str | None, port: int = 80, *, path: str = "/stream",
                         origin: CameraOrigin = CameraOrigin.REGISTER, name: str | None = None) -> str:
         """ESP32-CAM protocol: read ``http://IP[:PORT]/stream?token=TOKEN``; return the camera id.
 
         The IP is checked against the allowed networks before anything connects to it. The same
         IP and port registering again (new token, or after a reboot) updates the camera.
         """
-        ip = check_target(ip, self.allowed_networks)
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError(f"camera port {port!r} is not valid", "use a TCP port between 1 and 65535")
+        addr = allowed_address(ip, self.allowed_networks)  # the URL below is built from this object
         if token is not None and not _printable(token):
             raise ConfigError("camera token contains control characters", "use a plain text token")
         if not _printable(path) or " " in path or "#" in path:  # an mDNS TXT path is anyone's text
             raise ConfigError(f"camera stream path {path[:60]!r} is not a URL path",
                               "advertise a plain path such as /stream")
-        url = stream_url(ip, port, path, token)
+        url = stream_url(addr, port, path, token)
+        ip = str(addr)
         self._forget_stale()
         with self._lock:
             existing = self._cameras.get(self._by_device.get((ip, port), ""))
@@ -189,13 +188,10 @@ def validate_url(url: str) -> str:
     url = (url or "").strip() if isinstance(url, str) else ""
     if not url:
         raise ConfigError("camera URL is empty", "give an rtsp://, http:// or rtmp:// URL, or a video file path")
-    if not _printable(url) or " " in url:
-        raise ConfigError("camera URL contains spaces or control characters", "percent-encode them")
     if "://" in url:
-        scheme = url.split("://", 1)[0].lower()
-        if scheme not in URL_SCHEMES:
-            raise ConfigError(f"camera URL scheme {scheme!r} is not supported",
-                              f"use one of {', '.join(URL_SCHEMES)}, or a file path")
+        parse_camera_url(url, URL_SCHEMES)
+    elif not _printable(url) or " " in url:
+        raise ConfigError("camera file path contains spaces or control characters", "rename the file")
     return url
 
 

@@ -4,12 +4,15 @@ mDNS ``_edgecam._tcp`` announcement): with a camera token configured, the camera
 Both ways are unauthenticated by nature (ESP32-CAM firmware can only send a token), so a shared
 secret provisioned into the firmware is what tells our cameras from any device on the LAN. The
 network policy (allowed CIDRs, checked before any connection) applies on top, in the registry.
+The address is parsed first, by the one parser (``netpolicy.parse_ip``): whatever is not a
+plain IP is refused before the token is even looked at, and only the parsed object goes on.
 """
 
 from __future__ import annotations
 
 import hmac
 
+from edgeface.cameras.netpolicy import Address, parse_ip
 from edgeface.errors import EdgefaceError
 
 
@@ -24,11 +27,12 @@ class RegistrationGate:
         self.registry = registry
         self._token = camera_token or None
 
-    def register_device(self, ip: str, token: str | None, port: int = 80, **kwargs) -> str:
+    def register_device(self, ip: str | Address, token: str | None, port: int = 80, **kwargs) -> str:
+        addr = parse_ip(ip)  # TargetRefused for host names, zone ids, '@', '[' ...
         if self._token and not (token and hmac.compare_digest(token.encode(), self._token.encode())):
-            raise RegistrationRefused(f"camera at {ip}: wrong or missing camera token",
+            raise RegistrationRefused(f"camera at {addr}: wrong or missing camera token",
                                       "provision the camera with the token set in EDGEFACE_CAMERA_TOKEN")
-        return self.registry.register_device(ip, token, port, **kwargs)
+        return self.registry.register_device(addr, token, port, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.registry, name)

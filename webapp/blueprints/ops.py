@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from edgeface.live.admission import RegistrationRefused
+from webapp.auth import count_failure, too_many_failures
 from webapp.blueprints.common import service
 from webapp.errors import error_response
 
@@ -43,8 +44,12 @@ def register():
 
     With ``EDGEFACE_CAMERA_TOKEN`` set, the token must equal it (see ``edgeface.live.admission``);
     it is also what the app sends back to pull the stream. The IP must be inside the allowed
-    networks; that is checked before any connection is made.
+    networks; that is checked before any connection is made. Wrong tokens are limited per client
+    address (429 with ``Retry-After`` once used up).
     """
+    limited = too_many_failures("camera")
+    if limited is not None:
+        return limited
     args = request.args
     ip, token, port_text = args.get("ip", "").strip(), args.get("token"), args.get("port", "80")
     if not ip:
@@ -52,11 +57,14 @@ def register():
     if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
         return error_response(400, "'token' is too long or contains control characters",
                               f"use a printable token of at most {MAX_TOKEN_LENGTH} characters")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        return error_response(400, f"'port' {port_text!r} is not a TCP port", "use 1-65535, or leave it out for 80")
+    # isascii(): int() also reads Unicode digits such as '²' (and then fails) or '١'.
+    if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5) or not 0 < int(port_text) < 65536:
+        return error_response(400, f"'port' {port_text[:20]!r} is not a TCP port",
+                              "use 1-65535, or leave it out for 80")
     try:
         camera_id = service().gate.register_device(ip, token or None, int(port_text))
     except RegistrationRefused as err:
+        count_failure("camera")
         log.warning("registration from %s refused: %s", request.remote_addr, err.message)
         return error_response(403, err.message, err.hint)
     return jsonify(status="registered", camera=camera_id)
