@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, parse_networks
 from edgeface.errors import ConfigError
+from edgeface.uplink.settings import UplinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,7 @@ class Settings(BaseModel):
     live: LiveSettings = Field(default_factory=LiveSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings)   # its own module: edgeface/uplink/settings.py
 
     def store_url(self) -> str:
         """The model store the CLI and the training upload use: set, else S3 when a bucket is, else local."""
