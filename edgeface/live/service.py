@@ -17,7 +17,7 @@ from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.engine_process import ProcessEngine
-from edgeface.live.events import EventStore
+from edgeface.live.events import EventStore, RecognitionEvent
 from edgeface.live.metrics import Exposition, StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
@@ -32,6 +32,8 @@ from edgeface.settings import (
     Settings,
     default,
 )
+from edgeface.uplink.service import Uplink
+from edgeface.uplink.settings import UplinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ServiceConfig:
     events_dir: str | None = None
     max_events: int = default(EventSettings, "max_events")
     live: LiveSettings = field(default_factory=LiveSettings)
+    uplink: UplinkSettings = field(default_factory=UplinkSettings)   # MQTT events, captures (docs/uplink.md)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceConfig:
@@ -64,7 +67,8 @@ class ServiceConfig:
                    allowed_networks=list(cameras.allowed_networks),
                    camera_token=cameras.token.get_secret_value() if cameras.token else None,
                    cameras=list(cameras.initial), max_cameras=cameras.max_cameras,
-                   events_dir=settings.events.dir, max_events=settings.events.max_events, live=settings.live)
+                   events_dir=settings.events.dir, max_events=settings.events.max_events, live=settings.live,
+                   uplink=settings.uplink)
 
 
 class LiveService:
@@ -73,6 +77,7 @@ class LiveService:
         live = config.live
         self.models = ModelHolder(tolerance=live.tolerance)
         self.events = EventStore(config.max_events, config.events_dir)
+        self.uplink = Uplink(config.uplink)      # MQTT events and captures, each when configured
         # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
         self.stages = StageTimes()
@@ -99,6 +104,8 @@ class LiveService:
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
+        self.uplink.start()
+        self.registry.subscribe(self.uplink.camera_added, self.uplink.camera_removed)
         self.registry.subscribe(self._camera_added, self._camera_removed)
         for url in self.config.cameras:
             self.registry.add(url, origin=CameraOrigin.API)   # kept even when offline for long
@@ -131,12 +138,13 @@ class LiveService:
             self.engine.close()
         if self.watcher:
             self.watcher.close()
+        self.uplink.close()              # last: the cameras' final events and 'offline's go out first
 
     # -- cameras -----------------------------------------------------------------------------
     def _camera_added(self, source) -> None:
         if self.stopping.is_set() or self.analyzer is None:
             return
-        pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self.events.add,
+        pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self._on_event,
                                  models=self.models, stages=self.stages)
         worker = CameraWorker(source, pipeline)
         with self._workers_lock:
@@ -145,6 +153,10 @@ class LiveService:
         if old is not None:
             old.close()
         worker.start()
+
+    def _on_event(self, event: RecognitionEvent) -> None:
+        self.events.add(event)
+        self.uplink.on_event(event)
 
     def _camera_removed(self, source) -> None:
         with self._workers_lock:
