@@ -3,8 +3,9 @@
 ``GET /register?ip=...`` is unauthenticated by design (ESP32-CAM firmware), so without a check
 anyone on the network could make the app open connections anywhere — to a public host, or to a
 cloud metadata service at 169.254.169.254. Registration targets (and addresses learnt over
-mDNS) must therefore be literal IPs inside the allowed networks; the check happens before any
-connection is made.
+mDNS) must therefore be plain literal IPs (``parse_ip``, the one parser for both ways in) inside
+the allowed networks; the check happens before any connection is made, on the same ``ipaddress``
+object that ``urls.stream_url`` then builds the camera URL from.
 """
 
 from __future__ import annotations
