@@ -15,35 +15,44 @@ from edgeface.uplink.settings import UplinkSettings
 
 if TYPE_CHECKING:
     from edgeface.live.events import RecognitionEvent
+    from edgeface.uplink.captures import CaptureMaker
     from edgeface.uplink.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
 class Uplink:
-    def __init__(self, settings: UplinkSettings, s3: Any = None):
+    def __init__(self, settings: UplinkSettings, s3: Any = None, tolerance: float = 0.6):
         self.settings = settings
         self.publisher = MqttPublisher(settings) if settings.url else None
         self.outbox: Outbox | None = None
+        self.captures: CaptureMaker | None = None
         if settings.outbox_dir:
+            from edgeface.uplink.captures import CaptureMaker
             from edgeface.uplink.outbox import Outbox
 
             self.outbox = Outbox(settings.outbox_dir, settings.site, s3,
                                  quota_bytes=int(settings.outbox_quota_mb * (1 << 20)),
                                  retention_days=settings.retention_days)
+            self.captures = CaptureMaker(self.outbox, tolerance)
 
     def start(self) -> Uplink:
         if self.publisher is not None:
             self.publisher.start()
             log.info("uplink: events to MQTT %s as site %s", self.settings.broker_label(), self.settings.site)
-        if self.outbox is not None:
+        if self.outbox is not None and self.captures is not None:
             self.outbox.start()
+            self.captures.start()
+            log.info("uplink: captures of site %s to S3 through %s", self.settings.site, self.settings.outbox_dir)
         return self
 
     # -- the live service's callbacks: none blocks ----------------------------------------------------
     def on_event(self, event: RecognitionEvent) -> None:
+        """Before the event store takes the event: it may move the snapshot to disk."""
         if self.publisher is not None:
             self.publisher.publish_event(event)
+        if self.captures is not None:
+            self.captures.offer(event)
 
     def camera_added(self, source: Any) -> None:
         if self.publisher is not None:
@@ -54,12 +63,17 @@ class Uplink:
             self.publisher.camera_availability(source.id, False)
 
     def status(self) -> dict[str, Any]:
+        captures = self.captures
         return {"mqtt": self.publisher.status() if self.publisher else None,
-                "outbox": self.outbox.status() if self.outbox else None}
+                "outbox": self.outbox.status() if self.outbox else None,
+                "captures": {"kept": captures.kept, "refused": captures.refused, "skipped": captures.skipped}
+                if captures else None}
 
     def close(self) -> None:
         """After the cameras stopped: their last events and 'offline's go out first."""
         if self.publisher is not None:
             self.publisher.close()
+        if self.captures is not None:
+            self.captures.close()
         if self.outbox is not None:
             self.outbox.close()
