@@ -77,7 +77,7 @@ class LiveService:
         live = config.live
         self.models = ModelHolder(tolerance=live.tolerance)
         self.events = EventStore(config.max_events, config.events_dir)
-        self.uplink = Uplink(config.uplink)      # MQTT events and captures, each when configured
+        self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
         # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
         self.stages = StageTimes()
@@ -155,8 +155,8 @@ class LiveService:
         worker.start()
 
     def _on_event(self, event: RecognitionEvent) -> None:
+        self.uplink.on_event(event)      # first: the store may move the snapshot to disk
         self.events.add(event)
-        self.uplink.on_event(event)
 
     def _camera_removed(self, source) -> None:
         with self._workers_lock:
