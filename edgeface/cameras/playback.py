@@ -32,6 +32,7 @@ class Playback:
         if not self.path.exists():
             raise StreamError(f"{self.path}: no such file or folder",
                               "give a video file (mp4, avi, ...) or a folder of images")
+        self._images: list[np.ndarray] | None
         if self.path.is_dir():
             self._images = self._load_folder()
             native = IMAGE_FOLDER_FPS

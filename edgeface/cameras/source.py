@@ -2,15 +2,17 @@
 
 Consumers call ``wait_frame(after_seq)`` and always get the newest frame, so a slow consumer
 (face recognition at 5 fps on a 30 fps camera) skips frames instead of building a backlog.
-The thread reconnects on its own with exponential backoff; a camera that comes back resumes.
+The thread reconnects on its own with exponential backoff; a camera that comes back resumes. A
+camera that refuses us (wrong password, no such stream) is retried slowly: asking again at once
+cannot help and would flood its log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -18,17 +20,29 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
+from edgeface.cameras import rtsp
 from edgeface.cameras.latest import Latest
-from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError
+from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError, StreamRejected
 from edgeface.cameras.playback import Pacer, Playback
 from edgeface.cameras.urls import redact
 from edgeface.images import decode_jpeg, encode_jpeg
+from edgeface.jpegmeta import dimensions
+from edgeface.lifecycle import LogOnChange, RateCounter
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 10.0
+#: After a refusal (401, 404): the camera answered, and asking again soon gives the same answer.
+REJECTED_BACKOFF_S = 60.0
 FPS_WINDOW_S = 2.0
+#: A camera's JPEG is fully decoded this often to check it (cheaper checks run on every frame).
+DECODE_CHECK_S = 1.0
+UNDECODABLE = "the camera sends frames that do not decode (empty or corrupt JPEGs)"
+#: OpenCV reads its FFmpeg options from this variable when a capture opens: one open at a time
+#: may set it (per-camera RTSP transport).
+_FFMPEG_OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_ffmpeg_open_lock = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -91,9 +105,13 @@ class CameraSource:
         self.max_frame_bytes = max_frame_bytes
         self._url = url
         self._latest: Latest[Frame] = Latest()
-        self._arrivals: deque[float] = deque(maxlen=64)
+        self._rate = RateCounter(FPS_WINDOW_S)
         self._connected = False
         self._error: str | None = None
+        self._errors = LogOnChange()
+        self._undecodable = 0  # JPEGs refused by the header check or the sampled decode
+        self._next_decode_check = 0.0
+        self._suspect = False  # the last decode check failed: check every frame until one decodes
         self._stop = threading.Event()
         self._wake = threading.Event()  # cuts a backoff sleep short
         self._reader: MjpegStream | None = None
@@ -125,9 +143,9 @@ class CameraSource:
 
     @property
     def corrupt_frames(self) -> int:
-        """Malformed or cut-off JPEGs skipped so far (MJPEG sources)."""
+        """Malformed, cut-off, empty or undecodable JPEGs skipped so far (MJPEG sources)."""
         reader = self._reader
-        return self._corrupt_before + (reader.stats.corrupt if reader is not None else 0)
+        return self._corrupt_before + self._undecodable + (reader.stats.corrupt if reader is not None else 0)
 
     @property
     def stopped(self) -> bool:
@@ -161,12 +179,20 @@ class CameraSource:
             "url": redact(self._url),
             "origin": self.origin,
             "online": online,
-            "fps": round(self._fps(now), 2) if online else 0.0,
+            "fps": round(self._rate.rate(now), 2) if online else 0.0,
             "last_frame_age_s": None if age is None else round(age, 3),
-            "error": None if online else self._error,
+            "error": None if online else self._offline_reason(age),
             "frames": self._latest.seq,
             "corrupt_frames": self.corrupt_frames,
         }
+
+    def _offline_reason(self, age: float | None) -> str:
+        """Why an offline camera is offline: the last error, else what is known (never None)."""
+        if self._error:
+            return self._error
+        if age is None:
+            return "connecting: no frame yet"
+        return f"no frame for {age:.0f} s"
 
     # -- reading thread --------------------------------------------------------------------
 
@@ -185,6 +211,8 @@ class CameraSource:
             except StreamError as err:
                 if not self._stop.is_set() and url == self._url:  # else we closed it ourselves
                     self._set_error(str(err))
+                if isinstance(err, StreamRejected):
+                    backoff = max(backoff, REJECTED_BACKOFF_S)
             except Exception as err:  # a bug or an OpenCV surprise must not kill the thread
                 log.exception("camera %s: unexpected error reading %s", self.id, redact(url))
                 self._set_error(f"unexpected error: {err.__class__.__name__}")
@@ -200,28 +228,51 @@ class CameraSource:
                 backoff = BACKOFF_MIN_S
             self._wake.wait(backoff)
             self._wake.clear()
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            backoff = min(backoff * 2, max(backoff, BACKOFF_MAX_S))
 
     def _set_error(self, message: str) -> None:
-        if message != self._error:
+        if self._errors.fresh(message):  # a camera failing the same way is logged once a minute
             log.warning("camera %s: %s", self.id, message)
         self._error = message
 
     def _publish(self, jpeg: bytes | None, bgr: np.ndarray | None) -> None:
         now = time.monotonic()
-        self._arrivals.append(now)
+        decoded = bgr is not None
+        if jpeg is not None and not decoded:
+            ok, bgr = self._check_jpeg(jpeg, now)
+            if not ok:
+                self._undecodable += 1
+                last = self._latest.get()
+                # An odd bad frame among good ones is only counted; no good frame for a while is an error.
+                if last is None or now - last.time >= self.stall_timeout:
+                    self._set_error(UNDECODABLE)
+                return
+            decoded = bgr is not None
+        self._rate.tick(now)
         if not self._connected:
             log.info("camera %s: online", self.id)
         self._connected = True
         self._error = None
+        self._errors.clear()
         # Only this thread publishes, so seq + 1 is the number publish() assigns.
-        self._latest.publish(Frame(self._latest.seq + 1, now, jpeg, bgr, _decoded=bgr is not None))
+        self._latest.publish(Frame(self._latest.seq + 1, now, jpeg, bgr, _decoded=decoded))
 
-    def _fps(self, now: float) -> float:
-        recent = [t for t in tuple(self._arrivals) if now - t <= FPS_WINDOW_S]  # tuple(): one atomic copy
-        if len(recent) < 2 or recent[-1] == recent[0]:
-            return 0.0
-        return (len(recent) - 1) / (recent[-1] - recent[0])
+    def _check_jpeg(self, jpeg: bytes, now: float) -> tuple[bool, np.ndarray | None]:
+        """Whether a camera's JPEG holds a picture, and its pixels when this check decoded it.
+
+        Every frame's header must give a size (an empty JPEG has none); once a second, and on
+        every frame after a failure, the whole frame is decoded (~1 ms at 640x360), so a camera
+        of garbage goes offline while a good one costs one decode a second, reused by consumers.
+        """
+        size = dimensions(jpeg)
+        if size is None or 0 in size:
+            return False, None
+        if not self._suspect and now < self._next_decode_check:
+            return True, None
+        self._next_decode_check = now + DECODE_CHECK_S
+        bgr = decode_jpeg(jpeg)
+        self._suspect = bgr is None
+        return bgr is not None, bgr
 
     def _frames(self, url: str) -> Iterator[tuple[bytes | None, np.ndarray | None]]:
         if is_http(url):
@@ -254,23 +305,42 @@ class CameraSource:
 
     def _opencv_frames(self, url: str) -> Iterator[tuple[None, np.ndarray]]:
         """RTSP, RTMP, webcams and anything else OpenCV opens; timeouts keep a dead server from hanging us."""
-        ms = int(self.stall_timeout * 1000)
-        if is_device(url):
-            cap = cv2.VideoCapture(int(url) if url.isdigit() else url)
-        else:
-            cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        cap = self._open_capture(url)
         try:
             if not cap.isOpened():
+                if rtsp.is_stream_url(url):
+                    raise rtsp.diagnose(rtsp.split_transport(url)[0], self.stall_timeout)
                 raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
                                   "check the address, credentials and that the stream is running")
             while not self._stop.is_set():
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
-                    raise StreamClosed(f"{redact(url)}: no more frames", "it will be retried")
+                    raise StreamClosed(f"{redact(url)}: the stream stopped (no frame within "
+                                       f"{self.stall_timeout:g} s)", "it will be retried")
                 yield None, bgr
         finally:
             cap.release()
+
+    def _open_capture(self, url: str) -> cv2.VideoCapture:
+        """A device as it is; anything else with FFmpeg, bounded by ``stall_timeout``. An RTSP
+        URL's ``?transport=tcp|udp`` is taken out and given to FFmpeg as ``rtsp_transport``."""
+        if is_device(url):
+            return cv2.VideoCapture(int(url) if url.isdigit() else url)
+        ms = int(self.stall_timeout * 1000)
+        url, transport = rtsp.split_transport(url)
+        with _ffmpeg_open_lock:
+            before = os.environ.get(_FFMPEG_OPTIONS_VAR)
+            options = rtsp.ffmpeg_options(transport)
+            try:
+                if options is not None:
+                    os.environ[_FFMPEG_OPTIONS_VAR] = options
+                return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                                        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+            finally:
+                if before is None:
+                    os.environ.pop(_FFMPEG_OPTIONS_VAR, None)
+                else:
+                    os.environ[_FFMPEG_OPTIONS_VAR] = before
 
     def _abort_reader(self) -> None:
         reader = self._reader

@@ -8,7 +8,9 @@ import threading
 import cv2
 import pytest
 from camera_helpers import LiveCamera, ScriptedCamera, wait_until
+from stream_servers import h264_sample, rtmp_server, rtsp_factory  # noqa: F401 - RTSP/RTMP server fixtures
 
+from edgeface.cameras.source import CameraSource
 from edgeface.images import encode_jpeg
 
 
@@ -28,6 +30,21 @@ def jpeg_frames(video_path) -> list[bytes]:
         frames.append(encode_jpeg(bgr, 70))
     cap.release()
     return frames
+
+
+@pytest.fixture
+def sources():
+    """``make(id, url, **options)``: a started CameraSource, stopped after the test."""
+    started: list[CameraSource] = []
+
+    def make(*args, **kwargs) -> CameraSource:
+        src = CameraSource(*args, **kwargs).start()
+        started.append(src)
+        return src
+
+    yield make
+    for src in started:
+        src.stop()
 
 
 @pytest.fixture

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
-import pytest
-from camera_helpers import DEADLINE_S, start_multipart, wait_until
+from camera_helpers import DEADLINE_S, part, start_multipart, wait_until
 
-from edgeface.cameras.source import CameraSource, Frame
-
-
-@pytest.fixture
-def sources():
-    started = []
-
-    def make(*args, **kwargs) -> CameraSource:
-        src = CameraSource(*args, **kwargs).start()
-        started.append(src)
-        return src
-
-    yield make
-    for src in started:
-        src.stop()
+from edgeface.cameras.source import UNDECODABLE, CameraSource, Frame
 
 
 def status_when(src: CameraSource, condition, what: str) -> dict:
@@ -108,6 +94,57 @@ def test_garbage_camera_does_not_affect_a_good_one(scripted_camera, live_camera_
     assert frame is not None and frame.bgr is not None
     assert good_src.status()["online"] and not bad_src.status()["online"]
     assert bad_src.latest() is None
+    assert bad_src.status()["error"], "an offline camera says why"
+
+
+def _stream_of(scripted_camera, jpeg: bytes, fps: float = 30.0):
+    """A script sending the same JPEG at ``fps`` until the camera is closed."""
+    def script(h):
+        start_multipart(h, b"multipart/x-mixed-replace; boundary=frame")
+        while not scripted_camera.released.is_set():
+            h.wfile.write(part(jpeg))
+            time.sleep(1 / fps)
+    return script
+
+
+def test_camera_sending_empty_jpegs_is_offline_with_the_reason(scripted_camera, sources):
+    scripted_camera.scripts["/stream"] = _stream_of(scripted_camera, b"\xff\xd8\xff\xd9")  # SOI, EOI
+    src = sources("empty", scripted_camera.url("/stream"))
+    wait_until(lambda: src.corrupt_frames > 30, what="empty frames counted")
+    status = src.status()
+    assert not status["online"] and status["fps"] == 0.0 and status["frames"] == 0
+    assert status["error"] == UNDECODABLE
+
+
+def without_quantization_tables(jpeg: bytes) -> bytes:
+    """``jpeg`` without its DQT segments: the header still gives a size, but nothing can decode it
+    (missing Huffman tables would not do: decoders fall back to the standard ones, as MJPEG wants)."""
+    out, at = bytearray(jpeg[:2]), 2
+    while jpeg[at + 1] != 0xDA:  # segments up to the scan
+        length = int.from_bytes(jpeg[at + 2:at + 4], "big")
+        if jpeg[at + 1] != 0xDB:
+            out += jpeg[at:at + 2 + length]
+        at += 2 + length
+    return bytes(out + jpeg[at:])
+
+
+def test_camera_sending_undecodable_jpegs_is_offline_with_the_reason(scripted_camera, sources, jpeg_frames):
+    broken = without_quantization_tables(jpeg_frames[0])
+    assert Frame(1, 0.0, broken).bgr is None
+    scripted_camera.scripts["/stream"] = _stream_of(scripted_camera, broken)
+    src = sources("garbled", scripted_camera.url("/stream"))
+    wait_until(lambda: src.corrupt_frames > 30, what="undecodable frames counted")
+    status = src.status()
+    assert not status["online"] and status["frames"] == 0
+    assert status["error"] == UNDECODABLE
+
+
+def test_stalled_camera_is_offline_with_the_reason(scripted_camera, sources, jpeg_frames):
+    scripted_camera.silent_after("/stream", jpeg_frames[:2])
+    src = sources("stalled", scripted_camera.url("/stream"), stall_timeout=1.0)
+    assert src.wait_frame(0, timeout=DEADLINE_S) is not None
+    status = status_when(src, lambda s: not s["online"], "offline")
+    assert status["error"], "offline with error None tells the operator nothing"
 
 
 def test_corrupt_jpeg_decodes_to_none(jpeg_frames):

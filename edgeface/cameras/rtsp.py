@@ -1,0 +1,142 @@
+"""RTSP and RTMP details OpenCV does not give: the transport per camera, and why an open failed.
+
+OpenCV's FFmpeg backend says only "not opened". When an RTSP camera cannot be opened,
+:func:`diagnose` asks it once itself (``DESCRIBE``, with basic or digest authentication as the
+camera demands) and turns the answer into an error an operator can act on, e.g.
+``401 Unauthorized: check the camera's user name and password``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import socket
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from edgeface.cameras.mjpeg import StreamClosed, StreamError, StreamRejected, StreamStalled
+
+#: The query parameter that chooses RTP's transport for one camera; removed before FFmpeg sees the URL.
+TRANSPORT_PARAM = "transport"
+TRANSPORTS = ("tcp", "udp")
+_AUTH_PARAM_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]+))')
+
+
+def is_stream_url(url: str) -> bool:
+    return url.lower().startswith(("rtsp://", "rtsps://", "rtmp://", "rtmps://"))
+
+
+def split_transport(url: str) -> tuple[str, str | None]:
+    """``(url without ?transport=..., "tcp" | "udp" | None)`` for an RTSP URL; others unchanged."""
+    parts = urlsplit(url)
+    if not parts.scheme.lower().startswith("rtsp") or not parts.query:
+        return url, None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    chosen = [v.lower() for k, v in pairs if k.lower() == TRANSPORT_PARAM]
+    if not chosen:
+        return url, None
+    if chosen[-1] not in TRANSPORTS:
+        raise StreamError(f"transport={chosen[-1]!r} is not an RTSP transport", "use transport=tcp or transport=udp")
+    rest = urlencode([(k, v) for k, v in pairs if k.lower() != TRANSPORT_PARAM])
+    return urlunsplit(parts._replace(query=rest)), chosen[-1]
+
+
+def ffmpeg_options(transport: str | None) -> str | None:
+    """The ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` value for one open (None: OpenCV's default, which
+    prefers TCP). Options the operator set in the environment are kept."""
+    base = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+    if transport is None:
+        return base
+    kept = [o for o in (base or "").split("|") if o and not o.startswith("rtsp_transport;")]
+    return "|".join([f"rtsp_transport;{transport}", *kept])
+
+
+def diagnose(url: str, timeout: float) -> StreamError:
+    """Why ``url`` (rtsp://) cannot be played, asked of the server itself; never raises."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 554
+    where = f"{host}:{port}"
+    try:
+        status = _describe(parts, timeout)
+    except ConnectionRefusedError:
+        return StreamClosed(f"{where}: connection refused", "check the address and port, and that the camera is on")
+    except TimeoutError:
+        return StreamStalled(f"{where}: no answer within {timeout:g} s", "check the address and the network")
+    except OSError as err:
+        return StreamClosed(f"{where}: {err.strerror or err.__class__.__name__}", "check the address and the network")
+    if status == 401:
+        return StreamRejected("401 Unauthorized: check the camera's user name and password",
+                              "give them in the URL as rtsp://USER:PASSWORD@HOST/PATH")
+    if status == 404:
+        return StreamRejected(f"404 Not Found: {where} has no stream at {parts.path or '/'}",
+                              "check the stream path in the camera's manual")
+    if status == 200:
+        return StreamError(f"{where}: the camera answers but the stream cannot be played",
+                           "check its codec (H.264 or H.265) and the transport (transport=tcp or udp)")
+    return StreamError(f"{where}: RTSP status {status}", "check the camera's address and settings")
+
+
+def _describe(parts, timeout: float) -> int:
+    """The status of DESCRIBE, authenticating once if the server asks."""
+    target = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path or "/", parts.query, ""))
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    with socket.create_connection((parts.hostname, parts.port or 554), timeout=timeout) as sock:
+        reader = sock.makefile("rb")
+        status, headers = _request(sock, reader, target, 1, None)
+        if status != 401 or not user:
+            return status
+        challenges = [v for k, v in headers if k == "www-authenticate"]
+        authorization = _authorization(challenges, user, password, target)
+        if authorization is None:
+            return status
+        status, _ = _request(sock, reader, target, 2, authorization)
+        return status
+
+
+def _request(sock: socket.socket, reader, target: str, cseq: int, authorization: str | None
+             ) -> tuple[int, list[tuple[str, str]]]:
+    lines = [f"DESCRIBE {target} RTSP/1.0", f"CSeq: {cseq}", "Accept: application/sdp",
+             "User-Agent: edgeface"]
+    if authorization:
+        lines.append(f"Authorization: {authorization}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    status_line = reader.readline(1024).decode("latin-1")
+    if not status_line.startswith("RTSP/"):
+        raise OSError(0, "not an RTSP server")
+    headers = []
+    length = 0
+    while (line := reader.readline(4096).decode("latin-1").strip()):
+        name, _, value = line.partition(":")
+        headers.append((name.strip().lower(), value.strip()))
+        if name.strip().lower() == "content-length":
+            length = int(value.strip() or 0)
+    reader.read(min(length, 65536))  # the body (an SDP), so a second request reads its own answer
+    return int(status_line.split()[1]), headers
+
+
+def _authorization(challenges: list[str], user: str, password: str, uri: str) -> str | None:
+    for challenge in challenges:
+        scheme, _, rest = challenge.partition(" ")
+        params = {m[0].lower(): m[1] or m[2] for m in _AUTH_PARAM_RE.findall(rest)}
+        if scheme.lower() == "digest":
+            realm, nonce = params.get("realm", ""), params.get("nonce", "")
+            ha1 = _md5(f"{user}:{realm}:{password}")
+            ha2 = _md5(f"DESCRIBE:{uri}")
+            fields = f'username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
+            if "auth" in params.get("qop", "").split(","):
+                cnonce = secrets.token_hex(8)
+                response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
+                return f'Digest {fields}, qop=auth, nc=00000001, cnonce="{cnonce}", response="{response}"'
+            # Most cameras (and gst-rtsp-server) use RFC 2069 digest, without qop.
+            response = _md5(f"{ha1}:{nonce}:{ha2}")
+            return f'Digest {fields}, response="{response}"'
+    for challenge in challenges:
+        if challenge.lower().startswith("basic"):
+            return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return None
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
