@@ -48,9 +48,9 @@ def value(families: dict, family: str, sample: str | None = None, **labels) -> f
 @pytest.mark.slow
 def test_metrics_parse_and_carry_every_family_per_camera(live_system):
     app, cid = live_system.app, live_system.camera_id
-    app.get(f"/api/v1/cameras/{cid}/frame.jpg")           # someone looks: frames get annotated
 
     def annotated_and_named():
+        app.get(f"/api/v1/cameras/{cid}/frame.jpg")       # someone keeps looking: faces get drawn
         families = scrape(app)
         stages = {s.labels["stage"] for s in families["edgeface_stage_calls"].samples}
         named = [s for s in families["edgeface_events"].samples if s.labels == {"camera": cid, "result": "named"}]
