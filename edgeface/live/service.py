@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
 
 from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
+from edgeface.errors import EdgefaceError
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
+from edgeface.live.broadcast import FrameBroadcaster
+from edgeface.live.collector import metrics_registry
 from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.events import EventStore, RecognitionEvent
-from edgeface.live.metrics import Exposition, StageTimes
+from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.worker import CameraWorker
-from edgeface.recognize import STILL_SETTINGS
+from edgeface.recognize import STILL_SETTINGS, recognize_faces
 from edgeface.settings import (
     CameraSettings,
     EventSettings,
@@ -71,6 +77,75 @@ class ServiceConfig:
                    uplink=settings.uplink)
 
 
+@dataclass(frozen=True)
+class CameraStatus:
+    """One camera as the API shows it: what its source reports, plus what its worker produces."""
+    id: str
+    url: str                       # credentials redacted
+    origin: str
+    online: bool
+    fps: float                     # frames received per second
+    last_frame_age_s: float | None
+    error: str | None
+    frames: int
+    corrupt_frames: int
+    output_fps: float              # annotated frames produced per second
+    faces: int                     # tracked in the latest frame
+    viewers: int                   # open video feeds
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+_CAMERA_FIELDS = frozenset(f.name for f in fields(CameraStatus))
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The model in use (if any) and how reloading has gone."""
+    loaded: bool
+    version: str | None
+    identities: list[str]
+    source: str | None
+    loaded_at: float | None        # epoch seconds
+    last_error: str | None
+    reloads: dict[str, int]        # {"ok": n, "failed": n}
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+class CameraFeed:
+    """One camera's annotated JPEGs for viewers: the latest one, or a stream of new ones."""
+
+    def __init__(self, broadcaster: FrameBroadcaster, stopping: threading.Event):
+        self._broadcaster = broadcaster
+        self._stopping = stopping
+
+    def latest(self, wait_s: float) -> bytes | None:
+        """The newest frame, waiting up to ``wait_s`` for a first one; None if none came. Keeps
+        the worker annotating for a while although nobody streams (polling clients)."""
+        self._broadcaster.touch()
+        seq, jpeg = self._broadcaster.latest()
+        if jpeg is None:
+            got = self._broadcaster.wait(seq, wait_s)
+            jpeg = got[1] if got else None
+        return jpeg
+
+    def frames(self, poll_s: float) -> Generator[bytes, None, None]:
+        """Each new frame until the camera is removed or the service stops, checking for that
+        every ``poll_s``. While iterated it counts as a viewer (the worker annotates only for
+        viewers), so close it when the client goes."""
+        seq = 0
+        with self._broadcaster:
+            while not self._stopping.is_set() and not self._broadcaster.closed:
+                got = self._broadcaster.wait(seq, poll_s)
+                if got is None:
+                    continue
+                seq, jpeg = got
+                yield jpeg
+
+
 class LiveService:
     def __init__(self, config: ServiceConfig):
         self.config = config
@@ -81,6 +156,7 @@ class LiveService:
         # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
         self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
         self.stages = StageTimes()
+        self.metrics = metrics_registry(self)      # what /metrics renders, read at scrape time
         self.engine: TimedEngine | ProcessEngine | None = None      # made by start()
         self.analyzer: Analyzer | None = None
         self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
@@ -168,68 +244,59 @@ class LiveService:
         if worker is not None:
             worker.close()
 
+    # -- what the web app asks: typed answers, so views never reach into workers or registries --
     def worker(self, camera_id: str) -> CameraWorker | None:
+        """The camera's worker (for the metrics collector; views use the methods below)."""
         return self.workers.get(camera_id)
 
-    def camera_status(self, camera_id: str) -> dict | None:
+    def camera_ids(self) -> list[str]:
+        """Every registered camera, in the order they were added."""
+        return [source.id for source in self.registry.list()]
+
+    def camera(self, camera_id: str) -> CameraStatus | None:
         worker = self.workers.get(camera_id)
         if worker is None:
             return None
-        status = worker.source.status()
-        status.update(output_fps=round(worker.output_fps(), 2), faces=worker.faces_now,
-                      viewers=worker.broadcaster.viewers)
-        return status
+        # Only what CameraStatus names reaches the API: a new source field is added there too.
+        source = {k: v for k, v in worker.source.status().items() if k in _CAMERA_FIELDS}
+        return CameraStatus(**source, output_fps=round(worker.output_fps(), 2), faces=worker.faces_now,
+                            viewers=worker.broadcaster.viewers)
 
-    def cameras(self) -> list[dict]:
-        ids = [s.id for s in self.registry.list()]
-        return [st for st in (self.camera_status(i) for i in ids) if st is not None]
+    def cameras(self) -> list[CameraStatus]:
+        return [status for status in map(self.camera, self.camera_ids()) if status is not None]
 
-    # -- metrics -----------------------------------------------------------------------------
-    def metrics_text(self) -> str:
-        exp = Exposition()
-        cams = self.cameras()
-        workers = {c["id"]: self.workers.get(c["id"]) for c in cams}
-        per_cam = lambda key: [({"camera": c["id"]}, c[key]) for c in cams]
-        exp.family("edgeface_camera_online", "gauge", "1 when frames arrived within the stall timeout",
-                   per_cam("online"))
-        exp.family("edgeface_camera_input_fps", "gauge", "frames per second received", per_cam("fps"))
-        exp.family("edgeface_camera_output_fps", "gauge", "annotated frames per second produced",
-                   per_cam("output_fps"))
-        exp.family("edgeface_camera_last_frame_age_seconds", "gauge", "seconds since the last frame",
-                   [(lab, v if v is not None else float("nan")) for lab, v in per_cam("last_frame_age_s")])
-        exp.family("edgeface_camera_faces", "gauge", "faces tracked in the latest frame", per_cam("faces"))
-        exp.family("edgeface_camera_viewers", "gauge", "open video feeds", per_cam("viewers"))
-        stats = [(cid, w.pipeline.stats) for cid, w in workers.items() if w]
-        exp.family("edgeface_frames_processed_total", "counter", "frames run through the pipeline",
-                   [({"camera": cid}, s.frames) for cid, s in stats])
-        exp.family("edgeface_detections_total", "counter", "face detection passes",
-                   [({"camera": cid}, s.detections) for cid, s in stats])
-        exp.family("edgeface_detections_skipped_total", "counter",
-                   "periodic detections skipped because nothing moved since the last one",
-                   [({"camera": cid}, s.still_skips) for cid, s in stats])
-        exp.family("edgeface_encodings_total", "counter", "face encodings computed",
-                   [({"camera": cid}, s.encodings) for cid, s in stats])
-        exp.histogram("edgeface_processing_latency_seconds", "frame arrival to annotated output",
-                      [({"camera": cid}, w.latency) for cid, w in workers.items() if w])
-        exp.family("edgeface_events_total", "counter", "recognition events recorded",
-                   [({"camera": cam, "result": "named" if named else "unknown"}, n)
-                    for (cam, named), n in sorted(self.events.counts.items())])
-        stages = sorted(self.stages.snapshot().items())
-        exp.family("edgeface_stage_seconds_total", "counter", "CPU seconds per processing stage, all cameras",
-                   [({"stage": stage}, seconds) for stage, (seconds, _) in stages])
-        exp.family("edgeface_stage_calls_total", "counter", "calls per processing stage, all cameras",
-                   [({"stage": stage}, calls) for stage, (_, calls) in stages])
-        model = self.models.status()
-        exp.family("edgeface_model_loaded", "gauge", "1 when a model is in use", [({}, model["loaded"])])
-        exp.family("edgeface_model_info", "gauge", "the model version in use",
-                   [({"version": model["version"]}, 1)] if model["loaded"] else [])
-        exp.family("edgeface_model_reloads_total", "counter", "model loads by result",
-                   [({"result": k}, v) for k, v in model["reloads"].items()])
-        exp.family("edgeface_analysis_queue_depth", "gauge", "analysis jobs waiting",
-                   [({}, self.analyzer.queue_depth() if self.analyzer else 0)])
-        exp.family("edgeface_analysis_failures_total", "counter", "detections/encodings that failed",
-                   [({}, self.analyzer.failures if self.analyzer else 0)])
-        return exp.render()
+    def feed(self, camera_id: str) -> CameraFeed | None:
+        worker = self.workers.get(camera_id)
+        return None if worker is None else CameraFeed(worker.broadcaster, self.stopping)
+
+    def add_camera(self, url: str, camera_id: str | None = None) -> str:
+        """Read ``url`` (kept even when offline for long, like configured cameras); its id."""
+        return self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
+
+    def remove_camera(self, camera_id: str) -> bool:
+        return self.registry.remove(camera_id)
+
+    def model_status(self) -> ModelStatus:
+        return ModelStatus(**self.models.status())
+
+    def recognize(self, rgb: np.ndarray) -> list[dict]:
+        """Faces in a still image, searched at full resolution like ``edgeface recognize``.
+        Ask once ``model_status().loaded``: a loaded model is swapped, never dropped."""
+        loaded = self.models.current()
+        if loaded is None:
+            raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
+        return recognize_faces(self.still_engine, loaded.matcher, rgb)
+
+    def query_events(self, camera: str | None = None, name: str | None = None, since: float | None = None,
+                     until: float | None = None, limit: int = 50) -> list[RecognitionEvent]:
+        """Recognition events, newest first."""
+        return self.events.query(camera=camera, name=name, since=since, until=until, limit=limit)
+
+    def event(self, event_id: str) -> RecognitionEvent | None:
+        return self.events.get(event_id)
+
+    def event_snapshot(self, event_id: str) -> bytes | None:
+        return self.events.snapshot(event_id)
 
 
 def _quietly(fn) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, request
+from prometheus_client import generate_latest
 
 from edgeface.live.admission import RegistrationRefused
+from edgeface.live.collector import CONTENT_TYPE
 from webapp.auth import count_failure, too_many_failures
 from webapp.blueprints.common import service
 from webapp.errors import error_response
@@ -26,16 +28,16 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready: a model is loaded, so recognition works."""
-    model = service().models.status()
-    if not model["loaded"]:
-        body = {"ready": False, "reason": model["last_error"] or "the model is still loading"}
+    model = service().model_status()
+    if not model.loaded:
+        body = {"ready": False, "reason": model.last_error or "the model is still loading"}
         return jsonify(body), 503
-    return jsonify(ready=True, model_version=model["version"])
+    return jsonify(ready=True, model_version=model.version)
 
 
 @bp.get("/metrics")
 def metrics():
-    return Response(service().metrics_text(), mimetype="text/plain; version=0.0.4")
+    return Response(generate_latest(service().metrics), content_type=CONTENT_TYPE)
 
 
 @bp.get("/register")
