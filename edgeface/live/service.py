@@ -164,8 +164,8 @@ class LiveService:
         self.workers: dict[str, CameraWorker] = {}
         self._workers_lock = threading.Lock()
         self.watcher: ModelWatcher | None = None
-        self.announcer = None
-        self.browser = None
+        self.announcer: RegistrationAnnouncer | None = None
+        self.browser: CameraBrowser | None = None
         self.stopping = threading.Event()   # set first on shutdown: streams and new cameras stop
         self._closed = False
 
