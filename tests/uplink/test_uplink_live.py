@@ -1,8 +1,12 @@
 """The live service with the uplink on: a real camera (the sample clip), the sample model, a real
-broker. Its recognitions and its camera's arrival and departure reach MQTT."""
+broker, a real S3. Its recognitions and its camera's arrival and departure reach MQTT; its Unknown
+and doubtful faces reach the bucket as captures."""
 
 from __future__ import annotations
 
+import json
+
+import boto3
 from helpers import wait_until
 
 from edgeface.live.service import LiveService, ServiceConfig
@@ -10,10 +14,12 @@ from edgeface.uplink.mqtt import Topics
 from edgeface.uplink.settings import UplinkSettings
 
 
-def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sample_model, media_dir, tmp_path):
+def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sample_model, media_dir, tmp_path,
+                                                 s3_env):
     rec = recorder_factory(broker.port)
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
-    uplink = UplinkSettings(mqtt_url=broker.url, site="lab", mqtt_queue_dir=str(tmp_path / "queue"))
+    uplink = UplinkSettings(mqtt_url=broker.url, site="lab", mqtt_queue_dir=str(tmp_path / "queue"),
+                            outbox_dir=str(tmp_path / "outbox"))
     service = LiveService(ServiceConfig(model_path=str(sample_model), cameras=[str(clip)], uplink=uplink)).start()
     try:
         events = rec.wait_events(1, timeout=120)
@@ -24,9 +30,19 @@ def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sampl
         assert rec.all(topics.camera(camera))[0][1] == b"online"
         recorded = {ev.id for ev in service.events.query(limit=1000)}
         assert events[0]["recognition_id"] in recorded        # the same recognition as /api/v1/events
+        # The clip has faces the model does not know (or barely): some pass the quality gate.
+        wait_until(lambda: service.uplink.status()["outbox"]["shipped"] >= 1, 120, "a capture in S3")
     finally:
         service.close()
     wait_until(lambda: rec.all(topics.availability)[-1][1] == b"offline", 10, "the app's goodbye")
     assert rec.all(topics.camera(camera))[-1][1] == b"offline"
     last = max((e for e in rec.events() if e["event_id"] == events[0]["event_id"]), key=lambda e: e["seq"])
     assert last["type"] == "end"                          # camera_offline or shutdown, not left open
+    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"], region_name="us-east-1")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_env["AWS_S3_BUCKET"])["Contents"]]
+    sidecars = [k for k in keys if k.endswith(".json")]
+    assert sidecars and all(k.startswith(f"captures/lab/{camera}/") for k in keys)
+    sidecar = json.loads(s3.get_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=sidecars[0])["Body"].read())
+    assert sidecar["id"] in {ev.id for ev in service.events.query(limit=1000)}      # one of the app's events
+    assert len(sidecar["embedding"]) == 128
+    assert sidecar["reason"] in ("unknown", "doubtful") and sidecar["quality"]["size"] >= 60
