@@ -11,6 +11,7 @@ import logging
 from flask import Flask
 
 from edgeface import __version__, images
+from edgeface.buildinfo import dlib_summary
 from edgeface.live.service import LiveService
 from webapp.auth import init_auth
 from webapp.blueprints import api, feeds, ops, ui
@@ -37,6 +38,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     app.extensions["edgeface"] = service
     if start:
         log.info("starting edgeface %s: %s", __version__, settings.summary())
+        log.info("face engine: %s", dlib_summary())  # the image's dlib build decides encoding speed
         if not settings.service.camera_token:
             log.warning("EDGEFACE_CAMERA_TOKEN is not set: any device in the allowed networks may register")
         service.start()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from deploy_helpers import Podman, Registry, make_model
-from helpers import free_port, require_tool, wait_for_port
+from helpers import REPO, free_port, require_tool, wait_for_port
 
 from edgeface.store import open_store
 
@@ -42,6 +44,24 @@ def published_model(s3_env, tmp_path) -> dict:
     store.push(make_model(tmp_path / "older.data", names=("Old Model",)))
     version = store.push(path)
     return {"path": path, "version": version, "store": store, "env": s3_env}
+
+
+@pytest.fixture(scope="session")
+def app_image(tmp_path_factory):
+    """The web app image, built (or loaded from the cache) by scripts/build-app-image.sh into a
+    podman storage of its own that the pod tests share."""
+    root = Path(tempfile.mkdtemp(prefix="efapp-", dir="/tmp"))  # podman wants a runroot under 50 chars
+    podman = Podman(root)
+    tag = "localhost/edgeface/edgeface:test"
+    started = time.monotonic()
+    proc = subprocess.run([str(REPO / "scripts" / "build-app-image.sh"), tag], capture_output=True, text=True,
+                          env=podman.build_env(), timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    try:
+        yield SimpleNamespace(tag=tag, podman=podman, log=proc.stderr, seconds=time.monotonic() - started)
+    finally:
+        podman("rm", "--all", "--force", check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -91,7 +91,13 @@ class Podman:
             raise AssertionError(f"podman {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def run(self, image: str, *args: str, volume: Path, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, image: str, *args: str, volume: Path | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+        mount = ["-v", f"{volume}:/model"] if volume is not None else []
         return self("run", "--rm", "--tls-verify=false", "--runtime", "/usr/sbin/runc", "--network", "none",
                     "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
-                    "-v", f"{volume}:/model", image, *args, check=check)
+                    *mount, image, *args, check=check)
+
+    def build_env(self) -> dict[str, str]:
+        """Environment for scripts/build-app-image.sh to use this podman (its storage and config)."""
+        return {**self.env, "EDGEFACE_PODMAN": " ".join(self.base)}

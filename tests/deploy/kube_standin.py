@@ -102,7 +102,7 @@ class KubeStandIn:
         try:
             results = run_locally(params, self.secrets, workdir=self.workdir / name,
                                   on_event=lambda kind, **info: self._on_event(name, kind, info))
-        except Exception as err:  # what Tekton would report on the PipelineRun
+        except Exception as err:  # noqa: BLE001 - any failure is what Tekton would report on the PipelineRun
             return self._finish(name, "False", "Failed", f"Tasks Completed: 1 (Failed: 1, Cancelled 0): {err}")
         self._finish(name, "True", "Succeeded", "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 0",
                      [{"name": k, "value": v} for k, v in results.items()])
@@ -136,7 +136,7 @@ class KubeStandIn:
                 state = ({"running": {"startedAt": "2026-11-24T00:00:00Z"}} if info["state"] == "running" else
                          {"terminated": {"exitCode": info["exit_code"],
                                          "reason": "Completed" if info["exit_code"] == 0 else "Error"}})
-                status["steps"] = steps + [{"name": info["step"], "container": f"step-{info['step']}", **state}]
+                status["steps"] = [*steps, {"name": info["step"], "container": f"step-{info['step']}", **state}]
             elif kind == "log":
                 self.logs.setdefault((pod, f"step-{info['step']}"), []).append(info["line"])
 
