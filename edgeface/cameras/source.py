@@ -186,13 +186,15 @@ class CameraSource:
             "corrupt_frames": self.corrupt_frames,
         }
 
-    def _offline_reason(self, age: float | None) -> str:
-        """Why an offline camera is offline: the last error, else what is known (never None)."""
+    def _offline_reason(self, age: float | None) -> str | None:
+        """Why an offline camera is offline: the last error, else what is known; None only while
+        the first connection is still being made."""
         if self._error:
             return self._error
-        if age is None:
-            return "connecting: no frame yet"
-        return f"no frame for {age:.0f} s"
+        if age is not None:
+            return f"no frame for {age:.0f} s"
+        corrupt = self.corrupt_frames
+        return f"{corrupt} corrupt frames and no good one yet" if corrupt else None
 
     # -- reading thread --------------------------------------------------------------------
 

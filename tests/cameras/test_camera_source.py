@@ -70,7 +70,7 @@ def test_camera_killed_and_restarted_resumes_without_restart(live_camera_factory
     src = sources("cam", camera.url(), stall_timeout=1.0)
     wait_until(lambda: src.status()["online"], what="online")
     camera.kill()
-    status = status_when(src, lambda s: not s["online"] and s["error"], "offline with an error")
+    status = status_when(src, lambda s: not s["online"] and "127.0.0.1" in (s["error"] or ""), "offline with an error")
     assert "127.0.0.1" in status["error"]
     seq = src.latest().seq
     camera.revive()  # same port, like a camera rebooting
@@ -186,14 +186,14 @@ def test_image_folder_source(media_dir, sources):
 
 def test_missing_file_is_reported_not_raised(sources, tmp_path):
     src = sources("missing", str(tmp_path / "nope.mp4"))
-    status = status_when(src, lambda s: s["error"], "an error")
-    assert "no such file" in status["error"] and not status["online"]
+    status = status_when(src, lambda s: "no such file" in (s["error"] or ""), "an error")
+    assert not status["online"]
 
 
 def test_token_never_appears_in_status_or_logs(sources, caplog):
     secret = "tok-9f8e7d6c5b"
     src = sources("private", f"http://127.0.0.1:9/stream?token={secret}")
-    wait_until(lambda: src.status()["error"], what="a connection error")
+    wait_until(lambda: "127.0.0.1" in (src.status()["error"] or ""), what="a connection error")
     src.stop()
     assert secret not in repr(src.status())
     assert secret not in repr(src)
