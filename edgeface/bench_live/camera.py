@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         while not stop.wait(1.0):
             pass
     finally:
-        sim.stop()
+        sim.close()
     return 0
 
 
