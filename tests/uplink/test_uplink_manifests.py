@@ -50,6 +50,10 @@ def test_edge_component_adds_the_broker_and_points_the_app_at_it(edge_site, tmp_
     service = by_name[("Service", "edgeface-mqtt")]
     assert env["EDGEFACE_MQTT_URL"] == f"mqtt://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
     assert env["EDGEFACE_SITE"]
+    app_mounts = [m["mountPath"] for m in app["volumeMounts"]]
+    app_volumes = {v["name"]: v for v in by_name[("Deployment", "edgeface")]["spec"]["template"]["spec"]["volumes"]}
+    queue_mount = next(m for m in app["volumeMounts"] if env["EDGEFACE_MQTT_QUEUE_DIR"].startswith(m["mountPath"]))
+    assert "persistentVolumeClaim" in app_volumes[queue_mount["name"]], app_mounts      # survives a restart
     broker = by_name[("Deployment", "edgeface-mqtt")]["spec"]["template"]["spec"]
     mounts = {m["mountPath"] for m in broker["containers"][0]["volumeMounts"]}
     conf = by_name[("ConfigMap", "edgeface-mqtt-config")]["data"]["mosquitto.conf"]
