@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgeface.lifecycle import Service
+from edgeface.lifecycle import LogOnChange, Service
 from edgeface.uplink.settings import UplinkSettings
 from edgeface.uplink.spool import Spool
 
@@ -113,6 +113,7 @@ class MqttPublisher(Service):
         self._deadline = 0.0
         self._goodbye_queued = False
         self._refused: str | None = None
+        self._problems = LogOnChange()     # a broker away for hours: logged once a minute, not per retry
 
     # -- the callers' side: never blocks ---------------------------------------------------------
     def publish_event(self, event: RecognitionEvent) -> None:
@@ -295,13 +296,16 @@ class MqttPublisher(Service):
         except (OSError, ValueError) as err:
             log.debug("mqtt: cannot reach %s: %s", self.settings.broker_label(), err)
         if not self._connected.is_set():
-            if self._refused:
-                log.error("mqtt: broker %s refused the connection: %s — check the user and password in "
-                          "EDGEFACE_MQTT_URL", self.settings.broker_label(), self._refused)
+            problem = f"refused the connection: {self._refused}" if self._refused else "unreachable"
+            if self._problems.fresh(problem):
+                hint = " — check the user and password in EDGEFACE_MQTT_URL" if self._refused else ""
+                log.warning("mqtt: broker %s %s; %d events queued%s", self.settings.broker_label(), problem,
+                            len(self.queue), hint)
             self._close_client(client)
             return False
         self._client = client
         self.connects += 1
+        self._problems.clear()
         log.info("mqtt: connected to %s as %s; %d events queued", self.settings.broker_label(),
                  self.client_id, len(self.queue))
         # A new session: say we are here, then the *current* retained state (original seen_at).

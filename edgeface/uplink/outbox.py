@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from edgeface.errors import EdgefaceError
-from edgeface.lifecycle import Service
+from edgeface.lifecycle import LogOnChange, Service
 from edgeface.s3config import S3Settings, s3_client
 from edgeface.uplink.quality import UNKNOWN
 from edgeface.uplink.spool import MAIN, Spool
@@ -83,6 +83,7 @@ class Outbox(Service):
         self.expired = 0
         self.failures = 0
         self.last_error: str | None = None
+        self._problems = LogOnChange()     # an S3 outage is logged once a minute, not at every retry
         self._client = None
         self._new = threading.Event()
         self._ship_lock = threading.Lock()      # one shipper at a time (thread, forget, tests)
@@ -116,12 +117,15 @@ class Outbox(Service):
             try:
                 self.ship_pending()
                 backoff = 1.0
+                if self._problems.clear():
+                    log.info("outbox: S3 is back; %d captures shipped so far", self.shipped)
                 self._new.wait(EXPIRE_EVERY_S)
             except Exception as err:  # noqa: BLE001 - S3 down or refusing: keep everything, retry later
                 self.failures += 1
                 self.last_error = type(err).__name__
-                log.warning("outbox: S3 %s unavailable (%s); %d captures wait, retry in %.0f s",
-                            self.s3.endpoint or "default", type(err).__name__, len(self.spool), backoff)
+                if self._problems.fresh(self.last_error):
+                    log.warning("outbox: S3 %s unavailable (%s); %d captures wait, retrying with backoff",
+                                self.s3.endpoint or "default", self.last_error, len(self.spool))
                 self.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
 
