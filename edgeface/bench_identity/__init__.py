@@ -1,0 +1,219 @@
+"""``edgeface bench --suite identity``: does the live path put the right name on the right face?
+
+Scenes generated from the shared face photos (``scenes.py``: faces replacing one another in
+place, crossing, 30-150 px wide, strangers arriving where an enrolled person left, motion blur,
+JPEG noise) are played through the live pipeline and, every Nth frame, through the
+full-resolution reference (``paths.py``); ``scoring.py`` counts per scenario the segments
+named right, the segments with a wrong name and the named-frame recall of both. Four of the six
+people are enrolled; the other two are strangers, who must never be named.
+
+Deterministic: the same media, seed and settings give the same frames and the same figures on
+any machine load (analysis runs inline). Runtime is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from edgeface.bench_identity import scenes as sc
+from edgeface.bench_identity.paths import drive_live, live_engine, reference_names
+from edgeface.bench_identity.scoring import Score, kept, score
+from edgeface.engine import default_threads
+from edgeface.errors import ConfigError
+from edgeface.live.settings import LiveSettings
+from edgeface.modelfile import FaceModel
+from edgeface.samples import REPO_ROOT
+
+#: The issue's goal: no wrong name anywhere, and the live path keeps what the reference names.
+GOAL = {"segments_wrong_name": 0, "live_keeps_reference": 0.97}
+
+
+def log(message: str) -> None:
+    print(f"bench identity: {message}", file=sys.stderr, flush=True)
+
+
+def default_media() -> Path:
+    return Path(os.environ.get("EDGEFACE_MEDIA") or REPO_ROOT.parent / "shared" / "media")
+
+
+def enrol(media_dir: Path) -> FaceModel:
+    """A model of the enrolled people only, from their ``faces/`` photos."""
+    from edgeface.training import train
+
+    with tempfile.TemporaryDirectory(prefix="edgeface-identity-") as tmp:
+        for person in sc.ENROLLED:
+            shutil.copytree(media_dir / "faces" / person, Path(tmp) / person)
+        model, report = train(tmp, progress=False)
+    if report["not_enrolled"]:
+        raise ConfigError(f"could not enrol {', '.join(report['not_enrolled'])} from {media_dir / 'faces'}",
+                          "each enrolled person needs a photo with one clear face")
+    return model
+
+
+def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed: int = sc.DEFAULT_SEED,
+        reference_every: int | None = None, settings: LiveSettings | None = None,
+        only: list[str] | None = None) -> dict:
+    """Generate the scenes, run both paths, score them. ``reference_every``: the reference looks
+    at every Nth frame (default: about six frames per segment). ``only``: these scenarios."""
+    media = Path(media_dir) if media_dir else default_media()
+    if not media.is_dir():
+        raise ConfigError(f"media folder {media} not found", "pass --media DIR or set EDGEFACE_MEDIA")
+    every = reference_every or (sc.QUICK if quick else sc.FULL).seg // 6
+    if every < 1:
+        raise ConfigError(f"reference every {every} frames is not possible", "use 1 or more")
+    settings = settings or LiveSettings.from_env()
+    clock: dict[str, float] = {}
+    started = time.monotonic()
+
+    def lap(name: str, since: float) -> float:
+        now = time.monotonic()
+        clock[name] = now - since
+        return now
+
+    log(f"cutting faces from the photos in {media} and enrolling {len(sc.ENROLLED)} people")
+    t = time.monotonic()
+    portraits = sc.load_portraits(media)
+    model = enrol(media)
+    t = lap("portraits_and_enrolment", t)
+    scenes = sc.build_scenes(portraits, seed=seed, quick=quick, only=only)
+    t = lap("generate", t)
+    log(f"{len(scenes)} scenes, {sum(len(s.frames) for s in scenes)} frames; the live path here, the reference "
+        f"(every {every}th frame) beside it")
+    engine = live_engine(settings)
+    matcher = model.matcher(settings.tolerance)
+    results, live_all, ref_all = {}, Score([]), Score([])
+    cpu = {"live": 0.0, "reference": 0.0}
+    # The reference runs in a child process while the live path runs here: two cores, half the wait.
+    with _reference_pool() as pool:
+        futures = [pool.submit(reference_names, s.frames, matcher, every) for s in scenes]
+        for scene, future in zip(scenes, futures):
+            c = time.thread_time()
+            live = score(scene.truth, drive_live(scene.frames, settings, model, engine))
+            cpu["live"] += time.thread_time() - c
+            names, ref_cpu = future.result()
+            cpu["reference"] += ref_cpu
+            ref = score(scene.truth, names)
+            live_all.outcomes += live.outcomes
+            ref_all.outcomes += ref.outcomes
+            results[scene.name] = r = _scenario(scene, live, ref)
+            log(f"{scene.name}: live {r['live']['segments_named_right']}/{r['enrolled_segments']} right, "
+                f"{r['live']['segments_wrong_name']} wrong; reference {r['reference']['segments_named_right']} "
+                f"right, {r['reference']['segments_wrong_name']} wrong")
+    lap("live_and_reference", t)
+    clock["total"] = time.monotonic() - started
+    totals = {"live": live_all.as_json(), "reference": ref_all.as_json(),
+              "live_keeps_reference": kept(ref_all, live_all)}
+    return {
+        "suite": "identity",
+        "quick": quick,
+        "seed": seed,
+        "media": str(media),
+        "enrolled": list(sc.ENROLLED),
+        "strangers": list(sc.STRANGERS),
+        "photos": {p: [x.source for x in found] for p, found in portraits.items()},
+        "frame_size": [sc.WIDTH, sc.HEIGHT],
+        "fps": round(sc.FPS, 2),
+        "reference_every": every,
+        "scenes_digest": _digest(scenes),
+        "scenarios": results,
+        "totals": totals,
+        "goal": {
+            "segments_wrong_name": {"target": 0, "met": all(r["live"]["segments_wrong_name"] == 0
+                                                             for r in results.values())},
+            "live_keeps_reference": {"target": GOAL["live_keeps_reference"],
+                                     "met": (totals["live_keeps_reference"]["share"] or 0)
+                                     >= GOAL["live_keeps_reference"]},
+        },
+        "runtime_s": {k: round(v, 1) for k, v in clock.items()},
+        "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+        "settings": _as_dict(settings),
+    }
+
+
+def _scenario(scene: sc.Scene, live: Score, ref: Score) -> dict:
+    counts = live.as_json()
+    return {
+        "about": scene.about,
+        "face_px": scene.face_px,
+        "frames": len(scene.frames),
+        "segments": counts["segments"],
+        "enrolled_segments": counts["enrolled_segments"],
+        "stranger_segments": counts["stranger_segments"],
+        "live": {**counts, "wrong": live.wrong()},
+        "reference": {**ref.as_json(), "wrong": ref.wrong()},
+        "live_keeps_reference": kept(ref, live),
+    }
+
+
+def _reference_pool() -> Executor:
+    """One child process (forked: it inherits the loaded modules), or inline on a single core."""
+    if default_threads() < 2:
+        return _Inline()
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+
+
+class _Inline(Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _as_dict(settings) -> dict:
+    dump = getattr(settings, "model_dump", None)          # pydantic settings, or a dataclass
+    return dict(dump()) if dump else asdict(settings)
+
+
+def _digest(scenes: list[sc.Scene]) -> str:
+    import hashlib
+
+    return hashlib.sha256("".join(s.digest() for s in scenes).encode()).hexdigest()
+
+
+def main(args) -> int:
+    result = run(args.media, quick=args.quick, seed=sc.DEFAULT_SEED if args.seed is None else args.seed)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
+def format_table(r: dict) -> str:
+    lines = [
+        f"edgeface bench --suite identity{' --quick' if r['quick'] else ''}: enrolled {', '.join(r['enrolled'])}; "
+        f"strangers {', '.join(r['strangers'])}",
+        f"{r['frame_size'][0]}x{r['frame_size'][1]} at {r['fps']} fps, seed {r['seed']}; reference on every "
+        f"{r['reference_every']}th frame; {r['runtime_s']['total']} s",
+        "",
+        f"  {'scenario':15} {'px':>4} {'segments':>9} | {'live right':>10} {'wrong':>5} {'recall':>6} | "
+        f"{'ref right':>9} {'wrong':>5} {'recall':>6} | {'kept':>5}",
+    ]
+
+    def path(p: dict, width: int) -> str:
+        return f"{p['segments_named_right']:>{width}} {p['segments_wrong_name']:>5} {_show(p['named_frame_recall']):>6}"
+
+    def row(name: str, px: str, s: dict, live: dict, ref: dict, keep: dict) -> str:
+        return (f"  {name:15} {px:>4} {s['segments']:>3} ({s['enrolled_segments']}E) | {path(live, 10)} | "
+                f"{path(ref, 9)} | {keep['live_also']:>2}/{keep['reference_named_right']:<2}")
+
+    for name, s in r["scenarios"].items():
+        lines.append(row(name, str(s["face_px"]), s, s["live"], s["reference"], s["live_keeps_reference"]))
+    t = r["totals"]
+    lines.append(row("all", "", t["live"], t["live"], t["reference"], t["live_keeps_reference"]))
+    g = r["goal"]
+    met = {k: "met" if v["met"] else "NOT met" for k, v in g.items()}
+    lines += ["", f"  goal: 0 wrong names in every scenario: {met['segments_wrong_name']}; the live path names "
+                  f">= {g['live_keeps_reference']['target']:.0%} of the segments the reference names: "
+                  f"{met['live_keeps_reference']}"]
+    return "\n".join(lines)
+
+
+def _show(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,78 @@
+"""The two paths the identity benchmark compares, on the same frames.
+
+- **live**: the web app's per-camera ``FramePipeline`` with an inline analyzer (``threads=0``:
+  every detection the pipeline asks for runs at once, so the result does not depend on machine
+  load), fed the scene's frames at their frame times. ``drive_live`` is the only code here that
+  knows the pipeline's API.
+- **reference**: ``edgeface recognize`` on every Nth frame — full resolution, the still-image
+  engine, each frame on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from edgeface.bench_identity.scenes import SceneFrame
+from edgeface.bench_identity.scoring import Drawn
+from edgeface.engine import Box, EngineSettings, FaceEngine
+from edgeface.images import bgr_to_rgb, decode_jpeg
+from edgeface.live.settings import LiveSettings
+from edgeface.matcher import Matcher
+from edgeface.modelfile import FaceModel
+from edgeface.recognize import STILL_SETTINGS, recognize_faces
+
+
+def live_engine(settings: LiveSettings) -> FaceEngine:
+    """The engine the app builds from these settings (in-process: no engine child processes)."""
+    return FaceEngine(EngineSettings(detector=settings.detector, scale=settings.detect_scale,
+                                     upsample=settings.upsample))
+
+
+def drive_live(frames: Sequence[SceneFrame], settings: LiveSettings, model: FaceModel,
+               engine: FaceEngine | None = None) -> list[list[Drawn]]:
+    """What the live pipeline draws on each frame: ``[(box, name or None)]`` per frame."""
+    from edgeface.live import Analyzer, FramePipeline, ModelHolder
+
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(model, "identity-bench")
+    pipeline = FramePipeline("identity-bench", Analyzer(engine or live_engine(settings), holder, threads=0),
+                             settings)
+    index = {f.seq: i for i, f in enumerate(frames)}
+    drawn: list[list[Drawn]] = [[] for _ in frames]
+    # With output_delay_s the pipeline shows frame k later; the last frame again, for that long,
+    # brings out the tail. A frame not shown yet comes back under its own seq with no faces and
+    # is overwritten when it is shown.
+    last = frames[-1]
+    tail = [replace(last, seq=last.seq + k + 1, time=last.time + (k + 1) / 30)
+            for k in range(int(settings.output_delay_s * 30) + 2)]
+    for frame in [*frames, *tail]:
+        result = pipeline.process(frame, render=False)
+        if result.seq in index:
+            drawn[index[result.seq]] = [(_box(f.box), f.name) for f in result.faces]
+    return drawn
+
+
+def reference_names(frames: Sequence[SceneFrame], matcher: Matcher, every: int) -> tuple[dict[int, list[Drawn]], float]:
+    """``edgeface recognize`` on frames 0, N, 2N, …: (frame index → ``[(box, name)]``, CPU seconds)."""
+    engine = _still_engine()
+    started = time.thread_time()
+    out: dict[int, list[Drawn]] = {}
+    for i in range(0, len(frames), every):
+        bgr = decode_jpeg(frames[i].jpeg)
+        if bgr is None:
+            raise ValueError(f"scene frame {i} is not a decodable JPEG")
+        out[i] = [(_box(f["box"]), f["name"]) for f in recognize_faces(engine, matcher, bgr_to_rgb(bgr))]
+    return out, time.thread_time() - started
+
+
+@functools.cache
+def _still_engine() -> FaceEngine:
+    return FaceEngine(STILL_SETTINGS)
+
+
+def _box(box) -> Box:
+    top, right, bottom, left = box
+    return int(top), int(right), int(bottom), int(left)
