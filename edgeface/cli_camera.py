@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 
+from edgeface.cli_core import port, port_or_zero
 from edgeface.settings import REGISTRATION_HOST
 
 
@@ -17,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--source", required=True, metavar="VIDEO_OR_IMAGE_DIR",
                    help="video file (looped at its own frame rate) or folder of images (a slideshow)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=int, default=8081, help="HTTP port (default 8081; 0 picks a free one)")
+    p.add_argument("--port", type=port_or_zero, default=8081, help="HTTP port (default 8081; 0 picks a free one)")
     p.add_argument("--mdns-interface", default="127.0.0.1", metavar="IP",
                    help="interface IP for mDNS (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--token", default=None,
@@ -25,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--name", default=None, help="mDNS instance name (default edgecam-HOST-PORT)")
     p.add_argument("--register-host", default=REGISTRATION_HOST,
                    help=f"the app's mDNS registration host name (default {REGISTRATION_HOST})")
-    p.add_argument("--register-port", type=int, default=None,
+    p.add_argument("--register-port", type=port, default=None,
                    help="the app's port (default: from its _edgeface._tcp service, else 80)")
     p.add_argument("--no-register", action="store_true", help="do not call the app's /register")
     p.add_argument("--no-advertise", action="store_true", help="do not advertise _edgecam._tcp")

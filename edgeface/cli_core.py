@@ -5,19 +5,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from edgeface.settings import DEFAULT_TOLERANCE
 
 
-def _count(text: str) -> int:
-    """argparse type: a whole number >= 0 (dlib and the process pool fail obscurely on negatives)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return value
+def whole_number(low: int = 0, high: int | None = None, what: str = "a whole number"):
+    """argparse type: a whole number from ``low`` to ``high`` (dlib, the process pool and socket
+    calls fail obscurely, with a traceback, outside their range)."""
+    span = f"from {low} to {high}" if high is not None else f">= {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} {span}")
+        return value
+    return parse
+
+
+_count = whole_number(0)
+#: Ports: 0 only where "pick a free one" makes sense (``port_or_zero``).
+port = whole_number(1, 65535, "a port")
+port_or_zero = whole_number(0, 65535, "a port")
 
 
 def _distance(text: str) -> float:
@@ -29,6 +41,26 @@ def _distance(text: str) -> float:
     if not 0.0 <= value <= 2.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r} is not a distance from 0 to 2 (default {DEFAULT_TOLERANCE})")
     return value
+
+
+def _subparser_with(parent: argparse.ArgumentParser):
+    """A parser class whose instances all inherit ``parent``'s options."""
+    class WithParent(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs["parents"] = [parent, *kwargs.get("parents", [])]
+            super().__init__(*args, **kwargs)
+    return WithParent
+
+
+def _check_out(path: str) -> None:
+    """The folder of an output file must exist: never created silently (a typo would put the
+    model where nobody looks). Checked before any work (training takes minutes)."""
+    from edgeface.errors import ConfigError
+
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"{path}: {folder} {problem}", "create the folder first or choose another --out")
 
 
 def register(sub) -> None:
@@ -49,11 +81,16 @@ def register(sub) -> None:
     p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto")
     p.set_defaults(handler=cmd_recognize)
 
+    store_help = ("s3://BUCKET/PREFIX or a directory (default: $EDGEFACE_STORE, else "
+                  "s3://$AWS_S3_BUCKET/$EDGEFACE_S3_PREFIX when a bucket is set, else ./model-store)")
     model = sub.add_parser("model", help="versioned models in a store (S3 or a directory)")
-    model.add_argument("--store", default=None,
-                       help="s3://BUCKET/PREFIX or a directory (default: $EDGEFACE_STORE, else "
-                            "s3://$AWS_S3_BUCKET/$EDGEFACE_S3_PREFIX when a bucket is set, else ./model-store)")
-    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    model.add_argument("--store", default=None, help=store_help)
+    # The same option after the action (``model list --store X``); SUPPRESS keeps a value given
+    # before the action when it is not repeated after it.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
+    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True,
+                                parser_class=_subparser_with(after))
     p = msub.add_parser("push", help="publish a model file as a new version; prints the version")
     p.add_argument("file")
     p.set_defaults(handler=cmd_model_push)
@@ -76,6 +113,7 @@ def cmd_train(args) -> int:
     from edgeface import images
     from edgeface.training import report_lines, save_with_report, train
 
+    _check_out(args.out)
     images.configure(args.settings.images.max_pixels)
     model, report = train(args.images, workers=args.workers, progress=not args.no_progress,
                           source_date_epoch=args.settings.training.source_date_epoch)
@@ -118,7 +156,7 @@ def cmd_recognize(args) -> int:
 def _store(args):
     from edgeface.store import open_store
 
-    return open_store(args.store, args.settings)
+    return open_store(args.store, args.settings, origin="--store")
 
 
 def cmd_model_push(args) -> int:

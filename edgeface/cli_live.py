@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edgeface.cli_core import port, port_or_zero, whole_number
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def register(sub) -> None:
                         "instead of a file (default $EDGEFACE_STORE)")
     p.add_argument("--model-version", default=None, help="store version to use (default latest: follows promotions)")
     p.add_argument("--host", default=None, help="listen address (default $EDGEFACE_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="listen port (default $EDGEFACE_PORT or 5000)")
+    p.add_argument("--port", type=port_or_zero, default=None, help="listen port (default $EDGEFACE_PORT or 5000)")
     p.add_argument("--mdns-interface", default=None, metavar="IP",
                    help="interface IP for mDNS announce/browse (default $EDGEFACE_MDNS_INTERFACE; unset = no mDNS)")
     p.add_argument("--register-host", default=None, help="mDNS host name cameras register at "
@@ -24,13 +26,14 @@ def register(sub) -> None:
                    help="camera URL or video file to read from the start (repeatable)")
     p.add_argument("--allowed-networks", default=None, metavar="CIDRS",
                    help="networks registering cameras may be in (default $EDGEFACE_ALLOWED_NETWORKS or private ranges)")
-    p.add_argument("--threads", type=int, default=None, help="HTTP threads (default $EDGEFACE_HTTP_THREADS or 32)")
+    p.add_argument("--threads", type=whole_number(1), default=None,
+                   help="HTTP threads (default $EDGEFACE_HTTP_THREADS or 32)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser(
         "demo", help="train the sample model if needed, start the app and simulated cameras, open the page",
         description="Everything on 127.0.0.1 with real mDNS registration. Ctrl-C stops it all.")
-    p.add_argument("--port", type=int, default=5000, help="web app port (default 5000)")
+    p.add_argument("--port", type=port, default=5000, help="web app port (default 5000)")
     p.add_argument("--cameras", type=int, default=1, help="number of simulated cameras (default 1)")
     p.add_argument("--video", default=None, help="video each camera loops (default: the sample clip)")
     p.add_argument("--faces", default=None, help="face-images folder to train from (default: the samples)")

@@ -58,8 +58,9 @@ class LocalBackend:
 
 
 class S3Backend:
-    def __init__(self, settings: S3Settings, bucket: str, prefix: str):
-        self.settings, self.bucket, self.prefix = settings, bucket, prefix.strip("/")
+    def __init__(self, settings: S3Settings, bucket: str, prefix: str, origin: str = "AWS_S3_BUCKET"):
+        """``origin`` names where the bucket came from (a flag or a variable), for the error that blames it."""
+        self.settings, self.bucket, self.prefix, self.origin = settings, bucket, prefix.strip("/"), origin
         self.where = f"s3://{bucket}/{self.prefix}"
         self._client = s3_client(settings)
 
@@ -76,8 +77,9 @@ class S3Backend:
             if code in ("NoSuchKey", "404", "NotFound"):
                 return None
             if code == "NoSuchBucket":
-                raise StoreError(f"S3 bucket {self.bucket!r} does not exist ({self.settings.describe()})",
-                                 "create it or fix AWS_S3_BUCKET") from None
+                raise StoreError(f"S3 bucket {self.bucket!r} (from {self.origin}) does not exist at "
+                                 f"{self.settings.endpoint or 'the AWS default endpoint'}",
+                                 f"create it or fix the bucket in {self.origin}") from None
             if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
                 raise StoreError(f"S3 refused to {what} {self.where}: {code}",
                                  "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the data connection") from None
@@ -245,17 +247,29 @@ def _training_summary(model: FaceModel, report: dict | None) -> dict:
     return counts
 
 
-def open_store(url: str | None = None, settings: Settings | None = None) -> ModelStore:
+#: ``scheme:`` at the start of a store setting: a URL was meant, never a folder named ``s3:``.
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def open_store(url: str | None = None, settings: Settings | None = None, origin: str | None = None) -> ModelStore:
     """``s3://BUCKET/PREFIX`` or a directory; default: ``settings.store_url()`` (EDGEFACE_STORE, else S3
     when AWS_S3_BUCKET is set, else ./model-store). Entry points pass their settings; without them
-    (library callers, the model watcher) they are loaded from the environment here."""
+    (library callers, the model watcher) they are loaded from the environment here. ``origin`` names
+    where ``url`` came from (``--store``) so that errors blame the right setting."""
     settings = settings or load()
-    url = url or settings.store_url()
+    if url:
+        origin = origin or "the store URL"
+    else:
+        url = settings.store_url()
+        origin = "EDGEFACE_STORE" if settings.model.store else "AWS_S3_BUCKET"
     if url.startswith("s3://"):
         bucket, _, prefix = url[5:].partition("/")
         if not bucket:
-            raise StoreError(f"store URL {url!r} names no bucket", "use s3://BUCKET/PREFIX")
-        return ModelStore(S3Backend(settings.s3, bucket, prefix))
-    if "://" in url and not url.startswith("file://"):
-        raise StoreError(f"store URL {url!r} is not supported", "use s3://BUCKET/PREFIX or a directory path")
-    return ModelStore(LocalBackend(Path(url.removeprefix("file://"))))
+            raise StoreError(f"store URL {url!r} (from {origin}) names no bucket", "use s3://BUCKET/PREFIX")
+        return ModelStore(S3Backend(settings.s3, bucket, prefix, origin))
+    if url.startswith("file://"):
+        return ModelStore(LocalBackend(Path(url.removeprefix("file://"))))
+    if _SCHEME_RE.match(url):   # s3:/bucket, s3:bucket, S3://, http://: a mistyped or foreign URL
+        raise StoreError(f"store {url!r} (from {origin}) is not a supported URL",
+                         "use s3://BUCKET/PREFIX, or a directory (./NAME for a folder whose name has a colon)")
+    return ModelStore(LocalBackend(Path(url)))

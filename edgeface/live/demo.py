@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -48,6 +49,7 @@ class Demo:
     def run(self) -> int:
         if not self.video.is_file():
             raise ConfigError(f"sample video {self.video} not found", "pass --video FILE")
+        self.check_port_free()   # at once: not after training, nor "running" against another app
         self.ensure_model()
         stop = {"asked": False}
 
@@ -70,6 +72,15 @@ class Demo:
             return 0
         finally:
             self.stop_all()
+
+    def check_port_free(self) -> None:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as gunicorn binds
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError as err:
+                raise ConfigError(f"port {self.port} on 127.0.0.1 is in use ({err.strerror})",
+                                  "stop what uses it (another demo?) or pass --port") from None
 
     def ensure_model(self) -> None:
         if self.model.is_file():
