@@ -15,6 +15,7 @@ import pytest
 from camera_helpers import DEADLINE_S, REPO, wait_until
 from stream_servers import PASSWORD, USER
 
+from edgeface import bench_decode
 from edgeface.cameras.source import CameraSource
 from edgeface.ports import free_port
 
@@ -185,3 +186,14 @@ def test_real_app_never_shows_rtsp_credentials(rtsp_factory, sample_model, tmp_p
     for where, text in answers.items():
         assert "Pa55" not in text, f"the camera password appears in {where}"
     assert answers["/api/v1/cameras"].count(f"{USER}:***@127.0.0.1") == 2
+
+
+@pytest.mark.slow
+def test_decode_bench_measures_both_protocols(video_path):
+    result = bench_decode.run(video_path, duration=1.0, heights=(360,))
+    rows = {row["protocol"]: row for row in result["rows"]}
+    assert set(rows) == {"rtsp/h264", "mjpeg, received", "mjpeg, all decoded"}
+    for row in rows.values():
+        assert row["size"] == "640x360" and row["fps"] > 5 and row["cpu_ms_per_frame"] > 0
+    assert rows["mjpeg, all decoded"]["decoded_fps"] > 5
+    assert "rtsp/h264" in bench_decode.format_table(result)
