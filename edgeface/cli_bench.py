@@ -8,8 +8,9 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed; figures come with a same-run reference")
-    p.add_argument("--suite", choices=("core", "live", "decode"), default="live",
+    p.add_argument("--suite", choices=("core", "live", "identity", "decode"), default="live",
                    help="core: enrolment, matching, model loading; live: the camera pipeline (default); "
+                        "identity: right names on generated scenes (docs/performance.md); "
                         "decode: CPU per camera, H.264 over RTSP vs MJPEG at 360p/720p/1080p")
     p.add_argument("--images", default=None, help="core: enrolment images (default: the sample face-images)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
@@ -26,6 +27,11 @@ def register(sub) -> None:
     live.add_argument("--app-env", action="append", default=None, metavar="EDGEFACE_LIVE_X=V",
                       help="live tuning for the app under test (repeatable; see docs/performance.md)")
     live.add_argument("--logs", default=None, metavar="DIR", help="keep the app's and cameras' logs here")
+    identity = p.add_argument_group("identity suite")
+    identity.add_argument("--quick", action="store_true", help="shorter scenes, fewer segments (for tests)")
+    identity.add_argument("--media", default=None, metavar="DIR",
+                          help="faces/ and probes/ to build scenes from (default: $EDGEFACE_MEDIA or ../shared/media)")
+    identity.add_argument("--seed", type=int, default=None, help="scene generator seed (default: a fixed one)")
     p.set_defaults(handler=cmd_bench)
 
 
@@ -44,6 +50,10 @@ def cmd_bench(args) -> int:
         result = bench_decode.run(Path(args.source or SAMPLE_VIDEO))  # ~2 min: 9 cases of 8 s
         print(json.dumps(result) if args.json else bench_decode.format_table(result))
         return 0
+    if args.suite == "identity":
+        from edgeface import bench_identity
+
+        return bench_identity.main(args)
     from edgeface import bench_live
 
     return bench_live.main(args)
