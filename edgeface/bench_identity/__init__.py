@@ -23,15 +23,18 @@ import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgeface.bench_identity import scenes as sc
 from edgeface.bench_identity.paths import drive_live, live_engine, reference_names
 from edgeface.bench_identity.scoring import Score, kept, score
 from edgeface.engine import default_threads
 from edgeface.errors import ConfigError
-from edgeface.live.settings import LiveSettings
 from edgeface.modelfile import FaceModel
 from edgeface.samples import REPO_ROOT
+
+if TYPE_CHECKING:
+    from edgeface.live.settings import LiveSettings
 
 #: The issue's goal: no wrong name anywhere, and the live path keeps what the reference names.
 GOAL = {"segments_wrong_name": 0, "live_keeps_reference": 0.97}
@@ -70,7 +73,10 @@ def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed
     every = reference_every or (sc.QUICK if quick else sc.FULL).seg // 6
     if every < 1:
         raise ConfigError(f"reference every {every} frames is not possible", "use 1 or more")
-    settings = settings or LiveSettings.from_env()
+    if settings is None:
+        from edgeface.live.settings import LiveSettings
+
+        settings = LiveSettings.from_env()
     clock: dict[str, float] = {}
     started = time.monotonic()
 
