@@ -6,15 +6,15 @@ here finds the face again in that snapshot, measures it (size, sharpness, fronta
 5-point landmarks), computes its embedding and hands the capture to the outbox. Events are
 rare (one per tracked face and name change), so this costs little; when more arrive than it can
 handle, the newest wait in a short queue and the rest are counted as skipped, never blocking a
-camera. The context frame is not kept: the pipeline does not hand it over (the snapshot's
-margin is the context).
+camera. When the event carries the analysed frame (``event.frame``, a camera ``Frame``), it is
+kept as the capture's context frame (as JPEG, encoded on this thread, not the camera's).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgeface.lifecycle import Service
 from edgeface.uplink.outbox import Capture, Outbox
@@ -37,7 +37,7 @@ class CaptureMaker(Service):
         self.kept = 0
         self.refused = 0          # below the quality gate
         self.skipped = 0          # more candidates than this thread could handle
-        self._queue: queue.Queue[tuple[RecognitionEvent, bytes, str] | None] = queue.Queue(QUEUE_MAX)
+        self._queue: queue.Queue[tuple[RecognitionEvent, bytes, str, Any] | None] = queue.Queue(QUEUE_MAX)
 
     def offer(self, event: RecognitionEvent) -> None:
         """From the camera's pipeline thread: keep the event if it is a candidate; never blocks."""
@@ -46,7 +46,7 @@ class CaptureMaker(Service):
             return
         try:
             # The snapshot bytes now: the event store may move them to disk and drop them from the event.
-            self._queue.put_nowait((event, event.snapshot, reason))
+            self._queue.put_nowait((event, event.snapshot, reason, getattr(event, "frame", None)))
         except queue.Full:
             self.skipped += 1
 
@@ -69,7 +69,7 @@ class CaptureMaker(Service):
             except Exception:  # one bad snapshot must not end captures
                 log.exception("captures: cannot make a capture of event %s", item[0].id)
 
-    def _make(self, engine, predictor, event: RecognitionEvent, jpeg: bytes, reason: str) -> None:
+    def _make(self, engine, predictor, event: RecognitionEvent, jpeg: bytes, reason: str, frame: Any) -> None:
         import cv2
         import dlib
         import numpy as np
@@ -91,7 +91,8 @@ class CaptureMaker(Service):
             log.debug("captures: event %s not kept: %s", event.id, ", ".join(quality.reasons))
             return
         embedding = engine.encode(rgb, [box])[0]
-        self.outbox.add(Capture(camera=event.camera, face_jpeg=jpeg, frame_jpeg=None, seen_at=event.time,
+        frame_jpeg = frame.jpeg_bytes() if hasattr(frame, "jpeg_bytes") else None
+        self.outbox.add(Capture(camera=event.camera, face_jpeg=jpeg, frame_jpeg=frame_jpeg, seen_at=event.time,
                                 name=event.name, distance=event.distance, embedding=embedding.tolist(),
                                 model_version=event.model_version, box=list(event.box), reason=reason,
                                 quality=quality.as_json(), id=event.id))

@@ -32,7 +32,8 @@ class Spool:
         self.max_bytes = max_bytes
         self.dropped = 0                    # entries evicted to stay within the limits, since start
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, int] = OrderedDict()       # stem -> bytes, oldest first
+        # stem -> (bytes, part suffixes), oldest first; the parts are known, never globbed for
+        self._entries: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
         self._memory: dict[str, dict[str, bytes]] = {}              # parts when there is no directory
         self._bytes = 0
         self._last_stem = 0
@@ -60,20 +61,20 @@ class Spool:
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self.directory / f"{stem}{suffix}")
-        evicted: list[str] = []
+        evicted: list[tuple[str, tuple[str, ...]]] = []
         with self._lock:
             if not self.directory:
                 self._memory[stem] = dict(parts)
-            self._entries[stem] = size
+            self._entries[stem] = (size, tuple(parts))
             self._bytes += size
             while len(self._entries) > 1 and self._over_limits():
-                old, old_size = self._entries.popitem(last=False)
+                old, (old_size, old_parts) = self._entries.popitem(last=False)
                 self._bytes -= old_size
                 self._memory.pop(old, None)
                 self.dropped += 1
-                evicted.append(old)
-        for old in evicted:
-            self._unlink(old)
+                evicted.append((old, old_parts))
+        for old, old_parts in evicted:
+            self._unlink(old, old_parts)
         if evicted:
             log.warning("spool %s full: dropped %d oldest entr%s (%d since start)", self.directory or "(memory)",
                         len(evicted), "y" if len(evicted) == 1 else "ies", self.dropped)
@@ -81,26 +82,24 @@ class Spool:
 
     def remove(self, stem: str) -> bool:
         with self._lock:
-            size = self._entries.pop(stem, None)
-            if size is None:
+            entry = self._entries.pop(stem, None)
+            if entry is None:
                 return False
-            self._bytes -= size
+            self._bytes -= entry[0]
             self._memory.pop(stem, None)
-        self._unlink(stem)
+        self._unlink(stem, entry[1])
         return True
 
     def _over_limits(self) -> bool:
         return bool((self.max_entries is not None and len(self._entries) > self.max_entries)
                     or (self.max_bytes is not None and self._bytes > self.max_bytes))
 
-    def _unlink(self, stem: str) -> None:
+    def _unlink(self, stem: str, suffixes: tuple[str, ...]) -> None:
         if not self.directory:
             return
         # The main part first: once it is gone the entry no longer exists, even if we stop here.
-        main = self.directory / f"{stem}{MAIN}"
-        main.unlink(missing_ok=True)
-        for path in self.directory.glob(f"{stem}.*"):
-            path.unlink(missing_ok=True)
+        for suffix in sorted(suffixes, key=lambda s: s != MAIN):
+            (self.directory / f"{stem}{suffix}").unlink(missing_ok=True)
 
     # -- reading -----------------------------------------------------------------------------
     def stems(self, limit: int | None = None) -> list[str]:
@@ -120,12 +119,9 @@ class Spool:
 
     def suffixes(self, stem: str) -> list[str]:
         """The parts an entry has (``.json`` last)."""
-        if not self.directory:
-            with self._lock:
-                found = list(self._memory.get(stem, {}))
-        else:
-            found = [p.name[len(stem):] for p in self.directory.glob(f"{stem}.*")]
-        return sorted(found, key=lambda s: (s == MAIN, s))
+        with self._lock:
+            entry = self._entries.get(stem)
+        return sorted(entry[1] if entry else (), key=lambda s: (s == MAIN, s))
 
     def __len__(self) -> int:
         with self._lock:
@@ -140,24 +136,23 @@ class Spool:
     def _scan(self) -> None:
         assert self.directory is not None
         sizes: dict[str, int] = {}
-        mains = set()
+        parts: dict[str, list[str]] = {}
         for path in self.directory.iterdir():
             name = path.name
             if name.startswith(_TMP):
                 path.unlink(missing_ok=True)       # torn write before a crash
                 continue
-            stem, dot, _ = name.partition(".")
+            stem, dot, rest = name.partition(".")
             if not dot:
                 continue
             sizes[stem] = sizes.get(stem, 0) + path.stat().st_size
-            if name == f"{stem}{MAIN}":
-                mains.add(stem)
+            parts.setdefault(stem, []).append(dot + rest)
         for stem in sorted(sizes):
-            if stem in mains:
-                self._entries[stem] = sizes[stem]
+            if MAIN in parts[stem]:
+                self._entries[stem] = (sizes[stem], tuple(parts[stem]))
                 self._bytes += sizes[stem]
             else:
-                self._unlink(stem)                 # parts whose entry was never committed
+                self._unlink(stem, tuple(parts[stem]))     # parts whose entry was never committed
         if self._entries:
             self._last_stem = int(next(reversed(self._entries)).split("-", 1)[0])
             log.info("spool %s: %d entries waiting from before", self.directory, len(self._entries))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import wait_until
 
+from edgeface.cameras.source import Frame
 from edgeface.engine import FaceEngine
 from edgeface.live.events import RecognitionEvent
 from edgeface.recognize import STILL_SETTINGS
@@ -40,6 +41,7 @@ def test_unknown_and_doubtful_faces_become_captures_in_s3(portrait, s3_env, tmp_
         blurred = cv2.imencode(".jpg", cv2.GaussianBlur(cv2.imdecode(np.frombuffer(portrait, np.uint8), 1),
                                                         (0, 0), 5))[1].tobytes()
         unknown, doubtful = event("Unknown", 0.71, portrait), event("Jane Doe", 0.57, portrait)
+        unknown.frame = Frame(seq=1, time=time.monotonic(), jpeg=b"\xff\xd8the whole frame")   # the camera's
         for ev in (unknown, event("Jane Doe", 0.35, portrait), doubtful, event("Unknown", 0.8, blurred)):
             maker.offer(ev)
         wait_until(lambda: maker.kept + maker.refused == 3 and outbox.status()["shipped"] == 2, 60, "two captures")
@@ -60,3 +62,5 @@ def test_unknown_and_doubtful_faces_become_captures_in_s3(portrait, s3_env, tmp_
         assert sidecar["quality"]["frontal"] and sidecar["quality"]["size"] >= 60
         crop = client.get_object(Bucket=s3.bucket, Key=sidecar_key.replace(".json", ".jpg"))["Body"].read()
         assert crop == portrait
+    frames = [k["Key"] for k in client.list_objects_v2(Bucket=s3.bucket)["Contents"] if k["Key"].endswith(".frame.jpg")]
+    assert [k.rsplit("/", 1)[1] for k in frames] == [f"{unknown.id}.frame.jpg"]      # the doubtful one had none
