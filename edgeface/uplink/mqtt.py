@@ -281,6 +281,7 @@ class MqttPublisher(Service):
         if url.scheme == "mqtts":
             client.tls_set_context(ssl.create_default_context())
         client.will_set(self.topics.availability, b"offline", qos=QOS, retain=True)
+        client.max_inflight_messages_set(IN_FLIGHT)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self._connected.clear()
