@@ -20,6 +20,7 @@ from edgeface.cameras.source import CameraSource
 from edgeface.ports import free_port
 
 RESTART_CYCLES = 20
+LIN = "Lin-Manuel Miranda"  # in the sample clip and the sample faces
 
 
 def error_like(src: CameraSource, text: str) -> dict:
@@ -157,9 +158,10 @@ def test_credentials_never_in_status_repr_or_logs(rtsp_factory, sources, caplog)
 
 
 @pytest.mark.slow
-def test_real_app_never_shows_rtsp_credentials(rtsp_factory, sample_model, tmp_path):
+def test_real_app_names_people_and_never_shows_rtsp_credentials(rtsp_factory, sample_model, tmp_path):
     """``edgeface serve`` with an RTSP camera that has credentials and one with a wrong password:
-    neither password is in the API answers, pages, metrics or the app's log."""
+    the first one's people are named; neither password is in the API answers, pages, metrics or
+    the app's log."""
     sys.path.insert(0, str(REPO / "tests" / "webapp"))  # a folder of helpers, not a package
     from webapp_helpers import App
     from webapp_helpers import wait_until as app_wait_until
@@ -175,6 +177,11 @@ def test_real_app_never_shows_rtsp_credentials(rtsp_factory, sample_model, tmp_p
             assert added.status_code == 201, added.text
             answers[f"POST {camera_id}"] = added.text
         app_wait_until(lambda: (app.camera("door") or {}).get("online"), what="the RTSP camera online in the app")
+        # The app names the people in the clip from the H.264 stream, as from MJPEG cameras.
+        named = app_wait_until(lambda: app.get(f"/api/v1/events?camera=door&name={LIN}").json()["events"],
+                               what=f"an event naming {LIN} from the RTSP camera")
+        assert named[0]["camera"] == "door" and 0 <= named[0]["distance"] <= 0.6
+        answers["/api/v1/events"] = app.get("/api/v1/events?camera=door").text
         app_wait_until(lambda: "401 Unauthorized: check the camera's user name and password"
                        in ((app.camera("gate") or {}).get("error") or ""), what="the wrong password's error")
         for path in ("/api/v1/cameras", "/api/v1/cameras/door", "/api/v1/cameras/gate", "/metrics", "/",
