@@ -53,15 +53,24 @@ def ffmpeg_options(transport: str | None) -> str | None:
     return "|".join([f"rtsp_transport;{transport}", *kept])
 
 
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443}
+
+
 def diagnose(url: str, timeout: float) -> StreamError:
-    """Why ``url`` (rtsp://) cannot be played, asked of the server itself; never raises."""
+    """Why ``url`` cannot be played, asked of the server itself; never raises. Plain RTSP gets a
+    ``DESCRIBE``; RTMP and the TLS schemes only a connection (their handshakes are FFmpeg's job)."""
     parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 554
+    scheme = parts.scheme.lower()
+    host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 554)
     where = f"{host}:{port}"
     try:
+        if scheme != "rtsp":
+            socket.create_connection((host, port), timeout=timeout).close()
+            return StreamError(f"{where}: the server answers but FFmpeg cannot play {parts.path or '/'}",
+                               "check the stream path (is something publishing to it?) and credentials")
         status = _describe(parts, timeout)
     except ConnectionRefusedError:
-        return StreamClosed(f"{where}: connection refused", "check the address and port, and that the camera is on")
+        return StreamClosed(f"{where}: connection refused", "check the address and port, and that the server is on")
     except TimeoutError:
         return StreamStalled(f"{where}: no answer within {timeout:g} s", "check the address and the network")
     except OSError as err:

@@ -68,6 +68,14 @@ def test_rtmp_frames_arrive(rtmp_server, sources):
     wait_until(lambda: src.status()["online"], what="RTMP camera online")
 
 
+def test_rtmp_wrong_stream_name_is_a_clear_error(rtmp_server, sources):
+    src = sources("rtmp", rtmp_server.url().replace("/live/cam", "/live/nobody"))
+    status = error_like(src, "the server answers but FFmpeg cannot play /live/nobody")
+    assert not status["online"]
+    rtmp_server.close()
+    error_like(src, f"127.0.0.1:{rtmp_server.port}: connection refused")
+
+
 def test_bad_transport_is_a_clear_error(rtsp_factory, sources):
     server = rtsp_factory()
     src = sources("ipcam", server.url(query="transport=carrier-pigeon"))
