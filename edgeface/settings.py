@@ -170,6 +170,9 @@ class HttpSettings(Section):
     api_token: SecretStr | None = env("EDGEFACE_API_TOKEN", default=None,
                                       description="token for the UI, feeds and API (secret); unset: read-only "
                                                   "open access")
+    viewer_token: SecretStr | None = env("EDGEFACE_VIEWER_TOKEN", default=None,
+                                         description="token that can watch and search (pages, feeds, GETs) but "
+                                                     "changes nothing (403); must differ from the API token (secret)")
     max_upload_bytes: int = env("EDGEFACE_MAX_UPLOAD_BYTES", default=10_000_000, ge=1,
                                 description="largest upload to `/api/v1/recognize` (413 beyond)")
     secure_cookies: bool = env("EDGEFACE_SECURE_COOKIES", default=False,

@@ -28,7 +28,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     images.configure(settings.max_image_pixels)   # uploads are decoded with this process-wide limit
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
-    init_auth(app, settings.api_token, settings.secure_cookies)
+    init_auth(app, settings.api_token, settings.secure_cookies, settings.viewer_token)
     install_error_handlers(app)
     for module in (ui, api, feeds, ops):
         app.register_blueprint(module.bp)

@@ -1,10 +1,15 @@
-"""Who may do what.
+"""Who may do what: two roles, each with its own token.
 
-- ``EDGEFACE_API_TOKEN`` set: every page, feed and API call needs it — as ``Authorization: Bearer
-  TOKEN`` (scripts, Prometheus) or through the login form, which sets a session cookie
-  (HttpOnly, SameSite=Strict). Cookie-authenticated changes also need the page's CSRF token.
-- Unset: reading is open (a lab set-up), but every change (adding/removing cameras) is refused:
-  an unauthenticated API must not be able to point the app at arbitrary URLs.
+- **admin** (``EDGEFACE_API_TOKEN``): everything. **viewer** (``EDGEFACE_VIEWER_TOKEN``): every
+  page, feed and GET (watch and search); every change answers 403.
+- With a token set, every page, feed and API call needs one of them — as ``Authorization: Bearer
+  TOKEN`` (scripts, Prometheus) or through the login form (either token), which sets a session
+  cookie (HttpOnly, SameSite=Strict) holding a fingerprint of the token, never the token.
+  Cookie-authenticated changes also need the page's CSRF token.
+- No token set: reading is open (a lab set-up), but every change (adding/removing cameras) is
+  refused: an unauthenticated API must not be able to point the app at arbitrary URLs.
+- ``require_admin`` / ``require_viewer`` state a view's role where it is written; the same rules
+  also hold for every view through ``_check_access``.
 - ``/healthz``, ``/readyz`` are open (probes); ``/register`` checks the camera token itself.
 - Wrong secrets are limited per client address (``webapp.ratelimit``): after 10 wrong API or
   login tokens (or camera tokens, counted apart) in a minute, that address gets 429.
@@ -12,16 +17,20 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, redirect, request, session, url_for
 
+from edgeface.errors import ConfigError
 from webapp.ratelimit import FailureLimiter
 
-OPEN_ENDPOINTS = {"ops.healthz", "ops.readyz", "ops.register", "ui.login", "static"}
+OPEN_ENDPOINTS = {"ops.healthz", "ops.readyz", "ops.register", "ui.login", "ui.favicon", "static"}
 #: POSTs that change nothing: recognising an uploaded image, logging in or out.
 READ_ONLY_POSTS = {"api.recognize", "ui.login", "ui.logout"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -29,12 +38,23 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 LIMITED_SECRETS = ("api", "camera")
 MAX_NEXT_LENGTH = 2048
 
+Role = Literal["admin", "viewer"]
+#: Who may do what, lowest first: a role may do what every role before it may.
+ROLES: tuple[Role, ...] = ("viewer", "admin")
+View = TypeVar("View", bound=Callable[..., Any])
 
-def init_auth(app: Flask, token: str | None, secure_cookies: bool) -> None:
+
+def init_auth(app: Flask, token: str | None, secure_cookies: bool, viewer_token: str | None = None) -> None:
+    if viewer_token and token and token_matches(viewer_token, token):
+        # One secret for both would make every viewer an admin.
+        raise ConfigError("EDGEFACE_VIEWER_TOKEN is the same as EDGEFACE_API_TOKEN",
+                          "give viewers a token of their own: with one secret for both, every viewer is an admin")
     app.config["API_TOKEN"] = token
-    # Derived from the token: sessions survive restarts and die when the token changes.
-    app.secret_key = (hmac.new(token.encode(), b"edgeface-session-key", hashlib.sha256).digest()
-                      if token else secrets.token_bytes(32))
+    app.config["VIEWER_TOKEN"] = viewer_token
+    secret = "\0".join(t or "" for t in (token, viewer_token))
+    # Derived from the tokens: sessions survive restarts and die when a token changes.
+    app.secret_key = (hmac.new(secret.encode(), b"edgeface-session-key", hashlib.sha256).digest()
+                      if token or viewer_token else secrets.token_bytes(32))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_SECURE=secure_cookies, SESSION_COOKIE_NAME="edgeface_session")
     app.extensions["edgeface_limits"] = {kind: FailureLimiter() for kind in LIMITED_SECRETS}
@@ -88,7 +108,25 @@ def _fingerprint(token: str) -> str:
     return hashlib.sha256(b"edgeface-login:" + token.encode()).hexdigest()[:32]
 
 
+def _tokens() -> dict[Role, str]:
+    """The configured tokens by role."""
+    config = current_app.config
+    pairs: tuple[tuple[Role, str | None], ...] = (("admin", config.get("API_TOKEN")),
+                                                   ("viewer", config.get("VIEWER_TOKEN")))
+    return {role: token for role, token in pairs if token}
+
+
+def role_of_token(given: str | None) -> Role | None:
+    """The role ``given`` is the token of, or None (each compare in constant time)."""
+    found: Role | None = None
+    for role, token in _tokens().items():
+        if token_matches(given, token):
+            found = role
+    return found
+
+
 def log_in(token: str) -> None:
+    """Start a session for ``token`` (already checked with ``role_of_token``)."""
     session.clear()
     session["auth"] = _fingerprint(token)
     session["csrf"] = secrets.token_urlsafe(24)
@@ -104,16 +142,74 @@ def _bearer() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def _credentials() -> tuple[str, Role] | None:
+    """(how, role) of this request: ``"bearer"`` or ``"session"``; None when neither holds a
+    configured token. No token configured: ``("open", "viewer")`` (reading only)."""
+    tokens = _tokens()
+    if not tokens:
+        return "open", "viewer"
+    role = role_of_token(_bearer())
+    if role is not None:
+        return "bearer", role
+    stored = session.get("auth")
+    if isinstance(stored, str):
+        for role, token in tokens.items():
+            if hmac.compare_digest(stored, _fingerprint(token)):
+                return "session", role
+    return None
+
+
 def authenticated_by() -> str | None:
     """``"bearer"``, ``"session"`` or None; always ``"open"`` when no token is configured."""
-    token = current_app.config.get("API_TOKEN")
-    if not token:
-        return "open"
-    if token_matches(_bearer(), token):
-        return "bearer"
-    if session.get("auth") and hmac.compare_digest(session["auth"], _fingerprint(token)):
-        return "session"
+    found = _credentials()
+    return found[0] if found else None
+
+
+def current_role() -> Role | None:
+    """``"admin"``, ``"viewer"`` (also: anyone, when no token is configured) or None."""
+    found = _credentials()
+    return found[1] if found else None
+
+
+def is_admin() -> bool:
+    return current_role() == "admin"
+
+
+def _refusal(needed: Role, changes: bool):
+    """The response refusing this request unless its credentials hold the ``needed`` role (and,
+    for a cookie-authenticated change, the CSRF token); None when it may go on."""
+    found = _credentials()
+    if found is None:
+        if (request.endpoint or "").startswith("ui.") and request.method == "GET":
+            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+        return _deny(401, "authentication required",
+                     "send 'Authorization: Bearer <EDGEFACE_API_TOKEN or EDGEFACE_VIEWER_TOKEN>'")
+    how, role = found
+    if ROLES.index(role) < ROLES.index(needed):
+        if how == "open":
+            return _deny(403, "changes are disabled because no API token is configured",
+                         "set EDGEFACE_API_TOKEN on the server and send it as a bearer token")
+        return _deny(403, "the viewer token can watch and search but not change anything",
+                     "log in with the admin token (EDGEFACE_API_TOKEN)")
+    if (how == "session" and changes
+            and not token_matches(request.headers.get("X-CSRF-Token"), csrf_token() or "\0")):
+        return _deny(403, "missing or wrong CSRF token", "reload the page and try again")
     return None
+
+
+def _requiring(needed: Role) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            refused = _refusal(needed, request.method in MUTATING)
+            return refused if refused is not None else view(*args, **kwargs)
+        return checked  # type: ignore[return-value]
+    return decorate
+
+
+#: View decorators: the request must hold the admin token / either token (see the module doc).
+require_admin = _requiring("admin")
+require_viewer = _requiring("viewer")
 
 
 def _check_access():
@@ -123,33 +219,22 @@ def _check_access():
         return limited
     if endpoint in OPEN_ENDPOINTS:
         return None
-    how = authenticated_by()
-    if how is None:
-        if endpoint.startswith("ui."):
-            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
-        return _deny(401, "authentication required", "send 'Authorization: Bearer <EDGEFACE_API_TOKEN>'")
-    if request.method in MUTATING and endpoint not in READ_ONLY_POSTS:
-        if how == "open":
-            return _deny(403, "changes are disabled because no API token is configured",
-                         "set EDGEFACE_API_TOKEN on the server and send it as a bearer token")
-        if how == "session" and not token_matches(request.headers.get("X-CSRF-Token"), csrf_token() or "\0"):
-            return _deny(403, "missing or wrong CSRF token", "reload the page and try again")
-    return None
+    changes = request.method in MUTATING and endpoint not in READ_ONLY_POSTS
+    return _refusal("admin" if changes else "viewer", changes)
 
 
 def _limit_token_guesses(endpoint: str):
     """429 for a client out of guesses; otherwise count this request's wrong API token, if any.
 
     Attempts are a bearer header on any route, and the login form's POST (the view checks the
-    token again to answer it).
+    token again to answer it). Either role's token is a right guess.
     """
-    token = current_app.config.get("API_TOKEN")
     login = endpoint == "ui.login" and request.method == "POST"
     given = request.form.get("token", "") if login else _bearer()
-    if not token or (given is None and not login):
+    if not _tokens() or (given is None and not login):
         return None
     limited = too_many_failures("api")
-    if limited is None and not token_matches(given, token):
+    if limited is None and role_of_token(given) is None:
         count_failure("api")
     return limited
 

@@ -15,6 +15,7 @@ class AppSettings:
     host: str = default(HttpSettings, "host")
     port: int = default(HttpSettings, "port")
     api_token: str | None = None
+    viewer_token: str | None = None
     max_upload_bytes: int = default(HttpSettings, "max_upload_bytes")
     secure_cookies: bool = default(HttpSettings, "secure_cookies")
     threads: int = default(HttpSettings, "threads")
@@ -27,6 +28,7 @@ class AppSettings:
         http = settings.http
         return cls(host=http.host, port=http.port,
                    api_token=http.api_token.get_secret_value() if http.api_token else None,
+                   viewer_token=http.viewer_token.get_secret_value() if http.viewer_token else None,
                    max_upload_bytes=http.max_upload_bytes, secure_cookies=http.secure_cookies,
                    threads=http.threads, log_level=http.log_level, max_image_pixels=settings.images.max_pixels,
                    service=ServiceConfig.from_settings(settings))
@@ -41,6 +43,7 @@ class AppSettings:
         return {"bind": f"{self.host}:{self.port}", "model": s.store_url or s.model_path,
                 "mdns_interface": s.mdns_interface, "register_host": s.register_host,
                 "api_token": "set" if self.api_token else "unset",
+                "viewer_token": "set" if self.viewer_token else "unset",
                 "camera_token": "set" if s.camera_token else "unset",
                 "allowed_networks": [str(n) for n in s.allowed_networks]}
 

@@ -1,138 +1,106 @@
-// edgeface operator page: camera grid / single camera, recent recognitions, model version.
-// Plain JS, no dependencies (the page must work without internet access).
+// edgeface operator console: what every page shares (API calls, small DOM helpers, formats, the
+// model version in the header). Plain JS, no dependencies: the pages must work without internet.
 "use strict";
 
-const MAX_STREAMS = 4;       // browsers allow ~6 connections per host: more MJPEG streams would starve the rest
 const POLL_MS = 2000;
-const TILE_FRAME_MS = 250;   // polled tiles (beyond MAX_STREAMS) refresh at ~4 fps
 
-const page = document.body.dataset.page;
-const pageCamera = document.body.dataset.camera;
-const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const ef = {
+  page: document.body.dataset.page,
+  canChange: document.body.dataset.canChange === "yes",
+  csrf: (document.querySelector('meta[name="csrf-token"]') || {}).content || "",
 
-async function api(path, options = {}) {
-  const headers = Object.assign({ "Accept": "application/json" }, options.headers || {});
-  if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = csrf;
-  const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options, { headers }));
-  if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error ? body.error + (body.hint ? " — " + body.hint : "") : response.statusText);
-  return body;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v; else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-function describe(cam) {
-  if (!cam.online) return cam.error ? "offline: " + cam.error : "offline";
-  const age = cam.last_frame_age_s == null ? "" : ` · ${cam.last_frame_age_s.toFixed(1)} s`;
-  return `online · ${cam.fps.toFixed(1)} fps${age}`;
-}
-
-// An <img> showing an MJPEG stream; re-opened after an error (camera re-registered, app restarted).
-function streamInto(img, url) {
-  img.src = url;
-  img.onerror = () => setTimeout(() => { img.src = url + "?r=" + Date.now(); }, 2000);
-}
-
-// An <img> refreshed frame by frame (tiles beyond MAX_STREAMS).
-function pollInto(img, url) {
-  let stopped = false;
-  const next = () => { if (!stopped) setTimeout(() => { img.src = url + "?t=" + Date.now(); }, TILE_FRAME_MS); };
-  img.onload = next;
-  img.onerror = () => setTimeout(next, 2000);
-  img.src = url + "?t=" + Date.now();
-  return () => { stopped = true; };
-}
-
-const tiles = new Map();   // camera id -> {node, status, stop}
-
-function renderGrid(cameras) {
-  const grid = document.getElementById("camera-grid");
-  const seen = new Set();
-  cameras.forEach((cam, i) => {
-    seen.add(cam.id);
-    let tile = tiles.get(cam.id);
-    if (!tile) {
-      const img = el("img", { class: "feed", alt: "live feed of " + cam.id });
-      const status = el("span", { class: "status" });
-      const node = el("figure", { class: "tile", "data-camera": cam.id },
-        el("a", { href: "/cameras/" + encodeURIComponent(cam.id) }, img),
-        el("figcaption", {}, el("strong", {}, cam.id), " ", status));
-      grid.append(node);
-      const stop = i < MAX_STREAMS ? (streamInto(img, "/video_feed/" + encodeURIComponent(cam.id)), () => { img.src = ""; })
-                                   : pollInto(img, "/api/v1/cameras/" + encodeURIComponent(cam.id) + "/frame.jpg");
-      tile = { node, status, stop };
-      tiles.set(cam.id, tile);
+  // fetch + JSON; a change carries the CSRF token; a lost session goes back to the login page.
+  async api(path, options = {}) {
+    const headers = Object.assign({ "Accept": "application/json" }, options.headers || {});
+    if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = ef.csrf;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      options = Object.assign({}, options, { body: JSON.stringify(options.json) });
     }
-    tile.status.textContent = describe(cam);
-    tile.node.classList.toggle("offline", !cam.online);
-  });
-  for (const [id, tile] of tiles) {
-    if (!seen.has(id)) { tile.stop(); tile.node.remove(); tiles.delete(id); }
-  }
-  document.getElementById("no-cameras").hidden = cameras.length > 0;
-}
+    const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options, { headers }));
+    if (response.status === 401) {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      throw new Error("logged out");
+    }
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(body.error ? body.error + (body.hint ? " — " + body.hint : "") : response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  },
 
-function renderEvents(events) {
-  const list = document.getElementById("event-list");
-  list.replaceChildren(...events.map((ev) => {
-    const known = ev.name !== "Unknown";
-    const when = new Date(ev.time * 1000).toLocaleTimeString();
-    return el("li", { class: "event " + (known ? "known" : "unknown"), "data-event": ev.id },
-      el("img", { class: "thumb", alt: ev.name, loading: "lazy", src: `/api/v1/events/${ev.id}/snapshot.jpg` }),
-      el("div", {}, el("strong", { class: "name" }, ev.name),
-        el("div", { class: "meta" }, `${ev.camera} · ${when} · d=${ev.distance.toFixed(2)}`)));
-  }));
-  if (!events.length) list.replaceChildren(el("li", { class: "hint" }, "Nothing recognised yet."));
-}
+  el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v; else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  },
 
-async function refresh() {
+  // An error where the page shows them (an element with role=alert), or cleared with null.
+  showError(err, id = "load-error") {
+    const out = document.getElementById(id);
+    if (!out) return;
+    out.hidden = !err;
+    out.textContent = err ? (err.message || String(err)) : "";
+  },
+
+  time(epoch) { return epoch == null ? "—" : new Date(epoch * 1000).toLocaleString(); },
+  clock(epoch) { return epoch == null ? "—" : new Date(epoch * 1000).toLocaleTimeString(); },
+  duration(s) {
+    if (s == null) return "—";
+    if (s < 60) return s.toFixed(1) + " s";
+    const m = Math.floor(s / 60);
+    return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  },
+  distance(d) { return d == null ? "—" : d.toFixed(2); },
+  cameraName(cam) { return cam.name || cam.id; },
+  // Who an event is about, as shown: a name, "Unknown", or "Unknown — labelled Jane Doe".
+  who(ev) {
+    if (!ev.unknown && ev.name !== "Unknown") return ev.name;
+    return ev.label ? "Unknown — labelled " + ev.label : "Unknown";
+  },
+  isUnknown(ev) { return ev.unknown === true || ev.name === "Unknown"; },
+  eventUrl(ev) { return "/events/" + encodeURIComponent(ev.id); },
+
+  // One line of a timeline: thumbnail, who, where, when, how long, how sure.
+  eventItem(ev, compact = false) {
+    const unknown = ef.isUnknown(ev);
+    const thumb = ev.snapshot_url
+      ? ef.el("img", { class: "thumb", alt: "face of " + ef.who(ev), loading: "lazy", src: ev.snapshot_url })
+      : ef.el("span", { class: "thumb none", "aria-hidden": "true" }, "?");
+    const meta = compact
+      ? `${ev.camera_name || ev.camera} · ${ef.clock(ev.started_at ?? ev.time)} · d=${ef.distance(ev.distance)}`
+      : `${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · ${ef.duration(ev.duration_s)}`
+        + ` · d=${ef.distance(ev.distance)} · model ${ev.model_version || "—"}`;
+    return ef.el("li", { class: "event " + (unknown ? "unknown" : "known"), "data-event": ev.id },
+      ef.el("a", { href: ef.eventUrl(ev), class: "event-link" }, thumb,
+        ef.el("div", {}, ef.el("strong", { class: "name" }, ef.who(ev)), ef.el("div", { class: "meta" }, meta))));
+  },
+
+  // The names the current model knows, into a <datalist> (for the name filter and labelling).
+  async fillNames(listId = "known-names") {
+    const list = document.getElementById(listId);
+    if (!list) return;
+    const model = await ef.api("/api/v1/model");
+    list.replaceChildren(...(model.identities || []).map((n) => ef.el("option", { value: n })));
+  },
+
+  every(fn, ms = POLL_MS) { fn(); return setInterval(fn, ms); },
+};
+
+async function refreshModel() {
   try {
-    const model = await api("/api/v1/model");
+    const model = await ef.api("/api/v1/model");
     document.querySelector("#model-version strong").textContent = model.version || "not loaded";
     document.getElementById("model-error").textContent = model.last_error || "";
-    if (page === "grid") {
-      renderGrid((await api("/api/v1/cameras")).cameras);
-      renderEvents((await api("/api/v1/events?limit=12")).events);
-    } else if (page === "camera") {
-      const cam = await api("/api/v1/cameras/" + encodeURIComponent(pageCamera)).catch(() => null);
-      document.getElementById("camera-status").textContent = cam ? describe(cam) : "removed";
-      if (cam) document.getElementById("camera-url").textContent = cam.url;
-      renderEvents((await api("/api/v1/events?limit=20&camera=" + encodeURIComponent(pageCamera))).events);
-    }
   } catch (err) {
-    console.warn("refresh failed:", err.message);
+    console.warn("model status:", err.message);
   }
 }
 
-function wireForms() {
-  const add = document.getElementById("add-camera");
-  if (add) add.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const out = document.getElementById("add-camera-error");
-    try {
-      await api("/api/v1/cameras", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ url: add.url.value }) });
-      add.reset(); out.textContent = ""; refresh();
-    } catch (err) { out.textContent = err.message; }
-  });
-  const remove = document.getElementById("remove-camera");
-  if (remove) remove.addEventListener("click", async () => {
-    if (!confirm("Remove camera " + pageCamera + "?")) return;
-    try { await api("/api/v1/cameras/" + encodeURIComponent(pageCamera), { method: "DELETE" }); location.href = "/"; }
-    catch (err) { alert(err.message); }
-  });
-  const feed = document.getElementById("feed");
-  if (feed) streamInto(feed, feed.dataset.src);
-}
-
-wireForms();
-refresh();
-setInterval(refresh, POLL_MS);
+if (document.getElementById("model-version")) setInterval(refreshModel, POLL_MS * 5);

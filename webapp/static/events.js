@@ -1,0 +1,163 @@
+// The events timeline (filters = the API's query parameters, kept in the URL), one event (the
+// whole frame with the face boxed), and the Unknown faces queue with "this is …" labelling.
+"use strict";
+
+const PAGE_SIZE = 50;
+
+// Epoch seconds or ISO 8601 (as the API takes them) -> the value of a datetime-local input.
+function toLocalInput(value) {
+  if (!value) return "";
+  const t = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  if (!Number.isFinite(t)) return "";
+  const d = new Date(t - new Date(t).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 19);
+}
+
+// A paged list: fetches `path` + cursor, appends items, shows "older" while there are more.
+function pager(path, list, render, empty) {
+  const more = document.getElementById("more");
+  let cursor = null;
+  async function load() {
+    try {
+      const sep = path.includes("?") ? "&" : "?";
+      const page = await ef.api(path + sep + "limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      list.append(...page.events.map(render));
+      cursor = page.next_cursor || null;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+      ef.showError(null);
+    } catch (err) { ef.showError(err); }
+  }
+  more.addEventListener("click", load);
+  return load;
+}
+
+// -- /events -------------------------------------------------------------------------------------
+async function initTimeline() {
+  const form = document.getElementById("filters");
+  const since = document.getElementById("f-since"), until = document.getElementById("f-until");
+  since.value = toLocalInput(since.dataset.value);
+  until.value = toLocalInput(until.dataset.value);
+  form.addEventListener("submit", (e) => {
+    // The URL keeps only the filters in use; times as epoch seconds (the inputs are local time).
+    e.preventDefault();
+    form.elements.since.value = since.value ? String(Date.parse(since.value) / 1000) : "";
+    form.elements.until.value = until.value ? String(Date.parse(until.value) / 1000) : "";
+    const params = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v !== "") params.set(k, v);
+    location.search = params.toString();
+  });
+  const query = new URLSearchParams(location.search);
+  query.delete("limit"); query.delete("cursor");
+  const list = document.getElementById("timeline");
+  await pager("/api/v1/events" + (query.toString() ? "?" + query : ""), list, (ev) => ef.eventItem(ev),
+              document.getElementById("timeline-empty"))();
+  try {
+    const select = document.getElementById("f-camera");
+    const chosen = select.dataset.value;
+    const cameras = (await ef.api("/api/v1/cameras")).cameras;
+    select.replaceChildren(ef.el("option", { value: "" }, "all"),
+      ...cameras.map((c) => ef.el("option", { value: c.id, selected: c.id === chosen }, ef.cameraName(c))));
+    if (chosen && !cameras.some((c) => c.id === chosen)) select.append(ef.el("option", { value: chosen, selected: true }, chosen));
+    await ef.fillNames();
+  } catch (err) { ef.showError(err); }
+}
+
+// -- "this is …" ---------------------------------------------------------------------------------
+function labelled(ev) {
+  return ef.el("p", { class: "labelled" }, `Labelled “${ev.label}”` + (ev.labelled_by_role ? ` by ${ev.labelled_by_role}` : "")
+    + " — a training candidate for the next model.");
+}
+
+// The labelling form for an Unknown event (admin), or what was said about it; replaced in place.
+function labelArea(ev) {
+  if (ev.label) return labelled(ev);
+  if (!ef.canChange) return ef.el("p", { class: "hint" }, "Not labelled yet.");
+  const id = "label-" + ev.id;
+  const input = ef.el("input", { id, name: "name", list: "known-names", required: true, placeholder: "Jane Doe",
+    autocomplete: "off" });
+  const error = ef.el("span", { class: "form-error", role: "alert" });
+  const form = ef.el("form", { class: "label-form" }, ef.el("label", { for: id }, "This is "), input,
+    ef.el("button", { type: "submit" }, "Label"), error);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const done = await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/label`, { method: "POST",
+        json: { name: input.value.trim() } });
+      form.replaceWith(labelled(Object.assign({}, ev, { label: input.value.trim() }, done.event || done)));
+    } catch (err) { error.textContent = err.message; }
+  });
+  return form;
+}
+
+// -- /unknown ------------------------------------------------------------------------------------
+function unknownCard(ev) {
+  const face = ev.snapshot_url ? ef.el("img", { class: "face", alt: "Unknown face", loading: "lazy", src: ev.snapshot_url })
+                               : ef.el("span", { class: "face none" }, "no picture");
+  return ef.el("li", { class: "card" + (ev.label ? " done" : ""), "data-event": ev.id },
+    ef.el("a", { href: ef.eventUrl(ev), "aria-label": "event details" }, face),
+    ef.el("div", { class: "meta" }, `${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · `
+      + ef.duration(ev.duration_s)),
+    labelArea(ev));
+}
+
+async function initUnknown() {
+  await pager("/api/v1/events?unknown=true", document.getElementById("unknown-list"), unknownCard,
+              document.getElementById("unknown-empty"))();
+  if (ef.canChange) ef.fillNames().catch((err) => ef.showError(err));
+}
+
+// -- /events/<id> --------------------------------------------------------------------------------
+// The face box over the whole frame: an SVG in the frame's own pixels, scaled with the image.
+function boxFace(img, box) {
+  const svg = document.getElementById("event-box");
+  const [top, right, bottom, left] = box;
+  svg.setAttribute("viewBox", `0 0 ${img.naturalWidth} ${img.naturalHeight}`);
+  const rect = svg.querySelector("rect");
+  for (const [k, v] of Object.entries({ x: left, y: top, width: right - left, height: bottom - top })) rect.setAttribute(k, v);
+  svg.hidden = false;
+}
+
+async function initEvent() {
+  const id = document.getElementById("event-section").dataset.event;
+  let ev;
+  try {
+    ev = await ef.api("/api/v1/events/" + encodeURIComponent(id));
+  } catch (err) {
+    document.getElementById("event-title").textContent = err.status === 404 ? "No such event" : "Event";
+    ef.showError(err);
+    return;
+  }
+  const unknown = ef.isUnknown(ev);
+  const title = document.getElementById("event-title");
+  title.textContent = ef.who(ev);
+  title.className = unknown ? "unknown" : "known";
+  document.title = ef.who(ev) + " · edgeface";
+  const frame = document.getElementById("event-frame"), face = document.getElementById("event-face");
+  document.getElementById("event-box").hidden = true;
+  if (ev.frame_url) {
+    frame.addEventListener("load", () => { if (ev.box) boxFace(frame, ev.box); });
+    frame.src = ev.frame_url;
+  } else {
+    frame.hidden = true;
+    document.getElementById("frame-caption").textContent = "No context frame was kept for this event.";
+  }
+  if (ev.snapshot_url) face.src = ev.snapshot_url; else face.hidden = true;
+  const camera = ef.el("a", { href: "/cameras/" + encodeURIComponent(ev.camera) }, ev.camera_name || ev.camera);
+  const person = unknown ? null : ef.el("a", { href: "/people/" + encodeURIComponent(ev.name) }, ev.name);
+  const facts = [["Who", person || ef.who(ev)], ["Camera", camera], ["First seen", ef.time(ev.started_at ?? ev.time)],
+    ["Last seen", ef.time(ev.last_seen)], ["Duration", ef.duration(ev.duration_s)],
+    ["Best distance", ef.distance(ev.distance)], ["Model version", ev.model_version || "—"],
+    ["Tracks", (ev.tracks || [ev.track]).join(", ")]];
+  document.getElementById("event-facts").replaceChildren(
+    ...facts.flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+  if (unknown) {
+    document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), labelArea(ev));
+    if (ef.canChange && !ev.label) ef.fillNames().catch((err) => ef.showError(err));
+  }
+  document.getElementById("event-body").hidden = false;
+}
+
+if (ef.page === "events") initTimeline();
+if (ef.page === "unknown") initUnknown();
+if (ef.page === "event") initEvent();

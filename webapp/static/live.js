@@ -1,0 +1,195 @@
+// Live view: the camera grid (any number of tiles) and one camera, full screen, with its health,
+// who is on it now, and its settings.
+"use strict";
+
+const MAX_STREAMS = 4;       // browsers allow ~6 connections per host: more MJPEG streams would starve the rest
+const TILE_FRAME_MS = 250;   // polled tiles (beyond MAX_STREAMS) refresh at ~4 fps
+
+// Online / offline with the reason / disabled, in a few words.
+function describe(cam) {
+  if (cam.enabled === false) return "disabled";
+  if (!cam.online) return cam.error ? "offline: " + cam.error : "offline";
+  const age = cam.last_frame_age_s == null ? "" : ` · ${cam.last_frame_age_s.toFixed(1)} s`;
+  return "online" + age;
+}
+
+// fps in/out and analysis lag, as label/value pairs.
+function health(cam) {
+  const fps = (v) => (v == null ? "—" : v.toFixed(1));
+  const lag = cam.analysis_lag_s == null ? "—" : cam.analysis_lag_s.toFixed(2) + " s";
+  const pairs = [["fps in", fps(cam.fps_in ?? cam.fps)], ["fps out", fps(cam.fps_out)], ["analysis lag", lag]];
+  if (cam.recognition === false) pairs.push(["recognition", "off"]);
+  return pairs;
+}
+
+function renderHealth(dl, cam) {
+  dl.replaceChildren(...health(cam).flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+}
+
+function renderPeopleNow(node, cam) {
+  const names = cam.people_now || [];
+  node.replaceChildren(...(names.length
+    ? names.map((n) => ef.el("span", { class: "chip" + (n === "Unknown" ? " unknown" : "") }, n))
+    : [ef.el("span", { class: "hint" }, "nobody")]));
+}
+
+// An <img> showing an MJPEG stream; re-opened after an error (camera re-registered, app restarted).
+function streamInto(img, url) {
+  img.onerror = () => setTimeout(() => { img.src = url + "?r=" + Date.now(); }, 2000);
+  img.src = url;
+}
+
+// An <img> refreshed frame by frame (tiles beyond MAX_STREAMS).
+function pollInto(img, url) {
+  let stopped = false;
+  const next = () => { if (!stopped) setTimeout(() => { img.src = url + "?t=" + Date.now(); }, TILE_FRAME_MS); };
+  img.onload = next;
+  img.onerror = () => setTimeout(next, 2000);
+  img.src = url + "?t=" + Date.now();
+  return () => { stopped = true; };
+}
+
+const tiles = new Map();   // camera id -> {node, parts, stop, live}
+
+function makeTile(cam, streamed) {
+  const img = ef.el("img", { class: "feed", alt: "live feed of " + ef.cameraName(cam) });
+  const parts = { img, name: ef.el("strong", { class: "cam-name" }), status: ef.el("span", { class: "status" }),
+    health: ef.el("dl", { class: "health" }), people: ef.el("div", { class: "chips people-now" }) };
+  const node = ef.el("figure", { class: "tile", "data-camera": cam.id },
+    ef.el("a", { href: "/cameras/" + encodeURIComponent(cam.id), "aria-label": "open " + ef.cameraName(cam) }, img),
+    ef.el("figcaption", {}, ef.el("div", {}, parts.name, " ", parts.status), parts.health, parts.people));
+  return { node, parts, streamed, stop: null };
+}
+
+// A tile's picture runs only while the camera is online (a disabled one is not read at all):
+// asking an offline camera for frames only collects errors.
+function runTile(tile, cam) {
+  const want = cam.enabled !== false && cam.online;
+  if (want && !tile.stop) {
+    const id = encodeURIComponent(cam.id);
+    tile.stop = tile.streamed ? (streamInto(tile.parts.img, "/video_feed/" + id), () => { tile.parts.img.onerror = null; tile.parts.img.removeAttribute("src"); })
+                              : pollInto(tile.parts.img, "/api/v1/cameras/" + id + "/frame.jpg");
+  } else if (!want && tile.stop) {
+    tile.stop(); tile.stop = null;
+  }
+}
+
+function renderGrid(cameras) {
+  const grid = document.getElementById("camera-grid");
+  const seen = new Set();
+  cameras.forEach((cam, i) => {
+    seen.add(cam.id);
+    let tile = tiles.get(cam.id);
+    if (!tile) {
+      tile = makeTile(cam, i < MAX_STREAMS);
+      grid.append(tile.node);
+      tiles.set(cam.id, tile);
+    }
+    runTile(tile, cam);
+    tile.parts.name.textContent = ef.cameraName(cam);
+    tile.parts.status.textContent = describe(cam);
+    renderHealth(tile.parts.health, cam);
+    renderPeopleNow(tile.parts.people, cam);
+    tile.node.classList.toggle("offline", !cam.online || cam.enabled === false);
+  });
+  for (const [id, tile] of tiles) {
+    if (!seen.has(id)) { if (tile.stop) tile.stop(); tile.node.remove(); tiles.delete(id); }
+  }
+  grid.dataset.tiles = String(cameras.length);
+  document.getElementById("camera-count").textContent = cameras.length ? `(${cameras.length})` : "";
+  document.getElementById("no-cameras").hidden = cameras.length > 0;
+}
+
+function renderEvents(events) {
+  const list = document.getElementById("event-list");
+  list.replaceChildren(...events.map((ev) => ef.eventItem(ev, true)));
+  if (!events.length) list.replaceChildren(ef.el("li", { class: "hint" }, "Nothing seen yet."));
+}
+
+async function refreshGrid() {
+  try {
+    renderGrid((await ef.api("/api/v1/cameras")).cameras);
+    renderEvents((await ef.api("/api/v1/events?limit=12")).events);
+    ef.showError(null);
+  } catch (err) { ef.showError(err); }
+}
+
+// -- one camera ----------------------------------------------------------------------------------
+const section = document.getElementById("camera-section");
+const cameraId = section ? section.dataset.camera : null;
+let settingsFilled = false;
+
+function fillSettings(cam) {
+  const form = document.getElementById("camera-settings");
+  form.name.value = cam.name && cam.name !== cam.id ? cam.name : "";
+  form.enabled.checked = cam.enabled !== false;
+  form.recognition.checked = cam.recognition !== false;
+  form.min_face_px.value = cam.min_face_px ?? "";
+  if (window.efZone) window.efZone.set(cam.zone || null);
+  settingsFilled = true;
+}
+
+async function refreshCamera() {
+  try {
+    const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId));
+    document.getElementById("camera-name").textContent = ef.cameraName(cam);
+    document.title = ef.cameraName(cam) + " · edgeface";
+    document.getElementById("camera-status").textContent = describe(cam);
+    document.getElementById("camera-url").textContent = cam.url;
+    renderHealth(document.getElementById("camera-health"), cam);
+    renderPeopleNow(document.getElementById("people-now"), cam);
+    if (!settingsFilled) {
+      fillSettings(cam);
+      if (cam.online && window.efZone) window.efZone.newStill();
+    }
+    renderEvents((await ef.api("/api/v1/events?limit=20&camera=" + encodeURIComponent(cameraId))).events);
+  } catch (err) {
+    document.getElementById("camera-status").textContent = err.status === 404 ? "removed" : "unreachable: " + err.message;
+  }
+}
+
+function wireCamera() {
+  const feed = document.getElementById("feed");
+  streamInto(feed, feed.dataset.src);
+  const stage = document.getElementById("stage");
+  document.getElementById("fullscreen").addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen(); else stage.requestFullscreen().catch(() => {});
+  });
+  const form = document.getElementById("camera-settings");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("settings-result");
+    try {
+      const zone = window.efZone ? window.efZone.get() : null;
+      const minFace = form.min_face_px.value === "" ? undefined : Number(form.min_face_px.value);
+      const body = { enabled: form.enabled.checked, recognition: form.recognition.checked, zone };
+      if (form.name.value.trim()) body.name = form.name.value.trim();
+      if (minFace !== undefined) body.min_face_px = minFace;
+      const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
+      fillSettings(cam.camera || cam);
+      out.className = "ok"; out.textContent = "Saved.";
+      refreshCamera();
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  const remove = document.getElementById("remove-camera");
+  if (remove) remove.addEventListener("click", async () => {
+    if (!confirm("Remove camera " + cameraId + "?")) return;
+    try { await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "DELETE" }); location.href = "/"; }
+    catch (err) { document.getElementById("settings-result").textContent = err.message; }
+  });
+}
+
+function wireAdd() {
+  const add = document.getElementById("add-camera");
+  if (add) add.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("add-camera-error");
+    try {
+      await ef.api("/api/v1/cameras", { method: "POST", json: { url: add.url.value } });
+      add.reset(); out.textContent = ""; refreshGrid();
+    } catch (err) { out.textContent = err.message; }
+  });
+}
+
+if (ef.page === "grid") { wireAdd(); ef.every(refreshGrid); }
+if (ef.page === "camera") { wireCamera(); ef.every(refreshCamera); }

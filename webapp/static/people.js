@@ -1,0 +1,53 @@
+// The face library (who the model knows) and one person's page (when and where they were seen).
+"use strict";
+
+const personUrl = (name) => "/people/" + encodeURIComponent(name);
+
+async function initPeople() {
+  try {
+    const people = await ef.api("/api/v1/people");
+    const rows = people.map((p) => ef.el("tr", { "data-name": p.name },
+      ef.el("th", { scope: "row" }, ef.el("a", { href: personUrl(p.name) }, p.name)),
+      ef.el("td", {}, String(p.images ?? "—")), ef.el("td", {}, String(p.visits ?? 0)),
+      ef.el("td", {}, ef.time(p.last_seen))));
+    document.getElementById("people-rows").replaceChildren(...rows);
+    document.getElementById("people-table").hidden = !people.length;
+    document.getElementById("people-empty").hidden = people.length > 0;
+  } catch (err) { ef.showError(err); }
+}
+
+async function initPerson() {
+  const name = document.getElementById("person-section").dataset.name;
+  try {
+    const p = await ef.api("/api/v1/people/" + encodeURIComponent(name));
+    const facts = [["Enrolment images", String(p.images ?? "—")], ["Visits", String(p.visits ?? 0)],
+      ["Last seen", ef.time(p.last_seen)]];
+    document.getElementById("person-facts").replaceChildren(
+      ...facts.flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+    const cams = p.cameras || [];
+    const table = document.getElementById("person-cameras");
+    table.tBodies[0].replaceChildren(...cams.map((c) => ef.el("tr", {},
+      ef.el("th", { scope: "row" }, ef.el("a", { href: "/events?camera=" + encodeURIComponent(c.camera) + "&name="
+        + encodeURIComponent(name) }, c.camera_name || c.camera)),
+      ef.el("td", {}, String(c.visits)), ef.el("td", {}, ef.time(c.last_seen)))));
+    table.hidden = !cams.length;
+    document.getElementById("cameras-empty").hidden = cams.length > 0;
+    const events = (await ef.api("/api/v1/events?limit=20&name=" + encodeURIComponent(name))).events;
+    document.getElementById("timeline").replaceChildren(...events.map((ev) => ef.eventItem(ev)));
+  } catch (err) {
+    ef.showError(err.status === 404 ? new Error(`The model in use does not know “${name}”.`) : err);
+  }
+  const del = document.getElementById("delete-history");
+  if (del) del.addEventListener("click", async () => {
+    if (!confirm(`Delete every event and picture of ${name}? This cannot be undone.`)) return;
+    const out = document.getElementById("delete-result");
+    try {
+      const done = await ef.api("/api/v1/people/" + encodeURIComponent(name) + "/history", { method: "DELETE" });
+      out.textContent = `Deleted ${done.deleted ?? done.count ?? 0} events.`;
+      document.getElementById("timeline").replaceChildren();
+    } catch (err) { out.textContent = err.message; }
+  });
+}
+
+if (ef.page === "people") initPeople();
+if (ef.page === "person") initPerson();
