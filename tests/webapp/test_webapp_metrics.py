@@ -24,7 +24,8 @@ SERVICE_WIDE = {
     "edgeface_model_loaded": "gauge", "edgeface_model_info": "gauge", "edgeface_model_reloads": "counter",
     "edgeface_analysis_queue_depth": "gauge", "edgeface_analysis_failures": "counter",
 }
-#: What /api/v1/cameras tells about each camera (the API's shape, unchanged by the typed status).
+#: What /api/v1/cameras has told about each camera since the first release: clients rely on it
+#: (fields may be added, none dropped or renamed).
 CAMERA_FIELDS = {"id", "url", "origin", "online", "fps", "last_frame_age_s", "error", "frames", "corrupt_frames",
                  "output_fps", "faces", "viewers"}
 STAGES = ("decode", "detect", "track", "encode", "match", "annotate", "jpeg_out")
@@ -103,7 +104,7 @@ def test_an_open_feed_counts_as_one_viewer_until_it_closes(live_system):
         MjpegReader(response).read(2)
         assert viewers() == 1
         camera = app.camera(cid)
-        assert set(camera) == CAMERA_FIELDS and camera["viewers"] == 1
+        assert set(camera) >= CAMERA_FIELDS and camera["viewers"] == 1
     wait_until(lambda: viewers() == 0, what="the closed feed to stop counting")
 
 
