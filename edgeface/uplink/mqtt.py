@@ -127,6 +127,10 @@ class MqttPublisher(Service):
     def camera_availability(self, camera_id: str, online: bool) -> None:
         self._put(("camera", camera_id, online))
 
+    def forget(self, name: str) -> None:
+        """Privacy: clear this person's retained state on every camera (an empty retained message)."""
+        self._put(("forget", name))
+
     def _put(self, item: tuple) -> None:
         try:
             self._intake.put_nowait(item)
@@ -215,6 +219,13 @@ class MqttPublisher(Service):
             ev = self._open.get((camera, track))
             if ev is not None:
                 self._end(ev, reason, seen_at or ev.seen_at)
+        elif kind == "forget":
+            suffix = "/person/" + topic_level(item[1])
+            for topic in [t for t in self._states if t.endswith(suffix)]:
+                self._set_state(topic, b"")
+            # Their open events end silently: an 'end' would publish their state again.
+            for key in [k for k, ev in self._open.items() if ev.name == item[1]]:
+                del self._open[key]
         elif kind == "camera":
             _, camera, online = item
             self._set_state(self.topics.camera(camera), b"online" if online else b"offline")
@@ -349,6 +360,8 @@ class MqttPublisher(Service):
             if dirty:
                 client.publish(topic, payload, qos=QOS, retain=True)
                 self._states[topic] = (payload, False)
+                if not payload:
+                    del self._states[topic]     # cleared at the broker: nothing to republish
 
     def _drop_client(self) -> None:
         if self._client is not None:

@@ -62,6 +62,13 @@ class Uplink:
         if self.publisher is not None:
             self.publisher.camera_availability(source.id, False)
 
+    def forget(self, name: str) -> dict[str, int] | None:
+        """Privacy: everything about one person, here and at the core: retained MQTT state, captures
+        waiting here and captures in the bucket (``None`` when there is no outbox)."""
+        if self.publisher is not None:
+            self.publisher.forget(name)
+        return self.outbox.forget(name) if self.outbox is not None else None
+
     def status(self) -> dict[str, Any]:
         captures = self.captures
         return {"mqtt": self.publisher.status() if self.publisher else None,

@@ -81,6 +81,21 @@ def test_event_lifecycle_topics_and_person_state(broker, recorder_factory, publi
     assert jane["seen_at"] == first.time + 3 and jane["event_id"] == start["event_id"]
 
 
+def test_forget_clears_a_persons_retained_state(broker, recorder_factory, publisher_factory):
+    pub = publisher_factory(broker.url)
+    topics = Topics("lab")
+    for camera, track in (("door", 1), ("yard", 2)):
+        pub.publish_event(sighting("Jane Doe", track=track, camera=camera))
+    pub.publish_event(sighting("Ali", track=3))
+    wait_until(lambda: len(retained(broker.port, "edgeface/lab/+/person/#", recorder_factory)) == 3, 10, "states")
+    pub.forget("Jane Doe")
+    left = wait_until(lambda: (s := retained(broker.port, "edgeface/lab/+/person/#", recorder_factory))
+                      and len(s) == 1 and s, 10, "Jane's state cleared")
+    assert list(left) == [topics.person("door", "Ali")]
+    pub.close()                                  # shutdown ends the open events: Jane's state stays gone
+    assert list(retained(broker.port, "edgeface/lab/+/person/#", recorder_factory)) == [topics.person("door", "Ali")]
+
+
 def test_camera_offline_ends_its_events_and_shutdown_says_offline(broker, recorder_factory):
     rec = recorder_factory(broker.port)
     pub = MqttPublisher(UplinkSettings(mqtt_url=broker.url, site="lab")).start()
