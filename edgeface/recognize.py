@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeface.engine import EngineSettings, FaceEngine
+from edgeface.engine import Engine, EngineSettings
 from edgeface.matcher import Matcher
 
 #: Stills: accuracy over speed (face_recognition's defaults: upsample once, no downscaling).
 STILL_SETTINGS = EngineSettings(detector="auto", upsample=1)
 
 
-def recognize_faces(engine: FaceEngine, matcher: Matcher, rgb: np.ndarray) -> list[dict]:
+def recognize_faces(engine: Engine, matcher: Matcher, rgb: np.ndarray) -> list[dict]:
     """``[{"name", "distance", "box": [top, right, bottom, left]}]``, largest face first."""
-    boxes, encodings = engine.detect_and_encode(rgb)
+    boxes = engine.detect(rgb)
+    encodings = engine.encode(rgb, boxes)
     return [{"name": m.name, "distance": round(m.distance, 4), "box": list(box)}
             for box, m in zip(boxes, matcher.match(encodings))]
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
+from edgeface import jpegmeta
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, parse_networks
 from edgeface.errors import ConfigError
 from edgeface.uplink.settings import UplinkSettings
@@ -278,6 +279,12 @@ class LiveSettings(Section):
                                      description="Unknown results in a row before a named track turns Unknown")
     tolerance: float = env("EDGEFACE_LIVE_TOLERANCE", default=DEFAULT_TOLERANCE, ge=0, le=2,
                            description="match distance threshold (0 … 2)")
+    recognize_max_side: int = env("EDGEFACE_RECOGNIZE_MAX_SIDE", default=1920, ge=64,
+                                  description="`/api/v1/recognize`: detection runs on a copy scaled down to "
+                                              "this longer side (boxes are given in the upload's pixels)")
+    recognize_queue: int = env("EDGEFACE_RECOGNIZE_QUEUE", default=2, ge=1,
+                               description="`/api/v1/recognize`: uploads running (one at a time) or waiting; "
+                                           "beyond, 503 + Retry-After")
     jpeg_quality: int = env("EDGEFACE_LIVE_JPEG_QUALITY", default=80, ge=1, le=100,
                             description="JPEG quality of the annotated output frames (1 … 100)")
     output_delay_s: float = env("EDGEFACE_LIVE_OUTPUT_DELAY_S", default=0.3, ge=0, le=2.0,
@@ -290,10 +297,10 @@ class LiveSettings(Section):
 class ImageSettings(Section):
     """Reading still images (uploads, training photos, `edgeface recognize`)."""
 
-    max_pixels: int = env("EDGEFACE_MAX_IMAGE_PIXELS", default=40_000_000, gt=0,
+    max_pixels: int = env("EDGEFACE_MAX_IMAGE_PIXELS", default=jpegmeta.MAX_PIXELS, gt=0,
                           problem="is not a positive whole number",
-                          description="larger images are refused: decoding 100 megapixels takes seconds and "
-                                      "~300 MB")
+                          description="larger images are refused before decoding (the camera frame limit, "
+                                      "4096x4096): 40 megapixels took 3 GB and minutes")
 
 
 class TrainingSettings(Section):

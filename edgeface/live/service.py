@@ -6,18 +6,20 @@ Flask-free; the web app creates one ``LiveService`` per process and closes it on
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-
-import numpy as np
 
 from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.errors import EdgefaceError
+from edgeface.images import load_image
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.broadcast import FrameBroadcaster
@@ -153,8 +155,11 @@ class LiveService:
         self.models = ModelHolder(tolerance=live.tolerance)
         self.events = EventStore(config.max_events, config.events_dir)
         self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
-        # Uploaded stills are searched at full resolution, exactly like `edgeface recognize`.
-        self.still_engine = FaceEngine(STILL_SETTINGS, detector=live.detector)
+        # Uploaded stills: decoded and searched one at a time off the request threads, on their
+        # own engine (made by start()); recognize_queue bounds those running or waiting.
+        self.still_engine: FaceEngine | ProcessEngine | None = None
+        self._still_slots = threading.BoundedSemaphore(live.recognize_queue)
+        self._still_pool = ThreadPoolExecutor(1, thread_name_prefix="still")
         self.stages = StageTimes()
         self.metrics = metrics_registry(self)      # what /metrics renders, read at scrape time
         self.engine: TimedEngine | ProcessEngine | None = None      # made by start()
@@ -177,6 +182,11 @@ class LiveService:
         self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads), self.stages)
                        if live.analysis_processes else TimedEngine(FaceEngine(engine_settings), self.stages))
         self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads, stages=self.stages)
+        # Like the cameras' engine, in a child process: dlib here would starve camera threads of
+        # the GIL. Scaled down first: a 16 MP photo at full size took minutes and gigabytes.
+        still = EngineSettings(detector=live.detector, upsample=STILL_SETTINGS.upsample,
+                               max_side=live.recognize_max_side)
+        self.still_engine = ProcessEngine(still, 1) if live.analysis_processes else FaceEngine(still)
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
@@ -212,6 +222,9 @@ class LiveService:
             self.analyzer.close()
         if self.engine is not None:
             self.engine.close()
+        self._still_pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self.still_engine, ProcessEngine):
+            self.still_engine.close()
         if self.watcher:
             self.watcher.close()
         self.uplink.close()              # last: the cameras' final events and 'offline's go out first
@@ -279,13 +292,30 @@ class LiveService:
     def model_status(self) -> ModelStatus:
         return ModelStatus(**self.models.status())
 
-    def recognize(self, rgb: np.ndarray) -> list[dict]:
-        """Faces in a still image, searched at full resolution like ``edgeface recognize``.
+    def recognize_upload(self, data: bytes, name: str) -> list[dict]:
+        """Faces in an uploaded image (its bytes), like ``edgeface recognize`` but detected on a copy
+        at most ``recognize_max_side`` across. Decoding and search run on the still pool, one at a
+        time; when ``recognize_queue`` uploads are already running or waiting, RecognizerBusy at once.
         Ask once ``model_status().loaded``: a loaded model is swapped, never dropped."""
-        loaded = self.models.current()
-        if loaded is None:
+        if not self._still_slots.acquire(blocking=False):
+            raise RecognizerBusy(f"{self.config.live.recognize_queue} images are already being recognized",
+                                 f"retry after {RecognizerBusy.retry_after_s} s")
+        try:
+            future = self._still_pool.submit(self._recognize_still, data, name)
+        except RuntimeError:          # the pool is shut down: the service is stopping
+            self._still_slots.release()
+            raise RecognizerBusy("the service is stopping", "retry once it is back") from None
+        future.add_done_callback(lambda _: self._still_slots.release())
+        return future.result()
+
+    def _recognize_still(self, data: bytes, name: str) -> list[dict]:
+        loaded, engine = self.models.current(), self.still_engine
+        if loaded is None or engine is None:
             raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
-        return recognize_faces(self.still_engine, loaded.matcher, rgb)
+        try:
+            return recognize_faces(engine, loaded.matcher, load_image(data, name=name))
+        finally:
+            _trim_heap()
 
     def query_events(self, camera: str | None = None, name: str | None = None, since: float | None = None,
                      until: float | None = None, limit: int = 50) -> list[RecognitionEvent]:
@@ -297,6 +327,23 @@ class LiveService:
 
     def event_snapshot(self, event_id: str) -> bytes | None:
         return self.events.snapshot(event_id)
+
+
+class RecognizerBusy(EdgefaceError):
+    """Every still-recognition slot is taken (or the service is stopping): retry later (HTTP 503)."""
+
+    retry_after_s = 2
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+
+
+def _trim_heap() -> None:
+    """Give freed heap back to the OS after a still (glibc keeps it otherwise: a decoded photo's
+    buffers left the worker hundreds of MB bigger). A no-op where malloc_trim does not exist."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _quietly(fn) -> None:

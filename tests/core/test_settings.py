@@ -23,7 +23,7 @@ def test_nothing_set_gives_the_documented_defaults():
     assert (s.model.file, s.model.store, s.model.version) == ("/model/model.data", None, "latest")
     assert (s.http.host, s.http.port, s.http.threads, s.http.log_level) == ("127.0.0.1", 5000, 32, "info")
     assert s.live.tolerance == s.training.tolerance == tree.DEFAULT_TOLERANCE == 0.6
-    assert s.images.max_pixels == 40_000_000 and s.cameras.initial == [] and s.http.api_token is None
+    assert s.images.max_pixels == 4096 * 4096 and s.cameras.initial == [] and s.http.api_token is None
     assert s.store_url() == "model-store" and s.announce_port() == 5000
 
 

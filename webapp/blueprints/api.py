@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.urls import is_valid_camera_id
-from edgeface.images import load_image
+from edgeface.live.service import RecognizerBusy
 from edgeface.recognize import result_json
 from webapp.blueprints.common import service
 from webapp.errors import error_response
@@ -145,8 +145,13 @@ def recognize():
     if not service().model_status().loaded:
         return error_response(503, "no model is loaded yet", "see /readyz; check the model file or store")
     name = upload.filename or "image"
-    rgb = load_image(upload.read(), name=name)       # ImageError -> 400 with the reason
-    return jsonify(result_json(name, service().recognize(rgb)))
+    try:
+        faces = service().recognize_upload(upload.read(), name)   # ImageError -> 400 with the reason
+    except RecognizerBusy as busy:
+        response = error_response(503, busy.message, busy.hint)
+        response.headers["Retry-After"] = str(busy.retry_after_s)
+        return response
+    return jsonify(result_json(name, faces))
 
 
 @bp.get("/model")
