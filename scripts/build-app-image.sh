@@ -15,6 +15,7 @@
 #   EDGEFACE_IMAGE_CACHE  cache folder (default ~/.cache/edgeface/image)
 #   DEBIAN_MIRROR         bookworm mirror for mmdebstrap (default http://deb.debian.org/debian)
 #   PYTHON                host interpreter for pip and the dlib build; must be Python 3.11 (bookworm's)
+#   EDGEFACE_IMAGE_REV    build the sources of this git commit (e.g. HEAD) instead of the working tree
 # The dlib wheel is built for -march=x86-64-v3 (AVX2, FMA, BMI2, MOVBE: Intel Haswell / AMD
 # Excavator and later) unless DLIB_MARCH says otherwise (docs/dlib-build.md); the image says which.
 set -euo pipefail
@@ -61,6 +62,7 @@ if [ ! -f "$rootfs" ]; then
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     bookworm "$rootfs.part" "$MIRROR" >&2 || die "mmdebstrap failed (is $MIRROR reachable? set DEBIAN_MIRROR)"
   mv "$rootfs.part" "$rootfs"
+  find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$base_key.tar" -delete   # superseded
 fi
 base_image="localhost/edgeface/bookworm-base:$base_key"
 if ! "${PODMAN[@]}" image exists "$base_image"; then
@@ -78,10 +80,15 @@ fi
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 mkdir "$ctx/src" "$ctx/wheels"
-cp -r pyproject.toml README.md edgeface webapp "$ctx/src/"
+if [ -n "${EDGEFACE_IMAGE_REV:-}" ]; then   # a commit, not the working tree (which may be mid-edit)
+  git archive "$EDGEFACE_IMAGE_REV" pyproject.toml README.md edgeface webapp | tar -x -C "$ctx/src" \
+    || die "cannot read the sources of $EDGEFACE_IMAGE_REV with git archive"
+else
+  cp -r pyproject.toml README.md edgeface webapp "$ctx/src/"
+fi
 find "$ctx/src" -name __pycache__ -prune -exec rm -rf {} +
 src_sum=$(cd "$ctx/src" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha)
-deps_key=$( (cat pyproject.toml; echo "$pyver $(uname -m)") | sha)
+deps_key=$( (cat "$ctx/src/pyproject.toml"; echo "$pyver $(uname -m)") | sha)
 wheelhouse="$CACHE/wheels-$deps_key"
 if [ ! -d "$wheelhouse" ]; then
   say "preparing the wheelhouse with pip (runtime dependencies only)"
@@ -90,15 +97,16 @@ if [ ! -d "$wheelhouse" ]; then
     || die "pip could not prepare the wheelhouse (is PyPI reachable?)"
   rm -f "$wheelhouse.part"/edgeface-*.whl
   mv "$wheelhouse.part" "$wheelhouse"
+  find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$deps_key" -exec rm -rf {} +   # superseded
 fi
 cp -l "$wheelhouse"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$wheelhouse"/*.whl "$ctx/wheels/"
 cp "$dlib_wheel" "$ctx/wheels/"
 "$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir "$ctx/wheels" "$ctx/src" >&2 \
   || die "pip could not build the edgeface wheel"
-rm -rf "$ctx/src"
 # The build context: what the root Containerfile copies, plus the wheels.
 cp Containerfile "$ctx/"
-mkdir "$ctx/webapp" && cp webapp/gunicorn.conf.py "$ctx/webapp/"
+mkdir "$ctx/webapp" && cp "$ctx/src/webapp/gunicorn.conf.py" "$ctx/webapp/"
+rm -rf "$ctx/src"
 
 # 4. the image, cached as an OCI archive keyed by everything that goes into it.
 image_key=$( (echo "$base_key $deps_key $march"; cat Containerfile; basename "$dlib_wheel"; echo "$src_sum") | sha)
