@@ -36,6 +36,8 @@ STRANGER = "stranger"
 ENROLLED = ("Alex Lacamoire", "Barack Obama", "Kit Harington", "Lin-Manuel Miranda")
 STRANGERS = ("Joe Biden", "Rose Leslie")
 SIZES = (30, 40, 60, 90, 120, 150)
+SCENARIOS = ("swap_hard", "swap_fade", "crossing", *(f"size_{px}" for px in SIZES), "stranger_after", "motion_blur",
+             "jpeg_noise")
 DEFAULT_SEED = 9
 #: A face behind another is out of the truth once this much of its box is covered.
 HIDDEN_COVER = 0.4
@@ -359,6 +361,9 @@ def scenario_shots(plan: Plan, cast: Cast, rng: np.random.Generator) -> Iterator
 def build_scenes(portraits: dict[str, list[Portrait]], *, seed: int = DEFAULT_SEED, quick: bool = False,
                  only: list[str] | None = None) -> list[Scene]:
     """Every scenario as a Scene (``only``: just these names, still generated from the same seed)."""
+    unknown = sorted(set(only or ()) - set(SCENARIOS))
+    if unknown:
+        raise ConfigError(f"no scenario named {', '.join(unknown)}", f"choose from {', '.join(SCENARIOS)}")
     rng = np.random.default_rng(seed)
     cast = Cast(portraits, rng)
     canvas = Canvas()

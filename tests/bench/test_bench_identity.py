@@ -13,6 +13,7 @@ from helpers import run_cli
 from edgeface.bench_identity import format_table
 from edgeface.bench_identity import scenes as sc
 from edgeface.bench_identity.scoring import MIN_IOU, Drawn, TruthFace, iou, kept, score, segments
+from edgeface.errors import ConfigError
 from edgeface.images import decode_jpeg
 
 ADA, BOB = "Ada Lovelace", "Bob"
@@ -42,7 +43,9 @@ def test_same_seed_same_frames_other_seed_other_frames(portraits, quick_scenes):
 def test_every_scenario_is_there_with_enrolled_people_and_strangers(portraits, quick_scenes):
     names = [s.name for s in quick_scenes]
     assert names == ["swap_hard", "swap_fade", "crossing", *[f"size_{px}" for px in sc.SIZES],
-                     "stranger_after", "motion_blur", "jpeg_noise"]
+                     "stranger_after", "motion_blur", "jpeg_noise"] == list(sc.SCENARIOS)
+    with pytest.raises(ConfigError, match="no scenario named swap"):
+        sc.build_scenes(portraits, only=["swap"])
     assert set(sc.ENROLLED).isdisjoint(sc.STRANGERS) and len(sc.ENROLLED) == 4 and len(sc.STRANGERS) == 2
     assert all(portraits[p] for p in (*sc.ENROLLED, *sc.STRANGERS)), "a person has no usable photo"
     for scene in quick_scenes:
