@@ -227,12 +227,21 @@ class CameraSettings(Section):
 
 
 class EventSettings(Section):
-    """Recognition events."""
+    """The event history: one event per visit, in SQLite with snapshots on disk (edgeface/history)."""
 
     dir: str | None = env("EDGEFACE_EVENTS_DIR", default=None, example="/data/events",
-                          description="folder where recognition events persist (JSONL + snapshots); "
-                                      "unset: memory only")
-    max_events: int = env("EDGEFACE_MAX_EVENTS", default=1000, ge=1, description="events kept")
+                          description="folder of the event history (SQLite database + snapshots); "
+                                      "unset: a temporary folder, gone when the app stops")
+    max_events: int = env("EDGEFACE_MAX_EVENTS", default=100_000, ge=1,
+                          description="events (visits) kept at most; the oldest go first")
+    retention_days: float = env("EDGEFACE_EVENTS_RETENTION_DAYS", default=30.0, gt=0,
+                                description="events older than this many days are deleted")
+    max_mb: float = env("EDGEFACE_EVENTS_MAX_MB", default=2048.0, gt=0,
+                        description="the history (snapshots + database) is kept under this many MiB, "
+                                    "oldest events deleted first")
+    visit_gap_s: float = env("EDGEFACE_EVENTS_VISIT_GAP_S", default=30.0, ge=0,
+                             description="sightings of one person on one camera less than this apart "
+                                         "are one event (a visit)")
 
 
 class LiveSettings(Section):

@@ -1,24 +1,25 @@
-"""Recognition events: one per tracked face when it is named or found Unknown, with a snapshot.
+"""What the live pipeline reports to the event history (``edgeface.history``).
 
-Kept in memory (newest ``max_events``), and optionally in a directory — ``events.jsonl`` plus
-one ``<id>.jpg`` per snapshot — so a restarted pod still shows recent recognitions.
+- :class:`RecognitionEvent`: a track was named or found Unknown — with the face snapshot, the
+  analysed frame and the track's embedding, so the history can start or update a visit.
+- :class:`Sighting`: a track that was reported before was seen again by a detection pass — it
+  keeps its visit's ``last_seen`` current and may give the visit a better snapshot.
+
+Both carry the camera's frame object itself (JPEG bytes and/or decoded pixels, decoded once):
+turning it into files happens on the history's writer thread, never on the camera's.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import threading
 import uuid
-from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from edgeface.matcher import UNKNOWN
+import numpy as np
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from edgeface.live.tracking import TrackSet
 
 
 @dataclass
@@ -32,123 +33,38 @@ class RecognitionEvent:
     model_version: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     snapshot: bytes | None = field(default=None, repr=False, compare=False)
+    frame: Any = field(default=None, repr=False, compare=False)      # the analysed frame (see module doc)
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if k != "snapshot"}
-        out["distance"] = round(self.distance, 4)
-        out["time_iso"] = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict) -> RecognitionEvent:
-        return cls(camera=str(data["camera"]), name=str(data["name"]), distance=float(data["distance"]),
-                   box=[int(v) for v in data["box"]], time=float(data["time"]), track=int(data.get("track", 0)),
-                   model_version=data.get("model_version"), id=str(data["id"]))
+        return {"camera": self.camera, "name": self.name, "distance": round(self.distance, 4), "box": self.box,
+                "time": self.time, "track": self.track, "model_version": self.model_version, "id": self.id,
+                "time_iso": datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")}
 
 
-class EventStore:
-    """Thread-safe bounded store; snapshots live in memory or, with ``directory``, on disk."""
+@dataclass
+class Sighting:
+    camera: str
+    track: int
+    name: str
+    distance: float | None
+    box: tuple[int, int, int, int]
+    time: float                    # epoch seconds
+    frame: Any = field(default=None, repr=False, compare=False)
 
-    def __init__(self, max_events: int = 1000, directory: str | os.PathLike | None = None):
-        self.max_events = max_events
-        self.directory = Path(directory) if directory else None
-        self._events: OrderedDict[str, RecognitionEvent] = OrderedDict()   # oldest first
-        self._lock = threading.Lock()
-        self._lines_written = 0
-        self.counts: dict[tuple[str, bool], int] = {}    # (camera, named) -> total since start
-        if self.directory:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._load()
 
-    # -- writing -----------------------------------------------------------------------------
-    def add(self, event: RecognitionEvent) -> RecognitionEvent:
-        with self._lock:
-            self._events[event.id] = event
-            key = (event.camera, event.name != UNKNOWN)
-            self.counts[key] = self.counts.get(key, 0) + 1
-            dropped = []
-            while len(self._events) > self.max_events:
-                dropped.append(self._events.popitem(last=False)[1])
-            if self.directory:
-                self._persist(event, dropped)
-        return event
+def attach_context(events: list[RecognitionEvent], tracks: TrackSet, frame: Any) -> None:
+    """Give each event the frame it was found in and its track's embedding (the mean the
+    match used), for the visit's context frame and Unknown-visit merging."""
+    by_id = {tr.id: tr for tr in tracks.tracks}
+    for event in events:
+        event.frame = frame
+        tr = by_id.get(event.track)
+        if tr is not None and len(tr.encodings):
+            event.embedding = np.mean(tr.encodings, axis=0).astype(np.float32)
 
-    @property
-    def _dir(self) -> Path:
-        assert self.directory is not None, "called only when events are kept in a directory"
-        return self.directory
 
-    def _persist(self, event: RecognitionEvent, dropped: list[RecognitionEvent]) -> None:
-        try:
-            if event.snapshot:
-                (self._dir / f"{event.id}.jpg").write_bytes(event.snapshot)
-                event.snapshot = None          # on disk now; keep memory flat
-            with open(self._dir / "events.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(event.as_json()) + "\n")
-            self._lines_written += 1
-            for old in dropped:
-                (self._dir / f"{old.id}.jpg").unlink(missing_ok=True)
-            if self._lines_written > 2 * self.max_events:
-                self._compact()
-        except OSError as err:   # a full disk must not stop recognition
-            log.warning("cannot persist event %s: %s", event.id, err)
-
-    def _compact(self) -> None:
-        tmp = self._dir / "events.jsonl.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for ev in self._events.values():
-                f.write(json.dumps(ev.as_json()) + "\n")
-        os.replace(tmp, self._dir / "events.jsonl")
-        self._lines_written = len(self._events)
-
-    def _load(self) -> None:
-        path = self._dir / "events.jsonl"
-        if not path.exists():
-            return
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                ev = RecognitionEvent.from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                continue    # a torn last line after a crash
-            self._events[ev.id] = ev
-        while len(self._events) > self.max_events:
-            self._events.popitem(last=False)
-        self._lines_written = len(self._events)
-
-    # -- reading -----------------------------------------------------------------------------
-    def query(self, camera: str | None = None, name: str | None = None, since: float | None = None,
-              until: float | None = None, limit: int = 50) -> list[RecognitionEvent]:
-        """Newest first."""
-        out = []
-        with self._lock:
-            events = list(self._events.values())
-        for ev in reversed(events):
-            if camera is not None and ev.camera != camera:
-                continue
-            if name is not None and ev.name != name:
-                continue
-            if since is not None and ev.time < since:
-                continue
-            if until is not None and ev.time > until:
-                continue
-            out.append(ev)
-            if len(out) >= limit:
-                break
-        return out
-
-    def get(self, event_id: str) -> RecognitionEvent | None:
-        with self._lock:
-            return self._events.get(event_id)
-
-    def snapshot(self, event_id: str) -> bytes | None:
-        ev = self.get(event_id)
-        if ev is None:
-            return None
-        if ev.snapshot is not None:
-            return ev.snapshot
-        if self.directory:
-            try:
-                return (self.directory / f"{ev.id}.jpg").read_bytes()
-            except OSError:
-                return None
-        return None
+def sightings(camera: str, tracks: TrackSet, frame_time: float, frame: Any, now: float) -> list[Sighting]:
+    """The reported tracks that the detection pass of ``frame_time`` saw."""
+    return [Sighting(camera, tr.id, tr.reported, tr.distance, tr.box, now, frame)
+            for tr in tracks.tracks if tr.reported is not None and tr.seen_at == frame_time]

@@ -11,6 +11,7 @@ Usable without Flask: the web app's camera workers and the benchmark both drive 
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -19,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from edgeface.history.cameras import CameraOptions, apply_options
 from edgeface.images import encode_jpeg
 from edgeface.live.analyzer import AnalysisJob, AnalysisResult, Analyzer, frame_bgr
 from edgeface.live.annotate import FaceLabel, describe, draw_faces
-from edgeface.live.events import RecognitionEvent
+from edgeface.live.events import RecognitionEvent, Sighting, attach_context, sightings
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.live.scenecut import CutDetector, moved
@@ -54,16 +56,20 @@ class FramePipeline:
 
     def __init__(self, camera_id: str, analyzer: Analyzer, settings: LiveSettings | None = None,
                  on_event: Callable[[RecognitionEvent], object] | None = None, *,
-                 models: ModelHolder | None = None, stages: StageTimes | None = None):
+                 models: ModelHolder | None = None, stages: StageTimes | None = None,
+                 on_sighting: Callable[[list[Sighting]], object] | None = None):
         self.camera_id = camera_id
         self.analyzer = analyzer
         self.models = models or analyzer.models
         self.stages = stages or analyzer.stages
         self.settings = settings or LiveSettings()
         self.on_event = on_event
+        self.on_sighting = on_sighting     # reported tracks seen again (visit history)
+        self.options = CameraOptions()     # the operator's settings; the service swaps in new ones
         self.tracks = TrackSet(self.settings)
         self.stats = PipelineStats()
         self._pending: Future[AnalysisResult] | None = None   # our job, queued or running
+        self._pending_frame: Any = None    # its frame: the context of the events it finds
         self._last_submit = float("-inf")
         self._new_events: list[RecognitionEvent] = []
         self._cuts = CutDetector()
@@ -120,7 +126,7 @@ class FramePipeline:
         return [_label(tr, t) for tr in self.tracks.tracks if tr.visible_at(t, self.settings.track_ttl_s)]
 
     def _detection_due(self, t: float) -> bool:
-        return (self._pending is None and self.models.current() is not None
+        return (self._pending is None and self.models.current() is not None and self.options.recognition
                 and (self._cut_frame is not None or t - self._last_submit >= self.settings.detect_interval_s))
 
     def _detect(self, frame) -> None:
@@ -139,6 +145,7 @@ class FramePipeline:
         # appeared somewhere in between (not before a cut: the tracks know the cuts).
         lead = min(target.time - self._analysed_at, self.settings.detect_interval_s * 2) \
             if self.settings.output_delay_s > 0 else 0.0
+        self._pending_frame = target
         self._pending = self.analyzer.submit(AnalysisJob(self.camera_id, target, self.tracks.snapshot(), lead,
                                                          urgent=cut_frame is not None))
 
@@ -160,10 +167,21 @@ class FramePipeline:
             if cut > result.tracks.last_cut():
                 result.tracks.cut(cut)
         self.tracks = result.tracks
+        result.events = apply_options(self.options, result.tracks, result.events, self._pending_frame)
+        attach_context(result.events, result.tracks, self._pending_frame)
+        if self.on_sighting is not None:
+            self.on_sighting(sightings(self.camera_id, result.tracks, result.frame_time, self._pending_frame,
+                                       time.time()))
         for event in result.events:
             if self.on_event:
                 self.on_event(event)
         self._new_events.extend(result.events)
+
+    def health(self) -> dict:
+        """Age of the newest analysis (frame times are monotonic) and the names on camera now."""
+        lag = time.monotonic() - self._analysed_at if self._analysed_at > float("-inf") else None
+        now = [tr.name for tr in self.tracks.tracks if tr.state == TrackState.NAMED and tr.name]
+        return {"analysis_lag_s": None if lag is None else round(lag, 3), "people_now": sorted(set(now))}
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)

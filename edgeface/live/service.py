@@ -19,13 +19,15 @@ from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.errors import EdgefaceError
+from edgeface.history import EventQuery, History, Page, Visit
+from edgeface.history.cameras import CameraOptions, CameraSettingsStore
 from edgeface.images import load_image
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.broadcast import FrameBroadcaster
 from edgeface.live.collector import metrics_registry
 from edgeface.live.engine_process import ProcessEngine
-from edgeface.live.events import EventStore, RecognitionEvent
+from edgeface.live.events import RecognitionEvent
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
@@ -63,6 +65,9 @@ class ServiceConfig:
     max_cameras: int = default(CameraSettings, "max_cameras")
     events_dir: str | None = None
     max_events: int = default(EventSettings, "max_events")
+    events_retention_days: float = default(EventSettings, "retention_days")
+    events_max_mb: float = default(EventSettings, "max_mb")
+    visit_gap_s: float = default(EventSettings, "visit_gap_s")
     live: LiveSettings = field(default_factory=LiveSettings)
     uplink: UplinkSettings = field(default_factory=UplinkSettings)   # MQTT events, captures (docs/uplink.md)
 
@@ -75,7 +80,9 @@ class ServiceConfig:
                    allowed_networks=list(cameras.allowed_networks),
                    camera_token=cameras.token.get_secret_value() if cameras.token else None,
                    cameras=list(cameras.initial), max_cameras=cameras.max_cameras,
-                   events_dir=settings.events.dir, max_events=settings.events.max_events, live=settings.live,
+                   events_dir=settings.events.dir, max_events=settings.events.max_events,
+                   events_retention_days=settings.events.retention_days, events_max_mb=settings.events.max_mb,
+                   visit_gap_s=settings.events.visit_gap_s, live=settings.live,
                    uplink=settings.uplink)
 
 
@@ -153,7 +160,12 @@ class LiveService:
         self.config = config
         live = config.live
         self.models = ModelHolder(tolerance=live.tolerance)
-        self.events = EventStore(config.max_events, config.events_dir)
+        # The event history (visits); ``events`` for the metrics collector and older callers.
+        self.history = self.events = History(
+            config.events_dir, gap_s=config.visit_gap_s, tolerance=live.tolerance,
+            retention_days=config.events_retention_days, max_mb=config.events_max_mb, max_events=config.max_events,
+            snapshot_margin=live.snapshot_margin, jpeg_quality=live.jpeg_quality)
+        self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
         self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
         # Uploaded stills: decoded and searched one at a time off the request threads, on their
         # own engine (made by start()); recognize_queue bounds those running or waiting.
@@ -191,6 +203,7 @@ class LiveService:
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
         self.uplink.start()
+        self.history.start()
         self.registry.subscribe(self.uplink.camera_added, self.uplink.camera_removed)
         self.registry.subscribe(self._camera_added, self._camera_removed)
         for url in self.config.cameras:
@@ -227,6 +240,8 @@ class LiveService:
             self.still_engine.close()
         if self.watcher:
             self.watcher.close()
+        self.history.flush(5.0)
+        self.history.close()
         self.uplink.close()              # last: the cameras' final events and 'offline's go out first
 
     # -- cameras -----------------------------------------------------------------------------
@@ -234,7 +249,8 @@ class LiveService:
         if self.stopping.is_set() or self.analyzer is None:
             return
         pipeline = FramePipeline(source.id, self.analyzer, self.config.live, on_event=self._on_event,
-                                 models=self.models, stages=self.stages)
+                                 models=self.models, stages=self.stages, on_sighting=self.history.seen)
+        pipeline.options = self.camera_settings.get(source.id)
         worker = CameraWorker(source, pipeline)
         with self._workers_lock:
             old = self.workers.pop(source.id, None)
@@ -244,8 +260,8 @@ class LiveService:
         worker.start()
 
     def _on_event(self, event: RecognitionEvent) -> None:
-        self.uplink.on_event(event)      # first: the store may move the snapshot to disk
-        self.events.add(event)
+        self.uplink.on_event(event)
+        self.history.record(event)
 
     def _camera_removed(self, source) -> None:
         with self._workers_lock:
@@ -317,16 +333,53 @@ class LiveService:
         finally:
             _trim_heap()
 
-    def query_events(self, camera: str | None = None, name: str | None = None, since: float | None = None,
-                     until: float | None = None, limit: int = 50) -> list[RecognitionEvent]:
-        """Recognition events, newest first."""
-        return self.events.query(camera=camera, name=name, since=since, until=until, limit=limit)
+    def query_events(self, query: EventQuery) -> Page:
+        """Events (visits), newest first, one page."""
+        return self.history.query(query)
 
-    def event(self, event_id: str) -> RecognitionEvent | None:
-        return self.events.get(event_id)
+    def event(self, event_id: str) -> Visit | None:
+        return self.history.get(event_id)
 
-    def event_snapshot(self, event_id: str) -> bytes | None:
-        return self.events.snapshot(event_id)
+    def event_image(self, event_id: str, kind: str) -> bytes | None:
+        """``kind``: ``snapshot`` (the face with margin) or ``frame`` (the whole frame)."""
+        return self.history.image(event_id, kind)
+
+    def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]:
+        """An operator says who an event's face is: kept in the history and, with an outbox
+        configured, sent to the core as a training candidate (never into the model here).
+        Returns the labelled event (None: no such event) and whether the outbox took it."""
+        visit = self.history.label(event_id, name, role)
+        outbox = self.uplink.outbox
+        if visit is None or outbox is None:
+            return visit, False
+        face, frame, embedding = self.history.training_candidate(event_id)
+        if face is None:
+            return visit, False
+        from edgeface.uplink.outbox import Capture
+
+        outbox.add(Capture(camera=visit.camera, face_jpeg=face, frame_jpeg=frame, seen_at=visit.started_at,
+                           name=visit.name, distance=visit.best_distance, embedding=embedding,
+                           model_version=visit.model_version, box=visit.box, reason="labelled", label=name,
+                           id=visit.id))
+        return visit, True
+
+    def camera_options(self, camera_id: str) -> CameraOptions:
+        return self.camera_settings.get(camera_id)
+
+    def change_camera(self, camera_id: str, changes: dict) -> CameraOptions:
+        """Persist checked changes (``history.cameras.parse_changes``); they apply to the running camera."""
+        options = self.camera_settings.change(camera_id, changes)
+        worker = self.workers.get(camera_id)
+        if worker is not None:
+            worker.pipeline.options = options
+        return options
+
+    def camera_health(self, camera_id: str) -> dict:
+        """Age of the newest analysis and who is on the camera now (the console's tiles)."""
+        worker = self.workers.get(camera_id)
+        if worker is None:
+            return {"analysis_lag_s": None, "people_now": []}
+        return worker.pipeline.health()
 
 
 class RecognizerBusy(EdgefaceError):

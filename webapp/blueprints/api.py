@@ -8,8 +8,12 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.urls import is_valid_camera_id
-from edgeface.live.service import RecognizerBusy
+from edgeface.history import EventQuery
+from edgeface.history.cameras import CameraSettingsError, parse_changes
+from edgeface.history.store import decode_cursor
+from edgeface.live.service import CameraStatus, RecognizerBusy
 from edgeface.recognize import result_json
+from webapp.auth import current_role, require_admin
 from webapp.blueprints.common import service
 from webapp.errors import error_response
 
@@ -25,7 +29,7 @@ FRAME_WAIT_S = 2.0
 # -- cameras ---------------------------------------------------------------------------------
 @bp.get("/cameras")
 def list_cameras():
-    return jsonify(cameras=[status.as_json() for status in service().cameras()])
+    return jsonify(cameras=[_camera_json(status) for status in service().cameras()])
 
 
 @bp.get("/cameras/<camera_id>")
@@ -33,7 +37,30 @@ def get_camera(camera_id: str):
     status = service().camera(camera_id)
     if status is None:
         return _no_camera(camera_id)
-    return jsonify(status.as_json())
+    return jsonify(_camera_json(status))
+
+
+@bp.patch("/cameras/<camera_id>")
+@require_admin
+def change_camera(camera_id: str):
+    """``{"name"?, "enabled"?, "recognition"?, "min_face_px"?, "zone"?}``: persisted, applied live."""
+    status = service().camera(camera_id)
+    if status is None:
+        return _no_camera(camera_id)
+    try:
+        changes = parse_changes(request.get_json(silent=True))
+    except CameraSettingsError as err:
+        return error_response(400, err.message, err.hint)
+    service().change_camera(camera_id, changes)
+    return jsonify(_camera_json(status))
+
+
+def _camera_json(status: CameraStatus) -> dict:
+    """The camera's status, the operator's settings (``name`` defaults to the id) and its health."""
+    options = service().camera_options(status.id).as_json()
+    options["name"] = options["name"] or status.id
+    return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
+            **service().camera_health(status.id)}
 
 
 @bp.post("/cameras")
@@ -85,36 +112,133 @@ def _no_camera(camera_id: str):
     return error_response(404, f"no camera {shown}", "GET /api/v1/cameras lists them")
 
 
-# -- events ----------------------------------------------------------------------------------
+# -- events (visits) -------------------------------------------------------------------------------
+EVENT_FILTERS = ("camera", "name", "unknown", "since", "until", "model_version", "limit", "cursor")
+TIME_HINT = "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z"
+MAX_LABEL = 200
+
+
 @bp.get("/events")
 def list_events():
-    args = request.args
     try:
-        limit = int(args.get("limit", 50))
-        since, until = _time_arg(args.get("since")), _time_arg(args.get("until"))
+        query = _event_query(request.args)
     except ValueError as err:
-        return error_response(400, str(err), "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z")
-    if not 1 <= limit <= MAX_EVENTS_PER_PAGE:
-        return error_response(400, f"'limit' must be 1-{MAX_EVENTS_PER_PAGE}", "e.g. limit=50")
-    events = service().query_events(camera=args.get("camera") or None, name=args.get("name") or None,
-                                    since=since, until=until, limit=limit)
-    return jsonify(events=[e.as_json() for e in events])
+        return error_response(400, str(err), f"filters: {', '.join(EVENT_FILTERS)}; {TIME_HINT}")
+    page = service().query_events(query)
+    names = _camera_names()
+    return jsonify(events=[v.as_json(names.get(v.camera)) for v in page.events], next_cursor=page.next_cursor)
+
+
+def _event_query(args) -> EventQuery:
+    """The filters of ``/api/v1/events`` (and of the timeline page); ValueError says what is wrong."""
+    unknown_args = sorted(set(args) - set(EVENT_FILTERS))
+    if unknown_args:
+        raise ValueError(f"unknown parameter(s): {', '.join(a[:40] for a in unknown_args)}")
+    text = {k: args.get(k, "").strip() or None for k in EVENT_FILTERS}
+    limit_text = text["limit"] or "50"
+    if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_EVENTS_PER_PAGE:
+        raise ValueError(f"'limit' must be 1-{MAX_EVENTS_PER_PAGE}")
+    unknown = text["unknown"]
+    if unknown is not None and unknown.lower() not in ("true", "false", "1", "0"):
+        raise ValueError("'unknown' must be true or false")
+    since, until = _time_arg(text["since"]), _time_arg(text["until"])
+    if since is not None and until is not None and since > until:
+        raise ValueError("'since' is after 'until'")
+    if text["cursor"] is not None:
+        decode_cursor(text["cursor"])                    # a bad cursor is the client's error
+    return EventQuery(camera=text["camera"], name=text["name"],
+                      unknown=None if unknown is None else unknown.lower() in ("true", "1"), since=since,
+                      until=until, model_version=text["model_version"], limit=int(limit_text),
+                      cursor=text["cursor"])
+
+
+def _camera_names() -> dict[str, str]:
+    svc = service()
+    return {cid: name for cid in svc.camera_ids() if (name := svc.camera_options(cid).name)}
 
 
 @bp.get("/events/<event_id>")
 def get_event(event_id: str):
-    event = service().event(event_id)
-    if event is None:
-        return error_response(404, "no such event", "it may have aged out; GET /api/v1/events lists recent ones")
-    return jsonify(event.as_json())
+    visit = service().event(event_id)
+    if visit is None:
+        return _no_event()
+    return jsonify(visit.as_json(service().camera_options(visit.camera).name))
 
 
 @bp.get("/events/<event_id>/snapshot.jpg")
 def event_snapshot(event_id: str):
-    jpeg = service().event_snapshot(event_id)
+    return _event_image(event_id, "snapshot")
+
+
+@bp.get("/events/<event_id>/frame.jpg")
+def event_frame(event_id: str):
+    return _event_image(event_id, "frame")
+
+
+def _event_image(event_id: str, kind: str):
+    jpeg = service().event_image(event_id, kind)
     if jpeg is None:
-        return error_response(404, "no snapshot for that event", "it may have aged out")
-    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+        return error_response(404, f"no {kind} for that event", "it may have aged out; the event lists its URLs")
+    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.post("/events/<event_id>/label")
+@require_admin
+def label_event(event_id: str):
+    body = request.get_json(silent=True)
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_LABEL or not name.isprintable():
+        return error_response(400, f"expected a JSON object with a 'name': printable text of 1-{MAX_LABEL} characters",
+                              'POST {"name": "Jane Doe"}')
+    visit, queued = service().label_event(event_id, name.strip(), current_role() or "admin")
+    if visit is None:
+        return _no_event()
+    return jsonify({**visit.as_json(service().camera_options(visit.camera).name),
+                    "training_candidate": "outbox" if queued else "local"})
+
+
+def _no_event():
+    return error_response(404, "no such event", "it may have aged out; GET /api/v1/events lists them")
+
+
+# -- people ----------------------------------------------------------------------------------------
+@bp.get("/people")
+def list_people():
+    return jsonify(_people())
+
+
+@bp.get("/people/<name>")
+def get_person(name: str):
+    person = next((p for p in _people() if p["name"] == name), None)
+    if person is None:
+        return error_response(404, "the current model does not know that name", "GET /api/v1/people lists them")
+    return jsonify({**person, "cameras": service().history.person_cameras(name)})
+
+
+@bp.delete("/people/<name>/history")
+@require_admin
+def delete_person_history(name: str):
+    """Privacy: every event and snapshot about ``name`` (named or labelled so), known to the model or not."""
+    return jsonify(name=name, deleted=service().history.delete_person(name))
+
+
+def _people() -> list[dict]:
+    """Everyone the current model knows: enrolment images (from its metadata), visits, last seen."""
+    loaded = service().models.current()
+    if loaded is None:
+        return []
+    model = loaded.model
+    sources: dict[str, list[dict]] = {}
+    for src in model.metadata.get("sources", []):
+        if isinstance(src, dict) and "person" in src:
+            sources.setdefault(src["person"], []).append({"file": src.get("file"), "sha256": src.get("sha256")})
+    counts = service().history.people()
+    out = []
+    for index, name in enumerate(model.names):
+        visits, last_seen = counts.get(name, (0, None))
+        out.append({"name": name, "images": sources.get(name, []),
+                    "image_count": int((model.labels == index).sum()), "visits": visits, "last_seen": last_seen})
+    return out
 
 
 def _time_arg(text: str | None) -> float | None:

@@ -1,0 +1,12 @@
+"""The event history: visits (one person's or one Unknown face's presence on one camera) in an
+embedded SQLite database with their snapshots on disk, retention, and camera settings.
+
+- ``db``: the database file (WAL) and its Alembic migrations;
+- ``schema``: the tables; ``visits``: the rules that turn recognitions into visits;
+- ``store``: ``History``, the writer thread and the queries; ``retention``: days and size limits;
+- ``cameras``: the operator's per-camera settings.
+"""
+
+from edgeface.history.store import EventQuery, History, Page, Visit
+
+__all__ = ["EventQuery", "History", "Page", "Visit"]

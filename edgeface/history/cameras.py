@@ -1,0 +1,147 @@
+"""The operator's per-camera settings, kept in the history database (``cameras`` table)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from edgeface.errors import EdgefaceError
+from edgeface.history.schema import cameras
+from edgeface.live.tracking import TrackState
+
+if TYPE_CHECKING:
+    from edgeface.live.events import RecognitionEvent
+    from edgeface.live.tracking import TrackSet
+
+MAX_ZONE_POINTS = 64
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class CameraOptions:
+    """What the operator set for one camera; the defaults for a camera never configured."""
+    name: str | None = None
+    enabled: bool = True
+    recognition: bool = True
+    min_face_px: int = 0
+    zone: list[list[float]] | None = None      # polygon in 0..1 frame coordinates; None: the whole frame
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CameraSettingsError(EdgefaceError):
+    """A camera setting the API was given is not valid."""
+
+
+def parse_changes(body: Any) -> dict[str, Any]:
+    """Checked fields of a PATCH body; raises CameraSettingsError saying what is wrong."""
+    hint = 'e.g. {"name": "Front door", "enabled": true, "recognition": true, "min_face_px": 40, ' \
+           '"zone": [[0, 0], [1, 0], [1, 1]]}'
+    if not isinstance(body, dict) or not body:
+        raise CameraSettingsError("expected a JSON object with at least one setting", hint)
+    unknown = set(body) - {"name", "enabled", "recognition", "min_face_px", "zone"}
+    if unknown:
+        raise CameraSettingsError(f"unknown setting(s): {', '.join(sorted(map(str, unknown)))}", hint)
+    out: dict[str, Any] = {}
+    if "name" in body:
+        name = body["name"]
+        if name is not None and (not isinstance(name, str) or len(name.strip()) > MAX_NAME
+                                 or not all(ch.isprintable() for ch in name)):
+            raise CameraSettingsError(f"'name' must be printable text of at most {MAX_NAME} characters", hint)
+        out["name"] = name.strip() or None if isinstance(name, str) else None
+    for key in ("enabled", "recognition"):
+        if key in body:
+            if not isinstance(body[key], bool):
+                raise CameraSettingsError(f"'{key}' must be true or false", hint)
+            out[key] = body[key]
+    if "min_face_px" in body:
+        px = body["min_face_px"]
+        if isinstance(px, bool) or not isinstance(px, int) or not 0 <= px <= 4096:
+            raise CameraSettingsError("'min_face_px' must be a whole number of pixels, 0-4096 (0: no minimum)", hint)
+        out["min_face_px"] = px
+    if "zone" in body:
+        out["zone"] = _zone(body["zone"], hint)
+    return out
+
+
+def _zone(zone: Any, hint: str) -> list[list[float]] | None:
+    if zone is None:
+        return None
+    problem = (f"'zone' must be null or a list of 3-{MAX_ZONE_POINTS} [x, y] points with x and y "
+               "between 0 and 1 (fractions of the frame's width and height)")
+    if not isinstance(zone, list) or not 3 <= len(zone) <= MAX_ZONE_POINTS:
+        raise CameraSettingsError(problem, hint)
+    points = []
+    for point in zone:
+        if (not isinstance(point, list) or len(point) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           and 0 <= v <= 1 for v in point)):
+            raise CameraSettingsError(problem, hint)
+        points.append([float(point[0]), float(point[1])])
+    return points
+
+
+class CameraSettingsStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def get(self, camera_id: str) -> CameraOptions:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cameras).where(cameras.c.id == camera_id)).first()
+        if row is None:
+            return CameraOptions()
+        return CameraOptions(name=row.name, enabled=bool(row.enabled), recognition=bool(row.recognition),
+                             min_face_px=row.min_face_px, zone=json.loads(row.zone) if row.zone else None)
+
+    def change(self, camera_id: str, changes: dict[str, Any]) -> CameraOptions:
+        options = replace(self.get(camera_id), **changes)
+        values = {**options.as_json(), "zone": json.dumps(options.zone) if options.zone else None,
+                  "updated_at": time.time()}
+        with self.engine.begin() as conn:
+            if not conn.execute(update(cameras).where(cameras.c.id == camera_id).values(**values)).rowcount:
+                conn.execute(insert(cameras).values(id=camera_id, **values))
+        return options
+
+
+def inside(zone: list[list[float]] | None, x: float, y: float) -> bool:
+    """Whether the point (fractions of width and height) lies in the polygon (even-odd rule)."""
+    if not zone:
+        return True
+    hit = False
+    j = len(zone) - 1
+    for i in range(len(zone)):
+        (xi, yi), (xj, yj) = zone[i], zone[j]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            hit = not hit
+        j = i
+    return hit
+
+
+def apply_options(options: CameraOptions, tracks: TrackSet, events: list[RecognitionEvent], frame: Any,
+                  ) -> list[RecognitionEvent]:
+    """Enforce a camera's zone and minimum face size on a detection pass the pipeline adopts:
+    tracks centred outside the zone are dropped, smaller faces lose their name (drawn unnamed,
+    never named); the events that remain."""
+    if options.zone is None and options.min_face_px <= 0:
+        return events
+    shape = getattr(getattr(frame, "bgr", None), "shape", None)
+    dropped = set()
+    kept = []
+    for tr in tracks.tracks:
+        top, right, bottom, left = tr.box
+        if options.zone is not None and shape is not None and not inside(
+                options.zone, (left + right) / 2 / shape[1], (top + bottom) / 2 / shape[0]):
+            dropped.add(tr.id)
+            continue
+        if right - left < options.min_face_px:
+            tr.state, tr.name, tr.distance, tr.reported = TrackState.PENDING, None, None, None
+            dropped.add(tr.id)
+        kept.append(tr)
+    tracks.tracks = kept
+    return [ev for ev in events if ev.track not in dropped]

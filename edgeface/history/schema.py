@@ -1,0 +1,63 @@
+"""The history tables (SQLAlchemy Core). Changes go through a new Alembic revision in
+``migrations/versions``; this module is what the newest revision produces, for the queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: One row per visit: one person's (or one Unknown face's) presence on one camera.
+events = Table(
+    "events", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("camera", String(128), nullable=False),
+    Column("name", Text, nullable=False),                # matcher.UNKNOWN for Unknown faces
+    Column("unknown", Boolean, nullable=False),
+    Column("started_at", Float, nullable=False),         # epoch seconds
+    Column("last_seen", Float, nullable=False),
+    Column("ended", Boolean, nullable=False, default=False),
+    Column("best_distance", Float, nullable=True),
+    Column("box", Text, nullable=True),                  # JSON [top, right, bottom, left] of the best snapshot
+    Column("tracks", Text, nullable=False, default="[]"),   # JSON list of track ids
+    Column("model_version", String(64), nullable=True),
+    Column("score", Float, nullable=False, default=0.0),    # sharpness x area of the best snapshot
+    Column("face_path", Text, nullable=True),            # relative to the events directory
+    Column("frame_path", Text, nullable=True),
+    Column("bytes", Integer, nullable=False, default=0),    # of both snapshot files
+    Column("embedding", LargeBinary, nullable=True),     # float32 x 128 of the best look
+    Column("label", Text, nullable=True),                # an operator's "this is ..."
+    Column("labelled_by_role", String(16), nullable=True),
+    Column("labelled_at", Float, nullable=True),
+)
+
+# Every listing is newest first on (started_at, id), with or without one of these filters.
+Index("ix_events_time", events.c.started_at, events.c.id)
+Index("ix_events_camera_time", events.c.camera, events.c.started_at, events.c.id)
+Index("ix_events_name_time", events.c.name, events.c.started_at, events.c.id)
+Index("ix_events_unknown_time", events.c.unknown, events.c.started_at, events.c.id)
+Index("ix_events_model_time", events.c.model_version, events.c.started_at, events.c.id)
+Index("ix_events_last_seen", events.c.last_seen)
+
+#: Operator settings per camera; a camera without a row has the defaults.
+cameras = Table(
+    "cameras", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("recognition", Boolean, nullable=False, default=True),
+    Column("min_face_px", Integer, nullable=False, default=0),
+    Column("zone", Text, nullable=True),                 # JSON [[x, y], ...] in 0..1, or NULL
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,103 @@
+"""The console's JSON API over the real history: /api/v1/events, /people, camera settings, roles."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_history import event
+
+from edgeface.live.service import ServiceConfig
+from edgeface.matcher import UNKNOWN
+from webapp import create_app
+from webapp.config import AppSettings
+
+ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
+
+
+@pytest.fixture
+def app(sample_model, tmp_path):
+    settings = AppSettings(api_token="admin-token-0123456789",
+                           service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev"),
+                                                 visit_gap_s=30))
+    made = create_app(settings)
+    made.extensions["edgeface"].watcher.wait_loaded(30)
+    yield made
+    made.extensions["edgeface"].close()
+
+
+def test_events_filters_pages_images_and_labels(app):
+    svc, client = app.extensions["edgeface"], app.test_client()
+    known = svc.models.current().model.names[0]
+    now = time.time()
+    for i in range(12):
+        svc.history.record(event("door" if i % 2 else "yard", known if i % 3 else UNKNOWN, now - 600 + i * 40,
+                                 track=i, embedding=float(i)))
+    assert svc.history.flush()
+    everything = client.get("/api/v1/events?limit=1000", headers=ADMIN).json
+    assert len(everything["events"]) == 12 and everything["next_cursor"] is None
+    first = everything["events"][0]
+    assert {"id", "camera", "camera_name", "name", "distance", "box", "time", "track", "model_version", "unknown",
+            "started_at", "last_seen", "duration_s", "tracks", "snapshot_url", "frame_url", "label",
+            "labelled_by_role"} <= set(first)
+    page = client.get("/api/v1/events?camera=door&unknown=false&limit=2", headers=ADMIN).json
+    expected = [e["id"] for e in everything["events"] if e["camera"] == "door" and not e["unknown"]]
+    got = [e["id"] for e in page["events"]]
+    while page["next_cursor"]:
+        page = client.get(f"/api/v1/events?camera=door&unknown=false&limit=2&cursor={page['next_cursor']}",
+                          headers=ADMIN).json
+        got += [e["id"] for e in page["events"]]
+    assert got == expected
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300))
+    recent = client.get(f"/api/v1/events?since={iso}", headers=ADMIN).json["events"]
+    assert recent and all(e["started_at"] >= now - 300 for e in recent)
+    for bad in ("limit=0", "unknown=maybe", "since=yesterday", "cursor=zzz", "colour=red", "since=20&until=10"):
+        response = client.get(f"/api/v1/events?{bad}", headers=ADMIN)
+        assert response.status_code == 400 and response.json["error"] and response.json["hint"], bad
+    one = client.get(f"/api/v1/events/{first['id']}", headers=ADMIN).json
+    assert one == first
+    for url in (first["snapshot_url"], first["frame_url"]):
+        image = client.get(url, headers=ADMIN)
+        assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:2] == b"\xff\xd8"
+    assert client.get("/api/v1/events/nope", headers=ADMIN).status_code == 404
+    unknown = next(e for e in everything["events"] if e["unknown"])
+    labelled = client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "Jane Doe"}, headers=ADMIN)
+    assert labelled.status_code == 200 and labelled.json["label"] == "Jane Doe"
+    assert labelled.json["labelled_by_role"] == "admin" and labelled.json["training_candidate"] == "local"
+    assert client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": ""}, headers=ADMIN).status_code == 400
+    assert client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "X"}).status_code == 401
+
+
+def test_people_and_deleting_their_history(app):
+    svc, client = app.extensions["edgeface"], app.test_client()
+    names = svc.models.current().model.names
+    now = time.time()
+    svc.history.record(event("door", names[0], now - 50, track=1))
+    svc.history.record(event("yard", names[0], now - 40, track=2))
+    assert svc.history.flush()
+    people = client.get("/api/v1/people", headers=ADMIN).json
+    assert [p["name"] for p in people] == names
+    person = next(p for p in people if p["name"] == names[0])
+    assert person["visits"] == 2 and person["last_seen"] == pytest.approx(now - 40) and person["image_count"] >= 1
+    detail = client.get(f"/api/v1/people/{names[0]}", headers=ADMIN).json
+    assert [(c["camera"], c["visits"]) for c in detail["cameras"]] == [("yard", 1), ("door", 1)]
+    assert client.get("/api/v1/people/Nobody%20Known", headers=ADMIN).status_code == 404
+    deleted = client.delete(f"/api/v1/people/{names[0]}/history", headers=ADMIN)
+    assert deleted.status_code == 200 and deleted.json["deleted"] == 2
+    assert client.get(f"/api/v1/events?name={names[0]}", headers=ADMIN).json["events"] == []
+
+
+def test_camera_settings_are_persisted_and_checked(app, media_dir):
+    svc, client = app.extensions["edgeface"], app.test_client()
+    camera = svc.add_camera("rtsp://127.0.0.1:9/none", "door")
+    shown = client.get("/api/v1/cameras", headers=ADMIN).json["cameras"][0]
+    assert (shown["name"], shown["enabled"], shown["recognition"], shown["zone"]) == ("door", True, True, None)
+    assert {"fps_in", "fps_out", "analysis_lag_s", "people_now", "min_face_px"} <= set(shown)
+    changed = client.patch(f"/api/v1/cameras/{camera}", json={"name": "Front door", "recognition": False,
+                                                             "zone": [[0, 0], [1, 0], [1, 1]]}, headers=ADMIN)
+    assert changed.status_code == 200 and changed.json["name"] == "Front door" and changed.json["recognition"] is False
+    assert svc.workers[camera].pipeline.options.recognition is False            # applied live
+    assert client.patch(f"/api/v1/cameras/{camera}", json={"min_face_px": "big"}, headers=ADMIN).status_code == 400
+    assert client.patch("/api/v1/cameras/nope", json={"name": "x"}, headers=ADMIN).status_code == 404
+    assert client.patch(f"/api/v1/cameras/{camera}", json={"name": "x"}).status_code == 401
+    assert svc.camera_settings.get(camera).name == "Front door"                   # in the database
