@@ -8,10 +8,12 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed; figures come with a same-run reference")
-    p.add_argument("--suite", choices=("core", "live", "identity", "decode"), default="live",
+    p.add_argument("--suite", choices=("core", "live", "identity", "decode", "history", "soak"), default="live",
                    help="core: enrolment, matching, model loading; live: the camera pipeline (default); "
                         "identity: right names on generated scenes (docs/performance.md); "
-                        "decode: CPU per camera, H.264 over RTSP vs MJPEG at 360p/720p/1080p")
+                        "decode: CPU per camera, H.264 over RTSP vs MJPEG at 360p/720p/1080p; "
+                        "history: filtered pages of 100 000 stored events (API and database); "
+                        "soak: the app for --minutes under chaos, leaks and crashes reported")
     p.add_argument("--images", default=None, help="core: enrolment images (default: the sample face-images)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     live = p.add_argument_group("live suite")
@@ -28,7 +30,9 @@ def register(sub) -> None:
                       help="live tuning for the app under test (repeatable; see docs/performance.md)")
     live.add_argument("--logs", default=None, metavar="DIR", help="keep the app's and cameras' logs here")
     identity = p.add_argument_group("identity suite")
-    identity.add_argument("--quick", action="store_true", help="shorter scenes, fewer segments (for tests)")
+    identity.add_argument("--quick", action="store_true",
+                          help="identity: shorter scenes, fewer segments; soak: ~1 minute, short cycles (for tests)")
+    p.add_argument("--minutes", type=float, default=None, help="soak: how long (default 10)")
     identity.add_argument("--media", default=None, metavar="DIR",
                           help="faces/ and probes/ to build scenes from (default: $EDGEFACE_MEDIA or ../shared/media)")
     identity.add_argument("--seed", type=int, default=None, help="scene generator seed (default: a fixed one)")
@@ -50,6 +54,14 @@ def cmd_bench(args) -> int:
         result = bench_decode.run(Path(args.source or SAMPLE_VIDEO))  # ~2 min: 9 cases of 8 s
         print(json.dumps(result) if args.json else bench_decode.format_table(result))
         return 0
+    if args.suite == "history":
+        from edgeface import bench_history
+
+        return bench_history.main(args)
+    if args.suite == "soak":
+        from edgeface import bench_soak
+
+        return bench_soak.main(args)
     if args.suite == "identity":
         from edgeface import bench_identity
 

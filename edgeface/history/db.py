@@ -8,6 +8,7 @@ last writes, never corrupt the file).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def open_database(directory: Path) -> Engine:
     """The database in ``directory`` (created if needed), migrated to the newest revision."""
     path = directory / DB_NAME
+    # Alembic announces each of its plugins at INFO on every start: noise in the app's log.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     engine = create_engine(f"sqlite:///{path}", poolclass=QueuePool, pool_size=4, max_overflow=8,
                            connect_args={"check_same_thread": False, "timeout": 10})
     event.listen(engine, "connect", _pragmas)

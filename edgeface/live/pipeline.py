@@ -126,7 +126,8 @@ class FramePipeline:
         return [_label(tr, t) for tr in self.tracks.tracks if tr.visible_at(t, self.settings.track_ttl_s)]
 
     def _detection_due(self, t: float) -> bool:
-        return (self._pending is None and self.models.current() is not None and self.options.recognition
+        return (self._pending is None and self.models.current() is not None
+                and self.options.recognition and self.options.enabled
                 and (self._cut_frame is not None or t - self._last_submit >= self.settings.detect_interval_s))
 
     def _detect(self, frame) -> None:
