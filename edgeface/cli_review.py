@@ -7,6 +7,10 @@
 2. ``edgeface review --out DIR --accept N --name "Jane Doe"`` copies cluster N's crops into
    ``face-images/Jane Doe/`` (``--images``); ``--reject N`` sets a cluster aside. Both are
    recorded in ``DIR/decisions.json``. Then train → evaluate → push as before.
+3. ``edgeface review --out DIR --accuracy`` compares the model versions: each version's
+   evaluation from its manifest in the store (``--store``) and what the edge sites reported for it
+   over MQTT (``--mqtt``, the core broker: the retained ``edgeface/<site>/model/<version>/stats``),
+   plotted into ``DIR/accuracy.png`` with the figures in ``DIR/accuracy.json``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def register(sub) -> None:
     p.add_argument("--name", help="the person's name, with --accept")
     p.add_argument("--reject", type=int, metavar="N", help="set cluster N aside (not a person to train)")
     p.add_argument("--images", default="face-images", help="training images folder (default face-images)")
+    p.add_argument("--accuracy", action="store_true",
+                   help="plot each model version's evaluation and the edge's counts into DIR/accuracy.png")
+    p.add_argument("--store", help="with --accuracy: the model store (default EDGEFACE_STORE / AWS_S3_BUCKET)")
+    p.add_argument("--mqtt", help="with --accuracy: the core broker, mqtt://[user:password@]host[:port] "
+                   "(default EDGEFACE_MQTT_URL; none: manifests only)")
     p.set_defaults(handler=cmd_review)
 
 
@@ -49,6 +58,10 @@ def cmd_review(args) -> int:
         raise EdgefaceError("--accept and --reject together", "decide one cluster at a time")
     if args.accept is not None or args.reject is not None:
         return _decide(out, args)
+    if args.accuracy:
+        from edgeface.uplink.accuracy import cmd_accuracy
+
+        return cmd_accuracy(out, args)
     captures = out / "captures"
     captures.mkdir(parents=True, exist_ok=True)
     if not args.no_pull:

@@ -160,6 +160,30 @@ def evaluate_model(model, tolerance: float = DEFAULT_TOLERANCE) -> dict:
     return evaluate(model.embeddings, model.labels, model.names, tolerance)
 
 
+def manifest_summary(report: dict) -> dict:
+    """The part of an `evaluate` report a model version's manifest carries (``evaluation``), for
+    comparing versions: leave-one-out accuracy and the distance margins at the tolerance.
+
+    ``same_margin``: tolerance minus the largest same-person distance (negative: some pair of one
+    person's photos would not match); ``different_margin``: the smallest different-person distance
+    minus the tolerance (negative: two people could be confused). ``None`` without such pairs.
+    """
+    tolerance = report["tolerance"]
+    same, different, loo = report["same_person"], report["different_person"], report["leave_one_out"]
+    return {
+        "tolerance": tolerance,
+        "images": report["images"],
+        "identities": report["identities"],
+        "leave_one_out_accuracy": loo["accuracy"],
+        "leave_one_out_correct": loo["correct"],
+        "leave_one_out_evaluated": loo["evaluated"],
+        "same_margin": round(tolerance - same["max"], 4) if same["count"] else None,
+        "different_margin": round(different["min"] - tolerance, 4) if different["count"] else None,
+        "same_pairs_over_tolerance": report["same_pairs_over_tolerance"],
+        "different_pairs_under_tolerance": report["different_pairs_under_tolerance"],
+    }
+
+
 def _fraction(mask: np.ndarray) -> float | None:
     return float(mask.mean()) if mask.size else None
 
@@ -175,7 +199,7 @@ def distance_figure(pairs: PairDistances, tolerance: float = DEFAULT_TOLERANCE, 
     fig = Figure(figsize=(7, 3.5), layout="constrained")
     ax = fig.add_subplot()
     everything = np.concatenate([pairs.same, pairs.different, [0.0, tolerance * 1.5]])
-    bins = np.linspace(0.0, float(everything.max()) * 1.05, 30)
+    bins = np.linspace(0.0, float(everything.max()) * 1.05, 30).tolist()
     groups = ((pairs.different, "tab:red", "different people"), (pairs.same, "tab:green", "same person"))
     for values, colour, what in groups:
         ax.hist(values, bins=bins, alpha=0.6, color=colour, label=f"{what} ({values.size} pairs)")

@@ -1,7 +1,8 @@
 """Versioned model store, on a local directory or on S3, with one layout::
 
     PREFIX/<version>/model.data
-    PREFIX/<version>/manifest.json   {"version", "sha256", "size", "identities", "created", "training", ...}
+    PREFIX/<version>/manifest.json   {"version", "sha256", "size", "identities", "created", "training",
+                                      "evaluation", ...}
     PREFIX/latest                     text: the version in use
 
 A push writes the model, then its manifest, then ``latest`` — so a reader that follows
@@ -19,6 +20,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edgeface.errors import ModelFileError, StoreError
+from edgeface.evaluation import evaluate_model, manifest_summary
+from edgeface.matcher import DEFAULT_TOLERANCE
 from edgeface.modelfile import FaceModel, atomic_write, read_model_bytes
 from edgeface.s3config import s3_client
 from edgeface.settings import S3Settings, Settings, load
@@ -201,10 +204,16 @@ class ModelStore:
     def verify(self, version: str = LATEST_NAME) -> dict:
         return self.fetch(version)[1]
 
-    def push(self, path: str | os.PathLike, training_report: dict | None = None) -> str:
-        """Publish a model file as a new version and point ``latest`` at it. Returns the version."""
+    def push(self, path: str | os.PathLike, training_report: dict | None = None, evaluation: dict | None = None,
+             tolerance: float = DEFAULT_TOLERANCE) -> str:
+        """Publish a model file as a new version and point ``latest`` at it. Returns the version.
+
+        The manifest carries the model's evaluation (``edgeface.evaluation.manifest_summary``) so
+        that versions can be compared later: ``evaluation`` (an ``evaluate`` report of this model),
+        else measured here at ``tolerance``."""
         data = read_model_bytes(path)  # read once: what is checked is exactly what is published
         model = FaceModel.from_bytes(data, source=str(path))  # refuse to publish anything that is not a model
+        summary = manifest_summary(evaluation or evaluate_model(model, tolerance))
         version = self._new_version()
         manifest = {
             "version": version,
@@ -217,6 +226,7 @@ class ModelStore:
             "published": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "content_sha256": model.content_digest(),
             "training": _training_summary(model, training_report),
+            "evaluation": summary,
         }
         self.backend.write(f"{version}/{MODEL_NAME}", data)
         self.backend.write(f"{version}/{MANIFEST_NAME}", json.dumps(manifest, indent=2, ensure_ascii=False).encode())

@@ -117,7 +117,7 @@ def upload_step(s: Settings) -> str:
     """Publish the evaluated model as a new version in the store and point ``latest`` at it."""
     evaluation = _passed_evaluation(s)
     store = open_store(s.store, s.edgeface)
-    version = store.push(s.model, training_report=load_report(s.model))
+    version = store.push(s.model, training_report=load_report(s.model), evaluation=evaluation)
     published = {
         "version": version,
         "store": store.where,

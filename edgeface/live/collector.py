@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from edgeface.live.metrics import Histogram
+from edgeface.uplink.metrics import uplink_metrics
 
 if TYPE_CHECKING:
     from edgeface.live.service import CameraStatus, LiveService
@@ -54,6 +55,7 @@ class LiveCollector(Collector):
         yield events
         yield from self._stages()
         yield from self._model()
+        yield from uplink_metrics(svc.uplink)    # faces per model version, MQTT, outbox
         analyzer = svc.analyzer
         yield GaugeMetricFamily("edgeface_analysis_queue_depth", "analysis jobs waiting",
                                 value=analyzer.queue_depth() if analyzer else 0)

@@ -5,7 +5,8 @@ Topics (``docs/uplink.md``), all QoS 1:
 - ``edgeface/<site>/events``: ``start`` / ``update`` / ``end`` of each tracked face's event, JSON;
 - ``edgeface/<site>/availability``: ``online``/``offline``, retained; ``offline`` is the last will;
 - ``edgeface/<site>/<camera>/availability``: ``online``/``offline``, retained;
-- ``edgeface/<site>/<camera>/person/<name>``: ``present``/``absent`` with when seen, retained.
+- ``edgeface/<site>/<camera>/person/<name>``: ``present``/``absent`` with when seen, retained;
+- ``edgeface/<site>/model/<version>/stats``: faces named, Unknown, near the threshold, retained.
 
 Every message carries ``event_id`` (one per tracked face's event), ``seq``, ``message_id``
 (``<event_id>-<seq>``: the de-duplication key) and ``seen_at`` (epoch seconds, with an ISO copy):
@@ -24,11 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -51,6 +54,7 @@ IN_FLIGHT = 50            # events sent and not yet acknowledged, at most
 INTAKE_MAX = 10000        # calls waiting for the publisher thread; past it they are counted and dropped
 CONNECT_TIMEOUT_S = 5.0
 BACKOFF_MAX_S = 30.0
+STATS_INTERVAL_S = 60.0   # per-version stats: a gauge of how a model does, not a stream
 
 
 def topic_level(text: str) -> str:
@@ -88,11 +92,19 @@ class Topics:
     def person(self, camera: str, name: str) -> str:
         return f"{self.base}/{topic_level(camera)}/person/{topic_level(name)}"
 
+    def model_stats(self, version: str) -> str:
+        return f"{self.base}/model/{topic_level(version)}/stats"
+
 
 class MqttPublisher(Service):
     """Publishes ``RecognitionEvent``s and camera availability; see the module docstring."""
 
-    def __init__(self, settings: UplinkSettings, client_id: str | None = None):
+    def __init__(self, settings: UplinkSettings, client_id: str | None = None,
+                 stats: Callable[[], dict[str, dict[str, Any]]] | None = None,
+                 stats_interval_s: float | None = None):
+        """``stats``: called on the publisher thread every ``stats_interval_s`` (default
+        ``STATS_INTERVAL_S``) and at close for ``{model version: payload}``, each sent retained to
+        ``Topics.model_stats`` when it changed."""
         if not settings.url:
             raise ValueError("MqttPublisher needs settings.mqtt_url")
         super().__init__("mqtt-publisher")
@@ -114,6 +126,9 @@ class MqttPublisher(Service):
         self._goodbye_queued = False
         self._refused: str | None = None
         self._problems = LogOnChange()     # a broker away for hours: logged once a minute, not per retry
+        self._stats = stats
+        self._stats_interval_s = STATS_INTERVAL_S if stats_interval_s is None else stats_interval_s
+        self._stats_due = 0.0
 
     # -- the callers' side: never blocks ---------------------------------------------------------
     def publish_event(self, event: RecognitionEvent) -> None:
@@ -159,6 +174,7 @@ class MqttPublisher(Service):
                 break
             self._take(0.02 if self._client is not None else 0.2)
             self._expire(time.monotonic())
+            self._publish_stats(time.monotonic())
             if self._client is None and time.monotonic() >= next_attempt:
                 if self._connect():
                     backoff = 0.5
@@ -191,6 +207,7 @@ class MqttPublisher(Service):
                 self._end(ev, "shutdown", ev.seen_at)
             for topic in [t for t in self._states if t.endswith("/availability")]:
                 self._set_state(topic, b"offline")
+            self._publish_stats(math.inf)
         if time.monotonic() > self._deadline or self._client is None:
             return False
         return bool(len(self.queue) or self._in_flight or any(d for _, d in self._states.values()))
@@ -282,6 +299,16 @@ class MqttPublisher(Service):
 
     def _set_state(self, topic: str, payload: bytes) -> None:
         self._states[topic] = (payload, True)
+
+    def _publish_stats(self, now: float) -> None:
+        if self._stats is None or now < self._stats_due:
+            return
+        self._stats_due = now + self._stats_interval_s
+        for version, body in self._stats().items():
+            payload = json.dumps(body).encode()
+            topic = self.topics.model_stats(version)
+            if self._states.get(topic, (b"",))[0] != payload:     # unchanged: already retained there
+                self._set_state(topic, payload)
 
     # -- the connection ------------------------------------------------------------------------------
     def _connect(self) -> bool:

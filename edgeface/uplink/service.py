@@ -1,8 +1,10 @@
-"""What the live service starts for the way back: the MQTT publisher and the capture outbox.
+"""What the live service starts for the way back: the MQTT publisher, the capture outbox and the
+per-model-version counts (``edgeface.uplink.stats``).
 
 ``LiveService`` creates one :class:`Uplink` from the settings tree, hands it every recognition
 event and camera arrival/departure, and closes it last. Each part runs only when its setting is
-set (``EDGEFACE_MQTT_URL``, ``EDGEFACE_OUTBOX_DIR``); every call returns at once.
+set (``EDGEFACE_MQTT_URL``, ``EDGEFACE_OUTBOX_DIR``); the counts always (``/metrics`` shows them).
+Every call returns at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeface.uplink.mqtt import MqttPublisher
 from edgeface.uplink.settings import UplinkSettings
+from edgeface.uplink.stats import ModelStats
 
 if TYPE_CHECKING:
     from edgeface.live.events import RecognitionEvent
@@ -24,7 +27,9 @@ log = logging.getLogger(__name__)
 class Uplink:
     def __init__(self, settings: UplinkSettings, s3: Any = None, tolerance: float = 0.6):
         self.settings = settings
-        self.publisher = MqttPublisher(settings) if settings.url else None
+        self.stats = ModelStats(tolerance)
+        self.publisher = (MqttPublisher(settings, stats=lambda: self.stats.messages(settings.site))
+                          if settings.url else None)
         self.outbox: Outbox | None = None
         self.captures: CaptureMaker | None = None
         if settings.outbox_dir:
@@ -49,6 +54,7 @@ class Uplink:
     # -- the live service's callbacks: none blocks ----------------------------------------------------
     def on_event(self, event: RecognitionEvent) -> None:
         """Before the event store takes the event: it may move the snapshot to disk."""
+        self.stats.record(event)
         if self.publisher is not None:
             self.publisher.publish_event(event)
         if self.captures is not None:
