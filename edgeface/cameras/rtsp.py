@@ -14,6 +14,9 @@ import os
 import re
 import secrets
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from edgeface.cameras.mjpeg import StreamClosed, StreamError, StreamRejected, StreamStalled
@@ -21,6 +24,11 @@ from edgeface.cameras.mjpeg import StreamClosed, StreamError, StreamRejected, St
 #: The query parameter that chooses RTP's transport for one camera; removed before FFmpeg sees the URL.
 TRANSPORT_PARAM = "transport"
 TRANSPORTS = ("tcp", "udp")
+FFMPEG_OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+# OpenCV runs every FFmpeg open behind one process-wide mutex unless told FFmpeg is thread-safe
+# (it is since FFmpeg 4; the wheel bundles FFmpeg 8): without this, one unplugged camera's open
+# timeout delays every other camera's connection. Set before any capture opens (read on open).
+os.environ.setdefault("OPENCV_FFMPEG_IS_THREAD_SAFE", "1")
 _AUTH_PARAM_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]+))')
 
 
@@ -46,11 +54,58 @@ def split_transport(url: str) -> tuple[str, str | None]:
 def ffmpeg_options(transport: str | None) -> str | None:
     """The ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` value for one open (None: OpenCV's default, which
     prefers TCP). Options the operator set in the environment are kept."""
-    base = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+    base = os.environ.get(FFMPEG_OPTIONS_VAR)
     if transport is None:
         return base
     kept = [o for o in (base or "").split("|") if o and not o.startswith("rtsp_transport;")]
     return "|".join([f"rtsp_transport;{transport}", *kept])
+
+
+class _OptionsGate:
+    """OpenCV reads its FFmpeg options from one process-wide variable while a capture opens. Opens
+    that leave it as it is run together; one that sets it (a chosen transport) runs alone, so a
+    camera that takes its whole open timeout (unplugged) delays only opens that change options."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._sharing = 0        # opens running with the variable as it is
+        self._exclusive = False  # an open with its own options is running
+        self._waiting = 0        # opens with their own options waiting (they go first)
+
+    @contextmanager
+    def opening(self, transport: str | None) -> Iterator[None]:
+        if transport is None:
+            with self._cond:
+                self._cond.wait_for(lambda: not self._exclusive and not self._waiting)
+                self._sharing += 1
+            try:
+                yield
+            finally:
+                with self._cond:
+                    self._sharing -= 1
+                    self._cond.notify_all()
+            return
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._exclusive and not self._sharing)
+            self._waiting -= 1
+            self._exclusive = True
+        before = os.environ.get(FFMPEG_OPTIONS_VAR)
+        try:
+            os.environ[FFMPEG_OPTIONS_VAR] = ffmpeg_options(transport) or ""
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(FFMPEG_OPTIONS_VAR, None)
+            else:
+                os.environ[FFMPEG_OPTIONS_VAR] = before
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+#: ``with ffmpeg_open(transport): cv2.VideoCapture(...)``: the transport applies to that open only.
+ffmpeg_open = _OptionsGate().opening
 
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443}

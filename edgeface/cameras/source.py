@@ -10,7 +10,6 @@ cannot help and would flood its log.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -39,10 +38,6 @@ FPS_WINDOW_S = 2.0
 #: A camera's JPEG is fully decoded this often to check it (cheaper checks run on every frame).
 DECODE_CHECK_S = 1.0
 UNDECODABLE = "the camera sends frames that do not decode (empty or corrupt JPEGs)"
-#: OpenCV reads its FFmpeg options from this variable when a capture opens: one open at a time
-#: may set it (per-camera RTSP transport).
-_FFMPEG_OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-_ffmpeg_open_lock = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -330,19 +325,9 @@ class CameraSource:
             return cv2.VideoCapture(int(url) if url.isdigit() else url)
         ms = int(self.stall_timeout * 1000)
         url, transport = rtsp.split_transport(url)
-        with _ffmpeg_open_lock:
-            before = os.environ.get(_FFMPEG_OPTIONS_VAR)
-            options = rtsp.ffmpeg_options(transport)
-            try:
-                if options is not None:
-                    os.environ[_FFMPEG_OPTIONS_VAR] = options
-                return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                                        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-            finally:
-                if before is None:
-                    os.environ.pop(_FFMPEG_OPTIONS_VAR, None)
-                else:
-                    os.environ[_FFMPEG_OPTIONS_VAR] = before
+        with rtsp.ffmpeg_open(transport):
+            return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
 
     def _abort_reader(self) -> None:
         reader = self._reader

@@ -120,16 +120,17 @@ def test_wrong_password_is_a_clear_error_and_retried_slowly(rtsp_factory, source
     assert len(logged) == 1, "a refusal that does not change is logged once"
 
 
-def test_silent_server_does_not_block_the_camera_thread(sources):
-    """A server that accepts and never answers: the open times out, the error says so, stop works."""
+@pytest.fixture
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never says anything; its port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
+    listener.listen(16)
+    listener.settimeout(0.2)
     held: list[socket.socket] = []
     done = threading.Event()
 
     def accept():
-        listener.settimeout(0.2)
         while not done.is_set():
             try:
                 held.append(listener.accept()[0])
@@ -138,18 +139,33 @@ def test_silent_server_does_not_block_the_camera_thread(sources):
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
-    try:
-        port = listener.getsockname()[1]
-        src = sources("mute", f"rtsp://u:p@127.0.0.1:{port}/cam", stall_timeout=1.0)
-        error_like(src, "no answer within 1 s")
-        src.stop(timeout=DEADLINE_S)
-        assert not src._thread.is_alive()
-    finally:
-        done.set()
-        acceptor.join(5)
-        for conn in held:
-            conn.close()
-        listener.close()
+    yield listener.getsockname()[1]
+    done.set()
+    acceptor.join(5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_silent_server_does_not_block_the_camera_thread(sources, silent_server):
+    """A server that accepts and never answers: the open times out, the error says so, stop works."""
+    src = sources("mute", f"rtsp://u:p@127.0.0.1:{silent_server}/cam", stall_timeout=1.0)
+    error_like(src, "no answer within 1 s")
+    src.stop(timeout=DEADLINE_S)
+    assert not src._thread.is_alive()
+
+
+def test_cameras_timing_out_do_not_hold_up_another_camera(sources, silent_server, rtsp_factory):
+    """Opens run side by side: three unanswering cameras, each taking its whole open timeout, do
+    not queue a working camera behind them (they did while OpenCV serialised FFmpeg opens)."""
+    server = rtsp_factory()
+    mute = [sources(f"mute-{i}", f"rtsp://127.0.0.1:{silent_server}/cam{i}", stall_timeout=4.0) for i in range(3)]
+    time.sleep(0.5)  # their opens are under way
+    good = sources("good", server.url(), stall_timeout=4.0)
+    assert good.wait_frame(0, timeout=DEADLINE_S) is not None
+    assert not any(src.status()["error"] for src in mute), "the working camera waited for the silent ones"
+    for src in mute:
+        error_like(src, "no answer within 4 s")
 
 
 def test_credentials_never_in_status_repr_or_logs(rtsp_factory, sources, caplog):
