@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,8 @@ def require_tool(name: str) -> str:
     pytest.skip(f"{name} not installed (run scripts/run-tests.sh to install the test tools)")
 
 
-def run_cli(*args: str, env: dict | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``python -m edgeface ARGS`` as a user would, capturing its output."""
     proc = subprocess.run([sys.executable, "-m", "edgeface", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout, cwd=REPO)
@@ -73,3 +75,26 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str
 def unique(prefix: str) -> str:
     """Names for mDNS hosts and services: other test runs may share loopback multicast."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+#: Debian's chromium, headless, with nothing that calls home.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@contextmanager
+def headless_chromium():
+    """A Playwright ``Browser`` on Debian's chromium; no playwright or chromium fails under CI."""
+    exe = require_tool("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed: pip install playwright (uses Debian's chromium)")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

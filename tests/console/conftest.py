@@ -1,15 +1,19 @@
-"""Fixtures for the operator console: the app in-process with both roles' tokens."""
+"""Fixtures for the operator console: the app with both roles' tokens, in-process or as
+``edgeface serve`` with a simulated camera."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+from console_helpers import ADMIN, VIEWER
 
 from edgeface.live.service import ServiceConfig
 from webapp import create_app
 from webapp.config import AppSettings
 
-ADMIN = "console-admin-token-0123456789"
-VIEWER = "console-viewer-token-9876543210"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webapp"))   # webapp_helpers: App, Camera
 
 
 @pytest.fixture

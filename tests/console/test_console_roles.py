@@ -7,7 +7,7 @@ import logging
 import re
 
 import pytest
-from conftest import ADMIN, VIEWER
+from console_helpers import ADMIN, VIEWER
 from flask import Flask, jsonify
 
 from edgeface.errors import ConfigError
@@ -35,7 +35,9 @@ def log_in(client, token: str) -> str:
     assert response.status_code == 302 and response.headers["Location"] == "/"
     page = client.get("/")
     assert page.status_code == 200
-    return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
 
 
 def test_viewer_bearer_reads_everything_and_changes_nothing(make_app, caplog):

@@ -7,29 +7,17 @@ import os
 import shutil
 
 import pytest
-from helpers import require_tool
+from helpers import headless_chromium
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"]
 LIN = "Lin-Manuel Miranda"
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chromium = require_tool("chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed: pip install playwright (uses Debian's chromium)")
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as pw:
-        # launch_persistent_context: a fresh --user-data-dir of our own for every run.
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium, headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 800})
+def browser():
+    with headless_chromium() as chromium:
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})   # cookies live as long as it
         yield context
         context.close()
 

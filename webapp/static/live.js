@@ -56,7 +56,8 @@ function makeTile(cam, streamed) {
   const parts = { img, name: ef.el("strong", { class: "cam-name" }), status: ef.el("span", { class: "status" }),
     health: ef.el("dl", { class: "health" }), people: ef.el("div", { class: "chips people-now" }) };
   const node = ef.el("figure", { class: "tile", "data-camera": cam.id },
-    ef.el("a", { href: "/cameras/" + encodeURIComponent(cam.id), "aria-label": "open " + ef.cameraName(cam) }, img),
+    ef.el("a", { href: "/cameras/" + encodeURIComponent(cam.id), "aria-label": "open " + ef.cameraName(cam),
+      class: "screen" }, img),
     ef.el("figcaption", {}, ef.el("div", {}, parts.name, " ", parts.status), parts.health, parts.people));
   return { node, parts, streamed, stop: null };
 }
@@ -121,10 +122,10 @@ let settingsFilled = false;
 
 function fillSettings(cam) {
   const form = document.getElementById("camera-settings");
-  form.name.value = cam.name && cam.name !== cam.id ? cam.name : "";
-  form.enabled.checked = cam.enabled !== false;
-  form.recognition.checked = cam.recognition !== false;
-  form.min_face_px.value = cam.min_face_px ?? "";
+  form.elements.name.value = cam.name && cam.name !== cam.id ? cam.name : "";
+  form.elements.enabled.checked = cam.enabled !== false;
+  form.elements.recognition.checked = cam.recognition !== false;
+  form.elements.min_face_px.value = cam.min_face_px ?? "";
   if (window.efZone) window.efZone.set(cam.zone || null);
   settingsFilled = true;
 }
@@ -161,9 +162,9 @@ function wireCamera() {
     const out = document.getElementById("settings-result");
     try {
       const zone = window.efZone ? window.efZone.get() : null;
-      const minFace = form.min_face_px.value === "" ? undefined : Number(form.min_face_px.value);
-      const body = { enabled: form.enabled.checked, recognition: form.recognition.checked, zone };
-      if (form.name.value.trim()) body.name = form.name.value.trim();
+      const minFace = form.elements.min_face_px.value === "" ? undefined : Number(form.elements.min_face_px.value);
+      const body = { name: form.elements.name.value.trim() || null, enabled: form.elements.enabled.checked,
+        recognition: form.elements.recognition.checked, zone };
       if (minFace !== undefined) body.min_face_px = minFace;
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
       fillSettings(cam.camera || cam);
@@ -185,7 +186,7 @@ function wireAdd() {
     e.preventDefault();
     const out = document.getElementById("add-camera-error");
     try {
-      await ef.api("/api/v1/cameras", { method: "POST", json: { url: add.url.value } });
+      await ef.api("/api/v1/cameras", { method: "POST", json: { url: add.elements.url.value } });
       add.reset(); out.textContent = ""; refreshGrid();
     } catch (err) { out.textContent = err.message; }
   });

@@ -2,13 +2,15 @@
 "use strict";
 
 const personUrl = (name) => "/people/" + encodeURIComponent(name);
+// How many enrolment images: ``image_count``, else the length of the ``images`` list (or the number).
+const imageCount = (p) => String(p.image_count ?? (Array.isArray(p.images) ? p.images.length : p.images ?? "—"));
 
 async function initPeople() {
   try {
     const people = await ef.api("/api/v1/people");
     const rows = people.map((p) => ef.el("tr", { "data-name": p.name },
       ef.el("th", { scope: "row" }, ef.el("a", { href: personUrl(p.name) }, p.name)),
-      ef.el("td", {}, String(p.images ?? "—")), ef.el("td", {}, String(p.visits ?? 0)),
+      ef.el("td", {}, imageCount(p)), ef.el("td", {}, String(p.visits ?? 0)),
       ef.el("td", {}, ef.time(p.last_seen))));
     document.getElementById("people-rows").replaceChildren(...rows);
     document.getElementById("people-table").hidden = !people.length;
@@ -20,7 +22,8 @@ async function initPerson() {
   const name = document.getElementById("person-section").dataset.name;
   try {
     const p = await ef.api("/api/v1/people/" + encodeURIComponent(name));
-    const facts = [["Enrolment images", String(p.images ?? "—")], ["Visits", String(p.visits ?? 0)],
+    const files = Array.isArray(p.images) ? p.images.map((i) => i.file).filter(Boolean) : [];
+    const facts = [["Enrolment images", imageCount(p) + (files.length ? " (" + files.join(", ") + ")" : "")], ["Visits", String(p.visits ?? 0)],
       ["Last seen", ef.time(p.last_seen)]];
     document.getElementById("person-facts").replaceChildren(
       ...facts.flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));

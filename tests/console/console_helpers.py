@@ -1,0 +1,69 @@
+"""What the console's tests share: the two roles' tokens, a browser-side watcher of errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ADMIN = "console-admin-token-0123456789"
+VIEWER = "console-viewer-token-9876543210"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def artifact_dir() -> Path:
+    """Where screenshots go for a person to look at: ``$EDGEFACE_ARTIFACTS/screenshots`` or
+    ``test-artifacts/screenshots`` (git-ignored)."""
+    base = Path(os.environ["EDGEFACE_ARTIFACTS"]) if os.environ.get("EDGEFACE_ARTIFACTS") else REPO / "test-artifacts"
+    path = base / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions, failed requests and error responses of a page, and
+    requests that left the app. A GET cut by leaving the page is not a problem; error responses
+    a step expects are let through with ``expect``."""
+
+    def __init__(self, page, base: str):
+        self.base = base
+        self.problems: list[str] = []
+        self.expected: set[tuple[str, str, int]] = set()
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.problems.append(f"uncaught: {err}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+        page.on("request", self._request)
+
+    def _request(self, request) -> None:
+        if not request.url.startswith(("data:", "blob:", self.base)):
+            self.problems.append(f"request left the app: {request.url}")
+
+    def expect(self, method: str, path: str, status: int) -> None:
+        self.expected.add((method, path, status))
+
+    def _path(self, url: str) -> str:
+        return (url[len(self.base):] if url.startswith(self.base) else url).split("?")[0]
+
+    def _console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        # Chromium repeats every error response on the console; an expected one is no problem.
+        url = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource") and any(
+                path == self._path(url) and f"status of {status}" in msg.text for _, path, status in self.expected):
+            return
+        self.problems.append(f"console error: {msg.text} ({url})")
+
+    def _failed(self, request) -> None:
+        # Leaving a page aborts its streams and polls in flight; a server error is a response, not this.
+        if request.method == "GET" and request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
+
+    def _response(self, response) -> None:
+        key = (response.request.method, self._path(response.url), response.status)
+        if response.status >= 400 and key not in self.expected:
+            self.problems.append(f"{response.status}: {response.request.method} {response.url}")
+
+    def check(self) -> None:
+        assert not self.problems, "the page had problems:\n" + "\n".join(self.problems[:20])
