@@ -19,7 +19,7 @@ import sys
 
 from edgeface.errors import ConfigError
 from edgeface.settings import HttpSettings
-from webapp.server import bind_address
+from webapp.server import WORKER_CONNECTIONS, bind_address
 
 try:
     _http = HttpSettings.from_env()
@@ -29,9 +29,13 @@ except ConfigError as err:   # a clear line, not gunicorn's "failed to read conf
 wsgi_app = "webapp:create_app()"
 bind = [bind_address(_http.host, _http.port)]
 workers = 1                       # see above: per-camera state must not be split across processes
-worker_class = "gthread"
+# gthread, but a connection gets a thread only with its whole request head (slow clients cannot
+# hold threads; webapp/server.py); streams are capped below the thread count (feeds.py).
+worker_class = "webapp.server.HeadBufferingWorker"
 threads = _http.threads
-worker_connections = threads * 2
+# Open connections (heads being read, kept alive, streaming): beyond, new ones wait in the
+# kernel's backlog. Far above the threads so that idle or slow clients cannot fill it.
+worker_connections = WORKER_CONNECTIONS
 timeout = 60                      # worker heartbeat; long streams are fine under gthread
 graceful_timeout = 10             # streams end themselves on shutdown (see post_worker_init)
 keepalive = 5
