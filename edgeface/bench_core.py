@@ -42,8 +42,9 @@ def bench_matching(sizes=GALLERY_SIZES, repeat: int = 50) -> list[dict]:
         emb, labels, names = synthetic_gallery(n)
         matcher = Matcher(emb, labels, names)
         probe = emb[n // 3] + np.float32(0.01)
-        ours = _median_ms(lambda: matcher.match(probe[None, :]), repeat)
-        reference = _median_ms(lambda: int(np.argmin(np.linalg.norm(emb - probe, axis=1))), max(5, repeat // 5))
+        ours = _median_ms(lambda m=matcher, p=probe: m.match(p[None, :]), repeat)
+        reference = _median_ms(lambda e=emb, p=probe: int(np.argmin(np.linalg.norm(e - p, axis=1))),
+                               max(5, repeat // 5))
         rows.append({"identities": n, "match_ms": round(ours, 3), "reference_ms": round(reference, 3),
                      "speedup": round(reference / ours, 1)})
     return rows

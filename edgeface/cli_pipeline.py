@@ -90,7 +90,7 @@ def run_here(args, options) -> dict:
 
     print(f"running locally; the data connection {options.data_connection!r} is taken from this shell's "
           f"AWS_* variables", file=sys.stderr)
-    return run_locally(options.params(), secrets_from_env(options.data_connection, os.environ),
+    return run_locally(options.params(), secrets_from_env(options.data_connection, dict(os.environ)),
                        workdir=args.work_dir, keep=bool(args.work_dir), authfile=args.authfile,
                        init_container_dir=args.init_container_dir)
 

@@ -45,7 +45,7 @@ class Latest(Generic[T]):
         deadline = time.monotonic() + timeout
         with self._cond:
             while not self._closed:
-                if self._seq > after_seq:
+                if self._seq > after_seq and self._value is not None:   # publish() set it
                     return self._seq, self._value
                 left = deadline - time.monotonic()
                 if left <= 0:

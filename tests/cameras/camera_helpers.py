@@ -244,5 +244,5 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError("the simulator did not exit after " + signal.Signals(sig).name)
+                raise AssertionError("the simulator did not exit after " + signal.Signals(sig).name) from None
         return self.proc.returncode

@@ -46,7 +46,7 @@ def test_parse_networks():
         check_target("10.0.0.1", nets)
     assert len(parse_networks("default, 100.64.0.0/10")) == len(DEFAULT_ALLOWED_NETWORKS) + 1
     assert parse_networks(["10.9.9.9"]) == [ipaddress.ip_network("10.9.9.9/32")]
-    with pytest.raises(ConfigError, match="'10.0.0.0/33' is not a network"):
+    with pytest.raises(ConfigError, match=r"'10\.0\.0\.0/33' is not a network"):
         parse_networks("10.0.0.0/8, 10.0.0.0/33")
 
 
@@ -161,7 +161,7 @@ def test_subscriber_sees_existing_cameras_and_a_broken_one_is_isolated(registry,
 
 def test_close_stops_every_thread(live_camera_factory):
     reg = CameraRegistry()
-    for i in range(3):
+    for _ in range(3):
         reg.add(live_camera_factory().url())
     names = {f"camera-{c.id}" for c in reg.list()}
     assert names <= {t.name for t in threading.enumerate()}

@@ -171,7 +171,7 @@ def test_metrics_report_each_camera(live_system):
                  "edgeface_processing_latency_seconds_count", "edgeface_frames_processed_total",
                  "edgeface_camera_faces"):
         assert f'{name}{{camera="{cid}"}}' in text, name
-    assert 'edgeface_events_total{camera="%s",result="named"}' % cid in text
+    assert f'edgeface_events_total{{camera="{cid}",result="named"}}' in text
     assert "edgeface_model_info{version=" in text
     for stage in ("decode", "detect", "track", "encode", "match", "annotate", "jpeg_out"):
         assert f'edgeface_stage_seconds_total{{stage="{stage}"}}' in text, stage
