@@ -45,6 +45,7 @@ class CameraRegistry:
         self._lock = threading.RLock()
         self._cameras: dict[str, CameraSource] = {}
         self._by_device: dict[tuple[str, int], str] = {}
+        self._names: dict[str, str] = {}       # camera id -> the name it announced (mDNS instance name)
         self._subscribers: list[tuple[Callback | None, Callback | None]] = []
         self._closed = False
 
@@ -91,10 +92,14 @@ class CameraRegistry:
             existing = self._cameras.get(self._by_device.get((ip, port), ""))
             if existing is not None:
                 existing.set_url(url)  # also cuts a reconnect backoff short: the camera is back
+                if name:               # mDNS after /register: the id stays, the name is learnt
+                    self._names[existing.id] = name
                 return existing.id
             base = slugify(name) if name else slugify(f"cam-{ip}" + ("" if port == 80 else f"-{port}"))
             cam = self._start(self._unique_id(base), url, origin)
             self._by_device[(ip, port)] = cam.id
+            if name:
+                self._names[cam.id] = name
         self._announce(cam)
         return cam.id
 
@@ -106,6 +111,7 @@ class CameraRegistry:
             if cam is None:
                 return False
             self._by_device = {k: v for k, v in self._by_device.items() if v != camera_id}
+            self._names.pop(camera_id, None)
             subscribers = list(self._subscribers)
         cam.stop()
         log.info("camera %s removed", camera_id)
@@ -113,6 +119,10 @@ class CameraRegistry:
             if on_removed is not None:
                 _notify(on_removed, cam)
         return True
+
+    def announced_name(self, camera_id: str) -> str | None:
+        """The name the camera announced itself with (``edgeface camera --name``), if any."""
+        return self._names.get(camera_id)
 
     def get(self, camera_id: str) -> CameraSource | None:
         return self._cameras.get(camera_id)

@@ -223,7 +223,8 @@ class History(Service):
         visit = self.visits.on_sighting(s)
         if visit is None:
             return
-        bgr = _pixels(s.frame)
+        # Only pixels decoded already: a still scene's frames are not decoded, and need not be for this.
+        bgr = _pixels(s.frame) if getattr(s.frame, "decoded", True) else None
         improved = bgr is not None and self._offer(visit, self._crop(bgr, s.box), s.frame, list(s.box), None)
         if improved or visit.last_seen - visit.written_at >= ROW_REFRESH_S:
             self._write(visit, kind="update")

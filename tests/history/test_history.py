@@ -202,3 +202,22 @@ def test_camera_settings_are_checked_and_persisted(history):
         with pytest.raises(CameraSettingsError, match=words):
             parse_changes(bad)
     assert inside([[0, 0], [1, 0], [0, 1]], 0.2, 0.2) and not inside([[0, 0], [1, 0], [0, 1]], 0.8, 0.8)
+
+
+def test_a_cameras_announced_name_is_kept_for_the_console():
+    import ipaddress
+
+    from edgeface.cameras.registry import CameraRegistry
+
+    registry = CameraRegistry([ipaddress.ip_network("127.0.0.0/8")])
+    try:
+        plain = registry.register_device("127.0.0.1", None, 9)               # /register: no name
+        assert registry.announced_name(plain) is None
+        assert registry.register_device("127.0.0.1", None, 9, name="Front Door") == plain   # then mDNS
+        assert registry.announced_name(plain) == "Front Door"
+        named = registry.register_device("127.0.0.2", None, 9, name="Yard cam")
+        assert named == "yard-cam" and registry.announced_name(named) == "Yard cam"
+        registry.remove(named)
+        assert registry.announced_name(named) is None
+    finally:
+        registry.close()

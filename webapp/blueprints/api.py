@@ -57,8 +57,7 @@ def change_camera(camera_id: str):
 
 def _camera_json(status: CameraStatus) -> dict:
     """The camera's status, the operator's settings (``name`` defaults to the id) and its health."""
-    options = service().camera_options(status.id).as_json()
-    options["name"] = options["name"] or status.id
+    options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id)}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
             **service().camera_health(status.id)}
 
@@ -125,8 +124,8 @@ def list_events():
     except ValueError as err:
         return error_response(400, str(err), f"filters: {', '.join(EVENT_FILTERS)}; {TIME_HINT}")
     page = service().query_events(query)
-    names = _camera_names()
-    return jsonify(events=[v.as_json(names.get(v.camera)) for v in page.events], next_cursor=page.next_cursor)
+    names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
+    return jsonify(events=[v.as_json(names[v.camera]) for v in page.events], next_cursor=page.next_cursor)
 
 
 def _event_query(args) -> EventQuery:
@@ -152,9 +151,10 @@ def _event_query(args) -> EventQuery:
                       cursor=text["cursor"])
 
 
-def _camera_names() -> dict[str, str]:
+def _camera_name(camera_id: str) -> str:
+    """What the operator named the camera, else the name it announced, else its id."""
     svc = service()
-    return {cid: name for cid in svc.camera_ids() if (name := svc.camera_options(cid).name)}
+    return svc.camera_options(camera_id).name or svc.registry.announced_name(camera_id) or camera_id
 
 
 @bp.get("/events/<event_id>")
@@ -162,7 +162,7 @@ def get_event(event_id: str):
     visit = service().event(event_id)
     if visit is None:
         return _no_event()
-    return jsonify(visit.as_json(service().camera_options(visit.camera).name))
+    return jsonify(visit.as_json(_camera_name(visit.camera)))
 
 
 @bp.get("/events/<event_id>/snapshot.jpg")
@@ -193,7 +193,7 @@ def label_event(event_id: str):
     visit, queued = service().label_event(event_id, name.strip(), current_role() or "admin")
     if visit is None:
         return _no_event()
-    return jsonify({**visit.as_json(service().camera_options(visit.camera).name),
+    return jsonify({**visit.as_json(_camera_name(visit.camera)),
                     "training_candidate": "outbox" if queued else "local"})
 
 
