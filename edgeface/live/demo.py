@@ -1,7 +1,9 @@
 """``edgeface demo``: the whole system on loopback — sample model, web app, simulated cameras.
 
 The app and each camera run as separate processes (``edgeface serve``, ``edgeface camera``) and
-find each other over real mDNS on 127.0.0.1, exactly as on a network.
+find each other over real mDNS on 127.0.0.1, exactly as on a network. When ``mosquitto`` is
+installed (and ``EDGEFACE_MQTT_URL`` is not set), an edge MQTT broker runs beside them on
+127.0.0.1 and the app publishes its events there (docs/uplink.md).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +49,7 @@ class Demo:
         self.url = f"http://127.0.0.1:{port}/"
         self.procs: list[ChildProcess] = []
         self.camera_ports: list[int] = []
+        self.mqtt_port: int | None = None
 
     def run(self) -> int:
         if not self.video.is_file():
@@ -58,11 +63,14 @@ class Demo:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, ask_stop)
         try:
+            self.start_broker()
             self.start_app()
             self.start_cameras()
             self.wait_for_cameras(lambda: stop["asked"])
-            print(f"\n  edgeface demo is running: open {self.url} in a browser\n  (Ctrl-C stops everything)\n",
-                  flush=True)
+            events = (f"\n  events over MQTT: mosquitto_sub{'' if self.mqtt_port == 1883 else f' -p {self.mqtt_port}'} "
+                      "-t 'edgeface/#' -v" if self.mqtt_port else "")
+            print(f"\n  edgeface demo is running: open {self.url} in a browser{events}\n"
+                  "  (Ctrl-C stops everything)\n", flush=True)
             while not stop["asked"]:
                 for proc in self.procs:
                     if not proc.running():
@@ -97,23 +105,48 @@ class Demo:
         print(f"model {self.model}: {names}", flush=True)
 
     def _spawn(self, label: str, args: list[str], env: dict) -> ChildProcess:
+        return self._spawn_process(label, [sys.executable, "-m", "edgeface", *args], env)
+
+    def _spawn_process(self, label: str, argv: list[str], env: dict) -> ChildProcess:
         # Own session: a Ctrl-C reaches only this process, which then stops the children in order.
-        proc = ChildProcess(label, [sys.executable, "-m", "edgeface", *args], env=env, stdin=None,
-                            new_session=True).start()
+        proc = ChildProcess(label, argv, env=env, stdin=None, new_session=True).start()
         self.procs.append(proc)
         return proc
+
+    def start_broker(self) -> None:
+        """An edge MQTT broker on 127.0.0.1 (1883 when free), when mosquitto is installed."""
+        exe = shutil.which("mosquitto")
+        if os.environ.get("EDGEFACE_MQTT_URL") or exe is None:
+            if exe is None:
+                print("mosquitto is not installed: no MQTT events (docs/uplink.md)", flush=True)
+            return
+        port = 1883 if _port_free(1883) else free_port()
+        conf = Path(tempfile.mkdtemp(prefix="edgeface-demo-mqtt-")) / "mosquitto.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")   # loopback only, no store
+        proc = self._spawn_process("MQTT broker", [exe, "-c", str(conf)], dict(os.environ))
+        deadline = time.monotonic() + 10
+        while not _port_open(port):
+            if not proc.running() or time.monotonic() > deadline:
+                raise EdgefaceError("the MQTT broker (mosquitto) did not start", "see its messages above")
+            time.sleep(0.1)
+        conf.unlink()
+        conf.parent.rmdir()
+        self.mqtt_port = port
+        print(f"MQTT broker on 127.0.0.1:{port}", flush=True)
 
     def start_app(self) -> None:
         env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}
         env.pop("EDGEFACE_API_TOKEN", None)
+        if self.mqtt_port:
+            env.update(EDGEFACE_MQTT_URL=f"mqtt://127.0.0.1:{self.mqtt_port}", EDGEFACE_SITE="demo")
         if self.cameras <= FINE_DETECTION_MAX_CAMERAS:
             for key, value in FINE_DETECTION.items():
                 env.setdefault(key, value)
-        self._spawn("web app", ["serve", "--model", str(self.model), "--host", "127.0.0.1", "--port",
+        app = self._spawn("web app", ["serve", "--model", str(self.model), "--host", "127.0.0.1", "--port",
                                 str(self.port), "--mdns-interface", "127.0.0.1"], env)
         deadline = time.monotonic() + APP_START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if not self.procs[0].running():
+            if not app.running():
                 raise EdgefaceError("the web app did not start", f"is port {self.port} free? try --port")
             if _get_json(self.url + "readyz") is not None:
                 return
@@ -151,6 +184,21 @@ class Demo:
         for proc in stop_all(reversed(self.procs), timeout=15):
             print(f"{proc.label} did not stop in time: killed it", file=sys.stderr)
         self.procs.clear()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _get_json(url: str):
