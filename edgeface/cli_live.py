@@ -42,6 +42,9 @@ def register(sub) -> None:
 
 
 def cmd_serve(args) -> int:
+    if args.store:   # a mistyped URL stops here with exit 2, not later in the gunicorn worker
+        from edgeface.store import open_store
+        open_store(args.store, args.settings, origin="--store")
     from edgeface.cameras.netpolicy import parse_networks
     from webapp.config import AppSettings
     from webapp.server import EdgefaceServer

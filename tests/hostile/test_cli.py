@@ -21,6 +21,7 @@ REFUSED = [
     ("s3-no-slash", ["model", "--store", "s3:bucket", "list"], ["s3:bucket", "not a supported URL"]),
     ("s3-upper", ["model", "list", "--store", "S3://bucket"], ["S3://bucket", "not a supported URL"]),
     ("s3-no-bucket", ["model", "list", "--store", "s3:///models"], ["names no bucket"]),
+    ("serve-store-one-slash", ["serve", "--store", "s3:/bucket"], ["s3:/bucket", "(from --store)"]),
     ("serve-port-high", ["serve", "--port", "99999"], ["--port", "'99999' is not a port from 0 to 65535"]),
     ("serve-port-text", ["serve", "--port", "http"], ["--port", "'http' is not a port"]),
     ("serve-threads-zero", ["serve", "--threads", "0"], ["--threads", "'0' is not a whole number >= 1"]),
