@@ -67,6 +67,14 @@ def open_page(chromium, console, token: str):
 
 
 def shot(page, name: str) -> None:
+    """A screenshot for a person to look at, after checking what a keyboard or screen reader needs."""
+    unnamed = page.evaluate("""() => [...document.querySelectorAll(
+            'input:not([type=hidden]), select, textarea, button, img')]
+        .filter(e => e.tagName === 'IMG' ? !e.hasAttribute('alt')
+                   : !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                     && !e.getAttribute('aria-labelledby') && !e.textContent.trim())
+        .map(e => e.outerHTML.slice(0, 120))""")
+    assert not unnamed, f"{name}: controls or images without a name: {unnamed}"
     page.screenshot(path=str(artifact_dir() / f"{name}.png"), full_page=True)
 
 
@@ -84,13 +92,17 @@ def assert_grid_fits(page, count: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('#camera-grid figure.tile').length === {count}")
     boxes = page.eval_on_selector_all("#camera-grid figure.tile", "ts => ts.map(t => t.getBoundingClientRect())"
                                       ".map(r => [r.left, r.right, r.width])")
-    grid = page.eval_on_selector("#camera-grid",
-                                 "g => { const r = g.getBoundingClientRect(); return [r.left, r.right]; }")
+    grid = page.eval_on_selector("#camera-grid", """g => { const r = g.getBoundingClientRect(), s = getComputedStyle(g);
+        return [r.left, r.right, parseFloat(s.getPropertyValue('--tile-min')), parseFloat(s.columnGap)]; }""")
     widths = {round(w) for _, _, w in boxes}
     assert len(widths) == 1, f"tiles of different widths: {widths}"
     columns = len({round(left) for left, _, _ in boxes})
     assert all(right <= grid[1] + 1 for _, right, _ in boxes), "a tile sticks out of the grid"
-    assert columns == min(count, int((grid[1] - grid[0]) // 320)), (count, columns)
+    tile_min, gap = grid[2], grid[3]
+    assert columns == min(count, int((grid[1] - grid[0] + gap) // (tile_min + gap))), (count, columns, tile_min)
+    rows = len({round(top) for top in page.eval_on_selector_all(
+        "#camera-grid figure.tile", "ts => ts.map(t => t.getBoundingClientRect().top)")})
+    assert rows == -(-count // columns), f"{count} tiles in {columns} columns take {rows} rows"
     if count == 1:
         assert abs(boxes[0][2] - (grid[1] - grid[0])) < 2, "one camera does not fill the width"
 
@@ -99,6 +111,8 @@ def test_admin_walks_every_page(chromium, console):
     app, cid = console.app, console.camera_id
     page, problems = open_page(chromium, console, ADMIN)
     tile = f'figure.tile[data-camera="{cid}"]'
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip", "the first Tab is not 'skip to content'"
 
     # Live grid: the tile streams annotated frames, shows its health and who is on it.
     page.wait_for_function(f"""() => {{ const i = document.querySelector('{tile} img');

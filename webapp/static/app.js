@@ -90,6 +90,11 @@ const ef = {
     list.replaceChildren(...(model.identities || []).map((n) => ef.el("option", { value: n })));
   },
 
+  // Label/value pairs into a <dl>, one <div> per pair (so a label never wraps away from its value).
+  facts(dl, pairs) {
+    dl.replaceChildren(...pairs.map(([k, v]) => ef.el("div", {}, ef.el("dt", {}, k), ef.el("dd", {}, v))));
+  },
+
   every(fn, ms = POLL_MS) { fn(); return setInterval(fn, ms); },
 };
 

@@ -149,8 +149,7 @@ async function initEvent() {
     ["Last seen", ef.time(ev.last_seen)], ["Duration", ef.duration(ev.duration_s)],
     ["Best distance", ef.distance(ev.distance)], ["Model version", ev.model_version || "—"],
     ["Tracks", (ev.tracks || [ev.track]).join(", ")]];
-  document.getElementById("event-facts").replaceChildren(
-    ...facts.flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+  ef.facts(document.getElementById("event-facts"), facts);
   if (unknown) {
     document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), labelArea(ev));
     if (ef.canChange && !ev.label) ef.fillNames().catch((err) => ef.showError(err));

@@ -23,7 +23,7 @@ function health(cam) {
 }
 
 function renderHealth(dl, cam) {
-  dl.replaceChildren(...health(cam).flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+  ef.facts(dl, health(cam));
 }
 
 function renderPeopleNow(node, cam) {
@@ -75,6 +75,10 @@ function runTile(tile, cam) {
   }
 }
 
+function tileMin(count) {
+  return count <= 4 ? 320 : count <= 9 ? 240 : 200;
+}
+
 function renderGrid(cameras) {
   const grid = document.getElementById("camera-grid");
   const seen = new Set();
@@ -97,6 +101,8 @@ function renderGrid(cameras) {
     if (!seen.has(id)) { if (tile.stop) tile.stop(); tile.node.remove(); tiles.delete(id); }
   }
   grid.dataset.tiles = String(cameras.length);
+  // Smaller tiles as cameras are added, so 9 show as 3 x 3 rather than a long column of pairs.
+  grid.style.setProperty("--tile-min", tileMin(cameras.length) + "px");
   document.getElementById("camera-count").textContent = cameras.length ? `(${cameras.length})` : "";
   document.getElementById("no-cameras").hidden = cameras.length > 0;
 }

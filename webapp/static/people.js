@@ -25,8 +25,7 @@ async function initPerson() {
     const files = Array.isArray(p.images) ? p.images.map((i) => i.file).filter(Boolean) : [];
     const facts = [["Enrolment images", imageCount(p) + (files.length ? " (" + files.join(", ") + ")" : "")], ["Visits", String(p.visits ?? 0)],
       ["Last seen", ef.time(p.last_seen)]];
-    document.getElementById("person-facts").replaceChildren(
-      ...facts.flatMap(([k, v]) => [ef.el("dt", {}, k), ef.el("dd", {}, v)]));
+    ef.facts(document.getElementById("person-facts"), facts);
     const cams = p.cameras || [];
     const table = document.getElementById("person-cameras");
     table.tBodies[0].replaceChildren(...cams.map((c) => ef.el("tr", {},
