@@ -45,6 +45,9 @@ def cmd_serve(args) -> int:
     if args.store:   # a mistyped URL stops here with exit 2, not later in the gunicorn worker
         from edgeface.store import open_store
         open_store(args.store, args.settings, origin="--store")
+    if args.settings.cameras.file:   # likewise a wrong cameras file or a missing Secret variable
+        from edgeface.cameras.config import load_cameras_file
+        load_cameras_file(args.settings.cameras.file)
     from edgeface.cameras.netpolicy import parse_networks
     from webapp.config import AppSettings
     from webapp.server import EdgefaceServer

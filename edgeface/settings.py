@@ -209,6 +209,14 @@ class CameraSettings(Section):
                            description="the app reads at most this many cameras; registration stops there")
     initial: list[str] = env("EDGEFACE_CAMERAS", default_factory=list, example="rtsp://cam1/stream,/data/door.mp4",
                              description="comma-separated camera URLs or video files to read from the start")
+    file: str | None = env("EDGEFACE_CAMERAS_FILE", default=None, example="/etc/edgeface/cameras.yaml",
+                           description="YAML list of cameras to read from the start (a ConfigMap; "
+                                       "credentials as `${VAR}` or `credentials_env`, set from a Secret; "
+                                       "docs/cameras.md)")
+    discovery_interface: str | None = env("EDGEFACE_DISCOVERY_INTERFACE", default=None, example="10.42.0.15",
+                                          description="interface IP to listen on for ONVIF WS-Discovery; "
+                                                      "cameras found are listed, added only when an admin "
+                                                      "confirms; unset: no discovery")
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from edgeface import __version__, images
 from edgeface.buildinfo import dlib_summary
 from edgeface.live.service import LiveService
 from webapp.auth import init_auth
-from webapp.blueprints import api, feeds, ops, ui
+from webapp.blueprints import api, discovery, feeds, ops, ui
 from webapp.config import AppSettings
 from webapp.errors import install_error_handlers
 
@@ -30,7 +30,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, settings.api_token, settings.secure_cookies, settings.viewer_token)
     install_error_handlers(app)
-    for module in (ui, api, feeds, ops):
+    for module in (ui, api, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__
 

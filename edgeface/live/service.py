@@ -14,6 +14,8 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 
+from edgeface.cameras.config import CameraConfigStore, start_configured
+from edgeface.cameras.discovery import OnvifDiscovery
 from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
@@ -62,6 +64,8 @@ class ServiceConfig:
     allowed_networks: list = field(default_factory=lambda: default(CameraSettings, "allowed_networks"))
     camera_token: str | None = field(default=None, repr=False)   # self-registering cameras must present it
     cameras: list[str] = field(default_factory=list)   # added at start (operator configuration)
+    cameras_file: str | None = None       # EDGEFACE_CAMERAS_FILE (edgeface/cameras/config.py)
+    discovery_interface: str | None = None   # None: no ONVIF WS-Discovery
     max_cameras: int = default(CameraSettings, "max_cameras")
     events_dir: str | None = None
     max_events: int = default(EventSettings, "max_events")
@@ -80,6 +84,7 @@ class ServiceConfig:
                    allowed_networks=list(cameras.allowed_networks),
                    camera_token=cameras.token.get_secret_value() if cameras.token else None,
                    cameras=list(cameras.initial), max_cameras=cameras.max_cameras,
+                   cameras_file=cameras.file, discovery_interface=cameras.discovery_interface,
                    events_dir=settings.events.dir, max_events=settings.events.max_events,
                    events_retention_days=settings.events.retention_days, events_max_mb=settings.events.max_mb,
                    visit_gap_s=settings.events.visit_gap_s, live=settings.live,
@@ -166,6 +171,8 @@ class LiveService:
             retention_days=config.events_retention_days, max_mb=config.events_max_mb, max_events=config.max_events,
             snapshot_margin=live.snapshot_margin, jpeg_quality=live.jpeg_quality)
         self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
+        self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
+        self.discovery: OnvifDiscovery | None = None
         self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
         # Uploaded stills: decoded and searched one at a time off the request threads, on their
         # own engine (made by start()); recognize_queue bounds those running or waiting.
@@ -208,6 +215,9 @@ class LiveService:
         self.registry.subscribe(self._camera_added, self._camera_removed)
         for url in self.config.cameras:
             self.registry.add(url, origin=CameraOrigin.API)   # kept even when offline for long
+        start_configured(self.registry, self.camera_settings, self.camera_config, self.config.cameras_file)
+        if self.config.discovery_interface:
+            self.discovery = OnvifDiscovery(self.config.discovery_interface).start()
         if self.config.mdns_interface:
             self.announcer = RegistrationAnnouncer(self.config.register_host, self.config.announce_port,
                                                    self.config.mdns_interface)
@@ -222,7 +232,7 @@ class LiveService:
             return
         self._closed = True
         self.stopping.set()
-        for part in (self.browser, self.announcer):
+        for part in (self.browser, self.announcer, self.discovery):
             if part is not None:
                 _quietly(part.close)
         self.registry.close()            # stops sources; _camera_removed stops their workers
@@ -300,9 +310,12 @@ class LiveService:
 
     def add_camera(self, url: str, camera_id: str | None = None) -> str:
         """Read ``url`` (kept even when offline for long, like configured cameras); its id."""
-        return self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
+        new_id = self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
+        self.camera_config.save(new_id, url)     # read again after a restart
+        return new_id
 
     def remove_camera(self, camera_id: str) -> bool:
+        self.camera_config.forget(camera_id)
         return self.registry.remove(camera_id)
 
     def model_status(self) -> ModelStatus:

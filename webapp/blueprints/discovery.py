@@ -1,0 +1,87 @@
+"""Cameras found and kept: ONVIF cameras discovered on the link (listed, added only when an admin
+confirms), and the camera configuration as YAML (``EDGEFACE_CAMERAS_FILE`` format)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, jsonify, request
+
+from edgeface.cameras.config import export_yaml, exportable
+from edgeface.cameras.discovery import DiscoveredDevice
+from edgeface.cameras.urls import is_valid_camera_id, slugify
+from webapp.auth import require_admin
+from webapp.blueprints.common import service
+from webapp.errors import error_response
+
+bp = Blueprint("discovery", __name__, url_prefix="/api/v1")
+
+ADD_HINT = ('POST {"username": "admin", "password": "...", "name": "Front door", '
+            '"url": "rtsp://192.168.1.20:554/stream1"} (url optional: rtsp://ADDRESS:554/ by default)')
+
+
+@bp.get("/cameras/export.yaml")
+@require_admin
+def export_cameras():
+    """The cameras operators and the deployment gave, secrets as ``${VAR}`` references."""
+    svc = service()
+    body = export_yaml(exportable(svc.registry, svc.camera_settings))
+    return Response(body, mimetype="application/yaml",
+                    headers={"Content-Disposition": 'attachment; filename="cameras.yaml"'})
+
+
+@bp.get("/discovered")
+def list_discovered():
+    discovery = service().discovery
+    devices = discovery.list() if discovery is not None else []
+    return jsonify(enabled=discovery is not None, discovered=[d.as_json() for d in devices])
+
+
+@bp.post("/discovered/<device_id>/add")
+@require_admin
+def add_discovered(device_id: str):
+    """The admin's go-ahead: read this device, with these credentials (the first connection)."""
+    discovery = service().discovery
+    device = discovery.get(device_id) if discovery is not None else None
+    if discovery is None or device is None:
+        shown = device_id if is_valid_camera_id(device_id) else "(invalid id)"
+        return error_response(404, f"no discovered device {shown}", "GET /api/v1/discovered lists them")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or any(not isinstance(body.get(k, ""), str)
+                                         for k in ("url", "username", "password", "name")):
+        return error_response(400, "expected a JSON object of strings", ADD_HINT)
+    url = _with_credentials(body.get("url") or f"rtsp://{device.address}:554/",
+                            body.get("username", ""), body.get("password", ""))
+    if url is None:
+        return error_response(400, "'url' must be an rtsp:// or rtsps:// URL without credentials in it",
+                              "give the credentials as 'username' and 'password'")
+    name = body.get("name", "").strip() or device.name
+    camera_id = _camera_id(name, device)
+    camera_id = service().add_camera(url, camera_id)
+    if name:
+        service().change_camera(camera_id, {"name": name[:100]})
+    discovery.mark_added(device_id, camera_id)
+    status = service().camera(camera_id)
+    return jsonify(status.as_json() if status else {"id": camera_id}), 201
+
+
+def _with_credentials(url: str, username: str, password: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("rtsp", "rtsps") or "@" in parts.netloc:
+        return None
+    if username:
+        userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "")
+        parts = parts._replace(netloc=f"{userinfo}@{parts.netloc}")
+    return urlunsplit(parts)
+
+
+def _camera_id(name: str | None, device: DiscoveredDevice) -> str | None:
+    """Named after its name when free; else the discovery id (never clashes)."""
+    if name:
+        wanted = slugify(name)
+        if is_valid_camera_id(wanted) and service().registry.get(wanted) is None:
+            return wanted
+    return device.id
