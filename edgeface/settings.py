@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 
 from edgeface import jpegmeta
@@ -171,7 +180,7 @@ class HttpSettings(Section):
     api_token: SecretStr | None = env("EDGEFACE_API_TOKEN", default=None,
                                       description="token for the UI, feeds and API (secret); unset: read-only "
                                                   "open access")
-    viewer_token: SecretStr | None = env("EDGEFACE_VIEWER_TOKEN", default=None,
+    viewer_token: SecretStr | None = env("EDGEFACE_VIEWER_TOKEN", default=None, example="<another random secret>",
                                          description="token that can watch and search (pages, feeds, GETs) but "
                                                      "changes nothing (403); must differ from the API token (secret)")
     max_upload_bytes: int = env("EDGEFACE_MAX_UPLOAD_BYTES", default=10_000_000, ge=1,
@@ -185,6 +194,14 @@ class HttpSettings(Section):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("viewer_token")
+    @classmethod
+    def _own_viewer_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        admin = info.data.get("api_token")
+        if value is not None and admin is not None and value.get_secret_value() == admin.get_secret_value():
+            raise ValueError("it is the same as EDGEFACE_API_TOKEN: every viewer would be an admin")
+        return value
 
 
 class CameraSettings(Section):

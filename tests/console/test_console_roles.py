@@ -11,6 +11,7 @@ from console_helpers import ADMIN, VIEWER
 from flask import Flask, jsonify
 
 from edgeface.errors import ConfigError
+from edgeface.settings import load
 from webapp import create_app
 from webapp.auth import init_auth, require_admin, require_viewer
 from webapp.config import AppSettings
@@ -118,7 +119,11 @@ def test_only_a_viewer_token_makes_everything_read_only(make_app):
 
 
 def test_one_token_for_both_roles_is_refused_at_start(sample_model):
-    with pytest.raises(ConfigError, match="EDGEFACE_VIEWER_TOKEN"):
+    with pytest.raises(ConfigError, match="EDGEFACE_VIEWER_TOKEN") as refused:
+        load({"EDGEFACE_API_TOKEN": ADMIN, "EDGEFACE_VIEWER_TOKEN": ADMIN})
+    assert ADMIN not in str(refused.value)
+    assert load({"EDGEFACE_API_TOKEN": ADMIN, "EDGEFACE_VIEWER_TOKEN": VIEWER}).http.viewer_token is not None
+    with pytest.raises(ConfigError, match="EDGEFACE_VIEWER_TOKEN"):      # settings made in code: the app checks
         create_app(AppSettings(api_token=ADMIN, viewer_token=ADMIN), start=False)
 
 
