@@ -14,6 +14,7 @@ Bind, threads and log level come from the ``http`` section of the settings (``ED
 here for the gunicorn master; ``edgeface serve`` sets them from its own settings instead.
 """
 
+import logging
 import signal
 import sys
 
@@ -73,3 +74,13 @@ def worker_exit(server, worker):
     service = _service(worker)
     if service is not None:
         service.close()
+
+
+def post_fork(server, worker):
+    """The app's loggers (edgeface.*, webapp.*) write where gunicorn's error log does, at its level:
+    without handlers of their own, their INFO lines (start-up settings, which dlib) were dropped."""
+    for name in ("edgeface", "webapp"):
+        logger = logging.getLogger(name)
+        logger.handlers = list(worker.log.error_log.handlers)
+        logger.setLevel(worker.log.error_log.level)
+        logger.propagate = False

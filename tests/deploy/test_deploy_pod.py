@@ -1,14 +1,16 @@
 """The real pod: `podman kube play` of the rendered microshift-cpu overlay, with the web app image
 that scripts/build-app-image.sh built and the model image that `edgeface pipeline run --local`
-pushed to the local registry, in a network namespace this test creates (the edge node's LAN).
+pushed to the local registry. The pod runs with `--network none` (its own network namespace,
+loopback only), which the test names (`ip netns attach`) and joins to run the camera and its
+HTTP checks: that namespace plays the edge node's LAN.
 
 The init container delivers the model from S3 (through the image), the app becomes ready, a
 simulated camera in the same namespace finds it over mDNS, registers on the announced port and is
 recognised: an event names a person of the sample clip. /metrics and /healthz answer.
 
 What differs from MicroShift, and why (everything else is the rendered overlay as shipped):
-- hostNetwork is off and the pod joins the test's namespace instead (`--network ns:…`): podman
-  would otherwise put it on this machine's real network; the namespace plays the node's network;
+- hostNetwork is off and the pod gets `--network none` instead: podman would otherwise put it on
+  this machine's real network (podman 4.3 pods cannot join a given namespace, `ns:PATH`);
 - EDGEFACE_MDNS_INTERFACE is 127.0.0.1 rather than the downward API's status.podIP (podman has no
   pod IP to give; the namespace's loopback carries multicast);
 - the probes are left out: podman runs httpGet probes with curl inside the container, which the
@@ -36,6 +38,7 @@ from helpers import REPO, require_tool, wait_until
 
 from edgeface.buildinfo import dlib_info
 from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
+from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -55,13 +58,19 @@ print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
 
 
 class Namespace:
-    """A network namespace made for one test: its loopback is the edge node's network."""
+    """The pod's network namespace under a name of this test's, so that processes can join it."""
 
     def __init__(self):
         self.ip = require_tool("ip")
         self.name = f"efpod-{uuid.uuid4().hex[:8]}"
-        subprocess.run([self.ip, "netns", "add", self.name], check=True)
-        subprocess.run([*self.exec_prefix(), self.ip, "link", "set", "lo", "up"], check=True)
+
+    def attach(self, podman) -> None:
+        """Name the namespace of the pod podman runs now (again after the pod is replaced)."""
+        pod = podman("pod", "ps", "--quiet").stdout.split()[0]
+        infra = podman("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).stdout.strip()
+        pid = podman("inspect", "--format", "{{.State.Pid}}", infra).stdout.strip()
+        self.delete()
+        subprocess.run([self.ip, "netns", "attach", self.name, pid], check=True)
 
     def exec_prefix(self) -> list[str]:
         return [self.ip, "netns", "exec", self.name]
@@ -75,7 +84,8 @@ class Namespace:
         return answer["status"], answer["body"]
 
     def delete(self) -> None:
-        subprocess.run([self.ip, "netns", "del", self.name], check=False)
+        """Drop the name (the namespace itself lives as long as the pod)."""
+        subprocess.run([self.ip, "netns", "del", self.name], capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -87,9 +97,15 @@ def netns():
         ns.delete()
 
 
-def publish(s3_env: dict, model: Path, repo: str) -> dict[str, str]:
-    """`edgeface model push` then `edgeface pipeline run --local`: the model's init image in the registry."""
-    version = open_store(f"s3://{s3_env['AWS_S3_BUCKET']}/models").push(model)
+def publish(s3_env: dict, sample_model: Path, repo: str, label: str, tmp_path: Path) -> dict[str, str]:
+    """`edgeface model push` then `edgeface pipeline run --local`: the model's init image in the registry.
+
+    The model is the sample one labelled ``label`` in its metadata: the app reports a model by the
+    version its file carries (the store's version lives in the manifest and the image's labels)."""
+    model = FaceModel.load(sample_model)
+    path = FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": label}) \
+        .save(tmp_path / f"model-{label}.data")
+    version = open_store(f"s3://{s3_env['AWS_S3_BUCKET']}/models").push(path)
     results = run_locally({"IMAGE": repo, "TLS_VERIFY": "false"},
                           secrets_from_env("aws-connection-edgeface-models", s3_env), on_event=lambda *a, **k: None)
     assert results["MODEL_VERSION"] == version
@@ -141,7 +157,7 @@ def render_for_podman(tmp_path: Path, app_image: str, model_image: str) -> tuple
 def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image, s3_env, sample_model, model_repo,
                                                                        netns, media_dir, tmp_path):
     podman = app_image.podman
-    model_image = publish(s3_env, sample_model, model_repo)
+    model_image = publish(s3_env, sample_model, model_repo, "pod-v1", tmp_path)
     kube_yaml, docs = render_for_podman(tmp_path, app_image.tag, model_image["IMAGE_URL"])
     images = [c["image"] for d in docs if d["kind"] == "Deployment"
               for c in d["spec"]["template"]["spec"]["initContainers"] + d["spec"]["template"]["spec"]["containers"]]
@@ -156,9 +172,11 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         logs = podman("logs", name, check=False)
         return logs.stdout + logs.stderr
     camera = None
+    camera_log = open(tmp_path / "camera.log", "wb")  # noqa: SIM115 - closed in finally
     started = time.monotonic()
     try:
-        podman("kube", "play", "--network", f"ns:/run/netns/{netns.name}", "--tls-verify=false", str(kube_yaml))
+        podman("kube", "play", "--network", "none", "--tls-verify=false", str(kube_yaml))
+        netns.attach(podman)
 
         def ready():
             state = podman("ps", "-a", "--filter", "name=webapp", "--format", "{{.State}}").stdout
@@ -169,7 +187,7 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         print(f"kube play to /readyz: {ready_s:.1f} s")
 
         model = json.loads(netns.get(f"{base}/api/v1/model")[1])
-        assert model["version"] == model_image["MODEL_VERSION"], model   # delivered by the init container
+        assert model["version"] == "pod-v1", model   # delivered by the init container
         assert netns.get(f"{base}/healthz")[0] == 200
         status, metrics = netns.get(f"{base}/metrics")
         assert status == 200 and "edgeface_" in metrics
@@ -180,7 +198,7 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
              "--source", str(media_dir / "video" / "short_hamilton_clip.mp4"), "--host", "127.0.0.1",
              "--port", str(CAMERA_PORT), "--mdns-interface", "127.0.0.1",
              "--register-host", config["EDGEFACE_REGISTER_HOST"], "--reregister-after", "2"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=REPO, stdout=camera_log, stderr=subprocess.STDOUT)
 
         def camera_online():
             cameras = json.loads(netns.get(f"{base}/api/v1/cameras")[1])["cameras"]
@@ -200,13 +218,13 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         # Rollout: push → pipeline → new image tag in the overlay → pod recreated → new version serves,
         # and the recognition history (on the PVC) is still there.
         started = time.monotonic()
-        new = publish(s3_env, sample_model, model_repo)
+        new = publish(s3_env, sample_model, model_repo, "pod-v2", tmp_path)
         assert new["MODEL_VERSION"] != model_image["MODEL_VERSION"]
         kube_yaml, _ = render_for_podman(tmp_path, app_image.tag, new["IMAGE_URL"])
-        podman("kube", "play", "--replace", "--network", f"ns:/run/netns/{netns.name}", "--tls-verify=false",
-               str(kube_yaml))
+        podman("kube", "play", "--replace", "--network", "none", "--tls-verify=false", str(kube_yaml))
+        netns.attach(podman)
         wait_until(lambda: netns.get(f"{base}/readyz")[0] == 200 and json.loads(
-            netns.get(f"{base}/api/v1/model")[1])["version"] == new["MODEL_VERSION"],
+            netns.get(f"{base}/api/v1/model")[1])["version"] == "pod-v2",
             timeout=180, interval=0.5, what="the new model version to serve")
         print(f"rollout, push to the new version serving: {time.monotonic() - started:.1f} s")
         kept = json.loads(netns.get(f"{base}/api/v1/events?limit=1000")[1])["events"]
@@ -215,4 +233,5 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         if camera is not None:
             camera.terminate()
             camera.wait(10)
+        camera_log.close()
         podman("kube", "down", str(kube_yaml), check=False)
