@@ -101,3 +101,38 @@ def test_camera_settings_are_persisted_and_checked(app, media_dir):
     assert client.patch("/api/v1/cameras/nope", json={"name": "x"}, headers=ADMIN).status_code == 404
     assert client.patch(f"/api/v1/cameras/{camera}", json={"name": "x"}).status_code == 401
     assert svc.camera_settings.get(camera).name == "Front door"                   # in the database
+
+
+def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_path, s3_env):
+    import json
+
+    import boto3
+    from helpers import wait_until
+
+    from edgeface.uplink.settings import UplinkSettings
+
+    settings = AppSettings(api_token="admin-token-0123456789",
+                           service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev"),
+                                                 uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"),
+                                                                       site="lab")))
+    app = create_app(settings)
+    svc, client = app.extensions["edgeface"], app.test_client()
+    try:
+        svc.history.record(event("door", UNKNOWN, time.time(), track=1, embedding=0.25))
+        assert svc.history.flush()
+        unknown = client.get("/api/v1/events?unknown=true", headers=ADMIN).json["events"][0]
+        labelled = client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "Jane Doe"}, headers=ADMIN)
+        assert labelled.status_code == 200 and labelled.json["training_candidate"] == "outbox"
+        s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"], region_name="us-east-1")
+
+        def keys():
+            listing = s3.list_objects_v2(Bucket=s3_env["AWS_S3_BUCKET"])
+            return [o["Key"] for o in listing.get("Contents", [])]
+
+        shipped = wait_until(lambda: [k for k in keys() if k.endswith(".json")], 60, "the capture in S3")
+        sidecar = json.loads(s3.get_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=shipped[0])["Body"].read())
+        assert (sidecar["id"], sidecar["label"], sidecar["reason"]) == (unknown["id"], "Jane Doe", "labelled")
+        assert sidecar["embedding"] == [0.25] * 128 and sidecar["camera"] == "door"
+        assert any(k.endswith(".frame.jpg") for k in keys())
+    finally:
+        svc.close()
