@@ -37,7 +37,7 @@ def console(sample_model, media_dir, tmp_path_factory):
         camera = Camera(media_dir / "video" / "short_hamilton_clip.mp4", free_port(), unique("console-cam"),
                         register_host, camera_token, logs / "camera.log")
         cam = wait_until(lambda: find_camera(app, camera.port), what="the simulator to register over mDNS")
-        yield SimpleNamespace(app=app, camera_id=cam["id"], logs=logs)
+        yield SimpleNamespace(app=app, camera_id=cam["id"], camera_name=camera.name, logs=logs)
         for secret in (ADMIN, VIEWER, camera_token):
             assert secret not in app.log(), "a token reached the app's log"
     finally:
@@ -119,6 +119,7 @@ def test_admin_walks_every_page(chromium, console):
                                          return i && i.complete && i.naturalWidth === 640; }}""")
     page.wait_for_function(f"document.querySelector('{tile} .status').textContent.startsWith('online')")
     page.wait_for_selector(f"{tile} .people-now .chip >> text={LIN}")
+    assert page.inner_text(f"{tile} .cam-name") == console.camera_name, "the name the camera announced is not shown"
     health = page.inner_text(f"{tile} .health")
     assert "fps in" in health and "fps out" in health and "analysis lag" in health
     assert_grid_fits(page, 1)
@@ -227,6 +228,15 @@ def test_admin_walks_every_page(chromium, console):
     shot(page, "camera")
     page.goto(app.base + "/")
     page.wait_for_selector(f"{tile} .cam-name >> text=Front door")
+
+    # Privacy: one person's whole history deleted in one go.
+    page.goto(app.base + "/people/" + LIN)
+    page.wait_for_selector("#timeline li.event")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-history")
+    page.wait_for_selector("#delete-result >> text=Deleted")
+    deleted = int(page.inner_text("#delete-result").split()[1])
+    assert deleted >= 1 and page.locator("#timeline li.event").count() == 0
     problems.check()
     page.context.close()
 
