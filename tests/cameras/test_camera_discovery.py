@@ -1,0 +1,221 @@
+"""ONVIF WS-Discovery on loopback: a real announcer (the WSDiscovery library's Hello, Bye and
+ProbeMatch messages over multicast on 127.0.0.1) and the app's listener. A device that announced
+itself is listed and gets no connection until an admin adds it with credentials."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from camera_helpers import REPO
+from stream_servers import PASSWORD, USER
+from wsdiscovery.actions import NS_ACTION_PROBE, constructBye, constructHello, constructProbeMatch
+from wsdiscovery.message import createSOAPMessage, parseSOAPMessage
+from wsdiscovery.qname import QName
+from wsdiscovery.scope import Scope
+from wsdiscovery.service import Service
+
+from edgeface.cameras.discovery import CAMERA_TYPE, GROUP, IP_MULTICAST_ALL, PORT, OnvifDiscovery, device_id_for
+from edgeface.errors import ConfigError
+from edgeface.ports import free_port
+
+sys.path.insert(0, str(REPO / "tests" / "webapp"))  # a folder of helpers, not a package
+from webapp_helpers import App, wait_until
+
+LOOPBACK = "127.0.0.1"
+PRINTER = QName("http://schemas.microsoft.com/windows/2006/08/wdp/print", "PrintDeviceType", "wprt")
+
+
+class Announcer:
+    """An ONVIF camera's WS-Discovery side, on loopback only: Hello/Bye on demand, and a
+    ProbeMatch (unicast) to each Probe when ``answer_probes``."""
+
+    def __init__(self, device_port: int, *, types=(CAMERA_TYPE,), answer_probes: bool = True, name="Test Cam"):
+        self.epr = uuid.uuid4().urn
+        self.service = Service(list(types), [Scope("onvif://www.onvif.org/name/" + name.replace(" ", "%20")),
+                                             Scope("onvif://www.onvif.org/hardware/edgeface-test")],
+                               [f"http://{LOOPBACK}:{device_port}/onvif/device_service"], self.epr, 1)
+        self.id = device_id_for(self.epr)
+        self.probes = 0
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(LOOPBACK))
+        self._out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        self._stop = threading.Event()
+        self._listener = None
+        if answer_probes:
+            self._listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+            self._listener.bind((GROUP, PORT))
+            self._listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                                      struct.pack("4s4s", socket.inet_aton(GROUP), socket.inet_aton(LOOPBACK)))
+            self._listener.settimeout(0.2)
+            self._thread = threading.Thread(target=self._answer, daemon=True)
+            self._thread.start()
+
+    def hello(self) -> None:
+        self._out.sendto(createSOAPMessage(constructHello(self.service)).encode(), (GROUP, PORT))
+
+    def bye(self) -> None:
+        self._out.sendto(createSOAPMessage(constructBye(self.service)).encode(), (GROUP, PORT))
+
+    def _answer(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                data, sender = self._listener.recvfrom(65535)
+            except OSError:
+                continue
+            env = parseSOAPMessage(data, sender[0])
+            if env is not None and env.getAction() == NS_ACTION_PROBE:
+                self.probes += 1
+                match = constructProbeMatch([self.service], env.getMessageId())
+                self._out.sendto(createSOAPMessage(match).encode(), sender)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._thread.join(5)
+            self._listener.close()
+        self._out.close()
+
+
+class CountingPort:
+    """A TCP port that counts who connects (a device's ONVIF/RTSP port that must stay untouched)."""
+
+    def __init__(self):
+        self.sock = socket.create_server((LOOPBACK, 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def discovery():
+    found = OnvifDiscovery(LOOPBACK, probe_interval_s=1.0).start()
+    yield found
+    found.close()
+
+
+def test_hello_lists_a_camera_bye_removes_it_and_nothing_connects(discovery):
+    device = CountingPort()
+    cam = Announcer(device.port, answer_probes=False)
+    printer = Announcer(device.port, types=(PRINTER,), answer_probes=False)
+    try:
+        cam.hello()
+        printer.hello()
+        listed = wait_until(lambda: discovery.get(cam.id), timeout=10, what="the camera's Hello listed")
+        assert listed.address == LOOPBACK and listed.epr == cam.epr and listed.name == "Test Cam"
+        assert listed.xaddrs == [f"http://{LOOPBACK}:{device.port}/onvif/device_service"]
+        assert "onvif://www.onvif.org/hardware/edgeface-test" in listed.scopes
+        assert listed.types == ["http://www.onvif.org/ver10/network/wsdl#NetworkVideoTransmitter"]
+        time.sleep(1.5)       # a probe cycle more: still listed only
+        assert discovery.get(printer.id) is None, "a printer's Hello was listed as a camera"
+        cam.bye()
+        wait_until(lambda: discovery.get(cam.id) is None, timeout=10, what="the camera's Bye")
+        assert device.connections == 0, "the listener connected to a device that only announced itself"
+    finally:
+        cam.close()
+        printer.close()
+        device.close()
+
+
+def test_a_probe_finds_cameras_that_announced_before_the_app_started():
+    cam = Announcer(free_port())         # answers probes; no Hello at all
+    found = OnvifDiscovery(LOOPBACK).start()   # probes once at start
+    try:
+        wait_until(lambda: found.get(cam.id), timeout=10, what="the camera's ProbeMatch listed")
+        assert cam.probes >= 1
+    finally:
+        found.close()
+        cam.close()
+
+
+def test_garbage_and_a_bad_interface_are_refused(discovery):
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(LOOPBACK))
+    for junk in (b"", b"<not xml", b"\x00" * 2000, b"<?xml version='1.0'?><a/>"):
+        sender.sendto(junk, (GROUP, PORT))
+    sender.close()
+    cam = Announcer(free_port(), answer_probes=False)
+    try:
+        cam.hello()   # the listener is still alive after the junk
+        wait_until(lambda: discovery.get(cam.id), timeout=10, what="a Hello after junk")
+    finally:
+        cam.close()
+    with pytest.raises(ConfigError, match="is not an IPv4 address"):
+        OnvifDiscovery("eth0")
+    with pytest.raises(ConfigError, match=r"cannot listen for ONVIF WS-Discovery on 192\.0\.2\.1"):
+        OnvifDiscovery("192.0.2.1").start()   # not an address of this host
+
+
+@pytest.mark.slow
+def test_app_lists_discovered_cameras_and_adds_one_only_when_an_admin_confirms(rtsp_factory, sample_model,
+                                                                              tmp_path):
+    server = rtsp_factory()
+    token = secrets.token_urlsafe(16)
+    app = App(free_port(), {"EDGEFACE_API_TOKEN": token, "EDGEFACE_DISCOVERY_INTERFACE": LOOPBACK,
+                            "EDGEFACE_EVENTS_DIR": str(tmp_path / "events")},
+              tmp_path / "app.log", "--model", str(sample_model))
+    cam = Announcer(server.port, answer_probes=False, name="Porch")
+    shown = {}
+    try:
+        app.wait_ready()
+        cam.hello()
+        listed = wait_until(lambda: [d for d in app.get("/api/v1/discovered").json()["discovered"]
+                                     if d["id"] == cam.id], what="the announced camera listed")[0]
+        assert listed["address"] == LOOPBACK and listed["camera"] is None and listed["name"] == "Porch"
+        assert listed["xaddrs"] == [f"http://{LOOPBACK}:{server.port}/onvif/device_service"]
+        time.sleep(3)
+        assert server.connections() == 0, "the app connected to a device nobody confirmed"
+        assert app.camera("porch") is None
+
+        add = f"/api/v1/discovered/{cam.id}/add"
+        body = {"url": f"rtsp://{LOOPBACK}:{server.port}{server.path}", "username": USER, "password": PASSWORD}
+        assert app.request("POST", add, auth=False, json=body).status_code == 401
+        bad = app.request("POST", add, json={"username": 5})
+        assert bad.status_code == 400 and "hint" in bad.json()
+        creds_in_url = app.request("POST", add, json={**body, "url": server.url()})
+        assert creds_in_url.status_code == 400 and "without credentials" in creds_in_url.json()["error"]
+        assert app.request("POST", "/api/v1/discovered/onvif-000000000000/add", json=body).status_code == 404
+        assert server.connections() == 0
+
+        added = app.request("POST", add, json=body)
+        assert added.status_code == 201, added.text
+        shown["added"] = added.text
+        porch = wait_until(lambda: (c := app.camera("porch")) and c["online"] and c, what="the confirmed camera")
+        assert porch["name"] == "Porch" and f"{USER}:***@" in porch["url"]
+        assert server.connections() >= 1
+        listed = next(d for d in app.get("/api/v1/discovered").json()["discovered"] if d["id"] == cam.id)
+        assert listed["camera"] == "porch"
+        for path in ("/api/v1/discovered", "/api/v1/cameras", "/api/v1/cameras/export.yaml"):
+            shown[path] = app.get(path).text
+    finally:
+        cam.close()
+        app.stop()
+    shown["log"] = app.log()
+    for where, text in shown.items():
+        assert "Pa55" not in text, f"the camera password appears in {where}"
