@@ -139,6 +139,7 @@ class FramePipeline:
             self._last_submit = frame.time            # a still scene: every face is where it was
             self.stats.still_skips += 1
             self.tracks.hold(frame.time)
+            self._sighted(self.tracks, frame.time, frame)      # still there: the visit goes on
             return
         target = frame if cut_frame is None else cut_frame
         self._last_submit, self._detected_thumb = frame.time, self._cuts.latest
@@ -170,13 +171,15 @@ class FramePipeline:
         self.tracks = result.tracks
         result.events = apply_options(self.options, result.tracks, result.events, self._pending_frame)
         attach_context(result.events, result.tracks, self._pending_frame)
-        if self.on_sighting is not None:
-            self.on_sighting(sightings(self.camera_id, result.tracks, result.frame_time, self._pending_frame,
-                                       time.time()))
+        self._sighted(result.tracks, result.frame_time, self._pending_frame)
         for event in result.events:
             if self.on_event:
                 self.on_event(event)
         self._new_events.extend(result.events)
+
+    def _sighted(self, tracks: TrackSet, t: float, frame) -> None:
+        if self.on_sighting is not None:
+            self.on_sighting(sightings(self.camera_id, tracks, t, frame, time.time()))
 
     def health(self) -> dict:
         """Age of the newest analysis (frame times are monotonic) and the names on camera now."""
