@@ -45,24 +45,46 @@ class Matcher:
         clone.__dict__.update(self.__dict__, tolerance=float(tolerance))
         return clone
 
-    def nearest(self, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index of the nearest enrolled embedding and its exact distance, per probe row."""
-        probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
-        if not len(self.embeddings):
-            return np.full(len(probes), -1), np.full(len(probes), np.inf, dtype=np.float32)
+    def _scores(self, probes: np.ndarray) -> np.ndarray:
+        """||e||² - 2p·e for every enrolled embedding e and probe p, (N, k): the distance squared
+        minus ||p||², which is constant per probe, so it orders the embeddings by distance."""
         scores = self.embeddings @ probes.T            # (N, k): the one expensive step
         scores *= -2.0
-        scores += self._sq_norms[:, None]              # ||e||² - 2p·e; ||p||² is constant per probe
+        scores += self._sq_norms[:, None]
+        return scores
+
+    def nearest(self, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the nearest enrolled embedding and its exact distance, per probe row."""
+        best, dist, _ = self._nearest(probes, runner_up=False)
+        return best, dist
+
+    def _nearest(self, probes: np.ndarray, runner_up: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``nearest``, plus (``runner_up``) the exact distance to the nearest embedding of
+        another identity than the winner's (inf when there is none)."""
+        probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))
+        second = np.full(len(probes), np.inf, dtype=np.float32)
+        if not len(self.embeddings):
+            return np.full(len(probes), -1), np.full(len(probes), np.inf, dtype=np.float32), second
+        scores = self._scores(probes)
         best = np.argmin(scores, axis=0)
         # Recompute the winners exactly: the expansion loses precision for close pairs.
         dist = np.linalg.norm(self.embeddings[best] - probes, axis=1)
-        return best, dist
+        if runner_up:
+            for k, row in enumerate(best):
+                column = np.where(self.labels == self.labels[row], np.inf, scores[:, k])
+                other = int(np.argmin(column))
+                if np.isfinite(column[other]):
+                    second[k] = np.linalg.norm(self.embeddings[other] - probes[k])
+        return best, dist, second
 
-    def match(self, probes: np.ndarray) -> list[Match]:
-        best, dist = self.nearest(probes)
+    def match(self, probes: np.ndarray, margin: float = 0.0) -> list[Match]:
+        """The nearest identity per probe row, UNKNOWN beyond the tolerance — and, with
+        ``margin``, unless the nearest identity is closer than every other identity by that much
+        (a face between two people is named neither)."""
+        best, dist, runner_up = self._nearest(probes, runner_up=margin > 0)
         out = []
-        for row, d in zip(best, dist):
-            if row >= 0 and d <= self.tolerance:
+        for row, d, d2 in zip(best, dist, runner_up):
+            if row >= 0 and d <= self.tolerance and d2 - d >= margin:
                 ident = int(self.labels[row])
                 out.append(Match(self.names[ident], float(d), ident))
             else:

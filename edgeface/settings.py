@@ -307,8 +307,19 @@ class LiveSettings(Section):
                                    description="re-encode an Unknown face this often (it may turn)")
     settle_s: float = env("EDGEFACE_LIVE_SETTLE_S", default=1.0, ge=0,
                           description="... and at every detection while its track is younger than this")
-    named_recheck_s: float = env("EDGEFACE_LIVE_NAMED_RECHECK_S", default=3.0, ge=0,
-                                 description="re-encode a named face this often (someone else may stand there)")
+    named_recheck_s: float = env("EDGEFACE_LIVE_NAMED_RECHECK_S", default=0.0, ge=0,
+                                 description="re-encode a named face this often (0: at every detection); "
+                                             "someone else may stand there, and its name is drawn only this "
+                                             "long + 2 detection intervals after its last check")
+    identity_jump: float = env("EDGEFACE_LIVE_IDENTITY_JUMP", default=0.45, ge=0, le=2,
+                               description="a track's new encoding this far from its last one is another face: "
+                                           "the track ends, its name is withdrawn, a new track begins (0 … 2)")
+    match_margin: float = env("EDGEFACE_LIVE_MATCH_MARGIN", default=0.0, ge=0, le=2,
+                              description="a name only when its person is this much closer than anyone else "
+                                          "(0 … 2; 0: the nearest within the tolerance)")
+    min_face_px: int = env("EDGEFACE_LIVE_MIN_FACE_PX", default=0, ge=0, le=4096,
+                           description="faces narrower than this are drawn, never named (cameras may set "
+                                       "their own); 0: no minimum")
     unknown_confirmations: int = env("EDGEFACE_LIVE_UNKNOWN_CONFIRMATIONS", default=2, ge=1,
                                      description="Unknown results in a row before a named track turns Unknown")
     tolerance: float = env("EDGEFACE_LIVE_TOLERANCE", default=DEFAULT_TOLERANCE, ge=0, le=2,

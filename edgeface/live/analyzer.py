@@ -23,9 +23,10 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from edgeface.engine import Engine
+from edgeface.engine import Box, Engine
 from edgeface.images import bgr_to_rgb, decode_jpeg, encode_jpeg
 from edgeface.lifecycle import LogOnChange
 from edgeface.live.events import RecognitionEvent
@@ -35,6 +36,10 @@ from edgeface.live.tracking import TrackSet
 
 log = logging.getLogger(__name__)
 
+#: With no face in the scaled copy, the whole frame is searched at full resolution at most this
+#: often (a search costs ~1.8 scaled ones): small faces arriving in a scene are found this late.
+SWEEP_S = 1.0
+
 
 @dataclass
 class AnalysisJob:
@@ -43,6 +48,8 @@ class AnalysisJob:
     tracks: TrackSet              # the camera's tracks when submitted: a snapshot, ours to update
     lead_s: float = 0.0           # new tracks may be drawn this long before the frame (delayed output)
     urgent: bool = False          # the first frame of a new scene: jumps the queue
+    analysed_at: float = float("-inf")   # frame time of the camera's newest analysis: the oldest goes first
+    min_face_px: int = 0          # narrower faces are drawn, never named (too small to name reliably)
 
 
 @dataclass
@@ -70,8 +77,9 @@ class Analyzer:
         self.failures = 0
         self._failures_lock = threading.Lock()
         self._errors = LogOnChange(repeat_s=60.0)
-        # (priority, order, job, future): urgent jobs jump the queue; the order number keeps FIFO
-        # fairness within a priority and never compares jobs.
+        # (priority, analysed_at, order, job, future): urgent jobs jump the queue; then the camera
+        # whose newest analysis is oldest goes first (fair when the cores cannot keep up); the
+        # order number keeps FIFO within a tie and never compares jobs.
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
@@ -85,7 +93,7 @@ class Analyzer:
         if self.inline:
             self._call(job, future)
         else:
-            self._queue.put((0 if job.urgent else 1, next(self._order), job, future))
+            self._queue.put((0 if job.urgent else 1, job.analysed_at, next(self._order), job, future))
         return future
 
     def queue_depth(self) -> int:
@@ -101,27 +109,29 @@ class Analyzer:
             future.set_exception(err)
 
     def analyze(self, job: AnalysisJob) -> AnalysisResult:
-        """Detect → associate with the job's tracks → encode and match the tracks due → events."""
+        """Detect → associate with the job's tracks → encode the tracks due, verify that each is
+        still the face it was (else a new track takes its place) and match → events."""
         t = job.frame.time              # type: ignore[attr-defined]
         loaded = self.models.current()
         bgr = None if loaded is None else frame_bgr(job.frame, self.stages)
         if loaded is None or bgr is None:
             return AnalysisResult(t, None)
         rgb = bgr_to_rgb(bgr)
-        boxes = self.engine.detect(rgb)
         tracks = job.tracks
+        boxes = self._find_faces(rgb, tracks, t, job.urgent or job.analysed_at == float("-inf"))
         with self.stages.timed("track"):
             tracks.update(boxes, t, job.lead_s)
-            due = tracks.due_for_encoding(t, loaded.generation)
+            due = tracks.due_for_encoding(t, loaded.generation, job.min_face_px)
         result = AnalysisResult(t, tracks, loaded, len(due))
         if not due:
             return result
         due_boxes = [tr.box for tr in due]
         encodings = self.engine.encode(rgb, due_boxes)
-        with self.stages.timed("match"):
-            probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
-            matches = loaded.matcher.match(probes)
         settings = tracks.settings
+        with self.stages.timed("match"):
+            due = [tracks.verify(tr, vector, t) for tr, vector in zip(due, encodings)]
+            probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
+            matches = loaded.matcher.match(probes, margin=settings.match_margin)
         for tr, box, match in zip(due, due_boxes, matches):
             if tracks.apply(tr, match, t, loaded.generation):
                 result.events.append(RecognitionEvent(
@@ -129,6 +139,32 @@ class Analyzer:
                     time=time.time(), track=tr.id, model_version=loaded.version,
                     snapshot=snapshot_jpeg(bgr, box, settings.snapshot_margin, settings.jpeg_quality)))
         return result
+
+    def _find_faces(self, rgb: np.ndarray, tracks: TrackSet, t: float, new_scene: bool) -> list[Box]:
+        """Faces in the frame: the scaled copy first (cheap), then full resolution where it may
+        have missed small ones — the whole frame when it found nothing at the start of a scene or
+        at most every ``SWEEP_S`` after, and a crop around every live track it did not find again
+        (a small face the full-resolution look found is kept track of)."""
+        boxes = self.engine.detect(rgb)
+        factor = 1 / tracks.settings.detect_scale        # the engine scales by detect_scale: net full resolution
+        if factor <= 1:
+            return boxes
+        if not boxes and (new_scene or t - tracks.swept_at >= SWEEP_S):
+            tracks.swept_at = t
+            return self._magnified(rgb, (0, rgb.shape[1], rgb.shape[0], 0), factor)
+        max_jump = tracks.settings.max_jump
+        for tr in tracks.tracks:
+            if tr.ended_at > t and not any(tr.joins(b, t) <= max_jump for b in boxes):
+                boxes += [b for b in self._magnified(rgb, _around(tr.predicted_box(t), rgb.shape), factor)
+                          if tr.joins(b, t) <= max_jump]
+        return boxes
+
+    def _magnified(self, rgb: np.ndarray, region: Box, factor: float) -> list[Box]:
+        """Faces in ``region`` of ``rgb``, looked for on a copy magnified by ``factor``, in ``rgb``'s pixels."""
+        top, right, bottom, left = region
+        crop = cv2.resize(rgb[top:bottom, left:right], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        return [(top + round(b[0] / factor), left + round(b[1] / factor), top + round(b[2] / factor),
+                 left + round(b[3] / factor)) for b in self.engine.detect(crop)]
 
     def _report(self, err: Exception) -> None:
         """Log a failure; the same one again only once a minute (it may recur on every frame)."""
@@ -140,7 +176,7 @@ class Analyzer:
 
     def _run(self) -> None:
         while True:
-            _, _, job, future = self._queue.get()
+            *_, job, future = self._queue.get()
             if job is None:
                 return
             self._call(job, future)
@@ -151,7 +187,7 @@ class Analyzer:
             return
         self._closed = True
         for _ in self._threads:
-            self._queue.put((-1, next(self._order), None, None))
+            self._queue.put((-1, 0.0, next(self._order), None, None))
         for t in self._threads:
             t.join(timeout=10)
 
@@ -193,6 +229,13 @@ def _decode(frame) -> np.ndarray | None:
     if bgr is None and getattr(frame, "jpeg", None):
         bgr = decode_jpeg(frame.jpeg)
     return bgr
+
+
+def _around(box: Box, shape: tuple[int, ...]) -> Box:
+    """``box`` grown by its width on every side, inside the frame."""
+    top, right, bottom, left = box
+    w = max(right - left, bottom - top)
+    return max(0, top - w), min(shape[1], right + w), min(shape[0], bottom + w), max(0, left - w)
 
 
 def snapshot_jpeg(bgr: np.ndarray, box, margin: float, quality: int) -> bytes:

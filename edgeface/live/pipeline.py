@@ -22,6 +22,7 @@ import numpy as np
 
 from edgeface.history.cameras import CameraOptions, apply_options
 from edgeface.images import encode_jpeg
+from edgeface.lifecycle import RateCounter
 from edgeface.live.analyzer import AnalysisJob, AnalysisResult, Analyzer, frame_bgr
 from edgeface.live.annotate import FaceLabel, describe, draw_faces
 from edgeface.live.events import RecognitionEvent, Sighting, attach_context, sightings
@@ -77,6 +78,7 @@ class FramePipeline:
         self._detected_thumb: np.ndarray | None = None   # thumbnail of the last frame sent to detection
         self._buffer: deque = deque(maxlen=256)   # frames waiting out output_delay_s
         self._analysed_at = float("-inf")           # frame time of the last detection pass
+        self._looks = RateCounter(window_s=10.0)    # detections done, and skipped because nothing moved
 
     @property
     def busy(self) -> bool:
@@ -123,7 +125,8 @@ class FramePipeline:
         return None
 
     def _labels(self, t: float) -> list[FaceLabel]:
-        return [_label(tr, t) for tr in self.tracks.tracks if tr.visible_at(t, self.settings.track_ttl_s)]
+        stale_s = self.tracks.stale_s()
+        return [_label(tr, t, stale_s) for tr in self.tracks.visible(t)]
 
     def _detection_due(self, t: float) -> bool:
         return (self._pending is None and self.models.current() is not None
@@ -138,6 +141,7 @@ class FramePipeline:
         if cut_frame is None and not moved(self._cuts.latest, self._detected_thumb):
             self._last_submit = frame.time            # a still scene: every face is where it was
             self.stats.still_skips += 1
+            self._looks.tick(frame.time)
             self.tracks.hold(frame.time)
             self._sighted(self.tracks, frame.time, frame)      # still there: the visit goes on
             return
@@ -148,8 +152,9 @@ class FramePipeline:
         lead = min(target.time - self._analysed_at, self.settings.detect_interval_s * 2) \
             if self.settings.output_delay_s > 0 else 0.0
         self._pending_frame = target
-        self._pending = self.analyzer.submit(AnalysisJob(self.camera_id, target, self.tracks.snapshot(), lead,
-                                                         urgent=cut_frame is not None))
+        self._pending = self.analyzer.submit(AnalysisJob(
+            self.camera_id, target, self.tracks.snapshot(), lead, urgent=cut_frame is not None,
+            analysed_at=self._analysed_at, min_face_px=self.options.min_face_px or self.settings.min_face_px))
 
     def _collect(self) -> None:
         """Adopt our finished analysis, if there is one: its updated tracks, counts and events."""
@@ -162,6 +167,7 @@ class FramePipeline:
         if result.tracks is None:
             return
         self.stats.detections += 1
+        self._looks.tick(result.frame_time)
         self.stats.encodings += result.encodings
         self._analysed_at = result.frame_time
         # Cuts that came while it ran end its tracks too (the snapshot predates them).
@@ -182,10 +188,16 @@ class FramePipeline:
             self.on_sighting(sightings(self.camera_id, tracks, t, frame, time.time()))
 
     def health(self) -> dict:
-        """Age of the newest analysis (frame times are monotonic) and the names on camera now."""
+        """Age of the newest analysis (frame times are monotonic), detections per second achieved
+        (a look skipped because nothing moved counts: it needed none) against planned — fewer
+        when the cores cannot keep up — and the names on camera now."""
         lag = time.monotonic() - self._analysed_at if self._analysed_at > float("-inf") else None
         now = [tr.name for tr in self.tracks.tracks if tr.state == TrackState.NAMED and tr.name]
-        return {"analysis_lag_s": None if lag is None else round(lag, 3), "people_now": sorted(set(now))}
+        on = self.models.current() is not None and self.options.recognition and self.options.enabled
+        planned = 1 / max(self.settings.detect_interval_s, 1 / 30) if on else 0.0
+        return {"analysis_lag_s": None if lag is None else round(lag, 3),
+                "detections_per_s": round(self._looks.rate(), 2), "detections_planned_per_s": round(planned, 2),
+                "people_now": sorted(set(now))}
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
@@ -201,6 +213,5 @@ class FramePipeline:
             return describe(encode_jpeg(annotated, self.settings.jpeg_quality), jpeg, frame.time, faces)
 
 
-def _label(tr: Track, t: float) -> FaceLabel:
-    return FaceLabel(tr.id, tr.predicted_box(t), tr.state, None if tr.state == TrackState.PENDING else tr.name,
-                     tr.distance)
+def _label(tr: Track, t: float, stale_s: float) -> FaceLabel:
+    return FaceLabel(tr.id, tr.predicted_box(t), *tr.identity_at(t, stale_s))

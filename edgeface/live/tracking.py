@@ -2,9 +2,15 @@
 
 Detection runs a few times a second, not per frame; in between, each track's box is moved along
 its measured velocity, which keeps drawn boxes on moving faces for the price of arithmetic.
-A track is encoded when it is new and re-checked on a timer (sooner while Unknown, at every
-detection while it is young), so the expensive descriptor runs a handful of times per face, not
-30 times a second. A scene cut ends every track: none is drawn after it or joined across it.
+A track is encoded when it is new and re-checked at every detection by default (a face can be
+replaced by another in the same place without a scene cut), never on every frame.
+
+A track's identity is verified, not assumed: a new encoding that jumps away from the track's
+last one (``identity_jump``, well under the match tolerance) means another face stands in the box,
+so the track ends and a new one begins; the old name is withdrawn from the frames since the last
+encoding that agreed (the output delay has not shown them yet). So a track's mean encoding only
+ever averages encodings of one person, and a name is drawn only on frames its track has verified.
+A scene cut ends every track: none is drawn after it or joined across it.
 """
 
 from __future__ import annotations
@@ -81,7 +87,9 @@ class Track:
     encodings: deque = field(default_factory=lambda: deque(maxlen=TRACK_ENCODINGS), repr=False)
 
     lead_s: float = 0.0           # may be drawn this long before its first detection (delayed output)
-    ended_at: float = math.inf    # a scene cut: not drawn from then on, and joined by no detection
+    ended_at: float = math.inf    # a scene cut or a face change: not drawn from then on, joined by no detection
+    verified_at: float = -math.inf   # frame time of the last look that confirmed the face (an agreeing encoding)
+    named_until: float = math.inf    # the name is not drawn on later frames (the face may be someone else's)
 
     def __post_init__(self):
         self.born_at = self.seen_at
@@ -106,13 +114,28 @@ class Track:
         was probably there before the detector looked) until ``ttl_s`` after its last."""
         return self.born_at - self.lead_s <= t <= self.seen_at + ttl_s and t < self.ended_at
 
+    def joins(self, box: Box, t: float) -> float:
+        """How far ``box`` (detected at ``t``) is from this face, in face widths: the smaller of
+        the distances to where it was predicted and to where it was last seen."""
+        return min(_jump(self.predicted_box(t), box), _jump(self.box, box))
+
     def probe(self, encoding: np.ndarray) -> np.ndarray:
-        """Add this frame's encoding; the vector to match: the mean of the recent ones — only
-        this one when the track may have joined someone else's face (``doubtful``)."""
-        if self.doubtful:
-            self.encodings.clear()
+        """Add this frame's encoding (one that agrees with the others: see ``TrackSet.verify``);
+        the vector to match: the mean of the recent ones."""
         self.encodings.append(encoding)
         return np.mean(self.encodings, axis=0)
+
+    def jump(self, encoding: np.ndarray) -> float:
+        """Distance from ``encoding`` to this track's last one (0 when it has none yet)."""
+        return float(np.linalg.norm(encoding - self.encodings[-1])) if self.encodings else 0.0
+
+    def identity_at(self, t: float, stale_s: float) -> tuple[TrackState, str | None, float | None]:
+        """State, name and distance to draw on the frame of time ``t``: a name only where the
+        face was verified — not after the track's name was withdrawn, nor longer than
+        ``stale_s`` after its last verification (it is drawn as a face being identified)."""
+        if self.state == TrackState.PENDING or t > self.named_until or t > self.verified_at + stale_s:
+            return TrackState.PENDING, None, None
+        return self.state, self.name, self.distance
 
 
 class TrackSet:
@@ -123,6 +146,7 @@ class TrackSet:
         self.settings = settings
         self.tracks: list[Track] = []
         self.cuts: deque[float] = deque(maxlen=64)    # frame times of recent scene cuts, ascending
+        self.swept_at = -math.inf                     # frame time of the last full-resolution search
         self._ids = itertools.count(1)
 
     def snapshot(self) -> TrackSet:
@@ -159,12 +183,12 @@ class TrackSet:
         ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
         movers and then draws a second box for one face until the first times out.) Joins that
         could be a different person — a big jump or resize, a long gap — keep their label but
-        are re-identified at once. Tracks never continue across a scene cut. New tracks get
+        are re-identified at once; a track not found again loses its name from its last verified
+        look on (until a look verifies it again). Tracks never continue across a scene cut. New tracks get
         ``lead_s`` (see ``Track``), but do not reach back past the cut that began their scene.
         """
         alive = [(i, tr) for i, tr in enumerate(self.tracks) if tr.ended_at > t]
-        pairs = sorted((min(_jump(tr.predicted_box(t), b), _jump(tr.box, b)), i, j)
-                       for i, tr in alive for j, b in enumerate(boxes))
+        pairs = sorted((tr.joins(b, t), i, j) for i, tr in alive for j, b in enumerate(boxes))
         used_t, used_b = set(), set()
         for jump, i, j in pairs:
             if jump > self.settings.max_jump:
@@ -178,6 +202,9 @@ class TrackSet:
             self._move(tr, boxes[j], t)
             used_t.add(i)
             used_b.add(j)
+        for i, tr in alive:
+            if i not in used_t:
+                self.withdraw(tr)          # not found: whoever stands there now is not verified
         lead_s = min(lead_s, t - self.last_cut(t))
         for j, b in enumerate(boxes):
             if j not in used_b:
@@ -185,12 +212,28 @@ class TrackSet:
         self.expire(t)
 
     def hold(self, t: float) -> None:
-        """Nothing moved in the frame of time ``t``: every live track is confirmed where it is."""
+        """Nothing moved in the frame of time ``t``: every live track is confirmed where it is —
+        and still the face its last look verified."""
         for tr in self.tracks:
             if tr.ended_at > t:
+                if tr.verified_at == tr.seen_at:
+                    tr.verified_at = t
                 tr.velocity = (0.0, 0.0, 0.0, 0.0)
                 tr.seen_at = t
                 tr.history.append((t, tr.box))
+
+    def visible(self, t: float) -> list[Track]:
+        """The tracks drawn on the frame of time ``t``; a prediction older than two detection
+        intervals + 0.5 s (analysis fell behind) is not drawn: it would be beside the face."""
+        ttl = min(self.settings.track_ttl_s, 2 * self.settings.detect_interval_s + 0.5)
+        return [tr for tr in self.tracks if tr.visible_at(t, ttl)]
+
+    def stale_s(self) -> float:
+        """How long after its last verification a name is still drawn (see ``Track.identity_at``):
+        until two planned verifications have passed without one (the detector misses a face now
+        and then; a name that flickered off would say less than one that holds for 0.5 s)."""
+        s = self.settings
+        return s.named_recheck_s + 2 * s.detect_interval_s
 
     def expire(self, t: float) -> None:
         """Drop tracks that detection has not confirmed lately, or that a cut ended (kept longer
@@ -211,12 +254,17 @@ class TrackSet:
         tr.box, tr.seen_at = _box(box), t
         tr.history.append((t, tr.box))
 
-    def due_for_encoding(self, t: float, generation: int) -> list[Track]:
-        """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model."""
+    def due_for_encoding(self, t: float, generation: int, min_face_px: int = 0) -> list[Track]:
+        """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model.
+        A face narrower than ``min_face_px`` is too small to name reliably: never encoded, and a
+        name it had is withdrawn."""
         s = self.settings
         due = []
         for tr in self.tracks:
             if tr.seen_at != t:
+                continue
+            if _width(tr.box) < min_face_px:
+                self.withdraw(tr)
                 continue
             age = t - tr.encoded_at
             if (tr.state == TrackState.PENDING or tr.doubtful or tr.generation != generation
@@ -225,9 +273,27 @@ class TrackSet:
                 due.append(tr)
         return due
 
+    def verify(self, tr: Track, encoding: np.ndarray, t: float) -> Track:
+        """The track whose face ``encoding`` (taken at ``t``) is: ``tr`` when it agrees with
+        ``tr``'s last encoding, else a new track in its place — ``tr`` ends at ``t`` and its name
+        is withdrawn from the frames since its last verified look."""
+        if tr.jump(encoding) <= self.settings.identity_jump:
+            tr.verified_at = t
+            return tr
+        tr.ended_at = t
+        self.withdraw(tr)
+        new = Track(next(self._ids), tr.box, t, ended_at=self._next_cut(t), verified_at=t)
+        self.tracks.append(new)
+        return new
+
+    @staticmethod
+    def withdraw(tr: Track) -> None:
+        """The face in ``tr`` may not be the one it was named as: no name after its last verified look."""
+        tr.named_until = min(tr.named_until, tr.verified_at)
+
     def apply(self, tr: Track, match: Match, t: float, generation: int) -> bool:
         """Record a match result; True when it is news worth an event (named, renamed, or Unknown)."""
-        tr.encoded_at, tr.generation = t, generation
+        tr.encoded_at, tr.generation, tr.named_until = t, generation, math.inf
         doubtful, tr.doubtful = tr.doubtful, False
         if match.name != UNKNOWN:
             tr.state, tr.name, tr.distance, tr.unknown_streak = TrackState.NAMED, match.name, match.distance, 0

@@ -4,6 +4,7 @@ tracks, counts and events. The engine is the real one, held at a gate where timi
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -110,4 +111,6 @@ def test_urgent_jobs_jump_the_queue_and_a_cancelled_one_is_skipped(setup):
     engine.gate.set()
     for future in (running, later, urgent):
         assert future.result(timeout=60).detected
-    assert engine.seen == [1, 4, 2], "the urgent job waited its turn, or the cancelled one ran"
+    # (a blank frame is searched twice: scaled, then at full resolution for small faces)
+    assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 4, 2], \
+        "the urgent job waited its turn, or the cancelled one ran"
