@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import subprocess
 import sys
 
 import pytest
 import yaml
 from camera_helpers import REPO
+from helpers import require_tool
 from stream_servers import PASSWORD, USER
 
 from edgeface.cameras.config import (
@@ -178,3 +180,33 @@ def test_export_references_every_secret_and_loads_back(tmp_path):
     store.forget("door")
     assert [c.id for c in store.saved()] == ["yard"]
     assert "door" not in (events / SECRETS_NAME).read_text()
+
+
+def test_the_cameras_component_mounts_its_list_and_the_secret_fills_it_in(tmp_path):
+    """manifests/components/cameras in an overlay: renders and validates; the app is pointed at the
+    ConfigMap's file, and the Secret template's keys are exactly what that file references."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    manifests = os.path.relpath(REPO / "manifests", overlay)
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: edgeface\n"
+        f"resources: [{manifests}/base]\ncomponents: [{manifests}/components/cameras]\n")
+    rendered = subprocess.run([require_tool("kubectl"), "kustomize", str(overlay)], capture_output=True, text=True)
+    assert rendered.returncode == 0, rendered.stderr
+    (tmp_path / "rendered.yaml").write_text(rendered.stdout)
+    checked = subprocess.run([require_tool("kubernetes-validate"), "--strict", "-k", "1.28.0",
+                              str(tmp_path / "rendered.yaml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(rendered.stdout)}
+    container = docs["Deployment", "edgeface"]["spec"]["template"]["spec"]["containers"][0]
+    path = next(e["value"] for e in container["env"] if e["name"] == "EDGEFACE_CAMERAS_FILE")
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "cameras")
+    assert path == f"{mount['mountPath']}/cameras.yaml"
+    assert {"secretRef": {"name": "edgeface-camera-credentials"}} in container["envFrom"]
+    (tmp_path / "cameras.yaml").write_text(docs["ConfigMap", "edgeface-cameras"]["data"]["cameras.yaml"])
+    secret = yaml.safe_load((REPO / "manifests/components/cameras/secret.template.yaml").read_text())
+    cams = load_cameras_file(tmp_path / "cameras.yaml", secret["stringData"])
+    assert [c.url.split("@")[0] for c in cams] == ["rtsp://admin:REPLACE-ME", "rtsp://viewer:REPLACE-ME"]
+    for key in secret["stringData"]:     # no key the list does not use
+        with pytest.raises(ConfigError, match=f"variable {key} is not set"):
+            load_cameras_file(tmp_path / "cameras.yaml", {k: v for k, v in secret["stringData"].items() if k != key})
