@@ -13,11 +13,12 @@ from webapp import create_app
 from webapp.config import AppSettings
 
 ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
+VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 
 
 @pytest.fixture
 def app(sample_model, tmp_path):
-    settings = AppSettings(api_token="admin-token-0123456789",
+    settings = AppSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789",
                            service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev"),
                                                  visit_gap_s=30))
     made = create_app(settings)
@@ -66,6 +67,8 @@ def test_events_filters_pages_images_and_labels(app):
     assert labelled.json["labelled_by_role"] == "admin" and labelled.json["training_candidate"] == "local"
     assert client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": ""}, headers=ADMIN).status_code == 400
     assert client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "X"}).status_code == 401
+    assert client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "X"}, headers=VIEWER).status_code == 403
+    assert client.get("/api/v1/events", headers=VIEWER).json["events"]                 # viewers search
 
 
 def test_people_and_deleting_their_history(app):
@@ -82,6 +85,7 @@ def test_people_and_deleting_their_history(app):
     detail = client.get(f"/api/v1/people/{names[0]}", headers=ADMIN).json
     assert [(c["camera"], c["visits"]) for c in detail["cameras"]] == [("yard", 1), ("door", 1)]
     assert client.get("/api/v1/people/Nobody%20Known", headers=ADMIN).status_code == 404
+    assert client.delete(f"/api/v1/people/{names[0]}/history", headers=VIEWER).status_code == 403
     deleted = client.delete(f"/api/v1/people/{names[0]}/history", headers=ADMIN)
     assert deleted.status_code == 200 and deleted.json["deleted"] == 2
     assert client.get(f"/api/v1/events?name={names[0]}", headers=ADMIN).json["events"] == []
@@ -100,6 +104,7 @@ def test_camera_settings_are_persisted_and_checked(app, media_dir):
     assert client.patch(f"/api/v1/cameras/{camera}", json={"min_face_px": "big"}, headers=ADMIN).status_code == 400
     assert client.patch("/api/v1/cameras/nope", json={"name": "x"}, headers=ADMIN).status_code == 404
     assert client.patch(f"/api/v1/cameras/{camera}", json={"name": "x"}).status_code == 401
+    assert client.patch(f"/api/v1/cameras/{camera}", json={"name": "x"}, headers=VIEWER).status_code == 403
     assert svc.camera_settings.get(camera).name == "Front door"                   # in the database
 
 
