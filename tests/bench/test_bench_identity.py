@@ -194,10 +194,19 @@ def test_reference_names_the_enrolled_segments_of_faces_of_60_px_and_more(quick_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="identity guard: issue 9")
 def test_live_path_never_puts_a_wrong_name_on_a_face(quick_result):
     wrong = {name: s["live"]["wrong"] for name, s in quick_result["scenarios"].items() if s["live"]["wrong"]}
     assert not wrong, f"wrong names drawn live: {wrong}"
+    assert quick_result["goal"]["segments_wrong_name"]["met"]
+
+
+@pytest.mark.slow
+def test_live_path_names_what_the_reference_names_small_faces_included(quick_result):
+    kept = quick_result["totals"]["live_keeps_reference"]
+    assert kept["reference_named_right"] >= 15 and kept["share"] >= 0.97, kept
+    small = quick_result["scenarios"]["size_30"]
+    assert small["live"]["segments_named_right"] == small["reference"]["segments_named_right"] >= 1, \
+        "30 px faces the reference names are not named live"
 
 
 def test_bench_refuses_missing_media(tmp_path):
