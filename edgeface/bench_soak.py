@@ -432,6 +432,10 @@ def _report(prof: Profile, samples: list[dict], latencies: list[float], tally: T
     return {
         "suite": "soak", "minutes": prof.minutes, "profile": prof.__dict__,
         "rss_mb": trend("rss_mb"), "pss_mb": trend("pss_mb"), "worker_threads": trend("threads"),
+        # Is growth a start-up ramp or a leak? The mean RSS of each window, in order.
+        "rss_mb_by_window": [_round(_mean([s["rss_mb"] for s in samples if i * prof.window_s <= s["t"]
+                                           < (i + 1) * prof.window_s]))
+                             for i in range(int(end // prof.window_s) + 1)],
         "worker_fds": trend("fds"),
         "good_camera_fps": {"mean": _round(_mean(good_fps)), "min": _round(min(good_fps, default=None))},
         "good_camera_output_fps": {"mean": _round(_mean(out_fps)), "min": _round(min(out_fps, default=None))},
@@ -456,6 +460,7 @@ def format_table(r: dict) -> str:
     lines = [f"soak: {r['minutes']:g} min; load average before {r['load_average']['before']} after "
              f"{r['load_average']['after']} ({r['load_average']['cpus']} CPUs)",
              t("app RSS (tree)", r["rss_mb"], " MB"), t("app PSS (tree)", r["pss_mb"], " MB"),
+             f"  app RSS by window      {r['rss_mb_by_window']} MB",
              t("worker threads", r["worker_threads"]), t("worker open files", r["worker_fds"]),
              f"  good cameras fps       mean {r['good_camera_fps']['mean']}  min {r['good_camera_fps']['min']} "
              f"(output mean {r['good_camera_output_fps']['mean']}, min {r['good_camera_output_fps']['min']}; "
