@@ -294,8 +294,10 @@ class History(Service):
             shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- reading (any thread) ---------------------------------------------------------------------
-    def query(self, q: EventQuery) -> Page:
-        """Newest first, ``q.limit`` at most; ``next_cursor`` continues after the last one."""
+    def query(self, q: EventQuery | None = None, **filters: Any) -> Page:
+        """Newest first, ``q.limit`` at most; ``next_cursor`` continues after the last one.
+        ``query(camera=..., limit=...)`` is ``query(EventQuery(camera=..., limit=...))``."""
+        q = q or EventQuery(**filters)
         conds = []
         for column, value in ((events.c.camera, q.camera), (events.c.name, q.name),
                               (events.c.model_version, q.model_version)):
