@@ -48,6 +48,9 @@ def cmd_serve(args) -> int:
     if args.settings.cameras.file:   # likewise a wrong cameras file or a missing Secret variable
         from edgeface.cameras.config import load_cameras_file
         load_cameras_file(args.settings.cameras.file)
+    if args.settings.cameras.discovery_interface:
+        from edgeface.cameras.discovery import interface_address
+        interface_address(args.settings.cameras.discovery_interface, check_bind=True)
     from edgeface.cameras.netpolicy import parse_networks
     from webapp.config import AppSettings
     from webapp.server import EdgefaceServer

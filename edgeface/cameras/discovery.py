@@ -72,11 +72,7 @@ class OnvifDiscovery:
     devices: dict[str, DiscoveredDevice] = field(default_factory=dict)
 
     def __post_init__(self):
-        try:
-            self._iface = ipaddress.IPv4Address(self.interface)
-        except ValueError:
-            raise ConfigError(f"EDGEFACE_DISCOVERY_INTERFACE {self.interface[:60]!r} is not an IPv4 address",
-                              "give the address of the cameras' interface, e.g. the pod IP") from None
+        self._iface = interface_address(self.interface)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -210,6 +206,25 @@ class OnvifDiscovery:
             gone = self.devices.pop(device_id_for(str(epr)[:MAX_TEXT]), None) if epr else None
         if gone is not None:
             log.info("ONVIF camera %s at %s said goodbye", gone.id, gone.address)
+
+
+def interface_address(interface: str, *, check_bind: bool = False) -> ipaddress.IPv4Address:
+    """``interface`` as an address; with ``check_bind``, also that it is one of this host's
+    (``edgeface serve`` checks before gunicorn starts, so a typo is one clear line)."""
+    try:
+        address = ipaddress.IPv4Address(interface)
+    except ValueError:
+        raise ConfigError(f"EDGEFACE_DISCOVERY_INTERFACE {interface[:60]!r} is not an IPv4 address",
+                          "give the address of the cameras' interface, e.g. the pod IP") from None
+    if check_bind:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind((str(address), 0))
+        except OSError as err:
+            raise ConfigError(f"cannot listen for ONVIF WS-Discovery on {interface}: {err.strerror}",
+                              "check EDGEFACE_DISCOVERY_INTERFACE is an address of this host, "
+                              "or unset it") from None
+    return address
 
 
 def device_id_for(epr: str) -> str:

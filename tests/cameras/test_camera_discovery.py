@@ -172,6 +172,13 @@ def test_garbage_and_a_bad_interface_are_refused(discovery):
         OnvifDiscovery("192.0.2.1").start()   # not an address of this host
 
 
+def test_serve_refuses_an_interface_of_another_host_in_one_line(tmp_path, sample_model):
+    app = App(free_port(), {"EDGEFACE_DISCOVERY_INTERFACE": "192.0.2.1"}, tmp_path / "app.log",
+              "--model", str(sample_model))
+    assert app.proc.wait(60) == 2
+    assert "cannot listen for ONVIF WS-Discovery on 192.0.2.1" in app.log() and "Traceback" not in app.log()
+
+
 @pytest.mark.slow
 def test_app_lists_discovered_cameras_and_adds_one_only_when_an_admin_confirms(rtsp_factory, sample_model,
                                                                               tmp_path):
