@@ -220,7 +220,9 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         started = time.monotonic()
         new = publish(s3_env, sample_model, model_repo, "pod-v2", tmp_path)
         assert new["MODEL_VERSION"] != model_image["MODEL_VERSION"]
-        kube_yaml, _ = render_for_podman(tmp_path, app_image.tag, new["IMAGE_URL"])
+        kube_yaml, docs = render_for_podman(tmp_path, app_image.tag, new["IMAGE_URL"])
+        # the claim stays as it is (podman 4.3 would refuse to create its volume again)
+        kube_yaml.write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "PersistentVolumeClaim"]))
         podman("kube", "play", "--replace", "--network", "none", "--tls-verify=false", str(kube_yaml))
         netns.attach(podman)
         wait_until(lambda: netns.get(f"{base}/readyz")[0] == 200 and json.loads(
