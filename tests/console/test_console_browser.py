@@ -66,7 +66,7 @@ def open_page(chromium, console, token: str):
     return page, problems
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     """A screenshot for a person to look at, after checking what a keyboard or screen reader needs."""
     unnamed = page.evaluate("""() => [...document.querySelectorAll(
             'input:not([type=hidden]), select, textarea, button, img')]
@@ -75,7 +75,7 @@ def shot(page, name: str) -> None:
                      && !e.getAttribute('aria-labelledby') && !e.textContent.trim())
         .map(e => e.outerHTML.slice(0, 120))""")
     assert not unnamed, f"{name}: controls or images without a name: {unnamed}"
-    page.screenshot(path=str(artifact_dir() / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(artifact_dir() / f"{name}.png"), full_page=full_page)
 
 
 def api(console, path: str, token: str = ADMIN, method: str = "GET", **kw) -> requests.Response:
@@ -211,7 +211,8 @@ def test_admin_walks_every_page(chromium, console):
     page.wait_for_function("() => document.getElementById('zone-still').naturalWidth > 0")
     page.click("#fullscreen")
     page.wait_for_function("() => document.fullscreenElement && document.fullscreenElement.id === 'stage'")
-    shot(page, "camera-fullscreen")
+    assert page.inner_text("#fullscreen") == "Leave full screen"
+    shot(page, "camera-fullscreen", full_page=False)
     page.click("#fullscreen")            # the same button leaves full screen
     page.wait_for_function("() => !document.fullscreenElement")
     page.fill("#set-name", "Front door")

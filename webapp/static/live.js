@@ -159,8 +159,12 @@ function wireCamera() {
   const feed = document.getElementById("feed");
   streamInto(feed, feed.dataset.src);
   const stage = document.getElementById("stage");
-  document.getElementById("fullscreen").addEventListener("click", () => {
+  const full = document.getElementById("fullscreen");
+  full.addEventListener("click", () => {
     if (document.fullscreenElement) document.exitFullscreen(); else stage.requestFullscreen().catch(() => {});
+  });
+  document.addEventListener("fullscreenchange", () => {
+    full.textContent = document.fullscreenElement ? "Leave full screen" : "Full screen";
   });
   const form = document.getElementById("camera-settings");
   form.addEventListener("submit", async (e) => {
