@@ -85,9 +85,7 @@ class OnvifDiscovery:
             self._probe_socket = self._open_probe_socket()
         except OSError as err:
             self.close()
-            raise ConfigError(f"cannot listen for ONVIF WS-Discovery on {self.interface}: {err.strerror}",
-                              "check EDGEFACE_DISCOVERY_INTERFACE is an address of this host, "
-                              "or unset it") from None
+            raise _cannot_listen(self.interface, err) from None
         self._thread = threading.Thread(target=self._run, name="onvif-discovery", daemon=True)
         self._thread.start()
         log.info("ONVIF WS-Discovery: listening on %s (cameras found are listed, added only when confirmed)",
@@ -221,10 +219,13 @@ def interface_address(interface: str, *, check_bind: bool = False) -> ipaddress.
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.bind((str(address), 0))
         except OSError as err:
-            raise ConfigError(f"cannot listen for ONVIF WS-Discovery on {interface}: {err.strerror}",
-                              "check EDGEFACE_DISCOVERY_INTERFACE is an address of this host, "
-                              "or unset it") from None
+            raise _cannot_listen(interface, err) from None
     return address
+
+
+def _cannot_listen(interface: str, err: OSError) -> ConfigError:
+    return ConfigError(f"cannot listen for ONVIF WS-Discovery on {interface}: {err.strerror}",
+                       "check EDGEFACE_DISCOVERY_INTERFACE is an address of this host, or unset it")
 
 
 def device_id_for(epr: str) -> str:
