@@ -4,7 +4,7 @@ embedded SQLite database with their snapshots on disk, retention, and camera set
 - ``db``: the database file (WAL) and its Alembic migrations;
 - ``schema``: the tables; ``visits``: the rules that turn recognitions into visits;
 - ``store``: ``History``, the writer thread and the queries; ``retention``: days and size limits;
-- ``cameras``: the operator's per-camera settings.
+- ``cameras``: the operator's per-camera settings; ``legacy``: the earlier event store's import.
 """
 
 from edgeface.history.store import EventQuery, History, Page, Visit

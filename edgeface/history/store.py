@@ -33,7 +33,7 @@ from sqlalchemy import Row, and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgeface.errors import EdgefaceError
-from edgeface.history import retention
+from edgeface.history import legacy, retention
 from edgeface.history.db import open_database
 from edgeface.history.schema import events
 from edgeface.history.visits import OpenVisit, VisitAggregator
@@ -127,6 +127,7 @@ class History(Service):
             raise EdgefaceError(f"cannot create the events folder {self.directory}: {err.strerror}",
                                 "set EDGEFACE_EVENTS_DIR to a writable folder") from err
         self.engine = open_database(self.directory)
+        legacy.import_jsonl(self.engine, self.directory, SNAPSHOTS)    # an older pod's events, once
         with self.engine.begin() as conn:       # a restart ends every visit that was open
             conn.execute(update(events).where(events.c.ended.is_(False)).values(ended=True))
         self.visits = VisitAggregator(gap_s, tolerance)

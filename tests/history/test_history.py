@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from types import SimpleNamespace
 
@@ -247,3 +248,26 @@ def test_zone_and_minimum_face_size_are_enforced_on_adopted_detections():
     assert [(tr.id, tr.name, tr.state) for tr in ts.tracks] == [
         (1, None, TrackState.PENDING), (2, None, TrackState.PENDING), (3, "Cy", TrackState.NAMED)]
     assert apply_options(CameraOptions(), tracks(), evs, f) == evs
+
+
+def test_an_older_pods_event_store_is_imported_once(tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    lines = [json.dumps({"camera": "door", "name": "Ada", "distance": 0.41, "box": [1, 2, 3, 4], "time": 1000.0 + i,
+                         "track": i, "model_version": "v0", "id": f"{i:032x}"}) for i in range(3)]
+    (folder / "events.jsonl").write_text("\n".join([*lines, '{"torn": '] ) + "\n")
+    (folder / f"{2:032x}.jpg").write_bytes(b"\xff\xd8old-jpeg")
+    h = History(folder)
+    try:
+        visits = h.query(EventQuery()).events
+        assert [(v.id, v.name, v.started_at, v.tracks) for v in visits] == [
+            (f"{i:032x}", "Ada", 1000.0 + i, [i]) for i in (2, 1, 0)]
+        assert h.image(f"{2:032x}", "snapshot") == b"\xff\xd8old-jpeg" and h.image(f"{1:032x}", "snapshot") is None
+    finally:
+        h.close()
+    assert not (folder / "events.jsonl").exists() and (folder / "events.jsonl.imported").exists()
+    again = History(folder)
+    try:
+        assert len(again.query(EventQuery()).events) == 3
+    finally:
+        again.close()
