@@ -60,6 +60,7 @@ def open_page(chromium, console, token: str):
     problems = PageProblems(page, console.app.base)
     page.goto(console.app.base + "/")
     assert "/login" in page.url, "the page was shown without logging in"
+    shot(page, "login")
     page.fill("#token", token)
     page.click("button[type=submit]")
     page.wait_for_url(console.app.base + "/")
