@@ -8,7 +8,8 @@ stopped and restarted) and of S3 (cut at a proxy; moto keeps its buckets in memo
 restarted moto_server would be a new, empty S3). Then ``edgeface review`` clusters the captures,
 ``--accept`` names the largest cluster, ``edgeface train`` and ``edgeface model push`` publish a
 new version, the app hot-reloads it and names him: a named event at the core broker. Every event
-the app published reaches the core (counted by message id) and every capture it kept reaches S3.
+the app published reaches the core (counted by message id) and every capture it kept reaches S3;
+``edgeface review --accuracy`` then shows both versions with what the edge counted for each.
 """
 
 from __future__ import annotations
@@ -191,6 +192,12 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
     recognitions = {e["recognition_id"] for e in received}
     assert not lost and during <= {e["message_id"] for e in received}
     assert all(sc["id"] in recognitions and sc["site"] == "lab" for sc in in_s3.values())
+    # Accuracy per version at the core: the manifests and the stats the app sent (retained, bridged).
+    consumer = f"mqtt://{link['consumer'][0]}:{link['consumer'][1]}@127.0.0.1:{core.port}"
+    run_cli("review", "--out", str(review), "--accuracy", "--store", store, "--mqtt", consumer)
+    rows = {r["version"]: r for r in json.loads((review / "accuracy.json").read_text())}
+    assert rows[v1]["unknown"] >= 1 and rows[v2]["named"] >= 1 and rows[v2]["sites"] == ["lab"]
+    assert rows[v2]["evaluation"]["identities"] == rows[v1]["evaluation"]["identities"] + 1
     print("\nedge -> core -> edge loop (seconds from the camera's start, or per step):")
     for hop, seconds in hops.items():
         print(f"  {hop:48s} {seconds:6.1f}")
