@@ -33,7 +33,7 @@ def test_the_demo_publishes_its_events_on_an_edge_broker(sample_model, tmp_path)
                               and m.group(1), 120, f"the demo's broker:\n{log.read_text()}"))
         rec = Recorder(port)
         wait_until(lambda: "mosquitto_sub" in log.read_text(), 240, f"the demo's hint:\n{log.read_text()}")
-        hint = re.search(r"mosquitto_sub.*", log.read_text()).group(0)
+        hint = re.findall(r"mosquitto_sub.*", log.read_text())[0]
         assert "'edgeface/#'" in hint and (port == 1883 or f"-p {port}" in hint)
         events = rec.wait_events(1, timeout=120)
         assert events[0]["site"] == "demo" and events[0]["camera"] and events[0]["seen_at"]
