@@ -81,6 +81,12 @@ class LiveCollector(Collector):
                      lambda s, w: math.nan if s.last_frame_age_s is None else s.last_frame_age_s)
         yield family(gauge, "edgeface_camera_faces", "faces tracked in the latest frame", lambda s, w: s.faces)
         yield family(gauge, "edgeface_camera_viewers", "open video feeds", lambda s, w: s.viewers)
+        yield family(gauge, "edgeface_camera_analysis_lag_seconds", "age of the camera's newest analysis",
+                     lambda s, w: math.nan if s.analysis_lag_s is None else s.analysis_lag_s)
+        yield family(gauge, "edgeface_camera_detections_per_second", "detections achieved (skipped when still: done)",
+                     lambda s, w: s.detections_per_s)
+        yield family(gauge, "edgeface_camera_detections_planned_per_second", "detections planned",
+                     lambda s, w: s.detections_planned_per_s)
         yield family(counter, "edgeface_frames_processed_total", "frames run through the pipeline",
                      lambda s, w: w.pipeline.stats.frames)
         yield family(counter, "edgeface_detections_total", "face detection passes",

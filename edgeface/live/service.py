@@ -106,6 +106,11 @@ class CameraStatus:
     output_fps: float              # annotated frames produced per second
     faces: int                     # tracked in the latest frame
     viewers: int                   # open video feeds
+    # Analysis health: when the cores cannot keep up, fewer detections than planned and an older
+    # newest analysis (boxes of predictions too old are not drawn).
+    analysis_lag_s: float | None = None      # age of the newest analysis; None: none yet
+    detections_per_s: float = 0.0            # achieved (a look skipped because nothing moved counts)
+    detections_planned_per_s: float = 0.0    # 1 / detect_interval_s while recognising
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -184,6 +189,7 @@ class LiveService:
         self.engine: TimedEngine | ProcessEngine | None = None      # made by start()
         self.analyzer: Analyzer | None = None
         self.registry = CameraRegistry(config.allowed_networks, max_cameras=config.max_cameras)
+        self.registry.disabled = lambda camera_id: not self.camera_settings.get(camera_id).enabled
         self.gate = RegistrationGate(self.registry, config.camera_token)   # /register and mDNS
         self.workers: dict[str, CameraWorker] = {}
         self._workers_lock = threading.Lock()
@@ -298,8 +304,11 @@ class LiveService:
             return None
         # Only what CameraStatus names reaches the API: a new source field is added there too.
         source = {k: v for k, v in worker.source.status().items() if k in _CAMERA_FIELDS}
+        health = worker.pipeline.health()
         return CameraStatus(**source, output_fps=round(worker.output_fps(), 2), faces=worker.faces_now,
-                            viewers=worker.broadcaster.viewers)
+                            viewers=worker.broadcaster.viewers, analysis_lag_s=health["analysis_lag_s"],
+                            detections_per_s=health["detections_per_s"],
+                            detections_planned_per_s=health["detections_planned_per_s"])
 
     def cameras(self) -> list[CameraStatus]:
         return [status for status in map(self.camera, self.camera_ids()) if status is not None]
@@ -385,6 +394,8 @@ class LiveService:
         worker = self.workers.get(camera_id)
         if worker is not None:
             worker.pipeline.options = options
+            # A disabled camera is not read at all (no frames pulled over the network).
+            (worker.source.resume if options.enabled else worker.source.pause)()
         return options
 
     def camera_health(self, camera_id: str) -> dict:

@@ -114,3 +114,20 @@ def test_urgent_jobs_jump_the_queue_and_a_cancelled_one_is_skipped(setup):
     # (a blank frame is searched twice: scaled, then at full resolution for small faces)
     assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 4, 2], \
         "the urgent job waited its turn, or the cancelled one ran"
+
+
+def test_when_analysis_falls_behind_the_camera_whose_newest_analysis_is_oldest_goes_first(setup):
+    engine, analyzer, _, settings = setup
+
+    def job(marker: int, analysed_at: float) -> AnalysisJob:
+        frame = Frame(marker, 10.0, bgr=np.full((120, 160, 3), marker, np.uint8))
+        return AnalysisJob(f"cam{marker}", frame, TrackSet(settings), analysed_at=analysed_at)
+
+    running = analyzer.submit(job(1, 9.0))             # held at the gate
+    while engine.seen != [1]:
+        threading.Event().wait(0.01)
+    queued = [analyzer.submit(job(marker, at)) for marker, at in ((2, 9.5), (3, 6.0), (4, 8.0))]
+    engine.gate.set()
+    for future in (running, *queued):
+        assert future.result(timeout=60).detected
+    assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 3, 4, 2], "analysis was not shared fairly"
