@@ -284,6 +284,11 @@ class LiveSettings(Section):
     ``output_delay_s`` trades latency for labels: output frames lag the camera by that much, and a
     face is labelled on every frame from its appearance, not only from when analysis caught up
     (analysis of a new face takes a detection interval plus ~150 ms here).
+
+    The identity guard (``edgeface bench --suite identity``, docs/performance.md): named faces are
+    re-encoded at every detection and a track whose encoding jumps by more than ``identity_jump``
+    ends — one face's encodings moved ≤ 0.31 between looks on the identity scenes (30-150 px),
+    two people's ≥ 0.63.
     """
 
     detector: Literal["auto", "hog", "cnn"] = env("EDGEFACE_LIVE_DETECTOR", default="auto",
@@ -314,7 +319,7 @@ class LiveSettings(Section):
     identity_jump: float = env("EDGEFACE_LIVE_IDENTITY_JUMP", default=0.45, ge=0, le=2,
                                description="a track's new encoding this far from its last one is another face: "
                                            "the track ends, its name is withdrawn, a new track begins (0 … 2)")
-    match_margin: float = env("EDGEFACE_LIVE_MATCH_MARGIN", default=0.0, ge=0, le=2,
+    match_margin: float = env("EDGEFACE_LIVE_MATCH_MARGIN", default=0.05, ge=0, le=2,
                               description="a name only when its person is this much closer than anyone else "
                                           "(0 … 2; 0: the nearest within the tolerance)")
     min_face_px: int = env("EDGEFACE_LIVE_MIN_FACE_PX", default=0, ge=0, le=4096,
