@@ -13,7 +13,7 @@
 # Environment:
 #   EDGEFACE_PODMAN       podman command line to use, with its storage options (default: podman)
 #   EDGEFACE_IMAGE_CACHE  cache folder (default ~/.cache/edgeface/image)
-#   DEBIAN_MIRROR         bookworm mirror for mmdebstrap (default http://deb.debian.org/debian)
+#   DEBIAN_MIRROR         bookworm mirror for mmdebstrap (default: the first Debian URI in this machine's apt sources)
 #   PYTHON                host interpreter for pip and the dlib build; must be Python 3.11 (bookworm's)
 #   EDGEFACE_IMAGE_REV    build the sources of this git commit (e.g. HEAD) instead of the working tree
 # The dlib wheel is built for -march=x86-64-v3 (AVX2, FMA, BMI2, MOVBE: Intel Haswell / AMD
@@ -24,7 +24,14 @@ cd "$(dirname "$0")/.."
 TAG=${1:-localhost/edgeface/edgeface:dev}
 PY=${PYTHON:-python3}
 CACHE=${EDGEFACE_IMAGE_CACHE:-$HOME/.cache/edgeface/image}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The mirror this machine's apt already uses (deb822 .sources or one-line sources.list).
+apt_mirror() {
+  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
+  } | grep -v -- '-security' | head -n 1
+}
+MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
+[ -n "$MIRROR" ] || { echo "build-app-image: error: no Debian mirror in /etc/apt/sources*: set DEBIAN_MIRROR" >&2; exit 1; }
 read -r -a PODMAN <<< "${EDGEFACE_PODMAN:-podman}"
 # Runtime shared libraries of the dlib wheel (ldd: OpenBLAS/LAPACK, libjpeg, libpng, and libX11:
 # dlib links it when the build machine has its headers); python3-venv gives the build stage pip.
