@@ -25,7 +25,7 @@ class Registrar(Service):
 
     def __init__(self, register_host: str, register_port: int | None, mdns_interface: str | None, *,
                  token: str, camera_ip: str, camera_port: int, pulled_within: Callable[[float, str], bool],
-                 interval: float = 5.0):
+                 interval: float = 5.0, name: str | None = None):
         super().__init__("camera-registrar")
         self.register_host = register_host
         self.register_port = register_port
@@ -33,6 +33,7 @@ class Registrar(Service):
         self.token = token
         self.camera_ip = camera_ip
         self.camera_port = camera_port
+        self.camera_name = name         # sent as &name=, shown by the app as the camera's name
         self.pulled_within = pulled_within
         self.registrations = 0
         self.app_ip: str | None = None  # where the last registration went
@@ -51,7 +52,10 @@ class Registrar(Service):
         if ip is None:
             raise EdgefaceError(f"{host} does not resolve over mDNS", "is the edgeface app running?")
         port = self.register_port or self._apps.port_of(host) or 80
-        query = urlencode({"ip": self.camera_ip, "token": self.token, "port": self.camera_port})
+        params: dict[str, object] = {"ip": self.camera_ip, "token": self.token, "port": self.camera_port}
+        if self.camera_name:
+            params["name"] = self.camera_name
+        query = urlencode(params)
         app = f"{ip}:{port}"
         try:
             with _DIRECT.open(f"http://{app}/register?{query}", timeout=5) as response:

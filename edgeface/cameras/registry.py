@@ -48,6 +48,8 @@ class CameraRegistry:
         self._names: dict[str, str] = {}       # camera id -> the name it announced (mDNS instance name)
         self._subscribers: list[tuple[Callback | None, Callback | None]] = []
         self._closed = False
+        # Whether the operator disabled a camera (persisted setting): such a camera starts paused.
+        self.disabled: Callable[[str], bool] | None = None
 
     # -- adding ------------------------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class CameraRegistry:
                               "remove a camera first, or raise the camera limit")
         cam = CameraSource(camera_id, url, stall_timeout=self.stall_timeout, origin=origin)
         self._cameras[camera_id] = cam
+        if self.disabled is not None and self.disabled(camera_id):
+            cam.pause()                # the operator disabled it before: never connect
         cam.start()
         log.info("camera %s added (%s): %s", camera_id, origin, redact(url))
         return cam
@@ -188,7 +192,8 @@ class CameraRegistry:
         for cam in cameras:
             frame = cam.latest()
             age = now - (frame.time if frame else cam.started_at)
-            if CameraOrigin(cam.origin).announced and age > self.forget_offline_after_s and not cam.status()["online"]:
+            if CameraOrigin(cam.origin).announced and age > self.forget_offline_after_s and not cam.status()["online"] \
+                    and not cam.paused:
                 log.info("camera %s offline for %.0f s: forgotten", cam.id, age)
                 self.remove(cam.id)
 

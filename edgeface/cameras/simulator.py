@@ -124,7 +124,12 @@ class CameraHTTPServer(ThreadingHTTPServer):
         self.last_pull: dict[str, float] = {}  # client IP -> monotonic time of its last frame
         self._clients: set[socket.socket] = set()
         self._clients_lock = threading.Lock()
+        self.streams = 0  # open /stream connections: whether anyone is reading this camera now
         super().__init__(address, CameraRequestHandler)
+
+    def count_stream(self, delta: int) -> None:
+        with self._clients_lock:
+            self.streams += delta
 
     def process_request_thread(self, request, client_address):
         with self._clients_lock:
@@ -178,16 +183,20 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
     def _stream(self) -> None:
         self._send_headers(200, f"multipart/x-mixed-replace;boundary={BOUNDARY}")
         client, seq = self.client_address[0], 0
-        while not self.server.stopping.is_set():
-            item = self.server.feed.frames.wait(seq, timeout=1.0)
-            if item is None:
-                continue
-            seq, (part, _) = item
-            try:
-                self.wfile.write(part)
-            except OSError:  # client went away
-                return
-            self.server.last_pull[client] = time.monotonic()
+        self.server.count_stream(1)
+        try:
+            while not self.server.stopping.is_set():
+                item = self.server.feed.frames.wait(seq, timeout=1.0)
+                if item is None:
+                    continue
+                seq, (part, _) = item
+                try:
+                    self.wfile.write(part)
+                except OSError:  # client went away
+                    return
+                self.server.last_pull[client] = time.monotonic()
+        finally:
+            self.server.count_stream(-1)
 
     def _token_ok(self, query: str) -> bool:
         given = parse_qs(query).get("token", [""])[0]
@@ -244,7 +253,8 @@ class CameraSimulator:
                 self.registrar = Registrar(
                     self.config.register_host, self.config.register_port, self.config.mdns_interface,
                     token=self.token, camera_ip=self.ip, camera_port=self.port,
-                    pulled_within=self.server.pulled_within, interval=self.config.reregister_after_s).start()
+                    pulled_within=self.server.pulled_within, interval=self.config.reregister_after_s,
+                    name=self.name).start()
             if self.config.advertise:
                 self.announcer = CameraAnnouncer(self.name, self.port, token=self.token, path=STREAM_PATH,
                                                  address=self.ip, interface_ip=self.config.mdns_interface)

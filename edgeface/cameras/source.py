@@ -109,6 +109,7 @@ class CameraSource:
         self._suspect = False  # the last decode check failed: check every frame until one decodes
         self._stop = threading.Event()
         self._wake = threading.Event()  # cuts a backoff sleep short
+        self._paused = False  # disabled by the operator: no connection until resumed
         self._reader: MjpegStream | None = None
         self._thread: threading.Thread | None = None
         self._corrupt_before = 0  # corrupt frames of earlier connections
@@ -126,6 +127,21 @@ class CameraSource:
             self._thread = threading.Thread(target=self._run, name=f"camera-{self.id}", daemon=True)
             self._thread.start()
         return self
+
+    def pause(self) -> None:
+        """Stop reading (the connection is closed) until ``resume()``; the thread stays, idle."""
+        self._paused = True
+        self._abort_reader()
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Read again after ``pause()``, connecting now."""
+        self._paused = False
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop reading and join the thread; consumers blocked in ``wait_frame`` return None."""
@@ -168,15 +184,16 @@ class CameraSource:
     def status(self) -> dict:
         frame, now = self._latest.get(), time.monotonic()
         age = None if frame is None else now - frame.time
-        online = self._connected and age is not None and age < self.stall_timeout
+        online = not self._paused and self._connected and age is not None and age < self.stall_timeout
         return {
             "id": self.id,
             "url": redact(self._url),
             "origin": self.origin,
+            "enabled": not self._paused,
             "online": online,
             "fps": round(self._rate.rate(now), 2) if online else 0.0,
             "last_frame_age_s": None if age is None else round(age, 3),
-            "error": None if online else self._offline_reason(age),
+            "error": None if online or self._paused else self._offline_reason(age),
             "frames": self._latest.seq,
             "corrupt_frames": self.corrupt_frames,
         }
@@ -196,17 +213,21 @@ class CameraSource:
     def _run(self) -> None:
         backoff = BACKOFF_MIN_S
         while not self._stop.is_set():
+            if self._paused:
+                self._wake.wait()              # resume() or stop() sets it
+                self._wake.clear()
+                continue
             url = self._url
             seq_before = self._latest.seq
             try:
                 for jpeg, bgr in self._frames(url):
                     self._publish(jpeg, bgr)
-                    if self._stop.is_set() or url != self._url:
+                    if self._stop.is_set() or url != self._url or self._paused:
                         break
                 else:
                     raise StreamClosed(f"{redact(url)}: the stream ended")
             except StreamError as err:
-                if not self._stop.is_set() and url == self._url:  # else we closed it ourselves
+                if not self._stop.is_set() and url == self._url and not self._paused:  # else we closed it
                     self._set_error(str(err))
                 if isinstance(err, StreamRejected):
                     backoff = max(backoff, REJECTED_BACKOFF_S)
@@ -214,11 +235,11 @@ class CameraSource:
                 log.exception("camera %s: unexpected error reading %s", self.id, redact(url))
                 self._set_error(f"unexpected error: {err.__class__.__name__}")
             if self._connected and not self._stop.is_set():
-                log.info("camera %s: offline (%s)", self.id, self._error)
+                log.info("camera %s: %s", self.id, "disabled" if self._paused else f"offline ({self._error})")
             self._connected = False
             if self._stop.is_set():
                 break
-            if url != self._url:
+            if url != self._url or self._paused:
                 backoff = BACKOFF_MIN_S
                 continue
             if self._latest.seq > seq_before:
@@ -282,7 +303,7 @@ class CameraSource:
     def _mjpeg_frames(self, url: str) -> Iterator[tuple[bytes, None]]:
         reader = MjpegStream(url, timeout=self.stall_timeout, max_frame_bytes=self.max_frame_bytes)
         self._reader = reader
-        if self._stop.is_set():
+        if self._stop.is_set() or self._paused:   # stopped or paused while it was being made
             return
         try:
             for jpeg in reader:
@@ -296,7 +317,7 @@ class CameraSource:
         playback = Playback(path)
         pacer = Pacer(playback.fps)
         for bgr in playback.forever():
-            if not pacer.wait(self._stop):
+            if not pacer.wait(self._stop) or self._paused:
                 return
             yield None, bgr
 
@@ -309,7 +330,7 @@ class CameraSource:
                     raise rtsp.diagnose(rtsp.split_transport(url)[0], self.stall_timeout)
                 raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
                                   "check the address, credentials and that the stream is running")
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._paused:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     raise StreamClosed(f"{redact(url)}: the stream stopped (no frame within "

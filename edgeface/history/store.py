@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -69,6 +70,9 @@ class Visit:
     has_frame: bool
     label: str | None
     labelled_by_role: str | None
+    # Changes whenever a better look replaces the face and frame: their URLs carry it, so a
+    # browser's cached face (max-age) is never shown beside a newer frame.
+    image_version: str = ""
 
     @classmethod
     def from_row(cls, row: Row) -> Visit:
@@ -77,7 +81,8 @@ class Visit:
                    best_distance=row.best_distance, box=json.loads(row.box) if row.box else None,
                    tracks=json.loads(row.tracks), model_version=row.model_version,
                    has_snapshot=bool(row.face_path), has_frame=bool(row.frame_path), label=row.label,
-                   labelled_by_role=row.labelled_by_role)
+                   labelled_by_role=row.labelled_by_role,
+                   image_version=f"{zlib.crc32(f'{row.score}:{row.bytes}'.encode()):08x}")
 
     def as_json(self, camera_name: str | None = None) -> dict[str, Any]:
         base = f"/api/v1/events/{self.id}"
@@ -89,8 +94,8 @@ class Visit:
                 "duration_s": round(self.last_seen - self.started_at, 3), "ended": self.ended,
                 "track": self.tracks[0] if self.tracks else 0, "tracks": self.tracks,
                 "model_version": self.model_version,
-                "snapshot_url": f"{base}/snapshot.jpg" if self.has_snapshot else None,
-                "frame_url": f"{base}/frame.jpg" if self.has_frame else None,
+                "snapshot_url": f"{base}/snapshot.jpg?v={self.image_version}" if self.has_snapshot else None,
+                "frame_url": f"{base}/frame.jpg?v={self.image_version}" if self.has_frame else None,
                 "label": self.label, "labelled_by_role": self.labelled_by_role}
 
 

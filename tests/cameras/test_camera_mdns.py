@@ -95,7 +95,8 @@ def test_simulator_registers_and_registers_again_after_the_app_restarts(video_pa
     cleanup(sim)
     sim.wait_ready()
     call = wait_until(lambda: app.calls and app.calls[0], what="a /register call")
-    assert call == {"ip": "127.0.0.1", "token": TOKEN, "port": str(sim.port)}
+    assert call == {"ip": "127.0.0.1", "token": TOKEN, "port": str(sim.port), "name": f"edgecam-{call['name'][8:]}"}
+    assert call["name"].endswith(f"-{sim.port}")       # the default name, as mDNS would announce it
 
     # The app restarts (new process, new port, same host name) and knows no cameras.
     announcer.close()

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 
 MAX_TOKEN_LENGTH = 256
+MAX_NAME_LENGTH = 64
 
 
 @bp.get("/healthz")
@@ -42,12 +43,13 @@ def metrics():
 
 @bp.get("/register")
 def register():
-    """``GET /register?ip=IP&token=TOKEN[&port=PORT]``: a camera asks to be read.
+    """``GET /register?ip=IP&token=TOKEN[&port=PORT][&name=NAME]``: a camera asks to be read.
 
     With ``EDGEFACE_CAMERA_TOKEN`` set, the token must equal it (see ``edgeface.live.admission``);
     it is also what the app sends back to pull the stream. The IP must be inside the allowed
     networks; that is checked before any connection is made. Wrong tokens are limited per client
-    address (429 with ``Retry-After`` once used up).
+    address (429 with ``Retry-After`` once used up). A ``name`` (printable, at most 64 characters)
+    is kept and shown like a name announced over mDNS.
     """
     limited = too_many_failures("camera")
     if limited is not None:
@@ -63,8 +65,12 @@ def register():
     if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5) or not 0 < int(port_text) < 65536:
         return error_response(400, f"'port' {port_text[:20]!r} is not a TCP port",
                               "use 1-65535, or leave it out for 80")
+    name = args.get("name", "").strip() or None
+    if name is not None and (len(name) > MAX_NAME_LENGTH or not name.isprintable()):
+        return error_response(400, "'name' is too long or contains control characters",
+                              f"use a printable name of at most {MAX_NAME_LENGTH} characters")
     try:
-        camera_id = service().gate.register_device(ip, token or None, int(port_text))
+        camera_id = service().gate.register_device(ip, token or None, int(port_text), name=name)
     except RegistrationRefused as err:
         count_failure("camera")
         log.warning("registration from %s refused: %s", request.remote_addr, err.message)
