@@ -254,12 +254,17 @@ class History(Service):
         day = datetime.fromtimestamp(visit.started_at, timezone.utc).strftime("%Y-%m-%d")
         folder = self.directory / SNAPSHOTS / day
         folder.mkdir(parents=True, exist_ok=True)
-        _write_file(folder / f"{visit.id}.face.jpg", face)
+        # New names for each look: a reader holding the row's paths gets one look's face and
+        # frame, never the new face beside the old frame; the old pair goes once the row moves on.
+        visit.looks += 1
+        stem = f"{visit.id}.{visit.looks}"
+        _write_file(folder / f"{stem}.face.jpg", face)
         if whole is not None:
-            _write_file(folder / f"{visit.id}.frame.jpg", whole)
+            _write_file(folder / f"{stem}.frame.jpg", whole)
+        visit.stale += [rel for rel in (visit.face_path, visit.frame_path) if rel]
         visit.score, visit.box = score, box
-        visit.face_path = f"{SNAPSHOTS}/{day}/{visit.id}.face.jpg"
-        visit.frame_path = f"{SNAPSHOTS}/{day}/{visit.id}.frame.jpg" if whole else None
+        visit.face_path = f"{SNAPSHOTS}/{day}/{stem}.face.jpg"
+        visit.frame_path = f"{SNAPSHOTS}/{day}/{stem}.frame.jpg" if whole else None
         visit.bytes = len(face) + (len(whole) if whole else 0)
         if embedding is not None:
             visit.best_embedding = embedding
@@ -280,6 +285,9 @@ class History(Service):
             if not done:
                 conn.execute(insert(events).values(id=visit.id, **values))
         visit.written_at = visit.last_seen
+        for rel in visit.stale:
+            (self.directory / rel).unlink(missing_ok=True)
+        visit.stale.clear()
         if not ended:
             self._tell(kind, visit.id)
 
@@ -336,6 +344,9 @@ class History(Service):
         column = events.c[KINDS[kind]]
         with self.engine.connect() as conn:
             rel = conn.execute(select(column).where(events.c.id == visit_id)).scalar_one_or_none()
+        return self._read(rel)
+
+    def _read(self, rel: str | None) -> bytes | None:
         if not rel:
             return None
         try:
@@ -345,10 +356,13 @@ class History(Service):
 
     def training_candidate(self, visit_id: str) -> tuple[bytes | None, bytes | None, list[float] | None]:
         """The face, the frame and the embedding of a visit (for a label's capture)."""
-        with self.engine.connect() as conn:
-            blob = conn.execute(select(events.c.embedding).where(events.c.id == visit_id)).scalar_one_or_none()
-        embedding = np.frombuffer(blob, np.float32).tolist() if blob else None
-        return self.image(visit_id, "snapshot"), self.image(visit_id, "frame"), embedding
+        with self.engine.connect() as conn:     # both paths in one read: one look's pair
+            row = conn.execute(select(events.c.embedding, events.c.face_path, events.c.frame_path)
+                               .where(events.c.id == visit_id)).first()
+        if row is None:
+            return None, None, None
+        embedding = np.frombuffer(row.embedding, np.float32).tolist() if row.embedding else None
+        return self._read(row.face_path), self._read(row.frame_path), embedding
 
     def label(self, visit_id: str, name: str, role: str) -> Visit | None:
         with self.engine.begin() as conn:

@@ -36,6 +36,8 @@ class OpenVisit:
     bytes: int = 0
     best_embedding: np.ndarray | None = None   # of the best snapshot, for a label's training candidate
     written_at: float = float("-inf")        # last_seen when the row was last written
+    looks: int = 0                           # snapshots taken so far: numbers each pair of files
+    stale: list[str] = field(default_factory=list)   # replaced files, deleted once the row points past them
 
     @property
     def unknown(self) -> bool:

@@ -74,6 +74,7 @@ def test_a_better_look_replaces_face_and_frame_together_under_new_urls(tmp_path)
         assert after["snapshot_url"] != before["snapshot_url"] and after["frame_url"] != before["frame_url"]
         assert after["snapshot_url"].split("?")[0] == before["snapshot_url"].split("?")[0]
         face, frame = pixels(h.image(first.id, "snapshot")), pixels(h.image(first.id, "frame"))
+        assert len(list((tmp_path / "events").rglob("*.jpg"))) == 2, "the replaced pair is left on disk"
         # The test frames are noise (JPEG loses ~15 levels of it; another frame's noise is ~85 off).
         assert crop_difference(face, frame, after["box"], margin=0) < 30
     finally:
