@@ -216,8 +216,7 @@ class TrackSet:
         and still the face its last look verified."""
         for tr in self.tracks:
             if tr.ended_at > t:
-                if tr.verified_at == tr.seen_at:
-                    tr.verified_at = t
+                tr.verified_at += t - tr.seen_at     # the face as it was at its last look: as verified
                 tr.velocity = (0.0, 0.0, 0.0, 0.0)
                 tr.seen_at = t
                 tr.history.append((t, tr.box))

@@ -74,6 +74,9 @@ def test_a_still_scene_keeps_a_verified_name_verified():
     track = named_track(tracks, unit(1))
     tracks.hold(2.0)                               # nothing moved: still the face verified last
     assert track.verified_at == 2.0 and track.identity_at(2.0, tracks.stale_s())[1] == "Ada Lovelace"
+    tracks.update([BOX], t=2.25)                   # seen, not encoded (an Unknown face between re-checks)
+    tracks.hold(5.0)
+    assert track.verified_at == 4.75, "a still scene made a face's last verification older or newer"
 
 
 def test_faces_under_min_face_px_are_drawn_but_never_named():
