@@ -12,6 +12,7 @@ from test_camera_mdns import RegisterEndpoint
 
 from edgeface.cameras.mdns import RegistrationAnnouncer
 from edgeface.cameras.simulator import CameraSimulator, SimulatorConfig
+from edgeface.cameras.source import CameraSource
 from edgeface.live.service import ServiceConfig
 from webapp import create_app
 from webapp.config import AppSettings
@@ -86,6 +87,25 @@ def test_a_disabled_camera_is_not_read_until_enabled_again_also_after_a_restart(
     assert restarted.extensions["edgeface"].registry.get(camera_id).status()["frames"] == 0
     again.patch(f"/api/v1/cameras/{camera_id}", json={"enabled": True}, headers=ADMIN)
     wait_until(lambda: simulator.server.streams == 1 and camera(again, camera_id)["online"], what="read once enabled")
+
+
+def test_a_paused_video_file_source_stops_and_resumes(video_path):
+    """The OpenCV side of pause (files, RTSP): the frame loop ends, no error, frames again on resume."""
+    source = CameraSource("clip", str(video_path)).start()
+    try:
+        assert source.wait_frame(0, timeout=DEADLINE_S) is not None
+        source.pause()
+        time.sleep(0.3)                   # a frame already read may still land
+        paused_at = source.status()["frames"]
+        time.sleep(0.7)                   # ~20 frames of the 30 fps clip if it were still read
+        status = source.status()
+        assert status["frames"] == paused_at and status["enabled"] is False
+        assert status["online"] is False and status["error"] is None
+        source.resume()
+        assert source.wait_frame(paused_at, timeout=DEADLINE_S) is not None and source.status()["online"]
+    finally:
+        source.stop()
+    assert source.stopped
 
 
 def test_register_names_the_camera_and_refuses_bad_names(make_app, simulator):
