@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
-exec "${PYTHON:-python3}" -m pytest "$@"
+PY=${PYTHON:-python3}
+# Lint and types first: a minute, and it fails before half an hour of tests would.
+"$PY" -m ruff check .
+"$PY" -m mypy
+exec "$PY" -m pytest "$@"

@@ -36,12 +36,14 @@ def run_locally(params: dict[str, str], secrets: dict[str, dict[str, str]], work
         params.setdefault("PLATFORMS", host_platform())  # the local busybox exists for this machine only
         if "BUSYBOX_IMAGE" not in params:
             params["BUSYBOX_IMAGE"] = env.seed_busybox()
-        workspaces = {"source": _folder(work / "source"), "recipe": _folder(work / "recipe"), "dockerconfig": None}
+        recipe = _folder(work / "recipe")
+        workspaces: dict[str, Path | None] = {"source": _folder(work / "source"), "recipe": recipe,
+                                              "dockerconfig": None}
         for path in definition.recipe_files:
-            shutil.copy2(path, workspaces["recipe"] / path.name)
+            shutil.copy2(path, recipe / path.name)
         if authfile:
-            workspaces["dockerconfig"] = _folder(work / "dockerconfig")
-            shutil.copy2(authfile, workspaces["dockerconfig"] / "config.json")
+            dockerconfig = workspaces["dockerconfig"] = _folder(work / "dockerconfig")
+            shutil.copy2(authfile, dockerconfig / "config.json")
         runner = LocalRunner(definition, work / "runs", host_env(env.env), secrets, on_event)
         return runner.run_pipeline(params, workspaces)
     finally:

@@ -108,6 +108,7 @@ class LocalRunner:
         tail: collections.deque[str] = collections.deque(maxlen=40)
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace")
+        assert proc.stdout is not None      # stdout=PIPE
         try:
             for line in proc.stdout:
                 tail.append(line.rstrip("\n"))
