@@ -17,12 +17,14 @@ from edgeface.errors import EdgefaceError
 #: Modules exposing ``register(subparsers)``; their heavy imports happen inside the handlers.
 COMMAND_MODULES = (
     "edgeface.cli_core",      # train, recognize, model
-    "edgeface.cli_live",      # serve, demo
-    "edgeface.cli_camera",    # camera (simulator)
-    "edgeface.cli_bench",     # bench
-    "edgeface.cli_pipeline",  # pipeline
+    "edgeface.cli_live",      # serve
     "edgeface.cli_settings",  # settings
-    "edgeface.cli_review",    # review (captures from the edge: cluster, name)
+    # Tools: not in the app image (edgeface/tools is left out of it), so not offered there.
+    "edgeface.tools.cli_demo",      # demo
+    "edgeface.tools.cli_camera",    # camera (simulator)
+    "edgeface.tools.cli_bench",     # bench
+    "edgeface.tools.cli_pipeline",  # pipeline
+    "edgeface.tools.cli_review",    # review (captures from the edge: cluster, name)
 )
 
 
@@ -35,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name != name:  # a missing dependency inside an existing module is a real error
+            # The module or its package is absent (tools in the app image): not offered. A missing
+            # dependency inside an existing module is a real error.
+            if not err.name or not (name == err.name or name.startswith(err.name + ".")):
                 raise
             continue
         module.register(sub)

@@ -1,8 +1,8 @@
-"""``edgeface serve`` (the web app under gunicorn) and ``edgeface demo`` (app + simulated cameras)."""
+"""``edgeface serve``: the web app under gunicorn."""
 
 from __future__ import annotations
 
-from edgeface.cli_core import port, port_or_zero, whole_number
+from edgeface.cli_core import port_or_zero, whole_number
 
 
 def register(sub) -> None:
@@ -29,16 +29,6 @@ def register(sub) -> None:
     p.add_argument("--threads", type=whole_number(1), default=None,
                    help="HTTP threads (default $EDGEFACE_HTTP_THREADS or 32)")
     p.set_defaults(handler=cmd_serve)
-
-    p = sub.add_parser(
-        "demo", help="train the sample model if needed, start the app and simulated cameras, open the page",
-        description="Everything on 127.0.0.1 with real mDNS registration. Ctrl-C stops it all.")
-    p.add_argument("--port", type=port, default=5000, help="web app port (default 5000)")
-    p.add_argument("--cameras", type=int, default=1, help="number of simulated cameras (default 1)")
-    p.add_argument("--video", default=None, help="video each camera loops (default: the sample clip)")
-    p.add_argument("--faces", default=None, help="face-images folder to train from (default: the samples)")
-    p.add_argument("--model", default=None, help="model file to use or create (default: in ~/.cache/edgeface/demo)")
-    p.set_defaults(handler=cmd_demo)
 
 
 def cmd_serve(args) -> int:
@@ -82,8 +72,3 @@ def cmd_serve(args) -> int:
     EdgefaceServer(settings).run()
     return 0
 
-
-def cmd_demo(args) -> int:
-    from edgeface.live.demo import Demo
-
-    return Demo(port=args.port, cameras=args.cameras, video=args.video, faces=args.faces, model=args.model).run()

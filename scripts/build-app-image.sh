@@ -94,6 +94,8 @@ else
   cp -r pyproject.toml README.md edgeface webapp "$ctx/src/"
 fi
 find "$ctx/src" -name __pycache__ -prune -exec rm -rf {} +
+# Developer tools (benchmarks, demo, simulator, Tekton runner, review) are not for the edge.
+rm -rf "$ctx/src/edgeface/tools"
 src_sum=$(cd "$ctx/src" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha)
 deps_key=$( (cat "$ctx/src/pyproject.toml"; echo "$pyver $(uname -m)") | sha)
 wheelhouse="$CACHE/wheels-$deps_key"

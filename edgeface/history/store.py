@@ -312,17 +312,7 @@ class History(Service):
         """Newest first, ``q.limit`` at most; ``next_cursor`` continues after the last one.
         ``query(camera=..., limit=...)`` is ``query(EventQuery(camera=..., limit=...))``."""
         q = q or EventQuery(**filters)
-        conds = []
-        for column, value in ((events.c.camera, q.camera), (events.c.name, q.name),
-                              (events.c.model_version, q.model_version)):
-            if value is not None:
-                conds.append(column == value)
-        if q.unknown is not None:
-            conds.append(events.c.unknown.is_(q.unknown))
-        if q.since is not None:
-            conds.append(events.c.started_at >= q.since)
-        if q.until is not None:
-            conds.append(events.c.started_at <= q.until)
+        conds = filter_conditions(q)
         if q.cursor:
             started, last_id = decode_cursor(q.cursor)
             conds.append(tuple_(events.c.started_at, events.c.id) < tuple_(started, last_id))
@@ -453,3 +443,16 @@ def _write_file(path: Path, data: bytes) -> None:
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def filter_conditions(q: EventQuery) -> list:
+    """The WHERE terms of a query's filters (not its cursor)."""
+    conds = [column == value for column, value in ((events.c.camera, q.camera), (events.c.name, q.name),
+                                                   (events.c.model_version, q.model_version)) if value is not None]
+    if q.unknown is not None:
+        conds.append(events.c.unknown.is_(q.unknown))
+    if q.since is not None:
+        conds.append(events.c.started_at >= q.since)
+    if q.until is not None:
+        conds.append(events.c.started_at <= q.until)
+    return conds

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from helpers import run_cli
 
-from edgeface.bench_identity import format_table
-from edgeface.bench_identity import scenes as sc
-from edgeface.bench_identity.scoring import MIN_IOU, Drawn, TruthFace, iou, kept, score, segments
 from edgeface.errors import ConfigError
 from edgeface.images import decode_jpeg
+from edgeface.tools.bench_identity import format_table
+from edgeface.tools.bench_identity import scenes as sc
+from edgeface.tools.bench_identity.scoring import MIN_IOU, Drawn, TruthFace, iou, kept, score, segments
 
 ADA, BOB = "Ada Lovelace", "Bob"
 

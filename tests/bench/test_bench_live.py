@@ -11,7 +11,7 @@ import json
 import pytest
 from helpers import run_cli
 
-from edgeface.bench_live import format_table
+from edgeface.tools.bench_live import format_table
 
 REQUIRED = ("cameras", "fps_per_camera", "named_frame_recall", "first_name_latency_ms", "cpu_ms_per_frame",
             "rss_mb", "reference_fps", "stages", "reference", "machine", "goal")

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeface.bench_live import procstats
-from edgeface.bench_live.metrics import parse_metrics, stage_costs
-from edgeface.bench_live.scoring import Appearance, appearances, first_name_latencies, percentile, recall_counts
-from edgeface.bench_live.viewer import Received, read_frame
 from edgeface.errors import EdgefaceError
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.jpegmeta import ANNOTATION, FRAME_STAMP, add_comment, comment_with_prefix, comments
+from edgeface.tools.bench_live import procstats
+from edgeface.tools.bench_live.metrics import parse_metrics, stage_costs
+from edgeface.tools.bench_live.scoring import Appearance, appearances, first_name_latencies, percentile, recall_counts
+from edgeface.tools.bench_live.viewer import Received, read_frame
 
 LIN, ALEX = "Lin-Manuel Miranda", "Alex Lacamoire"
 
@@ -138,7 +138,7 @@ def test_process_tree_usage_includes_children():
 
 
 def test_counter_rates_sum_cameras():
-    from edgeface.bench_live.metrics import counter_rates
+    from edgeface.tools.bench_live.metrics import counter_rates
 
     before = parse_metrics('edgeface_detections_total{camera="a"} 10\nedgeface_detections_total{camera="b"} 5\n')
     after = parse_metrics('edgeface_detections_total{camera="a"} 30\nedgeface_detections_total{camera="b"} 25\n'

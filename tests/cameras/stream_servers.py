@@ -1,7 +1,7 @@
 """Fixtures: real RTSP (GStreamer) and RTMP (nginx) servers on 127.0.0.1 serving the sample clip.
 
 Import the fixtures into a test module (``from stream_servers import rtsp_factory, ...``). The
-servers themselves live in ``edgeface.cameras.streamserve`` (the decode benchmark uses them too).
+servers themselves live in ``edgeface.tools.streamserve`` (the decode benchmark uses them too).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeface.cameras.streamserve import RtmpServer, RtspServer, h264_clip, missing_tools
+from edgeface.tools.streamserve import RtmpServer, RtspServer, h264_clip, missing_tools
 
 #: The clip repeated this many times inside the served file (10 s each): longer than any test.
 REPEAT = 30

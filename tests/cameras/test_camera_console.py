@@ -11,9 +11,9 @@ from camera_helpers import DEADLINE_S, unique, wait_until
 from test_camera_mdns import RegisterEndpoint
 
 from edgeface.cameras.mdns import RegistrationAnnouncer
-from edgeface.cameras.simulator import CameraSimulator, SimulatorConfig
 from edgeface.cameras.source import CameraSource
 from edgeface.live.service import ServiceConfig
+from edgeface.tools.simulator import CameraSimulator, SimulatorConfig
 from webapp import create_app
 from webapp.config import AppSettings
 

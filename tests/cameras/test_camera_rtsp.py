@@ -15,9 +15,9 @@ import pytest
 from camera_helpers import DEADLINE_S, REPO, wait_until
 from stream_servers import PASSWORD, USER
 
-from edgeface import bench_decode
 from edgeface.cameras.source import CameraSource
 from edgeface.ports import free_port
+from edgeface.tools import bench_decode
 
 RESTART_CYCLES = 20
 LIN = "Lin-Manuel Miranda"  # in the sample clip and the sample faces

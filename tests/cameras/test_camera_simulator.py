@@ -13,8 +13,8 @@ from camera_helpers import DEADLINE_S, SimulatorProcess, wait_until
 
 from edgeface.cameras.mjpeg import StreamRejected, iter_mjpeg
 from edgeface.cameras.playback import Playback
-from edgeface.cameras.simulator import CameraSimulator, SimulatorConfig
 from edgeface.images import decode_jpeg
+from edgeface.tools.simulator import CameraSimulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
 

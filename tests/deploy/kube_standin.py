@@ -1,4 +1,4 @@
-"""A stand-in for a Kubernetes API server with Tekton, for testing edgeface.deploy.trigger.
+"""A stand-in for a Kubernetes API server with Tekton, for testing edgeface.tools.deploy.trigger.
 
 This is a FAKE: no Kubernetes or Tekton control plane can run on the project's machines. It
 serves over real HTTP on 127.0.0.1 the few endpoints the trigger uses —
@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from edgeface.deploy import PIPELINE_NAME, RECIPE_CONFIGMAP
-from edgeface.deploy.local_pipeline import run_locally
+from edgeface.tools.deploy import PIPELINE_NAME, RECIPE_CONFIGMAP
+from edgeface.tools.deploy.local_pipeline import run_locally
 
 TEKTON = r"/apis/tekton\.dev/v1/namespaces/(?P<ns>[^/]+)"
 

@@ -1,6 +1,7 @@
 """The web app image, built for real by scripts/build-app-image.sh (bookworm base from mmdebstrap,
 host wheelhouse, `podman build --network none`): it carries the OpenBLAS build of dlib that this
-machine's install made, runs as a non-root user and holds no build tools, tests or notebook."""
+machine's install made, runs as a non-root user and holds no build tools, tests, notebook or
+developer tools (edgeface.tools)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from edgeface.buildinfo import dlib_info
 print(json.dumps({
     "dlib": dlib_info(), "uid": os.getuid(), "gid": os.getgid(),
     "tools": [t for t in ("gcc", "cc", "g++", "make", "cmake", "nvcc") if shutil.which(t)],
-    "modules": [m for m in ("pytest", "moto", "jupyterlab", "elyra", "kubernetes", "tests")
+    "modules": [m for m in ("pytest", "moto", "jupyterlab", "elyra", "kubernetes", "tests", "edgeface.tools")
                 if importlib.util.find_spec(m)],
 }))
 """
@@ -57,3 +58,9 @@ def test_bad_setting_gives_one_clear_line_not_a_traceback(app_image):
                             "-e", "EDGEFACE_PORT=eighty", app_image.tag, check=False)
     assert proc.returncode != 0
     assert "EDGEFACE_PORT" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_command_in_the_image_offers_the_edge_commands_only(app_image):
+    proc = app_image.podman.run(app_image.tag, "edgeface", "--help")
+    assert "serve" in proc.stdout and "model" in proc.stdout, proc.stdout
+    assert "bench" not in proc.stdout and "demo" not in proc.stdout, proc.stdout   # tools stay off the edge

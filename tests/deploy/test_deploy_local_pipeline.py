@@ -10,9 +10,9 @@ from urllib.request import Request, urlopen
 import pytest
 from deploy_helpers import BUSYBOX, results_of, run_edgeface
 
-from edgeface.deploy.local_env import LocalBuildEnv
-from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
 from edgeface.modelfile import sha256_file
+from edgeface.tools.deploy.local_env import LocalBuildEnv
+from edgeface.tools.deploy.local_pipeline import run_locally, secrets_from_env
 
 pytestmark = pytest.mark.slow
 LIST_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json")

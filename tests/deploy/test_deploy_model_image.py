@@ -12,7 +12,7 @@ import tarfile
 import pytest
 from deploy_helpers import BUSYBOX, make_model
 
-from edgeface.deploy.tekton import INIT_CONTAINER_DIR
+from edgeface.tools.deploy.tekton import INIT_CONTAINER_DIR
 
 BUSYBOX_IMAGE = "localhost/edgeface-test/busybox-static:1"
 

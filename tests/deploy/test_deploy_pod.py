@@ -37,9 +37,9 @@ from deploy_helpers import render
 from helpers import REPO, require_tool, wait_until
 
 from edgeface.buildinfo import dlib_info
-from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
 from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
+from edgeface.tools.deploy.local_pipeline import run_locally, secrets_from_env
 
 pytestmark = pytest.mark.slow
 OVERLAY = REPO / "manifests" / "overlays" / "microshift-cpu"

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from helpers import REPO, require_tool
 
-from edgeface.deploy import RESULT_NAMES
-from edgeface.deploy.local_runner import LocalRunner, PipelineFailed, failure_from_output, host_env
-from edgeface.deploy.tekton import INIT_CONTAINER_DIR, PipelineDefinition, load_definition, substitute, task_order
 from edgeface.errors import ConfigError
+from edgeface.tools.deploy import RESULT_NAMES
+from edgeface.tools.deploy.local_runner import LocalRunner, PipelineFailed, failure_from_output, host_env
+from edgeface.tools.deploy.tekton import INIT_CONTAINER_DIR, PipelineDefinition, load_definition, substitute, task_order
 
 TEKTON_DIR = INIT_CONTAINER_DIR / "tekton"
 

@@ -12,8 +12,8 @@ from deploy_helpers import render, results_of, run_edgeface
 from helpers import REPO, free_port
 from kube_standin import KubeStandIn, write_kubeconfig
 
-from edgeface.deploy import DEFAULT_DATA_CONNECTION, RECIPE_CONFIGMAP
-from edgeface.deploy.tekton import load_definition
+from edgeface.tools.deploy import DEFAULT_DATA_CONNECTION, RECIPE_CONFIGMAP
+from edgeface.tools.deploy.tekton import load_definition
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from edgeface import bench_history
 from edgeface.live.service import ServiceConfig
+from edgeface.tools import bench_history
 from webapp import create_app
 from webapp.config import AppSettings
 

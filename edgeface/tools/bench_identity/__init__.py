@@ -25,13 +25,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeface.bench_identity import scenes as sc
-from edgeface.bench_identity.paths import drive_live, live_engine, reference_names
-from edgeface.bench_identity.scoring import Score, kept, score
 from edgeface.engine import default_threads
 from edgeface.errors import ConfigError
 from edgeface.modelfile import FaceModel
-from edgeface.samples import REPO_ROOT
+from edgeface.tools.bench_identity import scenes as sc
+from edgeface.tools.bench_identity.paths import drive_live, live_engine, reference_names
+from edgeface.tools.bench_identity.scoring import Score, kept, score
+from edgeface.tools.samples import REPO_ROOT
 
 if TYPE_CHECKING:
     from edgeface.live.settings import LiveSettings

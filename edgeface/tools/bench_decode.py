@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from edgeface.cameras.source import CameraSource
-from edgeface.cameras.streamserve import RtspServer, h264_clip, missing_tools
 from edgeface.errors import ConfigError
 from edgeface.lifecycle import ChildProcess
 from edgeface.ports import free_port
+from edgeface.tools.streamserve import RtspServer, h264_clip, missing_tools
 
 HEIGHTS = (360, 720, 1080)
 WARMUP_S = 3.0

@@ -12,10 +12,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from edgeface.deploy.local_env import LocalBuildEnv, host_platform
-from edgeface.deploy.local_runner import EventHandler, LocalRunner, host_env, print_events
-from edgeface.deploy.tekton import load_definition
 from edgeface.s3config import ENV_VARS
+from edgeface.tools.deploy.local_env import LocalBuildEnv, host_platform
+from edgeface.tools.deploy.local_runner import EventHandler, LocalRunner, host_env, print_events
+from edgeface.tools.deploy.tekton import load_definition
 
 
 def secrets_from_env(name: str, env: dict[str, str]) -> dict[str, dict[str, str]]:

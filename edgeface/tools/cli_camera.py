@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 def cmd_camera(args) -> int:
     from edgeface import images
-    from edgeface.cameras.simulator import CameraSimulator, SimulatorConfig
+    from edgeface.tools.simulator import CameraSimulator, SimulatorConfig
 
     images.configure(args.settings.images.max_pixels)   # an image-folder source is read with it
     env_token = args.settings.cameras.token

@@ -24,7 +24,7 @@ from pathlib import Path
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.lifecycle import ChildProcess, stop_all
 from edgeface.ports import free_port
-from edgeface.samples import SAMPLE_FACES, SAMPLE_VIDEO
+from edgeface.tools.samples import SAMPLE_FACES, SAMPLE_VIDEO
 
 DEFAULT_MODEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeface" / "demo" / "model.data"
 #: With few cameras the demo can afford a finer face search (full size, upsampled twice, ~4x the

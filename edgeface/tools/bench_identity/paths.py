@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from edgeface.bench_identity.scenes import SceneFrame
-from edgeface.bench_identity.scoring import Drawn
 from edgeface.engine import Box, EngineSettings, FaceEngine
 from edgeface.images import bgr_to_rgb, decode_jpeg
 from edgeface.matcher import Matcher
 from edgeface.modelfile import FaceModel
 from edgeface.recognize import STILL_SETTINGS, recognize_faces
+from edgeface.tools.bench_identity.scenes import SceneFrame
+from edgeface.tools.bench_identity.scoring import Drawn
 
 if TYPE_CHECKING:      # edgeface.live loads on first use: a bad --media fails before it
     from edgeface.live.settings import LiveSettings

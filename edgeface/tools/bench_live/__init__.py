@@ -24,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgeface.bench_live import procstats, scoring
-from edgeface.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
-from edgeface.bench_live.reference import run_reference, source_jpegs
-from edgeface.bench_live.system import Child, LiveSystem
-from edgeface.bench_live.viewer import FeedViewer
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.tools.bench_live import procstats, scoring
+from edgeface.tools.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
+from edgeface.tools.bench_live.reference import run_reference, source_jpegs
+from edgeface.tools.bench_live.system import Child, LiveSystem
+from edgeface.tools.bench_live.viewer import FeedViewer
 
 #: The issue's goal, reported beside the figures.
 GOAL = {"fps_per_camera": 29.0, "named_frame_recall": 0.97, "first_name_latency_ms": 500.0, "rss_mb": 600.0}
@@ -58,7 +58,7 @@ def _app_env(pairs: list[str] | None) -> dict:
 
 
 def _sample_model(workdir: Path) -> Path:
-    from edgeface.samples import SAMPLE_FACES
+    from edgeface.tools.samples import SAMPLE_FACES
     from edgeface.training import train
 
     log(f"training the sample model from {SAMPLE_FACES}")
@@ -69,7 +69,7 @@ def _sample_model(workdir: Path) -> Path:
 def run(args) -> dict:
     from edgeface.cameras.playback import Playback
     from edgeface.modelfile import FaceModel
-    from edgeface.samples import SAMPLE_VIDEO
+    from edgeface.tools.samples import SAMPLE_VIDEO
 
     video = Path(args.source or SAMPLE_VIDEO)
     if not video.is_file():

@@ -17,7 +17,7 @@ from pathlib import Path
 from edgeface.errors import EdgefaceError
 from edgeface.lifecycle import ChildProcess, stop_all
 from edgeface.ports import free_port
-from edgeface.samples import REPO_ROOT
+from edgeface.tools.samples import REPO_ROOT
 
 APP_START_TIMEOUT_S = 120
 CAMERA_START_TIMEOUT_S = 60
@@ -73,7 +73,7 @@ class LiveSystem:
         ports = [free_port() for _ in range(self.count)]
         cam_env = {**env, "EDGEFACE_CAMERA_TOKEN": self.camera_token}    # not on a command line (ps)
         for i, port in enumerate(ports, 1):
-            self.cameras.append(Child(f"camera {i}", "edgeface.bench_live.camera", [str(self.video), str(port)],
+            self.cameras.append(Child(f"camera {i}", "edgeface.tools.bench_live.camera", [str(self.video), str(port)],
                                       cam_env, self.workdir / f"camera-{i}.log"))
         app_env = {**env, "EDGEFACE_API_TOKEN": self.api_token, "EDGEFACE_LOG_LEVEL": "warning",
                    **self.app_env}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edgeface.bench_live.viewer import Received
+from edgeface.tools.bench_live.viewer import Received
 
 #: Reference gaps up to this many frames do not end an appearance: full-resolution detection
 #: misses a face for a frame or a few (frame 1 and 116-119 of the sample clip), the face stays.

@@ -28,11 +28,11 @@ from urllib.parse import parse_qs, urlsplit
 from edgeface.cameras.latest import Latest
 from edgeface.cameras.mdns import ALL_INTERFACES, REGISTRATION_HOST, CameraAnnouncer, announce_addresses
 from edgeface.cameras.playback import Pacer, Playback
-from edgeface.cameras.registrar import Registrar
 from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
 from edgeface.images import encode_jpeg
 from edgeface.lifecycle import Service
+from edgeface.tools.registrar import Registrar
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from edgeface.bench_identity.scenes import STRANGER, TruthFace
 from edgeface.engine import Box
 from edgeface.matcher import UNKNOWN
+from edgeface.tools.bench_identity.scenes import STRANGER, TruthFace
 
 MIN_IOU = 0.3
 #: One face as drawn: its box and its name (None or "Unknown": drawn without a name).

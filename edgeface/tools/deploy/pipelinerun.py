@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from edgeface.deploy import DEFAULT_DATA_CONNECTION, PIPELINE_NAME, RECIPE_CONFIGMAP
 from edgeface.errors import ConfigError
 from edgeface.store import LATEST_NAME, VERSION_RE
+from edgeface.tools.deploy import DEFAULT_DATA_CONNECTION, PIPELINE_NAME, RECIPE_CONFIGMAP
 
 
 @dataclass

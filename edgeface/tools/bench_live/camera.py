@@ -4,7 +4,7 @@ Every JPEG it sends carries a COM segment ``edgeface-frame:<n>`` — ``n`` count
 start, so ``n % frames_in_clip`` is the source frame and ``n // frames_in_clip`` the loop. The app
 forwards the camera's comments into its annotated frames, which is how the benchmark maps what a
 viewer received back to the source frame it shows. Run as
-``python -m edgeface.bench_live.camera SOURCE PORT`` with the token in ``EDGEFACE_CAMERA_TOKEN``.
+``python -m edgeface.tools.bench_live.camera SOURCE PORT`` with the token in ``EDGEFACE_CAMERA_TOKEN``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import signal
 import sys
 import threading
 
-from edgeface.cameras.simulator import CameraSimulator, FrameFeed, SimulatorConfig
 from edgeface.jpegmeta import FRAME_STAMP, add_comment
+from edgeface.tools.simulator import CameraSimulator, FrameFeed, SimulatorConfig
 
 
 class StampedFeed(FrameFeed):

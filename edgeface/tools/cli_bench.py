@@ -41,31 +41,31 @@ def register(sub) -> None:
 
 def cmd_bench(args) -> int:
     if args.suite == "core":
-        from edgeface import bench_core
-        from edgeface.samples import SAMPLE_FACES
+        from edgeface.tools import bench_core
+        from edgeface.tools.samples import SAMPLE_FACES
 
         result = bench_core.run(args.images or SAMPLE_FACES)
         print(json.dumps(result) if args.json else bench_core.format_table(result))
         return 0
     if args.suite == "decode":
-        from edgeface import bench_decode
-        from edgeface.samples import SAMPLE_VIDEO
+        from edgeface.tools import bench_decode
+        from edgeface.tools.samples import SAMPLE_VIDEO
 
         result = bench_decode.run(Path(args.source or SAMPLE_VIDEO))  # ~2 min: 9 cases of 8 s
         print(json.dumps(result) if args.json else bench_decode.format_table(result))
         return 0
     if args.suite == "history":
-        from edgeface import bench_history
+        from edgeface.tools import bench_history
 
         return bench_history.main(args)
     if args.suite == "soak":
-        from edgeface import bench_soak
+        from edgeface.tools import bench_soak
 
         return bench_soak.main(args)
     if args.suite == "identity":
-        from edgeface import bench_identity
+        from edgeface.tools import bench_identity
 
         return bench_identity.main(args)
-    from edgeface import bench_live
+    from edgeface.tools import bench_live
 
     return bench_live.main(args)

@@ -33,11 +33,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeface.bench_live import _sample_model, procstats
-from edgeface.bench_live.scoring import percentile
-from edgeface.bench_live.system import Child, LiveSystem
 from edgeface.lifecycle import Service
 from edgeface.ports import free_port
+from edgeface.tools.bench_live import _sample_model, procstats
+from edgeface.tools.bench_live.scoring import percentile
+from edgeface.tools.bench_live.system import Child, LiveSystem
 
 #: The issue's goals, reported beside the figures.
 GOAL = {"crashes": 0, "good_camera_fps": 29.0, "healthz_p99_ms": 100.0, "rss_growth_pct": 5.0}
@@ -281,7 +281,7 @@ def app_processes(app_pid: int) -> tuple[int | None, list[int]]:
 
 # -- the run --------------------------------------------------------------------------------------
 def run(args) -> dict:
-    from edgeface.samples import SAMPLE_VIDEO
+    from edgeface.tools.samples import SAMPLE_VIDEO
 
     prof = profile(getattr(args, "minutes", None), getattr(args, "quick", False))
     keep = Path(args.logs) if getattr(args, "logs", None) else None
@@ -326,7 +326,7 @@ def _soak(prof: Profile, video: Path, model: Path, live_model: Path, workdir: Pa
         cam_env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": system.camera_token}
 
         def start_chaos() -> Child:
-            return Child("chaos camera", "edgeface.bench_live.camera", [str(video), str(chaos_port)], cam_env,
+            return Child("chaos camera", "edgeface.tools.bench_live.camera", [str(video), str(chaos_port)], cam_env,
                          workdir / "camera-chaos.log")
         chaos = start_chaos()
         for cam_id, url in (("chaos", f"http://127.0.0.1:{chaos_port}/stream?token={system.camera_token}"),

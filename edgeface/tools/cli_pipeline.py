@@ -7,7 +7,7 @@ import ipaddress
 import os
 import sys
 
-from edgeface.deploy import DEFAULT_DATA_CONNECTION
+from edgeface.tools.deploy import DEFAULT_DATA_CONNECTION
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -61,7 +61,7 @@ def registry_is_loopback(image: str) -> bool:
 
 
 def options_from(args):
-    from edgeface.deploy.pipelinerun import RunOptions
+    from edgeface.tools.deploy.pipelinerun import RunOptions
 
     auto = not (args.local and registry_is_loopback(args.image))  # a test registry on loopback is plain HTTP
     tls_verify = {"true": True, "false": False}.get(args.tls_verify, auto)
@@ -72,7 +72,7 @@ def options_from(args):
 
 
 def cmd_run(args) -> int:
-    from edgeface.deploy.pipelinerun import build_pipelinerun, to_yaml
+    from edgeface.tools.deploy.pipelinerun import build_pipelinerun, to_yaml
 
     options = options_from(args)
     if args.dry_run:
@@ -86,7 +86,7 @@ def cmd_run(args) -> int:
 
 
 def run_here(args, options) -> dict:
-    from edgeface.deploy.local_pipeline import run_locally, secrets_from_env
+    from edgeface.tools.deploy.local_pipeline import run_locally, secrets_from_env
 
     print(f"running locally; the data connection {options.data_connection!r} is taken from this shell's "
           f"AWS_* variables", file=sys.stderr)
@@ -96,8 +96,8 @@ def run_here(args, options) -> dict:
 
 
 def run_in_cluster(args, options) -> dict | None:
-    from edgeface.deploy.pipelinerun import build_pipelinerun
-    from edgeface.deploy.trigger import Cluster, follow, start
+    from edgeface.tools.deploy.pipelinerun import build_pipelinerun
+    from edgeface.tools.deploy.trigger import Cluster, follow, start
 
     cluster = Cluster(args.kubeconfig, args.context, args.namespace)
     name = start(cluster, build_pipelinerun(options))

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeface.deploy import PIPELINE_NAME
-from edgeface.deploy.local_runner import failure_from_output
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.tools.deploy import PIPELINE_NAME
+from edgeface.tools.deploy.local_runner import failure_from_output
 
 GROUP, VERSION = "tekton.dev", "v1"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")

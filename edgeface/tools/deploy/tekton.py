@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from edgeface.deploy import PIPELINE_NAME, RECIPE_CONFIGMAP
 from edgeface.errors import ConfigError
+from edgeface.tools.deploy import PIPELINE_NAME, RECIPE_CONFIGMAP
 
-INIT_CONTAINER_DIR = Path(__file__).resolve().parents[2] / "init-container"
+INIT_CONTAINER_DIR = Path(__file__).resolve().parents[3] / "init-container"
 
 # Only these prefixes are Tekton's; anything else in $(...) is shell command substitution.
 _VARIABLE = re.compile(r"\$\((params|results|workspaces|context|tasks)\.([A-Za-z0-9_.-]+)\)")

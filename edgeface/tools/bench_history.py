@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 
 from edgeface.history import EventQuery, History
 from edgeface.history.schema import events
-from edgeface.history.store import Visit, encode_cursor
+from edgeface.history.store import Visit, encode_cursor, filter_conditions
 from edgeface.matcher import UNKNOWN
 
 CAMERAS = [f"cam-{i}" for i in range(8)]
@@ -67,29 +67,18 @@ def to_query(params: dict[str, Any], limit: int = 50, cursor: str | None = None)
 
 def count_matches(history: History, params: dict[str, Any]) -> int:
     with history.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(events).where(*_conditions(to_query(params)))).scalar_one()
+        stmt = select(func.count()).select_from(events).where(*filter_conditions(to_query(params)))
+        return conn.execute(stmt).scalar_one()
 
 
 def deep_cursor(history: History, params: dict[str, Any], offset: int) -> str | None:
     """The cursor a client holds after paging ``offset`` events into these filters."""
     q = to_query(params, limit=1)
-    stmt = (select(events).where(*_conditions(q)).order_by(events.c.started_at.desc(), events.c.id.desc())
+    stmt = (select(events).where(*filter_conditions(q)).order_by(events.c.started_at.desc(), events.c.id.desc())
             .offset(offset).limit(1))
     with history.engine.connect() as conn:
         row = conn.execute(stmt).first()
     return None if row is None else encode_cursor(Visit.from_row(row))
-
-
-def _conditions(q: EventQuery) -> list:
-    out = [c == v for c, v in ((events.c.camera, q.camera), (events.c.name, q.name),
-                               (events.c.model_version, q.model_version)) if v is not None]
-    if q.unknown is not None:
-        out.append(events.c.unknown.is_(q.unknown))
-    if q.since is not None:
-        out.append(events.c.started_at >= q.since)
-    if q.until is not None:
-        out.append(events.c.started_at <= q.until)
-    return out
 
 
 def _timed(fn, repeats: int) -> dict[str, float]:
@@ -169,5 +158,5 @@ def main(args) -> int:
     return 0
 
 
-if __name__ == "__main__":      # python -m edgeface.bench_history
+if __name__ == "__main__":      # python -m edgeface.tools.bench_history
     print(format_table(run()))

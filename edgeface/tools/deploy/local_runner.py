@@ -5,7 +5,7 @@ Each step's ``script:`` is taken from the Task YAML, its Tekton variables are su
 task order, so what is tested locally is exactly what runs in the cluster. What differs from a
 pod: the step's ``image`` is not used (the tools must be on this machine: ``edgeface``, buildah,
 sha256sum), Secrets come from a dict given by the caller, and volumes are replaced by the
-environment of :class:`edgeface.deploy.local_env.LocalBuildEnv`.
+environment of :class:`edgeface.tools.deploy.local_env.LocalBuildEnv`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeface.deploy.tekton import PipelineDefinition, bind_params, substitute, task_order
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.tools.deploy.tekton import PipelineDefinition, bind_params, substitute, task_order
 
 EventHandler = Callable[..., None]
 _ERROR_LINE = re.compile(r"^([\w.-]+: )?error: ", re.IGNORECASE)  # "error: ...", "edgeface: error: ...", "Error: ..."
