@@ -299,6 +299,9 @@ class LiveSettings(Section):
                         description="dlib upsampling during detection (finds smaller faces)")
     detect_interval_s: float = env("EDGEFACE_LIVE_DETECT_INTERVAL_S", default=0.25, ge=0,
                                    description="per camera: at least this long between two periodic detections")
+    still_recheck_s: float = env("EDGEFACE_LIVE_STILL_RECHECK_S", default=2.0, ge=0,
+                                 description="a still scene is searched again after this long all the same (a "
+                                             "face missed once, or a new model, is not missed for good)")
     analysis_threads: int = env("EDGEFACE_LIVE_ANALYSIS_THREADS", default=2, ge=0,
                                 description="detections/encodings running at once, shared by all cameras")
     analysis_processes: bool = env("EDGEFACE_LIVE_ANALYSIS_PROCESSES", default=True,

@@ -72,6 +72,7 @@ class FramePipeline:
         self._pending: Future[AnalysisResult] | None = None   # our job, queued or running
         self._pending_frame: Any = None    # its frame: the context of the events it finds
         self._last_submit = float("-inf")
+        self._searched_at = float("-inf")           # frame time of the last frame really submitted
         self._new_events: list[RecognitionEvent] = []
         self._cuts = CutDetector()
         self._cut_frame: Any = None        # the first frame of a new scene, until it is analysed
@@ -138,7 +139,8 @@ class FramePipeline:
         busy when it came, faces found there are drawn from the cut on (delayed output) and a new
         face's first look is its earliest — else this one, unless nothing moved since the last."""
         cut_frame, self._cut_frame = self._cut_frame, None
-        if cut_frame is None and not moved(self._cuts.latest, self._detected_thumb):
+        still = cut_frame is None and not moved(self._cuts.latest, self._detected_thumb)
+        if still and frame.time - self._searched_at < self.settings.still_recheck_s:
             self._last_submit = frame.time            # a still scene: every face is where it was
             self.stats.still_skips += 1
             self._looks.tick(frame.time)
@@ -147,6 +149,7 @@ class FramePipeline:
             return
         target = frame if cut_frame is None else cut_frame
         self._last_submit, self._detected_thumb = frame.time, self._cuts.latest
+        self._searched_at = frame.time
         # With delayed output, a new face is drawn back to the previous analysed frame: it
         # appeared somewhere in between (not before a cut: the tracks know the cuts).
         lead = min(target.time - self._analysed_at, self.settings.detect_interval_s * 2) \

@@ -93,3 +93,12 @@ def test_a_still_scene_is_not_searched_again_and_keeps_its_faces(clip_jpegs, sam
     pipeline.process(Frame(60, 2.0, moved_on))
     pipeline.process(Frame(61, 2.2, moved_on))
     assert pipeline.stats.detections == 2
+
+
+def test_a_still_scene_is_searched_again_now_and_then(clip_jpegs, sample_model):
+    """A face missed by one search of a static scene (CCTV: nothing moves) is not missed for good."""
+    pipeline = _pipeline(sample_model, detect_interval_s=0.1, still_recheck_s=2.0)
+    still = clip_jpegs[90]
+    for i in range(150):                       # 5 s of the same frame
+        pipeline.process(Frame(i, i / 30, still))
+    assert pipeline.stats.detections == 3, "a still scene must be searched at 0, ~2 and ~4 s"
