@@ -62,6 +62,7 @@ def test_nothing_usable_fails(tmp_path):
 
 def test_cli_train_writes_model_and_report(messy_images, tmp_path):
     out = tmp_path / "out" / "model.data"
+    out.parent.mkdir()      # train refuses to invent folders (a typo in --out is an error, issue 13)
     proc = run_cli("train", "--images", str(messy_images), "--out", str(out), "--no-progress")
     assert "skipped" in proc.stderr and "group.jpg" in proc.stderr and "not enrolled: Crowd Person" in proc.stderr
     assert FaceModel.load(out).names == ["Barack Obama", "Joe Biden", "Kit Harington"]
