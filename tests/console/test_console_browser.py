@@ -212,7 +212,8 @@ def test_admin_walks_every_page(chromium, console):
     page.wait_for_function("() => document.getElementById('zone-still').naturalWidth > 0")
     page.click("#fullscreen")
     page.wait_for_function("() => document.fullscreenElement && document.fullscreenElement.id === 'stage'")
-    assert page.inner_text("#fullscreen") == "Leave full screen"
+    # The label follows the fullscreenchange event, which fires after fullscreenElement is set.
+    page.wait_for_function("() => document.getElementById('fullscreen').textContent === 'Leave full screen'")
     shot(page, "camera-fullscreen", full_page=False)
     page.click("#fullscreen")            # the same button leaves full screen
     page.wait_for_function("() => !document.fullscreenElement")
