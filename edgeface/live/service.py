@@ -180,8 +180,9 @@ class LiveService:
         self.discovery: OnvifDiscovery | None = None
         self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
         # Uploaded stills: decoded and searched one at a time off the request threads, on their
-        # own engine (made by start()); recognize_queue bounds those running or waiting.
+        # own engine (started by the first upload); recognize_queue bounds those running or waiting.
         self.still_engine: FaceEngine | ProcessEngine | None = None
+        self._still_settings = EngineSettings()
         self._still_slots = threading.BoundedSemaphore(live.recognize_queue)
         self._still_pool = ThreadPoolExecutor(1, thread_name_prefix="still")
         self.stages = StageTimes()
@@ -211,7 +212,7 @@ class LiveService:
         # the GIL. Scaled down first: a 16 MP photo at full size took minutes and gigabytes.
         still = EngineSettings(detector=live.detector, upsample=STILL_SETTINGS.upsample,
                                max_side=live.recognize_max_side)
-        self.still_engine = ProcessEngine(still, 1) if live.analysis_processes else FaceEngine(still)
+        self._still_settings = still     # its engine starts with the first upload (one process less)
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
@@ -347,13 +348,23 @@ class LiveService:
         return future.result()
 
     def _recognize_still(self, data: bytes, name: str) -> list[dict]:
-        loaded, engine = self.models.current(), self.still_engine
-        if loaded is None or engine is None:
+        loaded = self.models.current()
+        if loaded is None:
             raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
+        engine = self._still_engine()
         try:
             return recognize_faces(engine, loaded.matcher, load_image(data, name=name))
         finally:
             _trim_heap()
+
+    def _still_engine(self) -> FaceEngine | ProcessEngine:
+        """The uploads' engine, started on first use (only the still pool's one thread calls this):
+        most edge sites never get an upload, and its child process costs ~110 MB."""
+        if self.still_engine is None:
+            still = self._still_settings
+            self.still_engine = (ProcessEngine(still, 1) if self.config.live.analysis_processes
+                                 else FaceEngine(still))
+        return self.still_engine
 
     def query_events(self, query: EventQuery) -> Page:
         """Events (visits), newest first, one page."""
