@@ -34,6 +34,7 @@ from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.worker import CameraWorker
+from edgeface.matcher import UNKNOWN
 from edgeface.recognize import STILL_SETTINGS, recognize_faces
 from edgeface.settings import (
     CameraSettings,
@@ -365,6 +366,12 @@ class LiveService:
             self.still_engine = (ProcessEngine(still, 1) if self.config.live.analysis_processes
                                  else FaceEngine(still))
         return self.still_engine
+
+    def forget_person(self, name: str) -> tuple[int, dict[str, int] | None]:
+        """Privacy: the events about ``name`` deleted here, and the uplink's traces of them (retained
+        MQTT state, captures queued here and shipped to the core; None without an outbox)."""
+        deleted = self.history.delete_person(name)
+        return deleted, (None if name == UNKNOWN else self.uplink.forget(name))
 
     def query_events(self, query: EventQuery) -> Page:
         """Events (visits), newest first, one page."""

@@ -139,5 +139,9 @@ def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_
         assert (sidecar["id"], sidecar["label"], sidecar["reason"]) == (unknown["id"], "Jane Doe", "labelled")
         assert sidecar["embedding"] == [0.25] * 128 and sidecar["camera"] == "door"
         assert any(k.endswith(".frame.jpg") for k in keys())
+        # Privacy: deleting the person's history reaches the captures at the core too.
+        gone = client.delete("/api/v1/people/Jane Doe/history", headers=ADMIN)
+        assert gone.status_code == 200 and gone.json["captures"]["bucket"] == 1, gone.json
+        assert not keys(), "the person's capture is still in the bucket"
     finally:
         svc.close()

@@ -218,8 +218,10 @@ def get_person(name: str):
 @bp.delete("/people/<name>/history")
 @require_admin
 def delete_person_history(name: str):
-    """Privacy: every event and snapshot about ``name`` (named or labelled so), known to the model or not."""
-    return jsonify(name=name, deleted=service().history.delete_person(name))
+    """Privacy: every event and snapshot about ``name`` (named or labelled so), known to the model or not,
+    and what the uplink holds about them (retained MQTT state, captures here and in the core's bucket)."""
+    deleted, captures = service().forget_person(name)
+    return jsonify(name=name, deleted=deleted, captures=captures)
 
 
 def _people() -> list[dict]:
