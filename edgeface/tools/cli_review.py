@@ -62,20 +62,28 @@ def cmd_review(args) -> int:
         from edgeface.uplink.accuracy import cmd_accuracy
 
         return cmd_accuracy(out, args)
-    captures = out / "captures"
-    captures.mkdir(parents=True, exist_ok=True)
-    if not args.no_pull:
-        pulled = pull(captures, args.settings.s3, args.site)
-        print(f"pulled {pulled} new captures into {captures}")
-    sidecars = _load_sidecars(captures)
-    clusters = cluster(sidecars, args.threshold)
-    (out / "clusters.json").write_text(json.dumps({str(n): ids for n, ids in clusters.items()}, indent=1))
-    write_report(out, clusters, sidecars)
+    sidecars, clusters = review(out, None if args.no_pull else args.settings.s3, args.site, args.threshold)
     print(f"{len(sidecars)} faces in {len(clusters)} clusters: {out / 'index.html'}")
     for n, ids in clusters.items():
         labels = sorted({sidecars[i]["label"] for i in ids if sidecars[i].get("label")})
         print(f"  cluster {n}: {len(ids)} faces" + (f", labelled {', '.join(labels)}" if labels else ""))
     return 0
+
+
+def review(out: Path, s3: S3Settings | None, site: str | None = None, threshold: float = DEFAULT_THRESHOLD,
+           ) -> tuple[dict[str, dict[str, Any]], dict[int, list[str]]]:
+    """Pull the new captures (unless ``s3`` is None), cluster every capture in ``out`` and write the
+    report: the sidecars by capture id and the clusters (the command and the notebook both call it)."""
+    captures = out / "captures"
+    captures.mkdir(parents=True, exist_ok=True)
+    if s3 is not None:
+        pulled = pull(captures, s3, site)
+        print(f"pulled {pulled} new captures into {captures}")
+    sidecars = _load_sidecars(captures)
+    clusters = cluster(sidecars, threshold)
+    (out / "clusters.json").write_text(json.dumps({str(n): ids for n, ids in clusters.items()}, indent=1))
+    write_report(out, clusters, sidecars)
+    return sidecars, clusters
 
 
 def pull(folder: Path, s3: S3Settings, site: str | None) -> int:

@@ -80,8 +80,30 @@ def test_a_failed_evaluation_stops_the_pipeline_before_upload(workspace, run_env
     assert not (artifacts / "published.json").exists()
 
 
-def test_notebook_runs_headless_and_publishes(workspace, run_env, s3_env, shipped_people):
+def put_captures(s3_env, media_dir) -> None:
+    """Two captures of one stranger, as an edge site's outbox ships them (crop + JSON sidecar)."""
+    import boto3
+
+    from edgeface.engine import FaceEngine
+    from edgeface.images import encode_jpeg, load_image, rgb_to_bgr
+
+    engine = FaceEngine()
+    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"], region_name="us-east-1")
+    for n, photo in enumerate(sorted((media_dir / "faces" / "Rose Leslie").glob("*"))[:2]):
+        rgb = load_image(photo)
+        boxes = engine.detect(rgb)
+        top, right, bottom, left = boxes[0]
+        key = f"captures/lab/door/2026-12-02/cap{n}"
+        sidecar = {"id": f"cap{n}", "name": "Unknown", "label": None, "camera": "door", "site": "lab",
+                   "seen_at": 1796200000.0 + n, "embedding": engine.encode(rgb, boxes)[0].tolist()}
+        crop = encode_jpeg(rgb_to_bgr(rgb[top:bottom, left:right]).copy(), 90)
+        s3.put_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=key + ".jpg", Body=crop)
+        s3.put_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=key + ".json", Body=json.dumps(sidecar).encode())
+
+
+def test_notebook_runs_headless_and_publishes(workspace, run_env, s3_env, shipped_people, media_dir):
     folder = workspace / "model-training-pipeline"
+    put_captures(s3_env, media_dir)
     proc = subprocess.run(
         [require_tool("jupyter-nbconvert"), "--to", "notebook", "--execute", "--output", "executed.ipynb",
          "training-workflow.ipynb"],
@@ -93,9 +115,12 @@ def test_notebook_runs_headless_and_publishes(workspace, run_env, s3_env, shippe
     cells = [c for c in json.loads(executed)["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] for c in cells)
     assert not [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
-    # the two plots are shown as pictures: the photos with their faces, then the distances
+    # the two plots are shown as pictures: the photos with their faces, then the distances; last,
+    # the review of what the edge sent back: one group for the stranger's two captures
     pictures = ["".join(c["source"]) for c in cells if any("image/png" in o.get("data", {}) for o in c["outputs"])]
-    assert [("faces_figure" in src, "distances" in src) for src in pictures] == [(True, False), (False, True)]
+    assert [("faces_figure" in src, "distances" in src, "review(" in src) for src in pictures] == \
+        [(True, False, False), (False, True, False), (False, False, True)]
+    assert "group 1: 2 faces" in executed
 
     store = open_store()
     (version,) = store.versions()
