@@ -26,9 +26,9 @@ PY=${PYTHON:-python3}
 CACHE=${EDGEFACE_IMAGE_CACHE:-$HOME/.cache/edgeface/image}
 # The mirror this machine's apt already uses (deb822 .sources or one-line sources.list).
 apt_mirror() {
-  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
-    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
-  } | grep -v -- '-security' | head -n 1
+  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' || true
+    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}' || true
+  } | { grep -v -- '-security' || true; } | head -n 1
 }
 MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
 [ -n "$MIRROR" ] || { echo "build-app-image: error: no Debian mirror in /etc/apt/sources*: set DEBIAN_MIRROR" >&2; exit 1; }

@@ -197,7 +197,10 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
     consumer = f"mqtt://{link['consumer'][0]}:{link['consumer'][1]}@127.0.0.1:{core.port}"
     run_cli("review", "--out", str(review), "--accuracy", "--store", store, "--mqtt", consumer)
     rows = {r["version"]: r for r in json.loads((review / "accuracy.json").read_text())}
-    assert rows[v1]["unknown"] >= 1 and rows[v2]["named"] >= 1 and rows[v2]["sites"] == ["lab"]
+    # Under v1 the stranger was never named: Unknown, or near the threshold when his distance fell
+    # within 0.05 of the tolerance (how close he comes to an enrolled face varies between runs).
+    assert rows[v1]["unknown"] + rows[v1]["near_threshold"] >= 1 and rows[v1]["named"] == 0, rows[v1]
+    assert rows[v2]["named"] >= 1 and rows[v2]["sites"] == ["lab"], rows[v2]
     assert rows[v2]["evaluation"]["identities"] == rows[v1]["evaluation"]["identities"] + 1
     print("\nedge -> core -> edge loop (seconds from the camera's start, or per step):")
     for hop, seconds in hops.items():
