@@ -44,6 +44,8 @@ class UplinkSettings(BaseModel):
                                default=10000, ge=1)
     event_timeout_s: float = _env("EDGEFACE_EVENT_TIMEOUT_S", "an event with no news for this long is ended",
                                   default=60.0, gt=0)
+    stats_interval_s: float = _env("EDGEFACE_MQTT_STATS_INTERVAL_S", "how often the per-model-version face "
+                                   "counts are published (retained; also at shutdown)", default=60.0, gt=0)
     outbox_dir: str | None = _env("EDGEFACE_OUTBOX_DIR", "folder where face captures wait for S3; unset: no "
                                   "captures", example="/data/outbox", default=None)
     outbox_quota_mb: float = _env("EDGEFACE_OUTBOX_QUOTA_MB", "captures waiting beyond this many MB: the oldest "

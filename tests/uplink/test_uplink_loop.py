@@ -98,6 +98,7 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
     register_host, camera_token = unique("edgeface-loop") + ".local", secrets.token_urlsafe(12)
     env = {**s3_env, "AWS_S3_ENDPOINT": f"http://127.0.0.1:{s3_link.port}", "EDGEFACE_STORE": store,
            "EDGEFACE_RELOAD_INTERVAL": "0.5", "EDGEFACE_MQTT_URL": edge.url, "EDGEFACE_SITE": "lab",
+           "EDGEFACE_MQTT_STATS_INTERVAL_S": "2",
            "EDGEFACE_MQTT_QUEUE_DIR": str(tmp_path / "mqtt-queue"), "EDGEFACE_OUTBOX_DIR": str(tmp_path / "outbox"),
            "EDGEFACE_API_TOKEN": secrets.token_urlsafe(16), "EDGEFACE_CAMERA_TOKEN": camera_token,
            "EDGEFACE_REGISTER_HOST": register_host}
