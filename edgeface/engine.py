@@ -37,6 +37,10 @@ class Engine(Protocol):
         """One 128-D float32 embedding per box."""
         ...
 
+    def close(self) -> None:
+        """Release what the engine holds (child processes); idempotent."""
+        ...
+
 
 def _models_dir() -> Path:
     # Locate the data without importing face_recognition_models: its __init__ needs pkg_resources,
@@ -143,6 +147,10 @@ class FaceEngine:
         # One batched call: the network runs once over all face chips.
         vectors = self._get("descriptor").compute_face_descriptor(rgb, shapes, self.settings.jitters)
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+
+    def close(self) -> None:
+        """Nothing to release (dlib's models go with the object); engines in child processes stop
+        theirs, so every engine shuts down the same way."""
 
     def detect_and_encode(self, rgb: np.ndarray) -> tuple[list[Box], np.ndarray]:
         boxes = self.detect(rgb)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -33,14 +34,19 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
+def missing_test_tool(message: str) -> NoReturn:
+    """A tool the test needs is absent: fail under CI (never a silent skip), skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """Path of a command-line tool; a missing tool fails under CI (never a silent skip)."""
     path = shutil.which(name)
     if path:
         return path
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed; scripts/run-tests.sh installs it")
-    pytest.skip(f"{name} not installed (run scripts/run-tests.sh to install the test tools)")
+    missing_test_tool(f"{name} is not installed; scripts/run-tests.sh installs it")
 
 
 def run_cli(*args: str, env: dict | None = None, check: bool = True,
@@ -89,9 +95,7 @@ def headless_chromium():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed: pip install playwright (uses Debian's chromium)")
-        pytest.skip("playwright is not installed")
+        missing_test_tool("playwright is not installed: pip install playwright (uses Debian's chromium)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
         try:

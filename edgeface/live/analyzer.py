@@ -209,7 +209,7 @@ class TimedEngine:
             return self.engine.encode(rgb, boxes)
 
     def close(self) -> None:
-        """Nothing to release (``ProcessEngine.close`` stops its children): one way to shut down."""
+        self.engine.close()
 
 
 def frame_bgr(frame, stages: StageTimes) -> np.ndarray | None:

@@ -254,7 +254,7 @@ class LiveService:
         if self.engine is not None:
             self.engine.close()
         self._still_pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(self.still_engine, ProcessEngine):
+        if self.still_engine is not None:
             self.still_engine.close()
         if self.watcher:
             self.watcher.close()

@@ -6,10 +6,10 @@ servers themselves live in ``edgeface.tools.streamserve`` (the decode benchmark 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from helpers import missing_test_tool
 
 from edgeface.tools.streamserve import RtmpServer, RtspServer, h264_clip, missing_tools
 
@@ -23,10 +23,7 @@ def require_stream_tools() -> None:
     missing = missing_tools()
     if not missing:
         return
-    message = f"missing for the RTSP/RTMP servers: {', '.join(missing)}; scripts/run-tests.sh installs them"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_test_tool(f"missing for the RTSP/RTMP servers: {', '.join(missing)}; scripts/run-tests.sh installs them")
 
 
 @pytest.fixture(scope="session")
