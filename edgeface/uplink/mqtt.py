@@ -54,7 +54,6 @@ IN_FLIGHT = 50            # events sent and not yet acknowledged, at most
 INTAKE_MAX = 10000        # calls waiting for the publisher thread; past it they are counted and dropped
 CONNECT_TIMEOUT_S = 5.0
 BACKOFF_MAX_S = 30.0
-STATS_INTERVAL_S = 60.0   # per-version stats: a gauge of how a model does, not a stream
 
 
 def topic_level(text: str) -> str:
@@ -100,11 +99,10 @@ class MqttPublisher(Service):
     """Publishes ``RecognitionEvent``s and camera availability; see the module docstring."""
 
     def __init__(self, settings: UplinkSettings, client_id: str | None = None,
-                 stats: Callable[[], dict[str, dict[str, Any]]] | None = None,
-                 stats_interval_s: float | None = None):
-        """``stats``: called on the publisher thread every ``stats_interval_s`` (default
-        ``STATS_INTERVAL_S``) and at close for ``{model version: payload}``, each sent retained to
-        ``Topics.model_stats`` when it changed."""
+                 stats: Callable[[], dict[str, dict[str, Any]]] | None = None):
+        """``stats``: called on the publisher thread every ``settings.stats_interval_s`` and at close
+        for ``{model version: payload}``, each sent retained to ``Topics.model_stats`` when it
+        changed."""
         if not settings.url:
             raise ValueError("MqttPublisher needs settings.mqtt_url")
         super().__init__("mqtt-publisher")
@@ -127,7 +125,7 @@ class MqttPublisher(Service):
         self._refused: str | None = None
         self._problems = LogOnChange()     # a broker away for hours: logged once a minute, not per retry
         self._stats = stats
-        self._stats_interval_s = STATS_INTERVAL_S if stats_interval_s is None else stats_interval_s
+        self._stats_interval_s = settings.stats_interval_s
         self._stats_due = 0.0
 
     # -- the callers' side: never blocks ---------------------------------------------------------

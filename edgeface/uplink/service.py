@@ -28,8 +28,7 @@ class Uplink:
     def __init__(self, settings: UplinkSettings, s3: Any = None, tolerance: float = 0.6):
         self.settings = settings
         self.stats = ModelStats(tolerance)
-        self.publisher = (MqttPublisher(settings, stats=lambda: self.stats.messages(settings.site),
-                                        stats_interval_s=settings.stats_interval_s)
+        self.publisher = (MqttPublisher(settings, stats=lambda: self.stats.messages(settings.site))
                           if settings.url else None)
         self.outbox: Outbox | None = None
         self.captures: CaptureMaker | None = None

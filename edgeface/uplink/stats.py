@@ -11,7 +11,7 @@ each other, so they add up to every face the version judged:
 
 ``/metrics`` shows them as ``edgeface_faces_total{model_version, result}``; the MQTT publisher
 sends them as a retained ``edgeface/<site>/model/<version>/stats`` message every
-``STATS_INTERVAL_S`` (docs/uplink.md). ``edgeface review --accuracy`` plots them per version.
+``EDGEFACE_MQTT_STATS_INTERVAL_S`` (docs/uplink.md). ``edgeface review --accuracy`` plots them per version.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from helpers import run_cli, wait_until
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-import edgeface.uplink.mqtt as uplink_mqtt
 from edgeface.live.events import RecognitionEvent
 from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
@@ -66,13 +65,11 @@ class _Only(Collector):
         return uplink_metrics(self.uplink)
 
 
-def test_the_edge_counts_per_version_and_review_plots_them(broker, recorder_factory, sample_model, tmp_path,
-                                                           monkeypatch):
+def test_the_edge_counts_per_version_and_review_plots_them(broker, recorder_factory, sample_model, tmp_path):
     store = open_store(str(tmp_path / "store"))
     v1, v2 = store.push(sample_model), store.push(sample_model)
-    monkeypatch.setattr(uplink_mqtt, "STATS_INTERVAL_S", 0.2)
     rec = recorder_factory(broker.port, "edgeface/+/model/+/stats")
-    uplink = Uplink(UplinkSettings(mqtt_url=broker.url, site="lab"), tolerance=TOLERANCE).start()
+    uplink = Uplink(UplinkSettings(mqtt_url=broker.url, site="lab", stats_interval_s=0.2), tolerance=TOLERANCE).start()
     seen = {v1: [("Unknown", 0.8), ("Unknown", 0.62), ("Jane", 0.3)],                 # 1 near
             v2: [("Jane", 0.3), ("Jane", 0.58), ("Jane", 0.4), ("Unknown", 0.9), ("Joe", 0.2)]}
     expected = {v1: {"named": 1, "unknown": 1, "near_threshold": 1},
