@@ -19,7 +19,12 @@ def register(sub) -> None:
     live = p.add_argument_group("live suite")
     live.add_argument("--cameras", type=int, default=4, help="simulated cameras streaming into the app (default 4)")
     live.add_argument("--source", default=None, metavar="VIDEO",
-                      help="video every camera loops (default: the sample clip)")
+                      help="video every camera loops (default: the sample clip; overrides --scene)")
+    live.add_argument("--scene", choices=("clip", "cctv"), default="clip",
+                      help="clip: the sample clip (default); cctv: a generated fixed-camera scene, people walking "
+                           "in and out (--media, --seed; cached in ~/.cache/edgeface/scenes; docs/performance.md)")
+    live.add_argument("--scene-seconds", type=float, default=None, metavar="S",
+                      help="cctv: length of the generated scene (default 45)")
     live.add_argument("--duration", type=float, default=40.0, metavar="S", help="measured seconds (default 40)")
     live.add_argument("--warmup", type=float, default=10.0, metavar="S",
                       help="seconds of streaming before measuring (default 10)")

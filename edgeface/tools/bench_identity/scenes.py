@@ -377,6 +377,20 @@ def build_scenes(portraits: dict[str, list[Portrait]], *, seed: int = DEFAULT_SE
     return scenes
 
 
+def draw_frame(wall: np.ndarray, canvas: Canvas, layers: list[Layer]) -> tuple[np.ndarray, list[TruthFace]]:
+    """The layers (back to front) pasted on a copy of the wall (float32 RGB), and the faces in
+    the truth: fully shown and not hidden behind a face in front. Also the CCTV scene's drawing."""
+    img = wall.copy()
+    placed = [(layer, canvas.paste(img, layer)) for layer in layers]
+    faces = []
+    for k, (layer, box) in enumerate(placed):
+        hidden = any(_covered(front, box) > HIDDEN_COVER for _, front in placed[k + 1:])
+        if layer.truth and layer.alpha >= 1.0 and not hidden:
+            person = layer.portrait.person
+            faces.append(TruthFace(layer.actor, box, person if person in ENROLLED else STRANGER, person))
+    return img, faces
+
+
 def render(name: str, about: str, face_px: int, shots: list[Shot], wall: np.ndarray, canvas: Canvas,
            quality: tuple[int, int], noise: np.random.Generator) -> Scene:
     """Draw the shots on the wall, JPEG at a quality drawn from ``quality`` (inclusive) per frame."""
@@ -384,17 +398,10 @@ def render(name: str, about: str, face_px: int, shots: list[Shot], wall: np.ndar
     truth: list[list[TruthFace]] = []
     for shot in shots:
         for i in range(shot.frames):
-            img = wall.copy()
-            placed = [(layer, canvas.paste(img, layer)) for layer in shot.layers(i)]
+            img, faces = draw_frame(wall, canvas, shot.layers(i))
             bgr = rgb_to_bgr(np.clip(img + 0.5, 0, 255).astype(np.uint8))
             if shot.blur:
                 bgr = motion_blur(bgr, *shot.blur)
-            faces = []
-            for k, (layer, box) in enumerate(placed):
-                hidden = any(_covered(front, box) > HIDDEN_COVER for _, front in placed[k + 1:])
-                if layer.truth and layer.alpha >= 1.0 and not hidden:
-                    person = layer.portrait.person
-                    faces.append(TruthFace(layer.actor, box, person if person in ENROLLED else STRANGER, person))
             n = len(frames)
             frames.append(SceneFrame(n + 1, n / FPS, encode_jpeg(bgr, int(noise.integers(quality[0], quality[1] + 1)))))
             truth.append(faces)

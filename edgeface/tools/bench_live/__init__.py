@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.tools.bench_live import procstats, scoring
+from edgeface.tools.bench_live import cctv, procstats, scoring
 from edgeface.tools.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.tools.bench_live.reference import run_reference, source_jpegs
 from edgeface.tools.bench_live.system import Child, LiveSystem
@@ -71,7 +71,8 @@ def run(args) -> dict:
     from edgeface.modelfile import FaceModel
     from edgeface.tools.samples import SAMPLE_VIDEO
 
-    video = Path(args.source or SAMPLE_VIDEO)
+    scene = cctv.for_bench(args, log)        # --scene cctv: generated, or from the cache; --source overrides
+    video = scene[0] if scene else Path(args.source or SAMPLE_VIDEO)
     if not video.is_file():
         raise ConfigError(f"video {video} not found", "pass --source VIDEO (the sample clip is in sample-media/video)")
     if not 1 <= args.cameras <= 16:
@@ -80,7 +81,10 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="edgeface-bench-") as tmp:
         workdir = Path(args.logs) if args.logs else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        model_path = Path(args.model) if args.model else _sample_model(workdir)
+        if args.model:
+            model_path = Path(args.model)
+        else:   # the scene's enrolled people (not its strangers), or the sample faces
+            model_path = cctv.scene_model(args.media, workdir) if scene else _sample_model(workdir)
         matcher = FaceModel.load(model_path).matcher()
         clip = source_jpegs(str(video))
         fps = Playback(video).fps
@@ -92,7 +96,8 @@ def run(args) -> dict:
         load_after = procstats.loadavg()
         if args.logs:
             _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
-    return assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after)
+    return {**assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after),
+            "scene": cctv.bench_json(args, scene)}
 
 
 def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env: dict, warmup: float,
