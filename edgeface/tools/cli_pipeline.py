@@ -31,6 +31,10 @@ def register(sub) -> None:
     p.add_argument("--tools-image", help="image with the edgeface command, for the fetch task")
     p.add_argument("--busybox-image", help="image with a static /bin/busybox (default: the pipeline's; --local: "
                                            "built from this machine's busybox-static)")
+    p.add_argument("--git-repo-url", help="fleet repository: push a branch edgeface/model-VERSION that sets the new "
+                                          "tag for review (docs/fleet.md; default: none, no proposal)")
+    p.add_argument("--site-group", help="the site group's model folder in that repository "
+                                        "(default: the pipeline's, manifests/sites/stores/model)")
     p.add_argument("--dry-run", action="store_true", help="print the PipelineRun YAML and stop")
     cluster = p.add_argument_group("cluster")
     cluster.add_argument("--namespace", help="default: the kubeconfig context's")
@@ -68,7 +72,8 @@ def options_from(args):
     return RunOptions(image=args.image, version=args.version, data_connection=args.data_connection,
                       prefix=args.prefix, platforms=args.platforms, tls_verify=tls_verify,
                       tools_image=args.tools_image, busybox_image=args.busybox_image,
-                      registry_secret=args.registry_secret, service_account=args.service_account).validate()
+                      registry_secret=args.registry_secret, service_account=args.service_account,
+                      git_repo_url=args.git_repo_url, site_group_path=args.site_group).validate()
 
 
 def cmd_run(args) -> int:

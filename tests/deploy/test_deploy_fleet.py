@@ -20,7 +20,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from deploy_helpers import render
+from deploy_helpers import render, results_of, run_edgeface
 from helpers import REPO, free_port, require_tool, wait_for_port
 from test_deploy_manifests import (
     CLUSTER_SCOPED,
@@ -31,7 +31,6 @@ from test_deploy_manifests import (
     one,
 )
 
-from edgeface.tools.deploy.local_pipeline import run_locally, secrets_from_env
 from edgeface.tools.deploy.local_runner import LocalRunner, PipelineFailed, host_env
 from edgeface.tools.deploy.tekton import load_definition
 
@@ -259,10 +258,12 @@ def run_propose(tmp_path: Path, params: dict, secrets: dict | None = None,
 @pytest.mark.slow
 def test_pipeline_proposes_the_new_tag_on_a_branch_that_renders(published_model, registry, fleet_repo, tmp_path):
     repo, version = registry.repo(), published_model["version"]
-    results = run_locally({"IMAGE": repo, "TLS_VERIFY": "false", "GIT_REPO_URL": fleet_repo["url"]},
-                          secrets_from_env("aws-connection-edgeface-models", published_model["env"]),
-                          workdir=tmp_path / "work", on_event=lambda *a, **k: None)
+    proc = run_edgeface("pipeline", "run", "--local", "--version", "latest", "--image", repo,
+                        "--git-repo-url", fleet_repo["url"], env=published_model["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = results_of(proc.stdout)
     assert results["IMAGE_URL"] == f"{repo}:{version}"
+    assert "== propose-tag: Succeeded" in proc.stdout and "open a merge request" in proc.stdout
 
     branch = checkout(fleet_repo, f"edgeface/model-{version}")
     for site in SITES:
@@ -320,3 +321,14 @@ def test_a_missing_site_group_folder_names_the_param(fleet_repo, tmp_path):
                                "MODEL_VERSION": "20261201T120000Z", "SITE_GROUP_PATH": "manifests/sites/nope/model"})
     assert "manifests/sites/nope/model/kustomization.yaml not found" in str(caught.value)
     assert "SITE_GROUP_PATH" in (caught.value.hint or "")
+
+
+def test_a_cluster_run_carries_the_proposal_params():
+    proc = run_edgeface("pipeline", "run", "--dry-run", "--image", "quay.io/org/edgeface-model", "--git-repo-url",
+                        "https://git.example.com/edge/fleet.git", "--site-group", "manifests/sites/depots/model", env={})
+    assert proc.returncode == 0, proc.stderr
+    params = {p["name"]: p["value"] for p in yaml.safe_load(proc.stdout)["spec"]["params"]}
+    assert params["GIT_REPO_URL"] == "https://git.example.com/edge/fleet.git"
+    assert params["SITE_GROUP_PATH"] == "manifests/sites/depots/model"
+    pipeline_params = {p["name"] for p in load_definition().pipeline["spec"]["params"]}
+    assert set(params) <= pipeline_params

@@ -22,6 +22,8 @@ class RunOptions:
     tools_image: str | None = None
     busybox_image: str | None = None
     registry_secret: str | None = None          # a kubernetes.io/dockerconfigjson Secret
+    git_repo_url: str | None = None             # fleet repository to propose the new tag in (docs/fleet.md)
+    site_group_path: str | None = None          # that repository's site group model folder
     service_account: str = "pipeline"           # OpenShift Pipelines creates it in every namespace
     workspace_size: str = "1Gi"
     timeout: str = "1h0m0s"
@@ -40,7 +42,8 @@ class RunOptions:
         """Pipeline params; unset options keep the Pipeline's defaults."""
         params = {"MODEL_VERSION": self.version, "IMAGE": self.image, "DATA_CONNECTION": self.data_connection,
                   "MODEL_PREFIX": self.prefix, "TLS_VERIFY": "true" if self.tls_verify else "false"}
-        optional = {"PLATFORMS": self.platforms, "TOOLS_IMAGE": self.tools_image, "BUSYBOX_IMAGE": self.busybox_image}
+        optional = {"PLATFORMS": self.platforms, "TOOLS_IMAGE": self.tools_image, "BUSYBOX_IMAGE": self.busybox_image,
+                    "GIT_REPO_URL": self.git_repo_url, "SITE_GROUP_PATH": self.site_group_path}
         return params | {k: v for k, v in optional.items() if v}
 
 
