@@ -324,8 +324,9 @@ def test_a_missing_site_group_folder_names_the_param(fleet_repo, tmp_path):
 
 
 def test_a_cluster_run_carries_the_proposal_params():
-    proc = run_edgeface("pipeline", "run", "--dry-run", "--image", "quay.io/org/edgeface-model", "--git-repo-url",
-                        "https://git.example.com/edge/fleet.git", "--site-group", "manifests/sites/depots/model", env={})
+    proc = run_edgeface("pipeline", "run", "--dry-run", "--image", "quay.io/org/edgeface-model",
+                        "--git-repo-url", "https://git.example.com/edge/fleet.git",
+                        "--site-group", "manifests/sites/depots/model", env={})
     assert proc.returncode == 0, proc.stderr
     params = {p["name"]: p["value"] for p in yaml.safe_load(proc.stdout)["spec"]["params"]}
     assert params["GIT_REPO_URL"] == "https://git.example.com/edge/fleet.git"
