@@ -34,6 +34,11 @@ def register(sub) -> None:
     live.add_argument("--app-env", action="append", default=None, metavar="EDGEFACE_LIVE_X=V",
                       help="live tuning for the app under test (repeatable; see docs/performance.md)")
     live.add_argument("--logs", default=None, metavar="DIR", help="keep the app's and cameras' logs here")
+    live.add_argument("--app-url", default=None, metavar="URL",
+                      help="measure the app running at http://127.0.0.1:PORT (a pod: run the bench in its network "
+                           "namespace) instead of starting one; its API token in EDGEFACE_API_TOKEN")
+    live.add_argument("--app-pids", default=None, metavar="PID,...",
+                      help="with --app-url: the app's processes (children included) for CPU and memory")
     identity = p.add_argument_group("identity suite")
     identity.add_argument("--quick", action="store_true",
                           help="identity: shorter scenes, fewer segments; soak: ~1 minute, short cycles (for tests)")

@@ -57,11 +57,13 @@ def render(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
-def run_edgeface(*args: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m edgeface ARGS`` with exactly ``env`` on top of a clean base (no inherited AWS_*)."""
+def run_edgeface(*args: str, env: dict, timeout: float = 600, prefix: list[str] | None = None
+                 ) -> subprocess.CompletedProcess:
+    """``python -m edgeface ARGS`` with exactly ``env`` on top of a clean base (no inherited AWS_*).
+    ``prefix``: what runs it, e.g. ``ip netns exec NS`` to run it in a pod's network namespace."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EDGEFACE_"))}
-    return subprocess.run([sys.executable, "-m", "edgeface", *args], capture_output=True, text=True,
-                          env={**base, **env}, timeout=timeout, cwd=REPO)
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "edgeface", *args], capture_output=True,
+                          text=True, env={**base, **env}, timeout=timeout, cwd=REPO)
 
 
 def results_of(stdout: str) -> dict[str, str]:

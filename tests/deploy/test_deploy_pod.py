@@ -19,12 +19,20 @@ What differs from MicroShift, and why (everything else is the rendered overlay a
   a given namespace (with host networking on MicroShift they are the node's ports anyway);
 - restartPolicy OnFailure: podman 4.3 gives init containers the pod's restart policy;
 - runAsUser is set: podman's emptyDir belongs to the pod's user instead of being world-writable.
+
+The second test plays the same pod following the model store (EDGEFACE_STORE and the S3 settings in
+the app's env, an API token in place of the optional Secret): a real S3 (moto_server) starts in the
+pod's namespace only after the app, which waits for it and says why; `edgeface model push` there
+swaps the new version in without a restart and `edgeface model promote` rolls it back. Then
+`edgeface bench --app-url` runs in the namespace against that app. With EDGEFACE_BENCH_POD_OUT=PATH
+(scripts/bench-pod.sh) the bench is the full one, 4 cameras, and its JSON is written to PATH.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -33,23 +41,30 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_helpers import render
+from deploy_helpers import render, run_edgeface
 from helpers import REPO, require_tool, wait_until
 
 from edgeface.buildinfo import dlib_info
+from edgeface.errors import ConfigError
 from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
+from edgeface.tools.bench_live import procstats
+from edgeface.tools.bench_live.system import LiveSystem, attach_to
 from edgeface.tools.deploy.local_pipeline import run_locally, secrets_from_env
 
 pytestmark = pytest.mark.slow
 OVERLAY = REPO / "manifests" / "overlays" / "microshift-cpu"
 NAMED = "Lin-Manuel Miranda"  # in the sample clip and the sample faces
 CAMERA_PORT = 8081
-# An HTTP GET from inside the namespace: prints {"status": …, "body": …}.
+STORE_PORT = 9000   # the S3 server in the pod's namespace (where only the app listens besides)
+# An HTTP GET from inside the namespace: prints {"status": …, "body": …}. The token, if any, comes
+# in the environment (a command line shows in ps).
 FETCH = """
-import json, sys, urllib.error, urllib.request
+import json, os, sys, urllib.error, urllib.request
+token = os.environ.get("FETCH_TOKEN")
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": f"Bearer {token}"} if token else {})
 try:
-    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    with urllib.request.urlopen(request, timeout=5) as r:
         status, body = r.status, r.read()
 except urllib.error.HTTPError as err:
     status, body = err.code, err.read()
@@ -75,9 +90,10 @@ class Namespace:
     def exec_prefix(self) -> list[str]:
         return [self.ip, "netns", "exec", self.name]
 
-    def get(self, url: str) -> tuple[int, str]:
+    def get(self, url: str, token: str | None = None) -> tuple[int, str]:
+        env = {**os.environ, "FETCH_TOKEN": token} if token else None
         proc = subprocess.run([*self.exec_prefix(), sys.executable, "-c", FETCH, url],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, env=env)
         if proc.returncode != 0:  # nothing listening yet: connection refused
             return 0, proc.stderr
         answer = json.loads(proc.stdout)
@@ -102,9 +118,7 @@ def publish(s3_env: dict, sample_model: Path, repo: str, label: str, tmp_path: P
 
     The model is the sample one labelled ``label`` in its metadata: the app reports a model by the
     version its file carries (the store's version lives in the manifest and the image's labels)."""
-    model = FaceModel.load(sample_model)
-    path = FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": label}) \
-        .save(tmp_path / f"model-{label}.data")
+    path = labelled(sample_model, label, tmp_path)
     version = open_store(f"s3://{s3_env['AWS_S3_BUCKET']}/models").push(path)
     results = run_locally({"IMAGE": repo, "TLS_VERIFY": "false"},
                           secrets_from_env("aws-connection-edgeface-models", s3_env), on_event=lambda *a, **k: None)
@@ -112,13 +126,29 @@ def publish(s3_env: dict, sample_model: Path, repo: str, label: str, tmp_path: P
     return results
 
 
+def labelled(sample_model: Path, label: str, tmp_path: Path) -> Path:
+    """The sample model with ``label`` as the version in its metadata (what the app reports for a file)."""
+    model = FaceModel.load(sample_model)
+    return FaceModel(model.embeddings, model.labels, model.names, {**model.metadata, "version": label}) \
+        .save(tmp_path / f"model-{label}.data")
+
+
+def stop(helper: subprocess.Popen | None, log) -> None:
+    """Stop a process the test started in the namespace (by its PID) and close its log."""
+    if helper is not None:
+        helper.terminate()
+        helper.wait(10)
+    log.close()
+
+
 @pytest.fixture
 def model_repo(registry) -> str:
     return registry.repo()
 
 
-def podman_ready_pod(docs: list[dict]) -> list[dict]:
-    """The rendered overlay with the podman differences listed in the module docstring."""
+def podman_ready_pod(docs: list[dict], app_env: dict[str, str] | None = None) -> list[dict]:
+    """The rendered overlay with the podman differences listed in the module docstring; ``app_env``
+    sets (or replaces) variables of the app container."""
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     pod["hostNetwork"] = False
@@ -131,11 +161,14 @@ def podman_ready_pod(docs: list[dict]) -> list[dict]:
     mdns = next(e for e in app["env"] if e["name"] == "EDGEFACE_MDNS_INTERFACE")
     mdns.pop("valueFrom")
     mdns["value"] = "127.0.0.1"
+    app["env"] = [e for e in app["env"] if e["name"] not in (app_env or {})] + \
+        [{"name": k, "value": v} for k, v in (app_env or {}).items()]
     # podman plays the workload, its ConfigMap and its claim; the cluster-only kinds stay with the cluster
     return [d for d in docs if d["kind"] in ("Deployment", "ConfigMap", "PersistentVolumeClaim")]
 
 
-def render_for_podman(tmp_path: Path, app_image: str, model_image: str) -> tuple[Path, list[dict]]:
+def render_for_podman(tmp_path: Path, app_image: str, model_image: str,
+                      app_env: dict[str, str] | None = None) -> tuple[Path, list[dict]]:
     """A site overlay over microshift-cpu that sets both images the documented way (kustomize
     images:, what `kustomize edit set image` writes); a new model version = a new newTag."""
     overlay = tmp_path / f"pod-overlay-{model_image.rsplit(':', 1)[1]}"
@@ -148,7 +181,7 @@ def render_for_podman(tmp_path: Path, app_image: str, model_image: str) -> tuple
                    {"name": "quay.io/edgeface/edgeface", "newName": app_image.rsplit(":", 1)[0],
                     "newTag": app_image.rsplit(":", 1)[1]}],
     }))
-    docs = podman_ready_pod(render(overlay))
+    docs = podman_ready_pod(render(overlay), app_env)
     path = overlay / "edgeface-pod.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     return path, docs
@@ -232,8 +265,143 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         kept = json.loads(netns.get(f"{base}/api/v1/events?limit=1000")[1])["events"]
         assert event["id"] in [e["id"] for e in kept], "recognition history was lost in the rollout"
     finally:
-        if camera is not None:
-            camera.terminate()
-            camera.wait(10)
-        camera_log.close()
+        stop(camera, camera_log)
         podman("kube", "down", str(kube_yaml), check=False)
+
+
+MAKE_BUCKET = """
+import os, boto3
+boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT"], region_name="us-east-1") \\
+    .create_bucket(Bucket=os.environ["AWS_S3_BUCKET"])
+"""
+BENCH_REQUIRED = ("cameras", "fps_per_camera", "fps_by_camera", "named_frame_recall", "first_name_latency_ms",
+                  "cpu_ms_per_frame", "rss_mb", "pss_mb", "app_processes", "reference_fps", "stages", "reference",
+                  "machine", "goal", "app_url")
+
+
+def webapp_state(podman) -> tuple[str, str]:
+    """The app container's host PID and start time: unchanged means not restarted."""
+    name = podman("ps", "--filter", "name=webapp", "--format", "{{.Names}}").stdout.split()[0]
+    pid, started = podman("inspect", "--format", "{{.State.Pid}} {{.State.StartedAt}}", name).stdout.split(" ", 1)
+    return pid, started.strip()
+
+
+def test_pod_hot_reloads_from_the_store_rolls_back_and_is_benched(app_image, s3_env, sample_model, model_repo,
+                                                                   netns, media_dir, tmp_path):
+    podman = app_image.podman
+    init = publish(s3_env, sample_model, model_repo, "pod-init", tmp_path)
+    token = secrets.token_urlsafe(16)
+    store = {"AWS_S3_ENDPOINT": f"http://127.0.0.1:{STORE_PORT}", "AWS_ACCESS_KEY_ID": "edgeface-pod",
+             "AWS_SECRET_ACCESS_KEY": secrets.token_hex(12), "AWS_S3_BUCKET": "edgeface-pod",
+             "AWS_DEFAULT_REGION": "us-east-1", "EDGEFACE_STORE": "s3://edgeface-pod/models"}
+    kube_yaml, docs = render_for_podman(tmp_path, app_image.tag, init["IMAGE_URL"],
+                                        {**store, "EDGEFACE_API_TOKEN": token})
+    port = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["EDGEFACE_PORT"]
+    base = f"http://127.0.0.1:{port}"
+
+    def serving() -> str | None:
+        status, body = netns.get(f"{base}/api/v1/model", token)
+        return json.loads(body)["version"] if status == 200 else None
+
+    def in_netns(*args: str) -> str:
+        proc = run_edgeface(*args, env=store, prefix=netns.exec_prefix(), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    def push(label: str) -> str:
+        return in_netns("model", "push", str(labelled(sample_model, label, tmp_path)))
+
+    moto = None
+    moto_log = open(tmp_path / "moto.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        podman("kube", "play", "--network", "none", "--tls-verify=false", str(kube_yaml))
+        netns.attach(podman)
+        # No S3 in the namespace yet: the app runs, is not ready, says why, and keeps polling.
+        def unready_for_s3() -> str | None:
+            status, body = netns.get(f"{base}/readyz")
+            reason = json.loads(body)["reason"] if status == 503 else ""
+            return reason if "S3" in reason else None   # before the first poll: "still loading"
+        reason = wait_until(unready_for_s3, timeout=180, interval=0.5, what="the app to say it waits for S3")
+        assert "cannot reach S3 at http://127.0.0.1:9000" in reason, reason
+        time.sleep(3)   # a few polls (EDGEFACE_RELOAD_INTERVAL 2 s) fail before the store comes up
+        moto = subprocess.Popen([*netns.exec_prefix(), require_tool("moto_server"), "-H", "127.0.0.1",
+                                 "-p", str(STORE_PORT)], stdout=moto_log, stderr=subprocess.STDOUT)
+        wait_until(lambda: netns.get(f"http://127.0.0.1:{STORE_PORT}/")[0] != 0, timeout=60, interval=0.5,
+                   what="moto_server in the pod's namespace")
+        bucket = subprocess.run([*netns.exec_prefix(), sys.executable, "-c", MAKE_BUCKET], capture_output=True,
+                                text=True, env={**os.environ, **store}, timeout=60)
+        assert bucket.returncode == 0, bucket.stderr
+
+        v1 = push("store-v1")
+        wait_until(lambda: serving() == v1, timeout=60, interval=0.2, what=f"the app to load {v1} from the store")
+        before = webapp_state(podman)
+
+        started = time.monotonic()
+        v2 = push("store-v2")
+        wait_until(lambda: serving() == v2, timeout=60, interval=0.2, what=f"the app to hot-reload {v2}")
+        print(f"hot reload, push to the new version serving: {time.monotonic() - started:.1f} s")
+        started = time.monotonic()
+        assert in_netns("model", "promote", v1) == f"latest -> {v1}"
+        wait_until(lambda: serving() == v1, timeout=60, interval=0.2, what=f"the app to roll back to {v1}")
+        print(f"rollback, promote to the old version serving: {time.monotonic() - started:.1f} s")
+        assert webapp_state(podman) == before, "the app restarted instead of reloading"
+        model = json.loads(netns.get(f"{base}/api/v1/model", token)[1])
+        assert model["reloads"]["ok"] == 3 and model["source"].endswith(v1), model
+
+        bench = run_bench(netns, base, token, before[0], sample_model, media_dir, tmp_path)
+        assert all(key in bench for key in BENCH_REQUIRED), set(BENCH_REQUIRED) - set(bench)
+        assert bench["app_url"] == base and bench["settings"] is None
+        assert bench["fps_per_camera"] > 0 and bench["rss_mb"] > 0 and bench["cpu_ms_per_frame"] > 0
+        assert bench["app_processes"] >= 2 and "detect" in bench["stages"]   # its /proc and /metrics were read
+        cameras = json.loads(netns.get(f"{base}/api/v1/cameras", token)[1])["cameras"]
+        assert cameras == [], "the bench leaves the running app with the cameras it had"
+    finally:
+        stop(moto, moto_log)
+        podman("kube", "down", str(kube_yaml), check=False)
+
+
+def run_bench(netns, base: str, token: str, app_pid: str, model: Path, media_dir: Path, tmp_path: Path) -> dict:
+    """`edgeface bench --app-url` in the pod's namespace: a short one (1 camera) in the suite, the full
+    one (4 cameras, the defaults) with EDGEFACE_BENCH_POD_OUT set; returns its JSON."""
+    out = os.environ.get("EDGEFACE_BENCH_POD_OUT")
+    logs = tmp_path / "bench"
+    short = ["--cameras", "1", "--source", str(media_dir / "video" / "short_hamilton_clip.mp4"),
+             "--reference-frames", "12", "--warmup", "3", "--duration", "5"]
+    proc = run_edgeface("bench", "--app-url", base, "--app-pids", app_pid, "--model", str(model), "--json",
+                        "--logs", str(logs), *(["--cameras", "4"] if out else short),
+                        env={"EDGEFACE_API_TOKEN": token}, prefix=netns.exec_prefix(), timeout=900 if out else 300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    frames = [json.loads(line) for line in (logs / "frames.jsonl").read_text().splitlines()]
+    assert frames and all(f["frame"] is not None for f in frames), "the pod's app forwarded the frame numbers"
+    assert any(NAMED in f["drawn"] for f in frames), "the app in the pod named a face of the clip"
+    return result
+
+
+def test_bench_attaches_only_to_an_app_it_can_measure(monkeypatch, tmp_path):
+    pid = str(os.getpid())
+    monkeypatch.delenv("EDGEFACE_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="EDGEFACE_API_TOKEN"):
+        attach_to("http://127.0.0.1:8080", pid, {})
+    monkeypatch.setenv("EDGEFACE_API_TOKEN", secrets.token_hex(8))
+    for url, pids, app_env, says in [("http://10.0.0.5:8080", pid, {}, "ip netns exec"),
+                                     ("http://127.0.0.1", pid, {}, "no valid port"),
+                                     ("http://127.0.0.1:8080", "12,x", {}, "comma-separated"),
+                                     ("http://127.0.0.1:8080", "", {}, "comma-separated"),
+                                     ("http://127.0.0.1:8080", "999999999", {}, "no process 999999999"),
+                                     ("http://127.0.0.1:8080", pid, {"EDGEFACE_LIVE_UPSAMPLE": "0"}, "ConfigMap"),
+                                     (None, pid, {}, "--app-url")]:
+        with pytest.raises(ConfigError, match=says):
+            attach_to(url, pids, app_env)
+    assert attach_to(None, None, {}) is None     # the bench starts its own app
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:   # a PID given beside its parent's is counted once
+        system = LiveSystem(tmp_path / "model.data", tmp_path / "clip.mp4", 1, tmp_path,
+                            attach=attach_to("http://localhost:8080", f"{child.pid},{pid}", {}))
+        assert system.port == 8080 and system.app_pids == (child.pid, os.getpid())
+        assert system.usage().processes == procstats.tree_usage(os.getpid()).processes
+    finally:
+        child.kill()
+        child.wait()

@@ -8,7 +8,8 @@ One run measures, on the same machine at the same moment:
 2. the **live system** (``system.py``): ``edgeface serve`` under gunicorn with N ``edgeface
    camera`` simulators added through the API; one viewer per camera reads the annotated
    ``/video_feed/<camera>`` (``viewer.py``), while the app's ``/metrics`` (per-stage costs) and
-   its processes' CPU time and memory (/proc) are sampled.
+   its processes' CPU time and memory (/proc) are sampled. With ``--app-url`` the app is one that
+   runs already (the pod's): the same cameras and viewers, its processes given by ``--app-pids``.
 
 Frames are matched to the source by a JPEG comment the cameras stamp and the app forwards; the
 app's own comment lists the faces it drew. See docs/performance.md for the method and figures.
@@ -28,7 +29,7 @@ from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.tools.bench_live import cctv, procstats, scoring
 from edgeface.tools.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.tools.bench_live.reference import run_reference, source_jpegs
-from edgeface.tools.bench_live.system import Child, LiveSystem
+from edgeface.tools.bench_live.system import LiveSystem, RunningApp, attach_to
 from edgeface.tools.bench_live.viewer import FeedViewer
 
 #: The issue's goal, reported beside the figures.
@@ -78,6 +79,7 @@ def run(args) -> dict:
     if not 1 <= args.cameras <= 16:
         raise ConfigError(f"--cameras {args.cameras} is out of range", "use 1-16")
     app_env = _app_env(args.app_env)
+    attach = attach_to(args.app_url, args.app_pids, app_env)   # a running app (the pod's), else None
     with tempfile.TemporaryDirectory(prefix="edgeface-bench-") as tmp:
         workdir = Path(args.logs) if args.logs else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,8 @@ def run(args) -> dict:
         log(f"reference loop over {args.reference_frames or len(clip)} of {len(clip)} frames (one thread)")
         ref = run_reference(clip[:args.reference_frames or None], matcher)
         log(f"reference: {ref.fps:.2f} fps; starting the app and {args.cameras} camera(s)")
-        live = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup, args.duration)
+        live = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup, args.duration,
+                            attach)
         load_after = procstats.loadavg()
         if args.logs:
             _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
@@ -101,30 +104,28 @@ def run(args) -> dict:
 
 
 def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env: dict, warmup: float,
-                 duration: float) -> dict:
-    system = LiveSystem(model, video, cameras, workdir, app_env)
+                 duration: float, attach: RunningApp | None = None) -> dict:
+    system = LiveSystem(model, video, cameras, workdir, app_env, attach)
     viewers: list[FeedViewer] = []
     try:
         system.start()
-        app = system.app
-        assert app is not None, "LiveSystem.start() starts the app"
         viewers = [FeedViewer(system.port, cid, system.api_token).start() for cid in system.camera_ids]
         deadline = time.monotonic() + warmup + 60
         time.sleep(warmup)
         while not all(v.frames for v in viewers):
-            _check(app, viewers)
+            _check(system, viewers)
             if time.monotonic() > deadline:
                 raise EdgefaceError("no annotated frames arrived from every camera", f"see the logs in {workdir}")
             time.sleep(0.5)
         log(f"measuring for {duration:g} s")
-        start, before, metrics_before = time.monotonic(), procstats.tree_usage(app.pid), system.get("/metrics")
+        start, before, metrics_before = time.monotonic(), system.usage(), system.get("/metrics")
         peak_rss = peak_pss = 0.0
         while time.monotonic() - start < duration:
             time.sleep(min(SAMPLE_INTERVAL_S, max(0.0, duration - (time.monotonic() - start))))
-            _check(app, viewers)
-            usage = procstats.tree_usage(app.pid)
+            _check(system, viewers)
+            usage = system.usage()
             peak_rss, peak_pss = max(peak_rss, usage.rss_mb), max(peak_pss, usage.pss_mb)
-        end, after, metrics_after = time.monotonic(), procstats.tree_usage(app.pid), system.get("/metrics")
+        end, after, metrics_after = time.monotonic(), system.usage(), system.get("/metrics")
         return {"start": start, "end": end, "cpu_s": after.cpu_s - before.cpu_s, "rss_mb": peak_rss,
                 "pss_mb": peak_pss, "processes": after.processes,
                 "metrics": (parse_metrics(metrics_before or ""), parse_metrics(metrics_after or "")),
@@ -147,12 +148,12 @@ def _dump_frames(path: Path, live: dict, ref, clip_frames: int) -> None:
                                       "reference": truth}) + "\n")
 
 
-def _check(app: Child, viewers: list[FeedViewer]) -> None:
-    app.check_running()
+def _check(system: LiveSystem, viewers: list[FeedViewer]) -> None:
+    system.check_running()
     for v in viewers:
         if v.error:
             raise EdgefaceError(f"viewer of camera {v.camera_id} failed: {v.error}",
-                                f"the app's output:\n{app.tail()}")
+                                f"the app's output:\n{system.app_log()}")
 
 
 def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, app_env: dict,
@@ -193,7 +194,9 @@ def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, a
         "stages": stages,
         "analysis": counter_rates(before, after, seconds=end - start),
         "reference": ref.as_json(),
-        "settings": _effective_settings(app_env),
+        # an attached app's settings are its own (the pod's ConfigMap), not this shell's
+        "settings": None if args.app_url else _effective_settings(app_env),
+        "app_url": args.app_url,
         "machine": _machine(load_before, load_after),
     }
     result["goal"] = {k: {"target": v, "met": _met(k, result[k], v)} for k, v in GOAL.items()}
