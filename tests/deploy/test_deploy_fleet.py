@@ -11,10 +11,13 @@ as `kubernetes-validate --strict` makes it fail for the core kinds.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
+import threading
 import uuid
+import wsgiref.simple_server
 from pathlib import Path
 
 import jsonschema
@@ -236,6 +239,51 @@ def fleet_repo(tmp_path):
         proc.wait(10)
 
 
+def git_http_app(root: Path, user: str, password: str):
+    """Git's smart HTTP (`git http-backend`, CGI) behind HTTP Basic auth, as a WSGI app: the
+    authenticated remote a fleet repository on a Git forge is, without the forge."""
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def app(environ, start_response):
+        if environ.get("HTTP_AUTHORIZATION") != expected:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="fleet"')])
+            return [b"authentication required\n"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        cgi = {k: v for k, v in environ.items() if isinstance(v, str) and k.startswith(("HTTP_", "CONTENT_"))}
+        cgi |= {"GIT_PROJECT_ROOT": str(root), "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": user,
+                "PATH_INFO": environ["PATH_INFO"], "QUERY_STRING": environ.get("QUERY_STRING", ""),
+                "REQUEST_METHOD": environ["REQUEST_METHOD"], "PATH": "/usr/bin:/bin"}
+        proc = subprocess.run(["git", "http-backend"], input=environ["wsgi.input"].read(length), env=cgi,
+                              capture_output=True, check=True)
+        head, _, body = proc.stdout.partition(b"\r\n\r\n")
+        headers = [tuple(line.split(": ", 1)) for line in head.decode().split("\r\n")]
+        status = dict(headers).pop("Status", "200 OK")
+        start_response(status, [h for h in headers if h[0] != "Status"])
+        return [body]
+
+    return app
+
+
+@pytest.fixture
+def authenticated_remote(fleet_repo):
+    """The same bare repository over HTTP on 127.0.0.1, readable and writable with one token."""
+    token = "tok-" + uuid.uuid4().hex
+    server = wsgiref.simple_server.make_server("127.0.0.1", 0, git_http_app(fleet_repo["bare"].parent, "bot", token),
+                                               handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fleet_repo | {"url": f"http://127.0.0.1:{server.server_port}/fleet.git", "token": token}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest's output to the test's own
+        pass
+
+
 def checkout(repo: dict, branch: str) -> Path:
     target = repo["tmp"] / f"checkout-{uuid.uuid4().hex[:6]}"
     subprocess.run([repo["git"], "clone", "--quiet", "--branch", branch, str(repo["bare"]), str(target)], check=True)
@@ -333,3 +381,25 @@ def test_a_cluster_run_carries_the_proposal_params():
     assert params["SITE_GROUP_PATH"] == "manifests/sites/depots/model"
     pipeline_params = {p["name"] for p in load_definition().pipeline["spec"]["params"]}
     assert set(params) <= pipeline_params
+
+
+def test_the_secrets_credentials_push_to_an_authenticated_remote_and_are_never_shown(authenticated_remote,
+                                                                                        tmp_path):
+    remote, version = authenticated_remote, "20261203T100000Z"
+    params = {"GIT_REPO_URL": remote["url"], "IMAGE": "quay.io/edgeface/model", "MODEL_VERSION": version}
+    logs: list[str] = []
+    results, _ = run_propose(tmp_path / "ok", params, secrets={
+        "edgeface-git-auth": {"username": "bot", "password": remote["token"]}}, logs=logs)
+    assert results["BRANCH"] == f"edgeface/model-{version}"
+    assert group_tag("stores", checkout(remote, results["BRANCH"]) / "manifests") == f"quay.io/edgeface/model:{version}"
+    run_dir = tmp_path / "ok"
+    leaked = [p for p in run_dir.rglob("*") if p.is_file() and remote["token"].encode() in p.read_bytes()]
+    assert remote["token"] not in "\n".join(logs) and not leaked  # not in the clone's .git/config either
+
+    logs.clear()
+    with pytest.raises(PipelineFailed) as caught:  # a wrong token: refused, with what to check
+        run_propose(tmp_path / "bad", params | {"MODEL_VERSION": "20261203T110000Z"},
+                    secrets={"edgeface-git-auth": {"username": "bot", "password": "wrong-" + remote["token"]}},
+                    logs=logs)
+    assert "cannot clone branch main" in str(caught.value) and "edgeface-git-auth" in (caught.value.hint or "")
+    assert remote["token"] not in "\n".join([str(caught.value), *logs])
