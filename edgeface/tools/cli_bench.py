@@ -24,7 +24,7 @@ def register(sub) -> None:
                       help="clip: the sample clip (default); cctv: a generated fixed-camera scene, people walking "
                            "in and out (--media, --seed; cached in ~/.cache/edgeface/scenes; docs/performance.md)")
     live.add_argument("--scene-seconds", type=float, default=None, metavar="S",
-                      help="cctv: length of the generated scene (default 45)")
+                      help="cctv: length of the generated scene (default 40)")
     live.add_argument("--duration", type=float, default=40.0, metavar="S", help="measured seconds (default 40)")
     live.add_argument("--warmup", type=float, default=10.0, metavar="S",
                       help="seconds of streaming before measuring (default 10)")

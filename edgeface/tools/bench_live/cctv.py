@@ -39,8 +39,8 @@ from edgeface.tools.bench_identity import scenes as sc
 GENERATOR = 1
 WIDTH, HEIGHT = sc.WIDTH, sc.HEIGHT
 FPS = 30.0
-DEFAULT_SEED = 14
-DEFAULT_SECONDS = 45.0
+DEFAULT_SEED = 16
+DEFAULT_SECONDS = 40.0
 #: The first visit (two people, in and out by the nearer side) needs up to ~10 s.
 MIN_SECONDS, MAX_SECONDS = 12.0, 300.0
 #: The recorder's JPEG quality and the sensor's noise (grey levels, per pixel and channel).
@@ -225,6 +225,7 @@ def scene_file(media: str | os.PathLike | None = None, *, seed: int = DEFAULT_SE
     """The scene's video and description, generated on first use and cached by their parameters
     (the media's content included). ``media``: default ``$EDGEFACE_MEDIA`` or ``../shared/media``."""
     media_dir = Path(media) if media else default_media()
+    seconds = float(seconds)            # 12 and 12.0 are one scene, one cache key
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise ConfigError(f"a {seconds:g} s CCTV scene is out of range",
                           f"use --scene-seconds {MIN_SECONDS:g}-{MAX_SECONDS:g}")
