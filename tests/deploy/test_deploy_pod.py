@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import time
@@ -362,13 +363,16 @@ def test_pod_hot_reloads_from_the_store_rolls_back_and_is_benched(app_image, s3_
 
 def run_bench(netns, base: str, token: str, app_pid: str, model: Path, media_dir: Path, tmp_path: Path) -> dict:
     """`edgeface bench --app-url` in the pod's namespace: a short one (1 camera) in the suite, the full
-    one (4 cameras, the defaults) with EDGEFACE_BENCH_POD_OUT set; returns its JSON."""
+    one (4 cameras, the defaults, then any options in EDGEFACE_BENCH_POD_ARGS) with
+    EDGEFACE_BENCH_POD_OUT set; returns its JSON."""
     out = os.environ.get("EDGEFACE_BENCH_POD_OUT")
     logs = tmp_path / "bench"
     short = ["--cameras", "1", "--source", str(media_dir / "video" / "short_hamilton_clip.mp4"),
              "--reference-frames", "12", "--warmup", "3", "--duration", "5"]
     proc = run_edgeface("bench", "--app-url", base, "--app-pids", app_pid, "--model", str(model), "--json",
-                        "--logs", str(logs), *(["--cameras", "4"] if out else short),
+                        "--logs", str(logs),
+                        *(["--cameras", "4", *shlex.split(os.environ.get("EDGEFACE_BENCH_POD_ARGS", ""))]
+                          if out else short),
                         env={"EDGEFACE_API_TOKEN": token}, prefix=netns.exec_prefix(), timeout=900 if out else 300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout)
