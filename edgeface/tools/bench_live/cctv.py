@@ -235,20 +235,29 @@ def scene_file(media: str | os.PathLike | None = None, *, seed: int = DEFAULT_SE
                                      sc.STRANGERS, _media_digest(media_dir)]).encode()).hexdigest()[:12]
     video = cache_dir() / f"cctv-seed{seed}-{seconds:g}s-{key}.avi"
     sidecar = video.with_suffix(".json")
-    if not (video.is_file() and sidecar.is_file()):      # the sidecar is written last: both or neither
-        video.parent.mkdir(parents=True, exist_ok=True)
+    if not (video.is_file() and sidecar.is_file()):      # the sidecar is renamed last: both or neither
         if say:
             say(f"generating the CCTV scene ({seconds:g} s, seed {seed}) into {video.parent}")
-        part = video.with_name(f".{video.stem}.{os.getpid()}.avi")
         try:
-            info = generate(sc.load_portraits(media_dir), part, seed=seed, seconds=seconds)
-            os.replace(part, video)
-        finally:
-            part.unlink(missing_ok=True)
-        part_json = sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
-        part_json.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(part_json, sidecar)
+            _write(video, sidecar, sc.load_portraits(media_dir), seed, seconds)
+        except OSError as err:
+            raise ConfigError(f"cannot write the CCTV scene into {video.parent}: {err.strerror or err}",
+                              "set XDG_CACHE_HOME to a writable folder") from err
     return video, json.loads(sidecar.read_text(encoding="utf-8"))
+
+
+def _write(video: Path, sidecar: Path, portraits: dict[str, list[sc.Portrait]], seed: int, seconds: float) -> None:
+    """Generate under temporary names, then rename: a bench starting beside never reads half a file."""
+    video.parent.mkdir(parents=True, exist_ok=True)
+    parts = video.with_name(f".{video.stem}.{os.getpid()}.avi"), sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
+    try:
+        info = generate(portraits, parts[0], seed=seed, seconds=seconds)
+        parts[1].write_text(json.dumps(info), encoding="utf-8")
+        os.replace(parts[0], video)
+        os.replace(parts[1], sidecar)
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
 
 
 def _media_digest(media_dir: Path) -> str:
