@@ -64,6 +64,11 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.embeddings)
 
+    @property
+    def path(self) -> str:
+        """Which fast pass runs before the exact re-rank (for benchmarks and logs)."""
+        return "8-bit scan (faiss)" if self._coarse is not None else "float32 product"
+
     def with_tolerance(self, tolerance: float) -> Matcher:
         clone = object.__new__(Matcher)
         clone.__dict__.update(self.__dict__, tolerance=float(tolerance))
@@ -170,11 +175,13 @@ class _ByteIndex:
     plus the largest embedding's rounding (triangle inequality), both measured here.
     """
 
-    def __init__(self, index, low: float, scale: float, max_error: float):
-        self._index, self._low, self._scale, self._max_error = index, low, scale, max_error
+    def __init__(self, faiss, index, low: float, scale: float, max_error: float):
+        self._faiss, self._index = faiss, index
+        self._low, self._scale, self._max_error = low, scale, max_error
 
     @classmethod
     def build(cls, embeddings: np.ndarray) -> _ByteIndex | None:
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)   # which CPU build it loads
         try:
             import faiss
         except ImportError:
@@ -190,7 +197,7 @@ class _ByteIndex:
         index = faiss.IndexScalarQuantizer(embeddings.shape[1], faiss.ScalarQuantizer.QT_8bit_direct,
                                            faiss.METRIC_L2)
         index.add(codes)
-        return cls(index, low, scale, max_error)
+        return cls(faiss, index, low, scale, max_error)
 
     def search(self, probe: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The ``k`` nearest by code distance: indices, approximate distances (ascending), and
@@ -198,6 +205,8 @@ class _ByteIndex:
         scaled = (probe.astype(np.float64) - self._low) * self._scale
         code = np.clip(np.rint(scaled), 0, 255)
         err = float(np.linalg.norm(scaled - code)) / self._scale + self._max_error + 1e-6  # + float32 slack
-        # One probe per call: faiss then runs in this thread (no OpenMP pool in forked workers).
+        # One OpenMP thread, set in every calling thread: faiss opens a parallel region even for
+        # one probe, and on two busy cores its team's barrier took the median from 0.6 to 10 ms.
+        self._faiss.omp_set_num_threads(1)
         sq, idx = self._index.search(code.astype(np.float32)[None, :], k)
         return idx[0], np.sqrt(sq[0]) / self._scale, err
