@@ -299,6 +299,10 @@ class LiveSettings(Section):
                         description="dlib upsampling during detection (finds smaller faces)")
     detect_interval_s: float = env("EDGEFACE_LIVE_DETECT_INTERVAL_S", default=0.25, ge=0,
                                    description="per camera: at least this long between two periodic detections")
+    full_search_interval_s: float = env("EDGEFACE_LIVE_FULL_SEARCH_INTERVAL_S", default=1.0, ge=0,
+                                        description="with faces tracked, the whole frame is searched this often "
+                                                    "(and at once after a scene cut); detections in between look "
+                                                    "only around the tracks")
     still_recheck_s: float = env("EDGEFACE_LIVE_STILL_RECHECK_S", default=2.0, ge=0,
                                  description="a still scene is searched again after this long all the same (a "
                                              "face missed once, or a new model, is not missed for good)")
@@ -315,10 +319,14 @@ class LiveSettings(Section):
                                    description="re-encode an Unknown face this often (it may turn)")
     settle_s: float = env("EDGEFACE_LIVE_SETTLE_S", default=1.0, ge=0,
                           description="... and at every detection while its track is younger than this")
-    named_recheck_s: float = env("EDGEFACE_LIVE_NAMED_RECHECK_S", default=0.0, ge=0,
-                                 description="re-encode a named face this often (0: at every detection); "
-                                             "someone else may stand there, and its name is drawn only this "
-                                             "long + 2 detection intervals after its last check")
+    named_recheck_s: float = env("EDGEFACE_LIVE_NAMED_RECHECK_S", default=1.0, ge=0,
+                                 description="re-encode a named face at least this often (0: at every "
+                                             "detection); detections in between verify it by its look "
+                                             "(`same_look`) and re-encode it when the look changed")
+    same_look: float = env("EDGEFACE_LIVE_SAME_LOOK", default=0.9, ge=0, le=1.01,
+                           description="a named face whose look (a small grey thumbnail) correlates this much "
+                                       "with its look at the last encoding is verified without encoding "
+                                       "(0 … 1; above 1: always encode)")
     identity_jump: float = env("EDGEFACE_LIVE_IDENTITY_JUMP", default=0.45, ge=0, le=2,
                                description="a track's new encoding this far from its last one is another face: "
                                            "the track ends, its name is withdrawn, a new track begins (0 … 2)")

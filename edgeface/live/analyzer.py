@@ -32,13 +32,21 @@ from edgeface.lifecycle import LogOnChange
 from edgeface.live.events import RecognitionEvent
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel, ModelHolder
-from edgeface.live.tracking import TrackSet
+from edgeface.live.tracking import Track, TrackSet, appearance, grown, look_alike, same_place
 
 log = logging.getLogger(__name__)
 
 #: With no face in the scaled copy, the whole frame is searched at full resolution at most this
 #: often (a search costs ~1.8 scaled ones): small faces arriving in a scene are found this late.
 SWEEP_S = 1.0
+#: Around a track, the detector looks at its predicted box grown by this many face widths on every
+#: side, with the region's corner on a multiple of ``REGION_ALIGN_PX`` (HOG's cells then fall as in
+#: a whole-frame search). On the sample clip it finds 56 of the 57 faces the whole-frame search
+#: finds, for 20 ms instead of 54; magnified crops found fewer (interpolation blurs the gradients).
+REGION_GROW = 1.5
+REGION_ALIGN_PX = 16
+#: A large face's region is scaled down until the face is this wide where the detector scans it.
+REGION_FACE_PX = 100
 
 
 @dataclass
@@ -117,11 +125,14 @@ class Analyzer:
         if loaded is None or bgr is None:
             return AnalysisResult(t, None)
         rgb = bgr_to_rgb(bgr)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)     # ~0.1 ms: looks compare faces without encoding
         tracks = job.tracks
         boxes = self._find_faces(rgb, tracks, t, job.urgent or job.analysed_at == float("-inf"))
+        boxes += self._missed_by_look(gray, tracks, boxes, t)
         with self.stages.timed("track"):
             tracks.update(boxes, t, job.lead_s)
-            due = tracks.due_for_encoding(t, loaded.generation, job.min_face_px)
+            due = tracks.due_for_encoding(t, loaded.generation, job.min_face_px,
+                                           lambda before, box: look_alike(before, gray, box))
         result = AnalysisResult(t, tracks, loaded, len(due))
         if not due:
             return result
@@ -133,6 +144,7 @@ class Analyzer:
             probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
             matches = loaded.matcher.match(probes, margin=settings.match_margin)
         for tr, box, match in zip(due, due_boxes, matches):
+            tr.look = appearance(gray, box)
             if tracks.apply(tr, match, t, loaded.generation):
                 result.events.append(RecognitionEvent(
                     camera=job.camera_id, name=tr.name or "", distance=match.distance, box=list(box),
@@ -141,10 +153,18 @@ class Analyzer:
         return result
 
     def _find_faces(self, rgb: np.ndarray, tracks: TrackSet, t: float, new_scene: bool) -> list[Box]:
-        """Faces in the frame: the scaled copy first (cheap), then full resolution where it may
-        have missed small ones — the whole frame when it found nothing at the start of a scene or
-        at most every ``SWEEP_S`` after, and a crop around every live track it did not find again
-        (a small face the full-resolution look found is kept track of)."""
+        """Faces in the frame. With faces tracked, between whole-frame searches (every
+        ``full_search_interval_s``, and at a scene's start): only around the tracks. A whole-frame
+        search: the scaled copy first (cheap), then full resolution where it may have missed small
+        ones — the whole frame when it found nothing at the start of a scene or at most every
+        ``SWEEP_S`` after, and a crop around every live track it did not find again (a small face
+        the full-resolution look found is kept track of)."""
+        settings = tracks.settings
+        live = [tr for tr in tracks.tracks if tr.ended_at > t]
+        if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
+            return self._around_tracks(rgb, live, t, settings.detect_scale * 2 ** settings.upsample,
+                                       settings.max_jump)
+        tracks.searched_at = t
         boxes = self.engine.detect(rgb)
         factor = 1 / tracks.settings.detect_scale        # the engine scales by detect_scale: net full resolution
         if factor <= 1:
@@ -155,14 +175,46 @@ class Analyzer:
         max_jump = tracks.settings.max_jump
         for tr in tracks.tracks:
             if tr.ended_at > t and not any(tr.joins(b, t) <= max_jump for b in boxes):
-                boxes += [b for b in self._magnified(rgb, _around(tr.predicted_box(t), rgb.shape), factor)
+                boxes += [b for b in self._magnified(rgb, grown(tr.predicted_box(t), 1.0, rgb.shape), factor)
                           if tr.joins(b, t) <= max_jump]
         return boxes
 
+    def _around_tracks(self, rgb: np.ndarray, live: list[Track], t: float, engine_factor: float,
+                       max_jump: float) -> list[Box]:
+        """Each track's face, looked for where it is predicted, at the scale the detector likes
+        best (``REGION_*``); a face two regions found counts once."""
+        boxes: list[Box] = []
+        for tr in live:
+            box = tr.predicted_box(t)
+            factor = min(1.0, REGION_FACE_PX / max(1, box[1] - box[3]) / engine_factor)
+            top, right, bottom, left = grown(box, REGION_GROW, rgb.shape)
+            region = (top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX)
+            boxes += [b for b in self._magnified(rgb, region, factor)
+                      if tr.joins(b, t) <= max_jump and not any(same_place(b, o) for o in boxes)]
+        return boxes
+
+    @staticmethod
+    def _missed_by_look(gray: np.ndarray, tracks: TrackSet, boxes: list[Box], t: float) -> list[Box]:
+        """Where the detector missed a tracked face that still looks as it did at its last encoding
+        (``same_look``, searched a little around where it is predicted): its box there. The
+        detector misses a face now and then; its look says it is still the same face."""
+        settings, found = tracks.settings, []
+        for tr in tracks.tracks:
+            if tr.look is None or tr.ended_at <= t or tr.named_until < float("inf") \
+                    or any(tr.joins(b, t) <= settings.max_jump for b in boxes):
+                continue
+            score, box = look_alike(tr.look, gray, tr.predicted_box(t))
+            if score >= settings.same_look:
+                found.append(box)
+        return found
+
     def _magnified(self, rgb: np.ndarray, region: Box, factor: float) -> list[Box]:
-        """Faces in ``region`` of ``rgb``, looked for on a copy magnified by ``factor``, in ``rgb``'s pixels."""
+        """Faces in ``region`` of ``rgb``, looked for on a copy scaled by ``factor``, in ``rgb``'s pixels."""
         top, right, bottom, left = region
-        crop = cv2.resize(rgb[top:bottom, left:right], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        crop = rgb[top:bottom, left:right]
+        if factor != 1:
+            crop = cv2.resize(crop, None, fx=factor, fy=factor,
+                              interpolation=cv2.INTER_LINEAR if factor > 1 else cv2.INTER_AREA)
         return [(top + round(b[0] / factor), left + round(b[1] / factor), top + round(b[2] / factor),
                  left + round(b[3] / factor)) for b in self.engine.detect(crop)]
 
@@ -229,13 +281,6 @@ def _decode(frame) -> np.ndarray | None:
     if bgr is None and getattr(frame, "jpeg", None):
         bgr = decode_jpeg(frame.jpeg)
     return bgr
-
-
-def _around(box: Box, shape: tuple[int, ...]) -> Box:
-    """``box`` grown by its width on every side, inside the frame."""
-    top, right, bottom, left = box
-    w = max(right - left, bottom - top)
-    return max(0, top - w), min(shape[1], right + w), min(shape[0], bottom + w), max(0, left - w)
 
 
 def snapshot_jpeg(bgr: np.ndarray, box, margin: float, quality: int) -> bytes:

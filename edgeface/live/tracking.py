@@ -2,8 +2,10 @@
 
 Detection runs a few times a second, not per frame; in between, each track's box is moved along
 its measured velocity, which keeps drawn boxes on moving faces for the price of arithmetic.
-A track is encoded when it is new and re-checked at every detection by default (a face can be
-replaced by another in the same place without a scene cut), never on every frame.
+A track is encoded when it is new, and a named one is verified at every detection (a face can be
+replaced by another in the same place without a scene cut): by its look — a small grey thumbnail
+that correlates with the one at its last encoding — or, when the look changed or
+``named_recheck_s`` passed, by a new encoding; never on every frame.
 
 A track's identity is verified, not assumed: a new encoding that jumps away from the track's
 last one (``identity_jump``, well under the match tolerance) means another face stands in the box,
@@ -20,10 +22,11 @@ import copy
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+import cv2
 import numpy as np
 
 from edgeface.live.settings import LiveSettings
@@ -61,6 +64,11 @@ def _width(b: Box) -> int:
     return b[1] - b[3]
 
 
+def same_place(a: Box, b: Box) -> bool:
+    """Two detections of one face: centres less than half a face width apart."""
+    return _jump(a, b) < 0.5
+
+
 def _jump(a: Box, b: Box) -> float:
     """Distance between the boxes' centres, in units of their mean width."""
     dy = (a[0] + a[2] - b[0] - b[2]) / 2
@@ -85,6 +93,7 @@ class Track:
     reported: str | None = field(default=None)   # name last recorded as an event
     history: deque = field(default_factory=lambda: deque(maxlen=16), repr=False)   # (time, box) of detections
     encodings: deque = field(default_factory=lambda: deque(maxlen=TRACK_ENCODINGS), repr=False)
+    look: np.ndarray | None = field(default=None, repr=False)   # appearance at the last encoding (``appearance``)
 
     lead_s: float = 0.0           # may be drawn this long before its first detection (delayed output)
     ended_at: float = math.inf    # a scene cut or a face change: not drawn from then on, joined by no detection
@@ -147,6 +156,7 @@ class TrackSet:
         self.tracks: list[Track] = []
         self.cuts: deque[float] = deque(maxlen=64)    # frame times of recent scene cuts, ascending
         self.swept_at = -math.inf                     # frame time of the last full-resolution search
+        self.searched_at = -math.inf                  # frame time of the last whole-frame search
         self._ids = itertools.count(1)
 
     def snapshot(self) -> TrackSet:
@@ -229,10 +239,10 @@ class TrackSet:
 
     def stale_s(self) -> float:
         """How long after its last verification a name is still drawn (see ``Track.identity_at``):
-        until two planned verifications have passed without one (the detector misses a face now
-        and then; a name that flickered off would say less than one that holds for 0.5 s)."""
-        s = self.settings
-        return s.named_recheck_s + 2 * s.detect_interval_s
+        until two planned verifications (every detection verifies, by look or encoding) have passed
+        without one (the detector misses a face now and then; a name that flickered off would say
+        less than one that holds for 0.5 s)."""
+        return 2 * self.settings.detect_interval_s
 
     def expire(self, t: float) -> None:
         """Drop tracks that detection has not confirmed lately, or that a cut ended (kept longer
@@ -253,10 +263,14 @@ class TrackSet:
         tr.box, tr.seen_at = _box(box), t
         tr.history.append((t, tr.box))
 
-    def due_for_encoding(self, t: float, generation: int, min_face_px: int = 0) -> list[Track]:
+    def due_for_encoding(self, t: float, generation: int, min_face_px: int = 0,
+                         look: Callable[[np.ndarray, Box], tuple[float, Box]] | None = None) -> list[Track]:
         """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model.
         A face narrower than ``min_face_px`` is too small to name reliably: never encoded, and a
-        name it had is withdrawn."""
+        name it had is withdrawn. A named face between re-encodings is verified by its look:
+        ``look(tr.look, box)`` (``look_alike`` in the frame of ``t``) scoring ``same_look`` —
+        the picture at its last encoding — verifies it, another look (someone else may stand
+        there) makes it due."""
         s = self.settings
         due = []
         for tr in self.tracks:
@@ -268,9 +282,17 @@ class TrackSet:
             age = t - tr.encoded_at
             if (tr.state == TrackState.PENDING or tr.doubtful or tr.generation != generation
                     or (tr.state == TrackState.UNKNOWN and (age >= s.unknown_recheck_s or t - tr.born_at < s.settle_s))
-                    or (tr.state == TrackState.NAMED and age >= s.named_recheck_s)):
+                    or (tr.state == TrackState.NAMED and not self._same_look(tr, look, age))):
                 due.append(tr)
+            elif tr.state == TrackState.NAMED:
+                tr.verified_at = t
         return due
+
+    def _same_look(self, tr: Track, look: Callable[[np.ndarray, Box], tuple[float, Box]] | None,
+                   age: float) -> bool:
+        if age >= self.settings.named_recheck_s or look is None or tr.look is None or tr.named_until < math.inf:
+            return False                   # due, or not found at a detection since: encode it
+        return look(tr.look, tr.box)[0] >= self.settings.same_look
 
     def verify(self, tr: Track, encoding: np.ndarray, t: float) -> Track:
         """The track whose face ``encoding`` (taken at ``t``) is: ``tr`` when it agrees with
@@ -307,3 +329,44 @@ class TrackSet:
             tr.reported = tr.name
             return True
         return False
+
+
+#: Side of the grey thumbnail a face's look is kept at.
+LOOK_PX = 24
+#: The new box is searched for the old look this far around (a fraction of the width per side):
+#: detections jitter by a few pixels, and a shifted picture of the same face would not correlate.
+LOOK_SLACK = 0.2
+
+
+def appearance(gray: np.ndarray, box: Box) -> np.ndarray:
+    """A face's look: its box in the grey frame at ``LOOK_PX`` square."""
+    return _grey_crop(gray, box, LOOK_PX)
+
+
+def look_alike(look: np.ndarray, gray: np.ndarray, box: Box) -> tuple[float, Box]:
+    """How well ``look`` matches the face in ``box`` of ``gray`` — the best normalised correlation
+    over shifts of up to ``LOOK_SLACK`` of the width (1 = the same picture) — and ``box`` moved
+    to where it matched best (a correlation tracker's step, for a face the detector missed)."""
+    top, right, bottom, left = box
+    w, h = right - left, bottom - top
+    region = grown(box, LOOK_SLACK, gray.shape)
+    side = LOOK_PX + 2 * round(LOOK_PX * LOOK_SLACK)
+    scores = cv2.matchTemplate(_grey_crop(gray, region, side), look, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    r_top, r_right, r_bottom, r_left = region
+    top, left = r_top + round(y * (r_bottom - r_top) / side), r_left + round(x * (r_right - r_left) / side)
+    return float(best), (top, left + w, top + h, left)
+
+
+def grown(box: Box, grow: float, shape: tuple[int, ...]) -> Box:
+    """``box`` grown by ``grow`` of its height and width on every side, inside a frame of ``shape``."""
+    top, right, bottom, left = box
+    dy, dx = round((bottom - top) * grow), round((right - left) * grow)
+    top, bottom = max(0, top - dy), min(shape[0], bottom + dy)
+    left, right = max(0, left - dx), min(shape[1], right + dx)
+    return top, max(left + 1, right), max(top + 1, bottom), left
+
+
+def _grey_crop(gray: np.ndarray, box: Box, side: int) -> np.ndarray:
+    top, right, bottom, left = grown(box, 0.0, gray.shape)
+    return cv2.resize(gray[top:bottom, left:right], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from edgeface.live.settings import LiveSettings
-from edgeface.live.tracking import TrackSet, TrackState
+from edgeface.live.tracking import TrackSet, TrackState, appearance, look_alike
 from edgeface.matcher import UNKNOWN, Match, Matcher
 
 SETTINGS = LiveSettings()
@@ -111,3 +111,56 @@ def test_a_name_needs_a_margin_over_the_next_identity():
     assert matcher.match(ada[None], margin=0.05)[0].name == "Ada Lovelace"
     alone = Matcher(ada[None], np.array([0]), ["Ada Lovelace"], tolerance=1.5)
     assert alone.match(between[None], margin=0.05)[0].name == "Ada Lovelace", "no second identity: no margin to miss"
+
+
+def faces_frame(seed: int, box=BOX, shift: int = 0) -> np.ndarray:
+    """A grey frame with a random picture (seeded: one face) in ``box``, moved by ``shift`` px."""
+    gray = np.full((300, 300), 128, np.uint8)
+    top, right, bottom, left = box
+    patch = np.random.default_rng(seed).integers(0, 255, (12, 12), dtype=np.uint8)
+    gray[top + shift:bottom + shift, left + shift:right + shift] = np.kron(patch, np.ones((9, 9), np.uint8))[
+        :bottom - top, :right - left]
+    return gray
+
+
+def test_a_named_face_is_verified_at_every_detection_by_its_look_or_an_encoding():
+    settings = LiveSettings(named_recheck_s=1.0)
+    tracks = TrackSet(settings)
+    ada_frame = faces_frame(1)
+    track = named_track(tracks, unit(1))
+    track.look = appearance(ada_frame, BOX)
+    moved = faces_frame(1, shift=3)                # the same picture, the box a few px off
+
+    def look(frame):
+        return lambda before, box: look_alike(before, frame, box)
+    tracks.update([BOX], t=0.25)
+    assert tracks.due_for_encoding(0.25, 1, look=look(moved)) == [] and track.verified_at == 0.25, \
+        "the same look was not enough to verify the face"
+    tracks.update([BOX], t=0.5)
+    assert tracks.due_for_encoding(0.5, 1, look=look(faces_frame(2))) == [track], \
+        "another picture in the box passed for the named face"
+    assert track.verified_at == 0.25
+    tracks.update([BOX], t=0.5 + settings.named_recheck_s)
+    assert tracks.due_for_encoding(0.5 + settings.named_recheck_s, 1, look=look(ada_frame)) == [track], \
+        "a named face went longer than named_recheck_s without an encoding"
+    tracks.update([BOX], t=2.0)
+    assert tracks.due_for_encoding(2.0, 2, look=look(ada_frame)) == [track], "a new model must re-check faces"
+    assert tracks.due_for_encoding(2.0, 1) == [track], "no look to compare: the face must be encoded"
+
+
+def test_a_face_not_found_at_a_detection_is_encoded_when_found_again_whatever_its_look():
+    tracks = TrackSet(SETTINGS)
+    ada_frame = faces_frame(1)
+    track = named_track(tracks, unit(1))
+    track.look = appearance(ada_frame, BOX)
+    tracks.update([], t=0.25)
+    tracks.update([BOX], t=0.5)
+    assert tracks.due_for_encoding(0.5, 1, look=lambda before, box: look_alike(before, ada_frame, box)) == [track]
+
+
+def test_looks_of_one_face_agree_and_of_two_differ_and_say_where_the_face_moved():
+    look = appearance(faces_frame(1), BOX)
+    score, moved = look_alike(look, faces_frame(1, shift=8), BOX)
+    assert score >= SETTINGS.same_look
+    assert all(abs(m - (b + 8)) <= 2 for m, b in zip(moved, BOX)), moved
+    assert look_alike(look, faces_frame(2), BOX)[0] < SETTINGS.same_look

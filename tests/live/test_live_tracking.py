@@ -26,27 +26,6 @@ def test_a_moving_face_keeps_its_track_and_is_dropped_when_gone():
     assert tracks.tracks == []
 
 
-def test_a_named_face_is_re_encoded_at_every_detection_by_default_else_on_schedule():
-    tracks = TrackSet(SETTINGS)
-    tracks.update([(100, 200, 200, 100)], t=0.0)
-    (track,) = tracks.due_for_encoding(0.0, generation=1)
-    tracks.apply(track, ADA, 0.0, 1)
-    tracks.update([(101, 201, 201, 101)], t=0.25)
-    assert tracks.due_for_encoding(0.25, generation=1) == [track], "a name went unverified"
-    settings = LiveSettings(named_recheck_s=3.0)
-    tracks = TrackSet(settings)
-    tracks.update([(100, 200, 200, 100)], t=0.0)
-    (track,) = tracks.due_for_encoding(0.0, generation=1)
-    assert tracks.apply(track, ADA, 0.0, 1) is True and track.state == TrackState.NAMED
-    tracks.update([(101, 201, 201, 101)], t=0.2)
-    assert tracks.due_for_encoding(0.2, generation=1) == []
-    t = settings.named_recheck_s + 0.1
-    tracks.update([(101, 201, 201, 101)], t=t / 2)
-    tracks.update([(101, 201, 201, 101)], t=t)
-    assert tracks.due_for_encoding(t, generation=1) == [track]
-    assert tracks.due_for_encoding(t, generation=2) == [track], "a new model must re-check faces"
-
-
 def test_events_come_once_per_identity_change_and_unknown_needs_confirmation():
     tracks = TrackSet(SETTINGS)
     tracks.update([(100, 200, 200, 100)], t=0.0)
