@@ -8,6 +8,7 @@ import pytest
 from helpers import run_cli
 from PIL import Image
 
+from edgeface import training
 from edgeface.errors import TrainingError
 from edgeface.modelfile import FaceModel
 from edgeface.training import train
@@ -44,10 +45,15 @@ def test_bad_images_are_skipped_and_reported(messy_images):
 
 
 def test_same_inputs_give_same_model(messy_images):
+    """Two workers (photos taken largest first) give the same model, in the same order, as one;
+    the models are loaded once per process, not per call."""
+    training._loaded_engine.cache_clear()
     a, _ = train(messy_images, progress=False, workers=2)
     b, _ = train(messy_images, progress=False, workers=1)
     assert a.content_digest() == b.content_digest()
     assert np.array_equal(a.embeddings, b.embeddings)
+    assert [s["file"] for s in a.metadata["sources"]] == sorted(s["file"] for s in a.metadata["sources"])
+    assert training._loaded_engine.cache_info().misses == 1
 
 
 def test_nothing_usable_fails(tmp_path):
