@@ -32,6 +32,7 @@ from edgeface.lifecycle import LogOnChange
 from edgeface.live.events import RecognitionEvent
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel, ModelHolder
+from edgeface.live.settings import LiveSettings
 from edgeface.live.tracking import Track, TrackSet, appearance, grown, look_alike, same_place
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,7 @@ class Analyzer:
         rgb = bgr_to_rgb(bgr)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)     # ~0.1 ms: looks compare faces without encoding
         tracks = job.tracks
-        boxes = self._find_faces(rgb, tracks, t, job.urgent or job.analysed_at == float("-inf"))
-        boxes += self._missed_by_look(gray, tracks, boxes, t)
+        boxes = self._find_faces(rgb, gray, tracks, t, job.urgent or job.analysed_at == float("-inf"))
         with self.stages.timed("track"):
             tracks.update(boxes, t, job.lead_s)
             due = tracks.due_for_encoding(t, loaded.generation, job.min_face_px,
@@ -152,19 +152,25 @@ class Analyzer:
                     snapshot=snapshot_jpeg(bgr, box, settings.snapshot_margin, settings.jpeg_quality)))
         return result
 
-    def _find_faces(self, rgb: np.ndarray, tracks: TrackSet, t: float, new_scene: bool) -> list[Box]:
+    def _find_faces(self, rgb: np.ndarray, gray: np.ndarray, tracks: TrackSet, t: float,
+                    new_scene: bool) -> list[Box]:
         """Faces in the frame. With faces tracked, between whole-frame searches (every
-        ``full_search_interval_s``, and at a scene's start): only around the tracks. A whole-frame
-        search: the scaled copy first (cheap), then full resolution where it may have missed small
-        ones — the whole frame when it found nothing at the start of a scene or at most every
-        ``SWEEP_S`` after, and a crop around every live track it did not find again (a small face
-        the full-resolution look found is kept track of)."""
+        ``full_search_interval_s``, and at a scene's start): only where the tracks are
+        (``_around_tracks``). A whole-frame search, then where a tracked face was missed, its look."""
         settings = tracks.settings
         live = [tr for tr in tracks.tracks if tr.ended_at > t]
         if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
-            return self._around_tracks(rgb, live, t, settings.detect_scale * 2 ** settings.upsample,
-                                       settings.max_jump)
+            return self._around_tracks(rgb, gray, live, t, settings)
         tracks.searched_at = t
+        boxes = self._whole_frame(rgb, tracks, t, new_scene)
+        return boxes + [box for tr in live if not any(tr.joins(b, t) <= settings.max_jump for b in boxes)
+                        for box in [_by_look(gray, tr, t, settings.same_look)] if box is not None]
+
+    def _whole_frame(self, rgb: np.ndarray, tracks: TrackSet, t: float, new_scene: bool) -> list[Box]:
+        """The scaled copy first (cheap), then full resolution where it may have missed small
+        ones — the whole frame when it found nothing at the start of a scene or at most every
+        ``SWEEP_S`` after, and a crop around every live track it did not find again (a small face
+        the full-resolution look found is kept track of)."""
         boxes = self.engine.detect(rgb)
         factor = 1 / tracks.settings.detect_scale        # the engine scales by detect_scale: net full resolution
         if factor <= 1:
@@ -179,12 +185,18 @@ class Analyzer:
                           if tr.joins(b, t) <= max_jump]
         return boxes
 
-    def _around_tracks(self, rgb: np.ndarray, live: list[Track], t: float, engine_factor: float,
-                       max_jump: float) -> list[Box]:
-        """Each track's face, looked for where it is predicted, at the scale the detector likes
-        best (``REGION_*``); a face two regions found counts once."""
+    def _around_tracks(self, rgb: np.ndarray, gray: np.ndarray, live: list[Track], t: float,
+                       settings: LiveSettings) -> list[Box]:
+        """Each track's face: followed by its look where it still looks as at its last encoding
+        (~0.1 ms), else looked for by the detector in a region around where it is predicted, at
+        the scale it likes best (``REGION_*``, ~20 ms); a face two regions found counts once."""
+        engine_factor, max_jump = settings.detect_scale * 2 ** settings.upsample, settings.max_jump
         boxes: list[Box] = []
         for tr in live:
+            followed = _by_look(gray, tr, t, settings.same_look)
+            if followed is not None:
+                boxes.append(followed)
+                continue
             box = tr.predicted_box(t)
             factor = min(1.0, REGION_FACE_PX / max(1, box[1] - box[3]) / engine_factor)
             top, right, bottom, left = grown(box, REGION_GROW, rgb.shape)
@@ -192,21 +204,6 @@ class Analyzer:
             boxes += [b for b in self._magnified(rgb, region, factor)
                       if tr.joins(b, t) <= max_jump and not any(same_place(b, o) for o in boxes)]
         return boxes
-
-    @staticmethod
-    def _missed_by_look(gray: np.ndarray, tracks: TrackSet, boxes: list[Box], t: float) -> list[Box]:
-        """Where the detector missed a tracked face that still looks as it did at its last encoding
-        (``same_look``, searched a little around where it is predicted): its box there. The
-        detector misses a face now and then; its look says it is still the same face."""
-        settings, found = tracks.settings, []
-        for tr in tracks.tracks:
-            if tr.look is None or tr.ended_at <= t or tr.named_until < float("inf") \
-                    or any(tr.joins(b, t) <= settings.max_jump for b in boxes):
-                continue
-            score, box = look_alike(tr.look, gray, tr.predicted_box(t))
-            if score >= settings.same_look:
-                found.append(box)
-        return found
 
     def _magnified(self, rgb: np.ndarray, region: Box, factor: float) -> list[Box]:
         """Faces in ``region`` of ``rgb``, looked for on a copy scaled by ``factor``, in ``rgb``'s pixels."""
@@ -281,6 +278,16 @@ def _decode(frame) -> np.ndarray | None:
     if bgr is None and getattr(frame, "jpeg", None):
         bgr = decode_jpeg(frame.jpeg)
     return bgr
+
+
+def _by_look(gray: np.ndarray, tr: Track, t: float, same_look: float) -> Box | None:
+    """Where ``tr``'s face is in ``gray`` if it still looks as it did at its last encoding
+    (searched a little around where it is predicted; see ``look_alike``); None when it does not,
+    or when the track lost its name since (it must be found and encoded again)."""
+    if tr.look is None or tr.named_until < float("inf"):
+        return None
+    score, box = look_alike(tr.look, gray, tr.predicted_box(t))
+    return box if score >= same_look else None
 
 
 def snapshot_jpeg(bgr: np.ndarray, box, margin: float, quality: int) -> bytes:
