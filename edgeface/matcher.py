@@ -204,7 +204,8 @@ class _ByteIndex:
         the bound on |true - approximate| that holds for every embedding."""
         scaled = (probe.astype(np.float64) - self._low) * self._scale
         code = np.clip(np.rint(scaled), 0, 255)
-        err = float(np.linalg.norm(scaled - code)) / self._scale + self._max_error + 1e-6  # + float32 slack
+        # + the float32 rounding of the embeddings' scaled values (~1e-5 code units per dimension).
+        err = (float(np.linalg.norm(scaled - code)) + 1e-3) / self._scale + self._max_error
         # One OpenMP thread, set in every calling thread: faiss opens a parallel region even for
         # one probe, and on two busy cores its team's barrier took the median from 0.6 to 10 ms.
         self._faiss.omp_set_num_threads(1)
