@@ -57,6 +57,7 @@ pytestmark = pytest.mark.slow
 OVERLAY = REPO / "manifests" / "overlays" / "microshift-cpu"
 NAMED = "Lin-Manuel Miranda"  # in the sample clip and the sample faces
 CAMERA_PORT = 8081
+EVENTS_CLAIM = "edgeface-events"   # the PersistentVolumeClaim of the base; podman makes it a volume
 STORE_PORT = 9000   # the S3 server in the pod's namespace (where only the app listens besides)
 # An HTTP GET from inside the namespace: prints {"status": …, "body": …}. The token, if any, comes
 # in the environment (a command line shows in ps).
@@ -140,6 +141,13 @@ def stop(helper: subprocess.Popen | None, log) -> None:
         helper.terminate()
         helper.wait(10)
     log.close()
+
+
+def take_down(podman, kube_yaml: Path) -> None:
+    """`kube down`, and the events claim's volume too: podman 4.3 keeps it, and the next test's
+    play would refuse to create it again (the tests share the app image's podman storage)."""
+    podman("kube", "down", str(kube_yaml), check=False)
+    podman("volume", "rm", "--force", EVENTS_CLAIM, check=False)
 
 
 @pytest.fixture
@@ -267,7 +275,7 @@ def test_pod_recognises_a_registered_camera_and_rolls_out_a_new_model(app_image,
         assert event["id"] in [e["id"] for e in kept], "recognition history was lost in the rollout"
     finally:
         stop(camera, camera_log)
-        podman("kube", "down", str(kube_yaml), check=False)
+        take_down(podman, kube_yaml)
 
 
 MAKE_BUCKET = """
@@ -358,7 +366,7 @@ def test_pod_hot_reloads_from_the_store_rolls_back_and_is_benched(app_image, s3_
         assert cameras == [], "the bench leaves the running app with the cameras it had"
     finally:
         stop(moto, moto_log)
-        podman("kube", "down", str(kube_yaml), check=False)
+        take_down(podman, kube_yaml)
 
 
 def run_bench(netns, base: str, token: str, app_pid: str, model: Path, media_dir: Path, tmp_path: Path) -> dict:
