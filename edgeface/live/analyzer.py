@@ -140,7 +140,8 @@ class Analyzer:
         encodings = self.engine.encode(rgb, due_boxes)
         settings = tracks.settings
         with self.stages.timed("match"):
-            due = [tracks.verify(tr, vector, t) for tr, vector in zip(due, encodings)]
+            alone = loaded.matcher.match(encodings, margin=settings.match_margin)
+            due = [tracks.verify(tr, vector, t, match.name) for tr, vector, match in zip(due, encodings, alone)]
             probes = np.stack([tr.probe(vector) for tr, vector in zip(due, encodings)])
             matches = loaded.matcher.match(probes, margin=settings.match_margin)
         for tr, box, match in zip(due, due_boxes, matches):

@@ -294,11 +294,13 @@ class TrackSet:
             return False                   # due, or not found at a detection since: encode it
         return look(tr.look, tr.box)[0] >= self.settings.same_look
 
-    def verify(self, tr: Track, encoding: np.ndarray, t: float) -> Track:
+    def verify(self, tr: Track, encoding: np.ndarray, t: float, alone: str | None = None) -> Track:
         """The track whose face ``encoding`` (taken at ``t``) is: ``tr`` when it agrees with
-        ``tr``'s last encoding, else a new track in its place — ``tr`` ends at ``t`` and its name
-        is withdrawn from the frames since its last verified look."""
-        if tr.jump(encoding) <= self.settings.identity_jump:
+        ``tr``'s last encoding — or, for a named track, when the encoding alone names the same
+        person (``alone``: a face turning fast jumps further than ``identity_jump`` and is still
+        who it was) — else a new track in its place: ``tr`` ends at ``t`` and its name is
+        withdrawn from the frames since its last verified look."""
+        if tr.jump(encoding) <= self.settings.identity_jump or (tr.state == TrackState.NAMED and alone == tr.name):
             tr.verified_at = t
             return tr
         tr.ended_at = t

@@ -164,3 +164,17 @@ def test_looks_of_one_face_agree_and_of_two_differ_and_say_where_the_face_moved(
     assert score >= SETTINGS.same_look
     assert all(abs(m - (b + 8)) <= 2 for m, b in zip(moved, BOX)), moved
     assert look_alike(look, faces_frame(2), BOX)[0] < SETTINGS.same_look
+
+
+def test_a_far_jump_that_alone_still_names_the_same_person_keeps_the_track():
+    tracks, ada = TrackSet(SETTINGS), unit(1)
+    track = named_track(tracks, ada)
+    turned = unit(5)                               # a fast turn: far from the last encoding
+    assert track.jump(turned) > SETTINGS.identity_jump
+    tracks.update([BOX], t=0.25)
+    assert tracks.verify(track, turned, 0.25, alone="Ada Lovelace") is track and track.verified_at == 0.25
+    tracks.update([BOX], t=0.5)
+    for alone in ("Bob", UNKNOWN, None):
+        assert tracks.verify(track, unit(6) * 3, 0.5, alone=alone) is not track, \
+            f"a face that alone is {alone!r} kept {track.name}'s track"
+        track.ended_at = math.inf
