@@ -48,6 +48,9 @@ REGION_GROW = 1.5
 REGION_ALIGN_PX = 16
 #: A large face's region is scaled down until the face is this wide where the detector scans it.
 REGION_FACE_PX = 100
+#: Motion away from the tracks over more than this share of the frame is the camera moving (a pan,
+#: a zoom), not someone coming in: left to the periodic whole-frame search.
+MOTION_MAX_SHARE = 0.4
 
 
 @dataclass
@@ -59,6 +62,7 @@ class AnalysisJob:
     urgent: bool = False          # the first frame of a new scene: jumps the queue
     analysed_at: float = float("-inf")   # frame time of the camera's newest analysis: the oldest goes first
     min_face_px: int = 0          # narrower faces are drawn, never named (too small to name reliably)
+    motion: Box | None = None     # where the scene moved since the last detection, away from the tracks
 
 
 @dataclass
@@ -128,7 +132,7 @@ class Analyzer:
         rgb = bgr_to_rgb(bgr)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)     # ~0.1 ms: looks compare faces without encoding
         tracks = job.tracks
-        boxes = self._find_faces(rgb, gray, tracks, t, job.urgent or job.analysed_at == float("-inf"))
+        boxes = self._find_faces(rgb, gray, tracks, t, job.urgent or job.analysed_at == float("-inf"), job.motion)
         with self.stages.timed("track"):
             tracks.update(boxes, t, job.lead_s)
             due = tracks.due_for_encoding(t, loaded.generation, job.min_face_px,
@@ -154,14 +158,21 @@ class Analyzer:
         return result
 
     def _find_faces(self, rgb: np.ndarray, gray: np.ndarray, tracks: TrackSet, t: float,
-                    new_scene: bool) -> list[Box]:
+                    new_scene: bool, motion: Box | None = None) -> list[Box]:
         """Faces in the frame. With faces tracked, between whole-frame searches (every
         ``full_search_interval_s``, and at a scene's start): only where the tracks are
-        (``_around_tracks``). A whole-frame search, then where a tracked face was missed, its look."""
+        (``_around_tracks``) and where something moved away from them — unless that is most of
+        the frame (the camera moved: the next whole-frame search will do). A whole-frame search,
+        then where a tracked face was missed, its look."""
         settings = tracks.settings
         live = [tr for tr in tracks.tracks if tr.ended_at > t]
         if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
-            return self._around_tracks(rgb, gray, live, t, settings)
+            boxes = self._around_tracks(rgb, gray, live, t, settings)
+            if motion is not None and _area(motion) < MOTION_MAX_SHARE * rgb.shape[0] * rgb.shape[1]:
+                top, right, bottom, left = grown(motion, 0.25, rgb.shape)
+                region = (top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX)
+                boxes += [b for b in self._magnified(rgb, region, 1.0) if not any(same_place(b, o) for o in boxes)]
+            return boxes
         tracks.searched_at = t
         boxes = self._whole_frame(rgb, tracks, t, new_scene)
         return boxes + [box for tr in live if not any(tr.joins(b, t) <= settings.max_jump for b in boxes)
@@ -279,6 +290,10 @@ def _decode(frame) -> np.ndarray | None:
     if bgr is None and getattr(frame, "jpeg", None):
         bgr = decode_jpeg(frame.jpeg)
     return bgr
+
+
+def _area(box: Box) -> int:
+    return max(0, box[1] - box[3]) * max(0, box[2] - box[0])
 
 
 def _by_look(gray: np.ndarray, tr: Track, t: float, same_look: float) -> Box | None:

@@ -8,6 +8,7 @@ tears a detection/encoding in half and no stream is interrupted.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -21,6 +22,10 @@ from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
 
 log = logging.getLogger(__name__)
+
+#: A model that failed to load is tried again after this long, doubling up to ``RETRY_MAX_S``.
+RETRY_S = 10.0
+RETRY_MAX_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -137,13 +142,16 @@ class StoreModelSource:
 class ModelWatcher(Service):
     """Polls a model source and swaps in each new, valid model. One thread; ``close()`` joins it."""
 
-    def __init__(self, holder: ModelHolder, source, interval_s: float = 2.0):
+    def __init__(self, holder: ModelHolder, source, interval_s: float = 2.0, retry_s: float = RETRY_S):
         super().__init__("model-watcher")
         self.holder = holder
         self.source = source
         self.interval_s = interval_s
+        self.retry_s = retry_s
         self._loaded_once = threading.Event()
-        self._tried = object()   # fingerprint last attempted (good or bad): not retried until it changes
+        self._tried = object()   # fingerprint last attempted: a good one is not loaded again
+        self._retry_at = math.inf   # a failed one is tried again from then (S3 may have dropped mid-download)
+        self._failures = 0
         self._missing = LogOnChange(repeat_s=None)   # polled every few seconds: say it once
 
     def wait_loaded(self, timeout: float) -> bool:
@@ -165,15 +173,20 @@ class ModelWatcher(Service):
             self._note_missing(f"{self.source.describe()}: no model there yet")
             return
         self._missing.clear()
-        if fp == self._tried:
+        if fp == self._tried and time.monotonic() < self._retry_at:
             return
         self._tried = fp
         try:
             self.holder.swap(*self.source.load())
-        except EdgefaceError as err:
-            self.holder.refuse(str(err))
-        except Exception as err:  # noqa: BLE001 - same: keep serving the old model
-            self.holder.refuse(f"{self.source.describe()}: {err.__class__.__name__}: {err}")
+        except Exception as err:  # noqa: BLE001 - keep serving the old model
+            self.holder.refuse(str(err) if isinstance(err, EdgefaceError)
+                               else f"{self.source.describe()}: {err.__class__.__name__}: {err}")
+            # Tried again later, less often each time: a download cut short succeeds then, a bad
+            # file is refused again (and said so) a few times an hour at most.
+            self._retry_at = time.monotonic() + min(self.retry_s * 2 ** self._failures, RETRY_MAX_S)
+            self._failures += 1
+            return
+        self._retry_at, self._failures = math.inf, 0
 
     def _note_missing(self, message: str) -> None:
         if self._missing.fresh(message):

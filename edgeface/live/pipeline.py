@@ -28,7 +28,7 @@ from edgeface.live.annotate import FaceLabel, describe, draw_faces
 from edgeface.live.events import RecognitionEvent, Sighting, attach_context, sightings
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
-from edgeface.live.scenecut import CutDetector, moved
+from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outside
 from edgeface.live.settings import LiveSettings
 from edgeface.live.tracking import Track, TrackSet, TrackState
 
@@ -148,6 +148,7 @@ class FramePipeline:
             self._sighted(self.tracks, frame.time, frame)      # still there: the visit goes on
             return
         target = frame if cut_frame is None else cut_frame
+        motion = None if cut_frame is not None else self._motion(frame.time)
         self._last_submit, self._detected_thumb = frame.time, self._cuts.latest
         self._searched_at = frame.time
         # With delayed output, a new face is drawn back to the previous analysed frame: it
@@ -157,7 +158,20 @@ class FramePipeline:
         self._pending_frame = target
         self._pending = self.analyzer.submit(AnalysisJob(
             self.camera_id, target, self.tracks.snapshot(), lead, urgent=cut_frame is not None,
-            analysed_at=self._analysed_at, min_face_px=self.options.min_face_px or self.settings.min_face_px))
+            analysed_at=self._analysed_at, min_face_px=self.options.min_face_px or self.settings.min_face_px,
+            motion=motion))
+
+    def _motion(self, t: float):
+        """Where the scene moved since the last detection apart from the faces tracked (each with
+        a face width around it), in frame pixels: someone may be coming in there."""
+        def thumb_box(box):
+            top, right, bottom, left = box
+            w = right - left
+            return ((top - w) // THUMB_SCALE, (right + w) // THUMB_SCALE + 1,
+                    (bottom + w) // THUMB_SCALE + 1, (left - w) // THUMB_SCALE)
+        box = moved_outside(self._cuts.latest, self._detected_thumb,
+                            [thumb_box(tr.predicted_box(t)) for tr in self.tracks.tracks if tr.ended_at > t])
+        return None if box is None else tuple(v * THUMB_SCALE for v in box)
 
     def _collect(self) -> None:
         """Adopt our finished analysis, if there is one: its updated tracks, counts and events."""

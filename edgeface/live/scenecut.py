@@ -23,6 +23,8 @@ CUT_LEVEL = 18.0
 #: Largest grey-level change of any 8x8 block that still counts as "nothing moved". A face coming
 #: in changes its blocks by tens of levels; JPEG and sensor noise move block means by a few.
 STILL_LEVEL = 10
+#: Thumbnails are 1/8 of the frame (libjpeg's reduced decode).
+THUMB_SCALE = 8
 
 
 def moved(a: np.ndarray | None, b: np.ndarray | None, level: int = STILL_LEVEL) -> bool:
@@ -30,6 +32,22 @@ def moved(a: np.ndarray | None, b: np.ndarray | None, level: int = STILL_LEVEL) 
     if a is None or b is None or a.shape != b.shape:
         return True
     return int(np.abs(a - b).max()) > level
+
+
+def moved_outside(a: np.ndarray | None, b: np.ndarray | None, boxes: list[tuple[int, int, int, int]],
+                  level: int = STILL_LEVEL) -> tuple[int, int, int, int] | None:
+    """Where something changed between two thumbnails apart from inside ``boxes`` (all in
+    thumbnail pixels, (top, right, bottom, left)): the bounding box of the changed pixels, None
+    when nothing (or nothing comparable) changed."""
+    if a is None or b is None or a.shape != b.shape:
+        return None
+    changed = np.abs(a - b) > level
+    for top, right, bottom, left in boxes:
+        changed[max(0, top):max(0, bottom), max(0, left):max(0, right)] = False
+    ys, xs = np.nonzero(changed)
+    if not len(ys):
+        return None
+    return int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, int(xs.min())
 
 
 def thumbnail(frame) -> np.ndarray | None:
@@ -42,7 +60,7 @@ def thumbnail(frame) -> np.ndarray | None:
         if bgr is None:
             return None
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        grey = cv2.resize(grey, (max(1, grey.shape[1] // 8), max(1, grey.shape[0] // 8)),
+        grey = cv2.resize(grey, (max(1, grey.shape[1] // THUMB_SCALE), max(1, grey.shape[0] // THUMB_SCALE)),
                           interpolation=cv2.INTER_AREA)
     return None if grey is None or not grey.size else grey.astype(np.int16)
 

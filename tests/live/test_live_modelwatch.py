@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,27 @@ def test_store_latest_is_followed(kind, sample_model, tmp_path, request):
     store.promote(first)                                  # a roll-back moves latest backwards
     watcher.check_now()
     assert holder.current().version == first and len(list((tmp_path / "cache").glob("*.data"))) == 1
+
+
+def test_a_version_that_failed_to_load_is_tried_again_later(sample_model, tmp_path):
+    """The store loses the version's file for a moment (S3 dropping mid-download looks the same
+    to the watcher): ``latest`` still names it, so only a retry can bring it in."""
+    from edgeface.store import open_store
+
+    store = open_store(str(tmp_path / "store"))
+    first = store.push(sample_model)
+    holder = ModelHolder()
+    watcher = ModelWatcher(holder, StoreModelSource(str(tmp_path / "store"), cache_dir=str(tmp_path / "cache")),
+                           retry_s=0.2)
+    watcher.check_now()
+    second = store.push(sample_model)
+    folder = tmp_path / "store" / second
+    folder.rename(tmp_path / "away")
+    watcher.check_now()
+    assert holder.current().version == first and second in holder.status()["last_error"]
+    (tmp_path / "away").rename(folder)
+    watcher.check_now()
+    assert holder.current().version == first, "retried at once: a broken version would be pulled every poll"
+    time.sleep(0.25)
+    watcher.check_now()
+    assert holder.current().version == second and holder.status()["last_error"] is None

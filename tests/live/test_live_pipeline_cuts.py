@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 
+import numpy as np
 import pytest
 from live_helpers import Frame
 
@@ -102,3 +103,30 @@ def test_a_still_scene_is_searched_again_now_and_then(clip_jpegs, sample_model):
     for i in range(150):                       # 5 s of the same frame
         pipeline.process(Frame(i, i / 30, still))
     assert pipeline.stats.detections == 3, "a still scene must be searched at 0, ~2 and ~4 s"
+
+
+def test_a_face_coming_in_away_from_the_tracked_ones_is_found_where_the_scene_moved(clip_jpegs, sample_model):
+    """A fixed camera: one face stands there (tracked), a second walks in at frame 12, with no cut
+    and no whole-frame search due (every 10 s): the motion away from the tracked face is searched."""
+    frames = [decode_jpeg(j) for j in clip_jpegs[:2]]
+    top, right, bottom, left = 51 - 48, 567 + 48, 99 + 48, 519 - 48          # frame 0's face, with context
+    face = frames[0][top:bottom, left:right].copy()
+    room = np.full_like(frames[0], 90)
+    room[200:, :] = 60                                                      # a floor
+
+    def scene(k: int) -> bytes:
+        img = room.copy()
+        img[40:40 + face.shape[0], 40:40 + face.shape[1]] = face                # standing, tracked
+        if k >= 12:                                                         # walking in from the right
+            x = max(380, 600 - 20 * (k - 12))
+            img[200:200 + face.shape[0], x - face.shape[1]:x] = face
+        return encode_jpeg(img, 85)
+    settings = LiveSettings(output_delay_s=0.0, full_search_interval_s=10.0)
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(FaceModel.load(sample_model), str(sample_model))
+    engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
+    pipeline = FramePipeline("room", Analyzer(engine, holder, threads=0), settings)
+    faces = [len(pipeline.process(Frame(k + 1, k / 30, scene(k)), render=False).faces) for k in range(40)]
+    assert faces[0] == 1 and faces[11] == 1, faces
+    arrived = next((k for k, n in enumerate(faces) if n == 2), None)
+    assert arrived is not None and arrived <= 12 + 2 * 8, f"the second face was found at frame {arrived}: {faces}"
