@@ -162,13 +162,14 @@ class FramePipeline:
             motion=motion))
 
     def _motion(self, t: float):
-        """Where the scene moved since the last detection apart from the faces tracked (each with
-        a face width around it), in frame pixels: someone may be coming in there."""
+        """Where the scene moved since the last detection apart from the faces tracked (their
+        boxes; a quarter of a face's width around each), in frame pixels: someone may be coming in
+        there. (Not more around them: a face coming in just below another one must count.)"""
         def thumb_box(box):
             top, right, bottom, left = box
-            w = right - left
-            return ((top - w) // THUMB_SCALE, (right + w) // THUMB_SCALE + 1,
-                    (bottom + w) // THUMB_SCALE + 1, (left - w) // THUMB_SCALE)
+            m = (right - left) // 4
+            return ((top - m) // THUMB_SCALE, (right + m) // THUMB_SCALE + 1,
+                    (bottom + m) // THUMB_SCALE + 1, (left - m) // THUMB_SCALE)
         box = moved_outside(self._cuts.latest, self._detected_thumb,
                             [thumb_box(tr.predicted_box(t)) for tr in self.tracks.tracks if tr.ended_at > t])
         return None if box is None else tuple(v * THUMB_SCALE for v in box)
