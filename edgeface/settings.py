@@ -303,6 +303,11 @@ class LiveSettings(Section):
                                         description="with faces tracked, the whole frame is searched this often "
                                                     "(and at once after a scene cut); detections in between look "
                                                     "only around the tracks")
+    motion_search_max_share: float = env("EDGEFACE_LIVE_MOTION_SEARCH_MAX_SHARE", default=0.0, ge=0, le=1,
+                                         description="between whole-frame searches, where the scene moved away "
+                                                     "from the tracked faces is searched too, unless it is more "
+                                                     "than this share of the frame (the camera moved); 0: never "
+                                                     "(default: it cost more than it gained with 8 cameras)")
     still_recheck_s: float = env("EDGEFACE_LIVE_STILL_RECHECK_S", default=2.0, ge=0,
                                  description="a still scene is searched again after this long all the same (a "
                                              "face missed once, or a new model, is not missed for good)")

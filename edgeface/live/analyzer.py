@@ -48,9 +48,7 @@ REGION_GROW = 1.5
 REGION_ALIGN_PX = 16
 #: A large face's region is scaled down until the face is this wide where the detector scans it.
 REGION_FACE_PX = 100
-#: Motion away from the tracks over more than this share of the frame is the camera moving (a pan,
-#: a zoom), not someone coming in: left to the periodic whole-frame search.
-MOTION_MAX_SHARE = 0.4
+
 
 
 @dataclass
@@ -161,14 +159,15 @@ class Analyzer:
                     new_scene: bool, motion: Box | None = None) -> list[Box]:
         """Faces in the frame. With faces tracked, between whole-frame searches (every
         ``full_search_interval_s``, and at a scene's start): only where the tracks are
-        (``_around_tracks``) and where something moved away from them — unless that is most of
-        the frame (the camera moved: the next whole-frame search will do). A whole-frame search,
+        (``_around_tracks``) and where something moved away from them — unless that is more than
+        ``motion_search_max_share`` of the frame (the camera moved, a pan or a zoom: the next
+        whole-frame search will do). A whole-frame search,
         then where a tracked face was missed, its look."""
         settings = tracks.settings
         live = [tr for tr in tracks.tracks if tr.ended_at > t]
         if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
             boxes = self._around_tracks(rgb, gray, live, t, settings)
-            if motion is not None and _area(motion) < MOTION_MAX_SHARE * rgb.shape[0] * rgb.shape[1]:
+            if motion is not None and _area(motion) < settings.motion_search_max_share * rgb.shape[0] * rgb.shape[1]:
                 top, right, bottom, left = grown(motion, 0.25, rgb.shape)
                 region = (top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX)
                 boxes += [b for b in self._magnified(rgb, region, 1.0) if not any(same_place(b, o) for o in boxes)]

@@ -107,7 +107,8 @@ def test_a_still_scene_is_searched_again_now_and_then(clip_jpegs, sample_model):
 
 def test_a_face_coming_in_away_from_the_tracked_ones_is_found_where_the_scene_moved(clip_jpegs, sample_model):
     """A fixed camera: one face stands there (tracked), a second walks in at frame 12, with no cut
-    and no whole-frame search due (every 10 s): the motion away from the tracked face is searched."""
+    and no whole-frame search due (every 10 s): with motion search on, the motion away from the
+    tracked face is searched."""
     frames = [decode_jpeg(j) for j in clip_jpegs[:2]]
     top, right, bottom, left = 51 - 48, 567 + 48, 99 + 48, 519 - 48          # frame 0's face, with context
     face = frames[0][top:bottom, left:right].copy()
@@ -121,7 +122,7 @@ def test_a_face_coming_in_away_from_the_tracked_ones_is_found_where_the_scene_mo
             x = max(380, 600 - 20 * (k - 12))
             img[200:200 + face.shape[0], x - face.shape[1]:x] = face
         return encode_jpeg(img, 85)
-    settings = LiveSettings(output_delay_s=0.0, full_search_interval_s=10.0)
+    settings = LiveSettings(output_delay_s=0.0, full_search_interval_s=10.0, motion_search_max_share=0.4)
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(sample_model), str(sample_model))
     engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
