@@ -148,7 +148,7 @@ class FramePipeline:
             self._sighted(self.tracks, frame.time, frame)      # still there: the visit goes on
             return
         target = frame if cut_frame is None else cut_frame
-        motion = None if cut_frame is not None else self._motion(frame.time)
+        motion = self._motion(frame.time) if cut_frame is None and self.settings.motion_search_max_share else None
         self._last_submit, self._detected_thumb = frame.time, self._cuts.latest
         self._searched_at = frame.time
         # With delayed output, a new face is drawn back to the previous analysed frame: it
