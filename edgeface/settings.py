@@ -276,10 +276,11 @@ class LiveSettings(Section):
     detection at 0.75 scale with one upsample costs ~47 ms and still finds the ~50 px faces that
     full resolution finds (0.5 scale misses some, 0.25 none); one encoding costs ~75 ms with the
     dlib-bin wheel, ~17 ms with the OpenBLAS build (scripts/build-dlib.sh). So each camera is searched
-    for faces four times a second — at once after a scene cut, not at all while nothing moves — and
+    for faces about three times a second — at once after a scene cut, not at all while nothing moves — and
     faces are encoded only when a track is new or due a re-check, never on every frame.
     ``edgeface bench`` measured the interval: 0.15 s → 0.25 s kept recall (0.99 → 1.00) and cut the
-    app's CPU by 15 % with four cameras (docs/performance.md).
+    app's CPU by 15 % with four cameras; with eight, 0.25 s asked more analyses than the two cores
+    give (recall 0.98, 0.94, 0.85 in three runs), 0.3 s fewer (0.98, 0.99) (docs/performance.md).
 
     ``output_delay_s`` trades latency for labels: output frames lag the camera by that much, and a
     face is labelled on every frame from its appearance, not only from when analysis caught up
@@ -297,12 +298,16 @@ class LiveSettings(Section):
                               description="detection runs on a copy scaled by this (0.1 … 2)")
     upsample: int = env("EDGEFACE_LIVE_UPSAMPLE", default=1, ge=0,
                         description="dlib upsampling during detection (finds smaller faces)")
-    detect_interval_s: float = env("EDGEFACE_LIVE_DETECT_INTERVAL_S", default=0.25, ge=0,
+    detect_interval_s: float = env("EDGEFACE_LIVE_DETECT_INTERVAL_S", default=0.3, ge=0,
                                    description="per camera: at least this long between two periodic detections")
     full_search_interval_s: float = env("EDGEFACE_LIVE_FULL_SEARCH_INTERVAL_S", default=1.0, ge=0,
                                         description="with faces tracked, the whole frame is searched this often "
                                                     "(and at once after a scene cut); detections in between look "
                                                     "only around the tracks")
+    empty_search_interval_s: float = env("EDGEFACE_LIVE_EMPTY_SEARCH_INTERVAL_S", default=0.5, ge=0,
+                                         description="with no face tracked, the whole frame is searched at most "
+                                                     "this often (and at once after a scene cut; a still scene "
+                                                     "not at all)")
     motion_search_max_share: float = env("EDGEFACE_LIVE_MOTION_SEARCH_MAX_SHARE", default=0.0, ge=0, le=1,
                                          description="between whole-frame searches, where the scene moved away "
                                                      "from the tracked faces is searched too, unless it is more "

@@ -157,7 +157,8 @@ class Analyzer:
 
     def _find_faces(self, rgb: np.ndarray, gray: np.ndarray, tracks: TrackSet, t: float,
                     new_scene: bool, motion: Box | None = None) -> list[Box]:
-        """Faces in the frame. With faces tracked, between whole-frame searches (every
+        """Faces in the frame. With no face tracked, the whole frame at most every
+        ``empty_search_interval_s``. With faces tracked, between whole-frame searches (every
         ``full_search_interval_s``, and at a scene's start): only where the tracks are
         (``_around_tracks``) and where something moved away from them — unless that is more than
         ``motion_search_max_share`` of the frame (the camera moved, a pan or a zoom: the next
@@ -165,6 +166,8 @@ class Analyzer:
         then where a tracked face was missed, its look."""
         settings = tracks.settings
         live = [tr for tr in tracks.tracks if tr.ended_at > t]
+        if not live and not new_scene and t - tracks.searched_at < settings.empty_search_interval_s:
+            return []                  # nobody here half a second ago: a newcomer is found at the next look
         if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
             boxes = self._around_tracks(rgb, gray, live, t, settings)
             if motion is not None and _area(motion) < settings.motion_search_max_share * rgb.shape[0] * rgb.shape[1]:

@@ -131,3 +131,31 @@ def test_a_face_coming_in_away_from_the_tracked_ones_is_found_where_the_scene_mo
     assert faces[0] == 1 and faces[11] == 1, faces
     arrived = next((k for k, n in enumerate(faces) if n == 2), None)
     assert arrived is not None and arrived <= 12 + 2 * 8, f"the second face was found at frame {arrived}: {faces}"
+
+
+def test_with_nobody_tracked_the_whole_frame_is_searched_at_most_every_empty_search_interval(sample_model):
+    """A moving scene without faces (no still-skip): searched twice a second, not at every detection."""
+    rng = np.random.default_rng(1)
+    settings = LiveSettings(output_delay_s=0.0, detect_interval_s=0.25, empty_search_interval_s=0.5)
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(FaceModel.load(sample_model), str(sample_model))
+    engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
+    searched = []
+
+    class Counting:
+        def detect(self, rgb):
+            searched.append(rgb.shape)
+            return engine.detect(rgb)
+
+        def encode(self, rgb, boxes):
+            return engine.encode(rgb, boxes)
+
+        def close(self):
+            pass
+    pipeline = FramePipeline("noise", Analyzer(Counting(), holder, threads=0), settings)
+    for k in range(31):                                   # 1 s of frames that all differ
+        pipeline.process(Frame(k + 1, k / 30, encode_jpeg(rng.integers(0, 255, (120, 160, 3), np.uint8), 80)),
+                         render=False)
+    # Looks at frames 0, 8, 16, 24 (every 0.25 s at least); the whole frame at 0 and 16 (0.53 s).
+    assert pipeline.stats.detections == 4, "the looks themselves must go on (planned every 0.25 s)"
+    assert len([s for s in searched if s[:2] == (120, 160)]) == 2, searched
