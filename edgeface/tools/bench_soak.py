@@ -310,9 +310,9 @@ def _photo(video: Path) -> bytes:
 
 def _soak(prof: Profile, video: Path, model: Path, live_model: Path, workdir: Path) -> dict:
     load_before = procstats.loadavg()
+    bad = BadCameraServer().start()   # bound first: the app's port is picked while this one is taken
     system = LiveSystem(live_model, video, prof.good_cameras, workdir, app_env={"EDGEFACE_RELOAD_INTERVAL": "1"})
     tally = Tally()
-    bad = BadCameraServer().start()
     parts: list[Service] = []
     chaos: Child | None = None
     samples: list[dict] = []
