@@ -49,8 +49,6 @@ REGION_ALIGN_PX = 16
 #: A large face's region is scaled down until the face is this wide where the detector scans it.
 REGION_FACE_PX = 100
 
-
-
 @dataclass
 class AnalysisJob:
     camera_id: str
@@ -171,9 +169,8 @@ class Analyzer:
         if live and not new_scene and t - tracks.searched_at < settings.full_search_interval_s:
             boxes = self._around_tracks(rgb, gray, live, t, settings)
             if motion is not None and _area(motion) < settings.motion_search_max_share * rgb.shape[0] * rgb.shape[1]:
-                top, right, bottom, left = grown(motion, 0.25, rgb.shape)
-                region = (top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX)
-                boxes += [b for b in self._magnified(rgb, region, 1.0) if not any(same_place(b, o) for o in boxes)]
+                boxes += [b for b in self._magnified(rgb, _aligned(grown(motion, 0.25, rgb.shape)), 1.0)
+                          if not any(same_place(b, o) for o in boxes)]
             return boxes
         tracks.searched_at = t
         boxes = self._whole_frame(rgb, tracks, t, new_scene)
@@ -213,9 +210,7 @@ class Analyzer:
                 continue
             box = tr.predicted_box(t)
             factor = min(1.0, REGION_FACE_PX / max(1, box[1] - box[3]) / engine_factor)
-            top, right, bottom, left = grown(box, REGION_GROW, rgb.shape)
-            region = (top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX)
-            boxes += [b for b in self._magnified(rgb, region, factor)
+            boxes += [b for b in self._magnified(rgb, _aligned(grown(box, REGION_GROW, rgb.shape)), factor)
                       if tr.joins(b, t) <= max_jump and not any(same_place(b, o) for o in boxes)]
         return boxes
 
@@ -292,6 +287,12 @@ def _decode(frame) -> np.ndarray | None:
     if bgr is None and getattr(frame, "jpeg", None):
         bgr = decode_jpeg(frame.jpeg)
     return bgr
+
+
+def _aligned(region: Box) -> Box:
+    """``region`` with its top-left corner moved onto the ``REGION_ALIGN_PX`` grid."""
+    top, right, bottom, left = region
+    return top - top % REGION_ALIGN_PX, right, bottom, left - left % REGION_ALIGN_PX
 
 
 def _area(box: Box) -> int:
