@@ -6,12 +6,9 @@ Flask-free; the web app creates one ``LiveService`` per process and closes it on
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import threading
 from collections.abc import Generator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 
 from edgeface.cameras.config import CameraConfigStore, start_configured
@@ -23,7 +20,6 @@ from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.errors import EdgefaceError
 from edgeface.history import EventQuery, History, Page, Visit
 from edgeface.history.cameras import CameraOptions, CameraSettingsStore
-from edgeface.images import load_image
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, TimedEngine
 from edgeface.live.broadcast import FrameBroadcaster
@@ -33,9 +29,9 @@ from edgeface.live.events import RecognitionEvent
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.pipeline import FramePipeline
+from edgeface.live.stills import StillRecognizer
 from edgeface.live.worker import CameraWorker
 from edgeface.matcher import UNKNOWN
-from edgeface.recognize import STILL_SETTINGS, recognize_faces
 from edgeface.settings import (
     CameraSettings,
     EventSettings,
@@ -180,12 +176,7 @@ class LiveService:
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
         self.discovery: OnvifDiscovery | None = None
         self.uplink = Uplink(config.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
-        # Uploaded stills: decoded and searched one at a time off the request threads, on their
-        # own engine (started by the first upload); recognize_queue bounds those running or waiting.
-        self.still_engine: FaceEngine | ProcessEngine | None = None
-        self._still_settings = EngineSettings()
-        self._still_slots = threading.BoundedSemaphore(live.recognize_queue)
-        self._still_pool = ThreadPoolExecutor(1, thread_name_prefix="still")
+        self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
         self.stages = StageTimes()
         self.metrics = metrics_registry(self)      # what /metrics renders, read at scrape time
         self.engine: TimedEngine | ProcessEngine | None = None      # made by start()
@@ -209,11 +200,6 @@ class LiveService:
         self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads), self.stages)
                        if live.analysis_processes else TimedEngine(FaceEngine(engine_settings), self.stages))
         self.analyzer = Analyzer(self.engine, self.models, threads=live.analysis_threads, stages=self.stages)
-        # Like the cameras' engine, in a child process: dlib here would starve camera threads of
-        # the GIL. Scaled down first: a 16 MP photo at full size took minutes and gigabytes.
-        still = EngineSettings(detector=live.detector, upsample=STILL_SETTINGS.upsample,
-                               max_side=live.recognize_max_side)
-        self._still_settings = still     # its engine starts with the first upload (one process less)
         source = (StoreModelSource(self.config.store_url, self.config.model_version)
                   if self.config.store_url else FileModelSource(self.config.model_path))
         self.watcher = ModelWatcher(self.models, source, self.config.reload_interval_s).start()
@@ -253,9 +239,7 @@ class LiveService:
             self.analyzer.close()
         if self.engine is not None:
             self.engine.close()
-        self._still_pool.shutdown(wait=True, cancel_futures=True)
-        if self.still_engine is not None:
-            self.still_engine.close()
+        self.stills.close()
         if self.watcher:
             self.watcher.close()
         self.history.flush(5.0)
@@ -333,39 +317,8 @@ class LiveService:
         return ModelStatus(**self.models.status())
 
     def recognize_upload(self, data: bytes, name: str) -> list[dict]:
-        """Faces in an uploaded image (its bytes), like ``edgeface recognize`` but detected on a copy
-        at most ``recognize_max_side`` across. Decoding and search run on the still pool, one at a
-        time; when ``recognize_queue`` uploads are already running or waiting, RecognizerBusy at once.
-        Ask once ``model_status().loaded``: a loaded model is swapped, never dropped."""
-        if not self._still_slots.acquire(blocking=False):
-            raise RecognizerBusy(f"{self.config.live.recognize_queue} images are already being recognized",
-                                 f"retry after {RecognizerBusy.retry_after_s} s")
-        try:
-            future = self._still_pool.submit(self._recognize_still, data, name)
-        except RuntimeError:          # the pool is shut down: the service is stopping
-            self._still_slots.release()
-            raise RecognizerBusy("the service is stopping", "retry once it is back") from None
-        future.add_done_callback(lambda _: self._still_slots.release())
-        return future.result()
-
-    def _recognize_still(self, data: bytes, name: str) -> list[dict]:
-        loaded = self.models.current()
-        if loaded is None:
-            raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
-        engine = self._still_engine()
-        try:
-            return recognize_faces(engine, loaded.matcher, load_image(data, name=name))
-        finally:
-            _trim_heap()
-
-    def _still_engine(self) -> FaceEngine | ProcessEngine:
-        """The uploads' engine, started on first use (only the still pool's one thread calls this):
-        most edge sites never get an upload, and its child process costs ~110 MB."""
-        if self.still_engine is None:
-            still = self._still_settings
-            self.still_engine = (ProcessEngine(still, 1) if self.config.live.analysis_processes
-                                 else FaceEngine(still))
-        return self.still_engine
+        """Faces in an uploaded image (see ``StillRecognizer.recognize``)."""
+        return self.stills.recognize(data, name)
 
     def forget_person(self, name: str) -> tuple[int, dict[str, int] | None]:
         """Privacy: the events about ``name`` deleted here, and the uplink's traces of them (retained
@@ -422,23 +375,6 @@ class LiveService:
         if worker is None:
             return {"analysis_lag_s": None, "people_now": []}
         return worker.pipeline.health()
-
-
-class RecognizerBusy(EdgefaceError):
-    """Every still-recognition slot is taken (or the service is stopping): retry later (HTTP 503)."""
-
-    retry_after_s = 2
-
-
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
-
-
-def _trim_heap() -> None:
-    """Give freed heap back to the OS after a still (glibc keeps it otherwise: a decoded photo's
-    buffers left the worker hundreds of MB bigger). A no-op where malloc_trim does not exist."""
-    trim = getattr(_LIBC, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def _quietly(fn) -> None:

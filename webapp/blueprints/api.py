@@ -11,7 +11,8 @@ from edgeface.cameras.urls import is_valid_camera_id
 from edgeface.history import EventQuery
 from edgeface.history.cameras import CameraSettingsError, parse_changes
 from edgeface.history.store import decode_cursor
-from edgeface.live.service import CameraStatus, RecognizerBusy
+from edgeface.live.service import CameraStatus
+from edgeface.live.stills import RecognizerBusy
 from edgeface.recognize import result_json
 from webapp.auth import current_role, require_admin
 from webapp.blueprints.common import service

@@ -1,0 +1,90 @@
+"""Faces in uploaded still images (``POST /api/v1/recognize``), off the request threads.
+
+Uploads are decoded and searched one at a time on their own engine, which starts with the first
+upload (most edge sites never get one, and its child process costs ~110 MB); ``queue`` bounds
+the uploads running or waiting, and one more is refused at once (HTTP 503).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from edgeface.engine import EngineSettings, FaceEngine
+from edgeface.errors import EdgefaceError
+from edgeface.images import load_image
+from edgeface.live.engine_process import ProcessEngine
+from edgeface.live.modelwatch import ModelHolder
+from edgeface.recognize import STILL_SETTINGS, recognize_faces
+from edgeface.settings import LiveSettings
+
+
+class RecognizerBusy(EdgefaceError):
+    """Every still-recognition slot is taken (or the service is stopping): retry later (HTTP 503)."""
+
+    retry_after_s = 2
+
+
+class StillRecognizer:
+    """``recognize(data, name)`` from any thread; ``close()`` stops the pool and the engine."""
+
+    def __init__(self, models: ModelHolder, live: LiveSettings):
+        self._models = models
+        self._queue = live.recognize_queue
+        self._processes = live.analysis_processes
+        # Like the cameras' engine, in a child process: dlib here would starve camera threads of
+        # the GIL. Scaled down first: a 16 MP photo at full size took minutes and gigabytes.
+        self._settings = EngineSettings(detector=live.detector, upsample=STILL_SETTINGS.upsample,
+                                        max_side=live.recognize_max_side)
+        self._slots = threading.BoundedSemaphore(live.recognize_queue)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="still")
+        self.engine: FaceEngine | ProcessEngine | None = None
+
+    def recognize(self, data: bytes, name: str) -> list[dict]:
+        """Faces in an uploaded image (its bytes), like ``edgeface recognize`` but detected on a copy
+        at most ``recognize_max_side`` across. When ``recognize_queue`` uploads are already running
+        or waiting, RecognizerBusy at once. Ask once a model is loaded: a loaded model is swapped,
+        never dropped."""
+        if not self._slots.acquire(blocking=False):
+            raise RecognizerBusy(f"{self._queue} images are already being recognized",
+                                 f"retry after {RecognizerBusy.retry_after_s} s")
+        try:
+            future = self._pool.submit(self._recognize, data, name)
+        except RuntimeError:          # the pool is shut down: the service is stopping
+            self._slots.release()
+            raise RecognizerBusy("the service is stopping", "retry once it is back") from None
+        future.add_done_callback(lambda _: self._slots.release())
+        return future.result()
+
+    def _recognize(self, data: bytes, name: str) -> list[dict]:
+        loaded = self._models.current()
+        if loaded is None:
+            raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
+        try:
+            return recognize_faces(self._engine(), loaded.matcher, load_image(data, name=name))
+        finally:
+            _trim_heap()
+
+    def _engine(self) -> FaceEngine | ProcessEngine:
+        """Started on first use (only the pool's one thread calls this)."""
+        if self.engine is None:
+            self.engine = ProcessEngine(self._settings, 1) if self._processes else FaceEngine(self._settings)
+        return self.engine
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.engine is not None:
+            self.engine.close()
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+
+
+def _trim_heap() -> None:
+    """Give freed heap back to the OS after a still (glibc keeps it otherwise: a decoded photo's
+    buffers left the worker hundreds of MB bigger). A no-op where malloc_trim does not exist."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
