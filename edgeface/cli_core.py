@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgeface.settings import DEFAULT_TOLERANCE
+from edgeface.matcher import DEFAULT_TOLERANCE
 
 
 def whole_number(low: int = 0, high: int | None = None, what: str = "a whole number"):

@@ -42,33 +42,26 @@ def cmd_serve(args) -> int:
         from edgeface.cameras.discovery import interface_address
         interface_address(args.settings.cameras.discovery_interface, check_bind=True)
     from edgeface.cameras.netpolicy import parse_networks
-    from webapp.config import AppSettings
     from webapp.server import EdgefaceServer
 
-    settings = AppSettings.from_settings(args.settings)
-    svc = settings.service
+    s = args.settings
+    model, http, cameras = s.model, s.http, s.cameras
     if args.model:
-        svc.model_path, svc.store_url = args.model, None
+        model = model.model_copy(update={"file": args.model, "store": None})
     if args.store:
-        svc.store_url = args.store
+        model = model.model_copy(update={"store": args.store})
     if args.model_version:
-        svc.model_version = args.model_version
-    if args.host:
-        settings.host = args.host
+        model = model.model_copy(update={"version": args.model_version})
+    http = http.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port),
+                                                     ("threads", args.threads)) if v})
     if args.port is not None:
-        settings.port = args.port
-        if args.settings.cameras.announce_port is None:   # announce what we listen on
-            svc.announce_port = args.port
-    if args.mdns_interface:
-        svc.mdns_interface = args.mdns_interface
-    if args.register_host:
-        svc.register_host = args.register_host
+        http = http.model_copy(update={"port": args.port})    # announced too, unless EDGEFACE_ANNOUNCE_PORT says
+    camera_changes = {k: v for k, v in (("mdns_interface", args.mdns_interface),
+                                        ("register_host", args.register_host)) if v}
     if args.camera:
-        svc.cameras = list(svc.cameras) + args.camera
+        camera_changes["initial"] = list(cameras.initial) + args.camera
     if args.allowed_networks:
-        svc.allowed_networks = parse_networks(args.allowed_networks)
-    if args.threads:
-        settings.threads = args.threads
-    EdgefaceServer(settings).run()
+        camera_changes["allowed_networks"] = parse_networks(args.allowed_networks)
+    cameras = cameras.model_copy(update=camera_changes)
+    EdgefaceServer(s.model_copy(update={"model": model, "http": http, "cameras": cameras})).run()
     return 0
-

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeface.settings import DEFAULT_TOLERANCE
+#: Match distance threshold (dlib embeddings; face_recognition's customary 0.6): the live app,
+#: ``edgeface recognize`` and the training evaluation all start from it (``EDGEFACE_TOLERANCE``).
+DEFAULT_TOLERANCE = 0.6
+
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,13 @@ without touching the process's.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -36,21 +37,16 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from edgeface import jpegmeta
-from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, parse_networks
 from edgeface.errors import ConfigError
-from edgeface.uplink.settings import UplinkSettings
+from edgeface.matcher import DEFAULT_TOLERANCE
+from edgeface.networks import DEFAULT_ALLOWED_NETWORKS, Network, parse_networks
 
 log = logging.getLogger(__name__)
 
-#: Match distance threshold (dlib embeddings; face_recognition's customary 0.6): the live app,
-#: ``edgeface recognize`` and the training evaluation all start from it.
-DEFAULT_TOLERANCE = 0.6
 #: The web app reads at most this many cameras (registration stops there).
 DEFAULT_MAX_CAMERAS = 16
 #: The mDNS name cameras resolve to find the app (the ESP32-CAM firmware's default).
 REGISTRATION_HOST = "microshift-cam-reg.local"
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def env(name: str, *deprecated: str, description: str, example: Any = None, problem: str | None = None,
@@ -400,6 +396,65 @@ class TrainingSettings(Section):
         return value
 
 
+_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class UplinkSettings(Section):
+    """Events over MQTT and face captures to the core (docs/uplink.md)."""
+
+    mqtt_url: SecretStr | None = env(
+        "EDGEFACE_MQTT_URL", default=None, example="mqtt://127.0.0.1:1883",
+        description="MQTT broker for events, `mqtt://[user:password@]host[:1883]` or `mqtts://…` (secret: it may "
+                    "hold a password); unset: no MQTT")
+    site: str = env("EDGEFACE_SITE", default="edge", example="store-12",
+                    description="this site's name: an MQTT topic level and an S3 folder")
+    mqtt_queue_dir: str | None = env("EDGEFACE_MQTT_QUEUE_DIR", default=None, example="/data/mqtt-queue",
+                                     description="folder where events wait while the broker is away (survives "
+                                                 "restarts); unset: memory only")
+    mqtt_queue_max: int = env("EDGEFACE_MQTT_QUEUE_MAX", default=10000, ge=1,
+                              description="events kept waiting; past it the oldest go (counted)")
+    event_timeout_s: float = env("EDGEFACE_EVENT_TIMEOUT_S", default=60.0, gt=0,
+                                 description="an event with no news for this long is ended")
+    stats_interval_s: float = env("EDGEFACE_MQTT_STATS_INTERVAL_S", default=60.0, gt=0,
+                                  description="how often the per-model-version face counts are published "
+                                              "(retained; also at shutdown)")
+    outbox_dir: str | None = env("EDGEFACE_OUTBOX_DIR", default=None, example="/data/outbox",
+                                 description="folder where face captures wait for S3; unset: no captures")
+    outbox_quota_mb: float = env("EDGEFACE_OUTBOX_QUOTA_MB", default=500.0, gt=0,
+                                 description="captures waiting beyond this many MB: the oldest go (counted)")
+    retention_days: float = env("EDGEFACE_RETENTION_DAYS", default=30.0, gt=0,
+                                description="captures waiting longer than this are deleted at the edge")
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str) -> str:
+        if not _SITE.match(value):
+            raise ValueError("use letters, digits, '.', '_' or '-' (it becomes an MQTT topic level and an S3 folder)")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("use mqtt://host:1883 or mqtts://host:8883 (user:password@ optional)")
+        parts.port   # noqa: B018 - raises ValueError on a bad port
+        return value
+
+    @property
+    def url(self) -> str | None:
+        return self.mqtt_url.get_secret_value() if self.mqtt_url else None
+
+    def broker_label(self) -> str:
+        """host:port of the broker, safe to log (no credentials)."""
+        if not self.url:
+            return "none"
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port or (8883 if parts.scheme == 'mqtts' else 1883)}"
+
+
 class Settings(BaseModel):
     """The whole tree; ``load()`` reads it from the environment."""
 
@@ -413,7 +468,7 @@ class Settings(BaseModel):
     live: LiveSettings = Field(default_factory=LiveSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
-    uplink: UplinkSettings = Field(default_factory=UplinkSettings)   # its own module: edgeface/uplink/settings.py
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings)
 
     def store_url(self) -> str:
         """The model store the CLI and the training upload use: set, else S3 when a bucket is, else local."""

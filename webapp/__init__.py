@@ -9,37 +9,47 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from pydantic import SecretStr
 
 from edgeface import __version__, images
 from edgeface.buildinfo import dlib_summary
+from edgeface.live.collector import metrics_registry
 from edgeface.live.service import LiveService
+from edgeface.settings import Settings, load
 from webapp.auth import init_auth
 from webapp.blueprints import api, discovery, feeds, ops, ui
-from webapp.config import AppSettings
+from webapp.config import summary
 from webapp.errors import install_error_handlers
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Flask:
+def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
     """One app = one ``LiveService`` (cameras, model, workers). ``start=False`` builds it without
     starting threads; call ``app.extensions["edgeface"].close()`` to stop what ``start`` began."""
-    settings = settings or AppSettings.from_env()
-    images.configure(settings.max_image_pixels)   # uploads are decoded with this process-wide limit
+    settings = settings or load()
+    http = settings.http
+    images.configure(settings.images.max_pixels)   # uploads are decoded with this process-wide limit
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
-    init_auth(app, settings.api_token, settings.secure_cookies, settings.viewer_token)
+    app.config.update(MAX_CONTENT_LENGTH=http.max_upload_bytes, EDGEFACE_SETTINGS=settings)
+    init_auth(app, _secret(http.api_token), http.secure_cookies, _secret(http.viewer_token))
     install_error_handlers(app)
     for module in (ui, api, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__
 
-    service = LiveService(settings.service)
+    service = LiveService(settings)
     app.extensions["edgeface"] = service
+    app.extensions["edgeface_metrics"] = metrics_registry(service.snapshot)   # read at scrape time
     if start:
-        log.info("starting edgeface %s: %s", __version__, settings.summary())
+        log.info("starting edgeface %s: %s", __version__, summary(settings))
         log.info("face engine: %s", dlib_summary())  # the image's dlib build decides encoding speed
-        if not settings.service.camera_token:
+        if not settings.cameras.token:
             log.warning("EDGEFACE_CAMERA_TOKEN is not set: any device in the allowed networks may register")
         service.start()
     return app
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    """A token, taken out of its ``SecretStr`` where it is used."""
+    return value.get_secret_value() if value else None

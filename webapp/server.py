@@ -14,7 +14,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from webapp.config import AppSettings
+from edgeface.settings import Settings
 
 CONFIG_FILE = Path(__file__).with_name("gunicorn.conf.py")
 
@@ -121,7 +121,7 @@ class HeadBufferingWorker(ThreadWorker):
 class EdgefaceServer(BaseApplication):
     """gunicorn with ``webapp/gunicorn.conf.py``; bind, threads and log level from ``settings``."""
 
-    def __init__(self, settings: AppSettings):
+    def __init__(self, settings: Settings):
         self.settings = settings
         super().__init__(prog="edgeface serve")
 
@@ -129,9 +129,10 @@ class EdgefaceServer(BaseApplication):
         for key, value in runpy.run_path(str(CONFIG_FILE)).items():
             if key in self.cfg.settings and key != "wsgi_app" and value is not None:
                 self.cfg.set(key, value)
-        self.cfg.set("bind", [bind_address(self.settings.host, self.settings.port)])
-        self.cfg.set("threads", self.settings.threads)
-        self.cfg.set("loglevel", self.settings.log_level)
+        http = self.settings.http
+        self.cfg.set("bind", [bind_address(http.host, http.port)])
+        self.cfg.set("threads", http.threads)
+        self.cfg.set("loglevel", http.log_level)
 
     def load(self):
         from webapp import create_app  # in the worker, after fork: threads start there

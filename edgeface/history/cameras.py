@@ -6,17 +6,12 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from edgeface.errors import EdgefaceError
 from edgeface.history.schema import cameras
-from edgeface.live.tracking import TrackState
-
-if TYPE_CHECKING:
-    from edgeface.live.events import RecognitionEvent
-    from edgeface.live.tracking import TrackSet
 
 MAX_ZONE_POINTS = 64
 MAX_NAME = 100
@@ -107,41 +102,3 @@ class CameraSettingsStore:
             if not conn.execute(update(cameras).where(cameras.c.id == camera_id).values(**values)).rowcount:
                 conn.execute(insert(cameras).values(id=camera_id, **values))
         return options
-
-
-def inside(zone: list[list[float]] | None, x: float, y: float) -> bool:
-    """Whether the point (fractions of width and height) lies in the polygon (even-odd rule)."""
-    if not zone:
-        return True
-    hit = False
-    j = len(zone) - 1
-    for i in range(len(zone)):
-        (xi, yi), (xj, yj) = zone[i], zone[j]
-        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-            hit = not hit
-        j = i
-    return hit
-
-
-def apply_options(options: CameraOptions, tracks: TrackSet, events: list[RecognitionEvent], frame: Any,
-                  ) -> list[RecognitionEvent]:
-    """Enforce a camera's zone and minimum face size on a detection pass the pipeline adopts:
-    tracks centred outside the zone are dropped, smaller faces lose their name (drawn unnamed,
-    never named); the events that remain."""
-    if options.zone is None and options.min_face_px <= 0:
-        return events
-    shape = getattr(getattr(frame, "bgr", None), "shape", None)
-    dropped = set()
-    kept = []
-    for tr in tracks.tracks:
-        top, right, bottom, left = tr.box
-        if options.zone is not None and shape is not None and not inside(
-                options.zone, (left + right) / 2 / shape[1], (top + bottom) / 2 / shape[0]):
-            dropped.add(tr.id)
-            continue
-        if right - left < options.min_face_px:
-            tr.state, tr.name, tr.distance, tr.reported = TrackState.PENDING, None, None, None
-            dropped.add(tr.id)
-        kept.append(tr)
-    tracks.tracks = kept
-    return [ev for ev in events if ev.track not in dropped]

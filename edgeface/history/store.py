@@ -34,13 +34,13 @@ from sqlalchemy import Row, and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgeface.errors import EdgefaceError
+from edgeface.events import RecognitionEvent, Sighting
 from edgeface.history import legacy, retention
 from edgeface.history.db import open_database
 from edgeface.history.schema import events
 from edgeface.history.visits import OpenVisit, VisitAggregator
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.lifecycle import LogOnChange, Service
-from edgeface.live.events import RecognitionEvent, Sighting
 from edgeface.matcher import UNKNOWN
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeface.live.events import RecognitionEvent, Sighting
+from edgeface.events import RecognitionEvent, Sighting
 from edgeface.matcher import UNKNOWN
 
 

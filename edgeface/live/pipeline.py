@@ -1,10 +1,11 @@
 """Per-camera recognition: frames in, annotated frames and recognition events out.
 
-``FramePipeline.process(frame)`` never waits for dlib: when a detection is due (periodically, at
-once after a scene cut, never while nothing moves) it submits the frame and a snapshot of its
-tracks to the shared :class:`Analyzer`, and draws the current tracks (moved along their velocity)
-on this frame. The analysis comes back as a result that the next ``process`` call adopts — on the
-camera's thread, the only one that touches the tracks, stats and busy state.
+``FramePipeline.process(frame)`` never waits for dlib. It owns the timing: scene cuts, when a
+detection is due (periodically, at once after a cut, never while nothing moves), where the scene
+moved, the output delay. When a detection is due, the camera's ``CameraTracker`` plans the search,
+the shared :class:`Analyzer` runs it, and the next ``process`` call hands the observation back to
+the tracker — on the camera's thread, the only one that touches the tracks, stats and busy state.
+A frame goes pipeline → tracker → search → tracker → pipeline, and nothing calls back upstream.
 Frames without faces pass through as the camera's own JPEG — no decode, no re-encode.
 Usable without Flask: the web app's camera workers and the benchmark both drive it.
 """
@@ -20,17 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from edgeface.history.cameras import CameraOptions, apply_options
+from edgeface.events import RecognitionEvent, Sighting
+from edgeface.geometry import Box
+from edgeface.history.cameras import CameraOptions
 from edgeface.images import encode_jpeg
 from edgeface.lifecycle import RateCounter
-from edgeface.live.analyzer import AnalysisJob, AnalysisResult, Analyzer, frame_bgr
+from edgeface.live.analyzer import AnalysisJob, Analyzer
 from edgeface.live.annotate import FaceLabel, describe, draw_faces
-from edgeface.live.events import RecognitionEvent, Sighting, attach_context, sightings
+from edgeface.live.frames import frame_bgr
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
+from edgeface.live.plan import Observation, SearchKind
 from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outside
-from edgeface.live.settings import LiveSettings
-from edgeface.live.tracking import Track, TrackSet, TrackState
+from edgeface.live.tracker import CameraTracker
+from edgeface.settings import LiveSettings
 
 
 @dataclass
@@ -52,25 +56,24 @@ class PipelineStats:
 
 
 class FramePipeline:
-    """One camera's tracks. ``process`` is called from one thread, which alone touches the tracks;
-    ``models`` and ``stages`` default to the analyzer's."""
+    """One camera's frames. ``process`` is called from one thread, which alone touches the
+    tracker; ``stages`` defaults to the analyzer's."""
 
-    def __init__(self, camera_id: str, analyzer: Analyzer, settings: LiveSettings | None = None,
+    def __init__(self, camera_id: str, analyzer: Analyzer, models: ModelHolder, settings: LiveSettings | None = None,
                  on_event: Callable[[RecognitionEvent], object] | None = None, *,
-                 models: ModelHolder | None = None, stages: StageTimes | None = None,
+                 stages: StageTimes | None = None,
                  on_sighting: Callable[[list[Sighting]], object] | None = None):
         self.camera_id = camera_id
         self.analyzer = analyzer
-        self.models = models or analyzer.models
+        self.models = models
         self.stages = stages or analyzer.stages
         self.settings = settings or LiveSettings()
         self.on_event = on_event
         self.on_sighting = on_sighting     # reported tracks seen again (visit history)
-        self.options = CameraOptions()     # the operator's settings; the service swaps in new ones
-        self.tracks = TrackSet(self.settings)
+        self.tracker = CameraTracker(camera_id, self.settings, self.stages)
         self.stats = PipelineStats()
-        self._pending: Future[AnalysisResult] | None = None   # our job, queued or running
-        self._pending_frame: Any = None    # its frame: the context of the events it finds
+        self._pending: Future[Observation | None] | None = None   # our job, queued or running
+        self._pending_job: AnalysisJob | None = None    # its frame (the events' context) and plan
         self._last_submit = float("-inf")
         self._searched_at = float("-inf")           # frame time of the last frame really submitted
         self._new_events: list[RecognitionEvent] = []
@@ -80,6 +83,15 @@ class FramePipeline:
         self._buffer: deque = deque(maxlen=256)   # frames waiting out output_delay_s
         self._analysed_at = float("-inf")           # frame time of the last detection pass
         self._looks = RateCounter(window_s=10.0)    # detections done, and skipped because nothing moved
+
+    @property
+    def options(self) -> CameraOptions:
+        return self.tracker.options
+
+    @options.setter
+    def options(self, options: CameraOptions) -> None:
+        """The operator's settings for this camera (the service swaps in new ones)."""
+        self.tracker.options = options
 
     @property
     def busy(self) -> bool:
@@ -96,16 +108,17 @@ class FramePipeline:
         with self.stages.timed("cut"):
             cut = self._cuts.is_cut(frame)
         if cut:
-            self.tracks.cut(t)
+            self.tracker.cut(t)
             self._cut_frame = frame
             if self._pending is not None and self._pending.cancel():
                 self._pending = None       # still queued: its frame is from before the cut
-        if self._detection_due(t):
-            self._detect(frame)
+        model = self.models.current()
+        if model is not None and self._detection_due(t):
+            self._detect(frame, model)
             self._collect()                # inline analysis is done already
         shown = self._delayed(frame)
-        self.tracks.expire(t)
-        faces = [] if shown is None else self._labels(shown.time)
+        self.tracker.expire(t)
+        faces = [] if shown is None else self.tracker.labels(shown.time)
         events, self._new_events = self._new_events, []
         self.stats.frames += 1
         if shown is None:
@@ -125,16 +138,11 @@ class FramePipeline:
             return self._buffer.popleft()
         return None
 
-    def _labels(self, t: float) -> list[FaceLabel]:
-        stale_s = self.tracks.stale_s()
-        return [_label(tr, t, stale_s) for tr in self.tracks.visible(t)]
-
     def _detection_due(self, t: float) -> bool:
-        return (self._pending is None and self.models.current() is not None
-                and self.options.recognition and self.options.enabled
+        return (self._pending is None and self.options.recognition and self.options.enabled
                 and (self._cut_frame is not None or t - self._last_submit >= self.settings.detect_interval_s))
 
-    def _detect(self, frame) -> None:
+    def _detect(self, frame, model) -> None:
         """Submit a frame for analysis: the cut frame first if there is one — even if we were
         busy when it came, faces found there are drawn from the cut on (delayed output) and a new
         face's first look is its earliest — else this one, unless nothing moved since the last."""
@@ -144,8 +152,7 @@ class FramePipeline:
             self._last_submit = frame.time            # a still scene: every face is where it was
             self.stats.still_skips += 1
             self._looks.tick(frame.time)
-            self.tracks.hold(frame.time)
-            self._sighted(self.tracks, frame.time, frame)      # still there: the visit goes on
+            self._sighted(self.tracker.hold(frame.time, frame))    # still there: the visit goes on
             return
         target = frame if cut_frame is None else cut_frame
         motion = self._motion(frame.time) if cut_frame is None and self.settings.motion_search_max_share else None
@@ -155,13 +162,15 @@ class FramePipeline:
         # appeared somewhere in between (not before a cut: the tracks know the cuts).
         lead = min(target.time - self._analysed_at, self.settings.detect_interval_s * 2) \
             if self.settings.output_delay_s > 0 else 0.0
-        self._pending_frame = target
-        self._pending = self.analyzer.submit(AnalysisJob(
-            self.camera_id, target, self.tracks.snapshot(), lead, urgent=cut_frame is not None,
-            analysed_at=self._analysed_at, min_face_px=self.options.min_face_px or self.settings.min_face_px,
-            motion=motion))
+        plan = self.tracker.plan(target.time, model, new_scene=cut_frame is not None or
+                                 self._analysed_at == float("-inf"), motion=motion, lead_s=lead)
+        job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at)
+        if plan.kind == SearchKind.NONE:
+            self._adopt(job, Observation(plan.time, plan.model))    # nothing to search: no decode either
+            return
+        self._pending_job, self._pending = job, self.analyzer.submit(job)
 
-    def _motion(self, t: float):
+    def _motion(self, t: float) -> Box | None:
         """Where the scene moved since the last detection apart from the faces tracked (their
         boxes; a quarter of a face's width around each), in frame pixels: someone may be coming in
         there. (Not more around them: a face coming in just below another one must count.)"""
@@ -170,52 +179,50 @@ class FramePipeline:
             m = (right - left) // 4
             return ((top - m) // THUMB_SCALE, (right + m) // THUMB_SCALE + 1,
                     (bottom + m) // THUMB_SCALE + 1, (left - m) // THUMB_SCALE)
-        box = moved_outside(self._cuts.latest, self._detected_thumb,
-                            [thumb_box(tr.predicted_box(t)) for tr in self.tracks.tracks if tr.ended_at > t])
-        return None if box is None else tuple(v * THUMB_SCALE for v in box)
+        box = moved_outside(self._cuts.latest, self._detected_thumb, [thumb_box(b) for b in self.tracker.live_boxes(t)])
+        if box is None:
+            return None
+        top, right, bottom, left = box
+        return top * THUMB_SCALE, right * THUMB_SCALE, bottom * THUMB_SCALE, left * THUMB_SCALE
 
     def _collect(self) -> None:
-        """Adopt our finished analysis, if there is one: its updated tracks, counts and events."""
+        """Hand our finished analysis, if there is one, to the tracker: counts, events, sightings."""
         if self._pending is None or not self._pending.done():
             return
         future, self._pending = self._pending, None
-        if future.cancelled() or future.exception() is not None:
+        job, self._pending_job = self._pending_job, None
+        if future.cancelled() or future.exception() is not None or job is None:
             return                         # the analyzer logged why; the next detection retries
-        result = future.result()
-        if result.tracks is None:
-            return
+        seen = future.result()
+        if seen is not None:
+            self._adopt(job, seen)
+
+    def _adopt(self, job: AnalysisJob, seen: Observation) -> None:
         self.stats.detections += 1
-        self._looks.tick(result.frame_time)
-        self.stats.encodings += result.encodings
-        self._analysed_at = result.frame_time
-        # Cuts that came while it ran end its tracks too (the snapshot predates them).
-        for cut in self.tracks.cuts:
-            if cut > result.tracks.last_cut():
-                result.tracks.cut(cut)
-        self.tracks = result.tracks
-        result.events = apply_options(self.options, result.tracks, result.events, self._pending_frame)
-        attach_context(result.events, result.tracks, self._pending_frame)
-        self._sighted(result.tracks, result.frame_time, self._pending_frame)
-        for event in result.events:
+        self._looks.tick(seen.time)
+        self.stats.encodings += seen.encodings
+        self._analysed_at = seen.time
+        events, sighted = self.tracker.apply(job.plan, seen, job.frame)
+        self._sighted(sighted)
+        for event in events:
             if self.on_event:
                 self.on_event(event)
-        self._new_events.extend(result.events)
+        self._new_events.extend(events)
 
-    def _sighted(self, tracks: TrackSet, t: float, frame) -> None:
+    def _sighted(self, sighted: list[Sighting]) -> None:
         if self.on_sighting is not None:
-            self.on_sighting(sightings(self.camera_id, tracks, t, frame, time.time()))
+            self.on_sighting(sighted)
 
     def health(self) -> dict:
         """Age of the newest analysis (frame times are monotonic), detections per second achieved
         (a look skipped because nothing moved counts: it needed none) against planned — fewer
         when the cores cannot keep up — and the names on camera now."""
         lag = time.monotonic() - self._analysed_at if self._analysed_at > float("-inf") else None
-        now = [tr.name for tr in self.tracks.tracks if tr.state == TrackState.NAMED and tr.name]
         on = self.models.current() is not None and self.options.recognition and self.options.enabled
         planned = 1 / max(self.settings.detect_interval_s, 1 / 30) if on else 0.0
         return {"analysis_lag_s": None if lag is None else round(lag, 3),
                 "detections_per_s": round(self._looks.rate(), 2), "detections_planned_per_s": round(planned, 2),
-                "people_now": sorted(set(now))}
+                "people_now": self.tracker.people_now()}
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
@@ -229,7 +236,3 @@ class FramePipeline:
             annotated = draw_faces(bgr.copy(), faces)
         with self.stages.timed("jpeg_out"):
             return describe(encode_jpeg(annotated, self.settings.jpeg_quality), jpeg, frame.time, faces)
-
-
-def _label(tr: Track, t: float, stale_s: float) -> FaceLabel:
-    return FaceLabel(tr.id, tr.predicted_box(t), *tr.identity_at(t, stale_s))

@@ -1,11 +1,11 @@
-"""Face tracks between detections: IoU association, motion prediction, and when to (re)encode.
+"""Face tracks between detections: association, motion prediction, the identity guard, naming.
 
 Detection runs a few times a second, not per frame; in between, each track's box is moved along
 its measured velocity, which keeps drawn boxes on moving faces for the price of arithmetic.
 A track is encoded when it is new, and a named one is verified at every detection (a face can be
-replaced by another in the same place without a scene cut): by its look — a small grey thumbnail
-that correlates with the one at its last encoding — or, when the look changed or
-``named_recheck_s`` passed, by a new encoding; never on every frame.
+replaced by another in the same place without a scene cut): by its look (``edgeface.live.looks``)
+or, when the look changed or ``named_recheck_s`` passed, by a new encoding; never on every frame
+(``edgeface.live.search`` decides which, from a frozen view of the tracks).
 
 A track's identity is verified, not assumed: a new encoding that jumps away from the track's
 last one (``identity_jump``, well under the match tolerance) means another face stands in the box,
@@ -18,22 +18,19 @@ A scene cut ends every track: none is drawn after it or joined across it.
 from __future__ import annotations
 
 import bisect
-import copy
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
-import cv2
 import numpy as np
 
-from edgeface.live.settings import LiveSettings
+from edgeface.geometry import Box, as_box, jump, width
 from edgeface.matcher import UNKNOWN, Match
-
-Box = tuple[int, int, int, int]   # (top, right, bottom, left)
-
+from edgeface.settings import LiveSettings
 
 
 class TrackState(str, Enum):
@@ -53,28 +50,6 @@ _LATE_FRAME_S = 0.25              # how much later than output_delay_s a buffere
 #: or turning face wanders around the tolerance (0.50-0.64 over half a second of the sample
 #: clip's 50 px face), their mean much less (0.49-0.51 over the same frames).
 TRACK_ENCODINGS = 4
-
-
-def _box(values: Iterable[float]) -> Box:
-    top, right, bottom, left = (round(v) for v in values)
-    return top, right, bottom, left
-
-
-def _width(b: Box) -> int:
-    return b[1] - b[3]
-
-
-def same_place(a: Box, b: Box) -> bool:
-    """Two detections of one face: centres less than half a face width apart."""
-    return _jump(a, b) < 0.5
-
-
-def _jump(a: Box, b: Box) -> float:
-    """Distance between the boxes' centres, in units of their mean width."""
-    dy = (a[0] + a[2] - b[0] - b[2]) / 2
-    dx = (a[1] + a[3] - b[1] - b[3]) / 2
-    size = max(1.0, ((a[1] - a[3]) + (b[1] - b[3])) / 2)
-    return (dx * dx + dy * dy) ** 0.5 / size
 
 
 @dataclass
@@ -114,9 +89,9 @@ class Track:
                 return self.history[0][1]
             (t0, b0), (t1, b1) = self.history[i - 1], self.history[i]
             w = (t - t0) / max(t1 - t0, 1e-6)
-            return _box(a + (b - a) * w for a, b in zip(b0, b1))
+            return as_box(a + (b - a) * w for a, b in zip(b0, b1))
         dt = min(max(t - self.seen_at, 0.0), _MAX_EXTRAPOLATION_S)
-        return _box(v + dv * dt for v, dv in zip(self.box, self.velocity))
+        return as_box(v + dv * dt for v, dv in zip(self.box, self.velocity))
 
     def visible_at(self, t: float, ttl_s: float) -> bool:
         """Drawn on the frame of time ``t``: from ``lead_s`` before its first detection (the face
@@ -126,13 +101,17 @@ class Track:
     def joins(self, box: Box, t: float) -> float:
         """How far ``box`` (detected at ``t``) is from this face, in face widths: the smaller of
         the distances to where it was predicted and to where it was last seen."""
-        return min(_jump(self.predicted_box(t), box), _jump(self.box, box))
+        return min(jump(self.predicted_box(t), box), jump(self.box, box))
 
     def probe(self, encoding: np.ndarray) -> np.ndarray:
         """Add this frame's encoding (one that agrees with the others: see ``TrackSet.verify``);
         the vector to match: the mean of the recent ones."""
+        self.remember(encoding)
+        return probe_of(self.encodings)
+
+    def remember(self, encoding: np.ndarray) -> None:
+        """Keep this frame's encoding among the recent ones (one that agrees with them)."""
         self.encodings.append(encoding)
-        return np.mean(self.encodings, axis=0)
 
     def jump(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to this track's last one (0 when it has none yet)."""
@@ -148,28 +127,14 @@ class Track:
 
 
 class TrackSet:
-    """The tracks of one camera. Not thread-safe: one thread owns it (the camera's); analysis
-    works on a :meth:`snapshot` and hands the updated copy back."""
+    """The tracks of one camera. Not thread-safe: one thread owns it (the camera's, through its
+    ``CameraTracker``); analysis sees frozen views of them (``edgeface.live.plan``)."""
 
     def __init__(self, settings: LiveSettings):
         self.settings = settings
         self.tracks: list[Track] = []
         self.cuts: deque[float] = deque(maxlen=64)    # frame times of recent scene cuts, ascending
-        self.swept_at = -math.inf                     # frame time of the last full-resolution search
-        self.searched_at = -math.inf                  # frame time of the last whole-frame search
         self._ids = itertools.count(1)
-
-    def snapshot(self) -> TrackSet:
-        """A copy that can be updated without touching this one (tracks, their histories and the
-        cut list copied; encodings are never changed in place, so they are shared)."""
-        other = copy.copy(self)
-        other.cuts = copy.copy(self.cuts)
-        other.tracks = []
-        for tr in self.tracks:
-            clone = copy.copy(tr)
-            clone.history, clone.encodings = copy.copy(tr.history), copy.copy(tr.encodings)
-            other.tracks.append(clone)
-        return other
 
     def cut(self, t: float) -> None:
         """The frame of time ``t`` starts a new scene: every track ends there."""
@@ -187,39 +152,35 @@ class TrackSet:
         return self.cuts[i] if i < len(self.cuts) else math.inf
 
     def update(self, boxes: list[Box], t: float, lead_s: float = 0.0) -> None:
-        """Associate one detection pass (frame time ``t``) with the tracks; start and drop tracks.
+        """Associate one detection pass (frame time ``t``) with the tracks (``associate``) and
+        take it in (``join``)."""
+        alive = [tr for tr in self.tracks if tr.ended_at > t]
+        self.join(boxes, associate(alive, boxes, t, self.settings), t, lead_s)
 
-        Greedy by centre distance in units of face size: a face that moved less than
-        ``max_jump`` of its width between detections is the same face. (IoU alone loses fast
-        movers and then draws a second box for one face until the first times out.) Joins that
-        could be a different person — a big jump or resize, a long gap — keep their label but
-        are re-identified at once; a track not found again loses its name from its last verified
-        look on (until a look verifies it again). Tracks never continue across a scene cut. New tracks get
-        ``lead_s`` (see ``Track``), but do not reach back past the cut that began their scene.
-        """
-        alive = [(i, tr) for i, tr in enumerate(self.tracks) if tr.ended_at > t]
-        pairs = sorted((tr.joins(b, t), i, j) for i, tr in alive for j, b in enumerate(boxes))
-        used_t, used_b = set(), set()
-        for jump, i, j in pairs:
-            if jump > self.settings.max_jump:
-                break
-            if i in used_t or j in used_b:
-                continue
-            tr = self.tracks[i]
-            if jump > self.settings.max_jump / 2 or t - tr.seen_at > self.settings.track_ttl_s / 2 \
-                    or not 0.75 <= _width(boxes[j]) / max(1, _width(tr.box)) <= 1.33:
-                tr.doubtful = True
-            self._move(tr, boxes[j], t)
-            used_t.add(i)
-            used_b.add(j)
-        for i, tr in alive:
-            if i not in used_t:
-                self.withdraw(tr)          # not found: whoever stands there now is not verified
+    def join(self, boxes: Sequence[Box], pairs: Sequence[Pair], t: float, lead_s: float = 0.0) -> list[Track]:
+        """Take in one detection pass (frame time ``t``) associated by ``associate``: each paired
+        box moves its track, the live tracks not found again lose their name from their last
+        verified look on (until a look verifies them again), and every other box starts a track.
+        New tracks get ``lead_s`` (see ``Track``), but do not reach back past the cut that began
+        their scene. Returns the track of each box."""
+        by_id = {tr.id: tr for tr in self.tracks if tr.ended_at > t}
+        found: list[Track | None] = [None] * len(boxes)
+        for pair in pairs:
+            tr = by_id.pop(pair.track, None)
+            if tr is None:
+                continue                   # expired meanwhile: the box starts a track of its own
+            tr.doubtful = tr.doubtful or pair.doubtful
+            self._move(tr, boxes[pair.box], t)
+            found[pair.box] = tr
+        for tr in by_id.values():
+            self.withdraw(tr)              # not found: whoever stands there now is not verified
         lead_s = min(lead_s, t - self.last_cut(t))
         for j, b in enumerate(boxes):
-            if j not in used_b:
-                self.tracks.append(Track(next(self._ids), _box(b), t, lead_s=lead_s, ended_at=self._next_cut(t)))
+            if found[j] is None:
+                found[j] = Track(next(self._ids), as_box(b), t, lead_s=lead_s, ended_at=self._next_cut(t))
+                self.tracks.append(found[j])  # type: ignore[arg-type]
         self.expire(t)
+        return found  # type: ignore[return-value]
 
     def hold(self, t: float) -> None:
         """Nothing moved in the frame of time ``t``: every live track is confirmed where it is —
@@ -260,39 +221,8 @@ class TrackSet:
             # Damped and smoothed: detections jitter by a few pixels, and overshooting a face
             # looks worse than trailing it.
             tr.velocity = tuple(0.3 * m + 0.3 * v for m, v in zip(measured, tr.velocity))  # type: ignore[assignment]
-        tr.box, tr.seen_at = _box(box), t
+        tr.box, tr.seen_at = as_box(box), t
         tr.history.append((t, tr.box))
-
-    def due_for_encoding(self, t: float, generation: int, min_face_px: int = 0,
-                         look: Callable[[np.ndarray, Box], tuple[float, Box]] | None = None) -> list[Track]:
-        """Tracks seen at ``t`` whose identity is unknown, doubtful, stale or from an older model.
-        A face narrower than ``min_face_px`` is too small to name reliably: never encoded, and a
-        name it had is withdrawn. A named face between re-encodings is verified by its look:
-        ``look(tr.look, box)`` (``look_alike`` in the frame of ``t``) scoring ``same_look`` —
-        the picture at its last encoding — verifies it, another look (someone else may stand
-        there) makes it due."""
-        s = self.settings
-        due = []
-        for tr in self.tracks:
-            if tr.seen_at != t:
-                continue
-            if _width(tr.box) < min_face_px:
-                self.withdraw(tr)
-                continue
-            age = t - tr.encoded_at
-            if (tr.state == TrackState.PENDING or tr.doubtful or tr.generation != generation
-                    or (tr.state == TrackState.UNKNOWN and (age >= s.unknown_recheck_s or t - tr.born_at < s.settle_s))
-                    or (tr.state == TrackState.NAMED and not self._same_look(tr, look, age))):
-                due.append(tr)
-            elif tr.state == TrackState.NAMED:
-                tr.verified_at = t
-        return due
-
-    def _same_look(self, tr: Track, look: Callable[[np.ndarray, Box], tuple[float, Box]] | None,
-                   age: float) -> bool:
-        if age >= self.settings.named_recheck_s or look is None or tr.look is None or tr.named_until < math.inf:
-            return False                   # due, or not found at a detection since: encode it
-        return look(tr.look, tr.box)[0] >= self.settings.same_look
 
     def verify(self, tr: Track, encoding: np.ndarray, t: float, alone: str | None = None) -> Track:
         """The track whose face ``encoding`` (taken at ``t``) is: ``tr`` when it agrees with
@@ -333,42 +263,49 @@ class TrackSet:
         return False
 
 
-#: Side of the grey thumbnail a face's look is kept at.
-LOOK_PX = 24
-#: The new box is searched for the old look this far around (a fraction of the width per side):
-#: detections jitter by a few pixels, and a shifted picture of the same face would not correlate.
-LOOK_SLACK = 0.2
+def probe_of(encodings: Sequence[np.ndarray]) -> np.ndarray:
+    """The vector a track is matched by: the mean of its recent encodings (``TRACK_ENCODINGS``)."""
+    return np.mean(list(encodings)[-TRACK_ENCODINGS:], axis=0)
 
 
-def appearance(gray: np.ndarray, box: Box) -> np.ndarray:
-    """A face's look: its box in the grey frame at ``LOOK_PX`` square."""
-    return _grey_crop(gray, box, LOOK_PX)
+class Placed(Protocol):
+    """A face's last detection and where it is predicted: a live ``Track`` or a frozen view of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def box(self) -> Box: ...
+    @property
+    def seen_at(self) -> float: ...
+
+    def joins(self, box: Box, t: float) -> float: ...
 
 
-def look_alike(look: np.ndarray, gray: np.ndarray, box: Box) -> tuple[float, Box]:
-    """How well ``look`` matches the face in ``box`` of ``gray`` — the best normalised correlation
-    over shifts of up to ``LOOK_SLACK`` of the width (1 = the same picture) — and ``box`` moved
-    to where it matched best (a correlation tracker's step, for a face the detector missed)."""
-    top, right, bottom, left = box
-    w, h = right - left, bottom - top
-    region = grown(box, LOOK_SLACK, gray.shape)
-    side = LOOK_PX + 2 * round(LOOK_PX * LOOK_SLACK)
-    scores = cv2.matchTemplate(_grey_crop(gray, region, side), look, cv2.TM_CCOEFF_NORMED)
-    _, best, _, (x, y) = cv2.minMaxLoc(scores)
-    r_top, r_right, r_bottom, r_left = region
-    top, left = r_top + round(y * (r_bottom - r_top) / side), r_left + round(x * (r_right - r_left) / side)
-    return float(best), (top, left + w, top + h, left)
+@dataclass(frozen=True)
+class Pair:
+    """A detected box (its index) found to be a track's face."""
+    track: int
+    box: int
+    doubtful: bool    # the join may have joined two different faces: identify it again at once
 
 
-def grown(box: Box, grow: float, shape: tuple[int, ...]) -> Box:
-    """``box`` grown by ``grow`` of its height and width on every side, inside a frame of ``shape``."""
-    top, right, bottom, left = box
-    dy, dx = round((bottom - top) * grow), round((right - left) * grow)
-    top, bottom = max(0, top - dy), min(shape[0], bottom + dy)
-    left, right = max(0, left - dx), min(shape[1], right + dx)
-    return top, max(left + 1, right), max(top + 1, bottom), left
-
-
-def _grey_crop(gray: np.ndarray, box: Box, side: int) -> np.ndarray:
-    top, right, bottom, left = grown(box, 0.0, gray.shape)
-    return cv2.resize(gray[top:bottom, left:right], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+def associate(tracks: Sequence[Placed], boxes: Sequence[Box], t: float, settings: LiveSettings) -> list[Pair]:
+    """Which box (detected at frame time ``t``) is which track's face. Greedy by centre distance
+    in units of face size: a face that moved less than ``max_jump`` of its width between
+    detections is the same face. (IoU alone loses fast movers and then draws a second box for
+    one face until the first times out.) Joins that could be a different person — a big jump or
+    resize, a long gap — are doubtful."""
+    scored = sorted((tr.joins(b, t), i, j) for i, tr in enumerate(tracks) for j, b in enumerate(boxes))
+    pairs, used_t, used_b = [], set(), set()
+    for distance, i, j in scored:
+        if distance > settings.max_jump:
+            break
+        if i in used_t or j in used_b:
+            continue
+        tr = tracks[i]
+        doubtful = (distance > settings.max_jump / 2 or t - tr.seen_at > settings.track_ttl_s / 2
+                    or not 0.75 <= width(boxes[j]) / max(1, width(tr.box)) <= 1.33)
+        pairs.append(Pair(tr.id, j, doubtful))
+        used_t.add(i)
+        used_b.add(j)
+    return pairs

@@ -94,13 +94,12 @@ def _timed(fn, repeats: int) -> dict[str, float]:
 
 
 def run(count: int = 100_000, repeats: int = 20, deep_offset: int = 5000) -> dict[str, Any]:
-    from edgeface.live.service import ServiceConfig
+    from edgeface.settings import EventSettings, Settings
     from webapp import create_app
-    from webapp.config import AppSettings
 
     with tempfile.TemporaryDirectory(prefix="edgeface-bench-history-") as tmp:
         now = time.time()
-        app = create_app(AppSettings(service=ServiceConfig(events_dir=tmp, max_events=count)), start=False)
+        app = create_app(Settings(events=EventSettings(dir=tmp, max_events=count)), start=False)
         svc = app.extensions["edgeface"]
         try:
             t0 = time.perf_counter()

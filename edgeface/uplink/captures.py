@@ -21,7 +21,7 @@ from edgeface.uplink.outbox import Capture, Outbox
 from edgeface.uplink.quality import QualityGate
 
 if TYPE_CHECKING:
-    from edgeface.live.events import RecognitionEvent
+    from edgeface.events import RecognitionEvent
 
 log = logging.getLogger(__name__)
 

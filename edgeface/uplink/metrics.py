@@ -4,24 +4,20 @@ version and result, MQTT delivery, the capture outbox."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-if TYPE_CHECKING:
-    from edgeface.uplink.service import Uplink
 
-
-def uplink_metrics(uplink: Uplink) -> Iterator[Metric]:
+def uplink_metrics(faces_by_version: dict[str, dict[str, int]], status: dict) -> Iterator[Metric]:
+    """``faces_by_version``: ``Uplink.stats.counts()``; ``status``: ``Uplink.status()``."""
     faces = CounterMetricFamily("edgeface_faces_total", "faces judged per model version: named, unknown, or "
                                 "near_threshold (distance within 0.05 of the tolerance; not counted as the others)",
                                 labels=["model_version", "result"])
-    for version, counts in sorted(uplink.stats.counts().items()):
+    for version, counts in sorted(faces_by_version.items()):
         for result, count in counts.items():
             faces.add_metric([version, result], count)
     yield faces
-    status = uplink.status()
-    mqtt, outbox, captures = status["mqtt"], status["outbox"], status["captures"]
+    mqtt, outbox, captures = status.get("mqtt"), status.get("outbox"), status.get("captures")
     if mqtt is not None:
         yield GaugeMetricFamily("edgeface_mqtt_connected", "1 while connected to the MQTT broker",
                                 value=mqtt["connected"])

@@ -41,11 +41,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeface.lifecycle import LogOnChange, Service
-from edgeface.uplink.settings import UplinkSettings
+from edgeface.settings import UplinkSettings
 from edgeface.uplink.spool import Spool
 
 if TYPE_CHECKING:     # importing edgeface.live would load OpenCV and dlib; only its attributes are used
-    from edgeface.live.events import RecognitionEvent
+    from edgeface.events import RecognitionEvent
 
 log = logging.getLogger(__name__)
 

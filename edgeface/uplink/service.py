@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from edgeface.settings import UplinkSettings
 from edgeface.uplink.mqtt import MqttPublisher
-from edgeface.uplink.settings import UplinkSettings
 from edgeface.uplink.stats import ModelStats
 
 if TYPE_CHECKING:
-    from edgeface.live.events import RecognitionEvent
+    from edgeface.events import RecognitionEvent
     from edgeface.uplink.captures import CaptureMaker
     from edgeface.uplink.outbox import Outbox
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from edgeface.matcher import UNKNOWN
 
 if TYPE_CHECKING:
-    from edgeface.live.events import RecognitionEvent
+    from edgeface.events import RecognitionEvent
 
 NEAR_MARGIN = 0.05
 RESULTS = ("named", "unknown", "near_threshold")

@@ -12,10 +12,9 @@ from test_camera_mdns import RegisterEndpoint
 
 from edgeface.cameras.mdns import RegistrationAnnouncer
 from edgeface.cameras.source import CameraSource
-from edgeface.live.service import ServiceConfig
+from edgeface.settings import EventSettings, HttpSettings, ModelSettings, Settings
 from edgeface.tools.simulator import CameraSimulator, SimulatorConfig
 from webapp import create_app
-from webapp.config import AppSettings
 
 ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
 
@@ -32,8 +31,8 @@ def make_app(sample_model, tmp_path):
     apps = []
 
     def make():
-        settings = AppSettings(api_token=ADMIN["Authorization"].split()[1],
-                               service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev")))
+        settings = Settings(http=HttpSettings(api_token=ADMIN["Authorization"].split()[1]),
+                            model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")))
         app = create_app(settings)
         apps.append(app)
         return app

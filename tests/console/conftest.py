@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from console_helpers import ADMIN, VIEWER
 
-from edgeface.live.service import ServiceConfig
+from edgeface.settings import EventSettings, HttpSettings, ModelSettings, Settings
 from webapp import create_app
-from webapp.config import AppSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webapp"))   # webapp_helpers: App, Camera
 
@@ -22,8 +21,9 @@ def make_app(sample_model, tmp_path):
     apps = []
 
     def make(api_token: str | None = ADMIN, viewer_token: str | None = VIEWER):
-        settings = AppSettings(api_token=api_token, viewer_token=viewer_token,
-                               service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "events")))
+        settings = Settings(http=HttpSettings(api_token=api_token, viewer_token=viewer_token),
+                            model=ModelSettings(file=str(sample_model)),
+                            events=EventSettings(dir=str(tmp_path / "events")))
         app = create_app(settings)
         apps.append(app)
         app.extensions["edgeface"].watcher.wait_loaded(30)

@@ -29,10 +29,9 @@ def test_nothing_set_gives_the_documented_defaults():
 
 def test_one_camera_limit_for_the_service_and_the_registry():
     from edgeface.cameras.registry import CameraRegistry
-    from edgeface.live.service import ServiceConfig
 
     registry_default = inspect.signature(CameraRegistry).parameters["max_cameras"].default
-    assert registry_default == ServiceConfig().max_cameras == tree.load({}).cameras.max_cameras == 16
+    assert registry_default == tree.CameraSettings().max_cameras == tree.load({}).cameras.max_cameras == 16
 
 
 def test_environment_overrides_every_section():
@@ -57,15 +56,15 @@ def test_environment_overrides_every_section():
     assert s.training.source_date_epoch == 1_700_000_000
 
 
-def test_the_web_app_and_its_service_get_the_tree(monkeypatch):
-    from webapp.config import AppSettings
+def test_the_web_app_and_its_service_get_the_tree(monkeypatch, tmp_path):
+    from edgeface.live.service import LiveService
 
-    app = AppSettings.from_env({"EDGEFACE_STORE": "s3://b/m", "EDGEFACE_ANNOUNCE_PORT": "30080",
-                                "EDGEFACE_CAMERA_TOKEN": "cam", "EDGEFACE_HTTP_THREADS": "8",
-                                "EDGEFACE_LIVE_JPEG_QUALITY": "70", "EDGEFACE_EVENTS_DIR": "/ev"})
-    svc = app.service
-    assert (svc.store_url, svc.announce_port, svc.camera_token, svc.events_dir) == ("s3://b/m", 30080, "cam", "/ev")
-    assert app.threads == 8 and svc.live.jpeg_quality == 70 and svc.max_cameras == 16
+    s = tree.load({"EDGEFACE_STORE": "s3://b/m", "EDGEFACE_ANNOUNCE_PORT": "30080",
+                   "EDGEFACE_CAMERA_TOKEN": "cam", "EDGEFACE_HTTP_THREADS": "8",
+                   "EDGEFACE_LIVE_JPEG_QUALITY": "70", "EDGEFACE_EVENTS_DIR": str(tmp_path)})
+    svc = LiveService(s)     # the whole tree, sections passed down as they are
+    assert svc.settings is s and svc.settings.live.jpeg_quality == 70 and s.announce_port() == 30080
+    assert s.http.threads == 8 and s.cameras.max_cameras == 16 and s.model.store == "s3://b/m"
     # gunicorn's config file reads the http section when gunicorn is started on its own.
     monkeypatch.setenv("EDGEFACE_HOST", "::1")
     monkeypatch.setenv("EDGEFACE_HTTP_THREADS", "4")
@@ -109,12 +108,9 @@ def test_secrets_stay_out_of_reprs_summaries_and_output():
     assert SECRET not in repr(s) and SECRET not in str(s.model_dump(mode="json"))
     assert SECRET not in s.s3.describe() and "credentials=set" in s.s3.describe()
 
-    from webapp.config import AppSettings
+    from webapp.config import summary
 
-    app = AppSettings.from_settings(s)
-    assert app.api_token == SECRET and app.service.camera_token == SECRET   # usable where needed
-    assert SECRET not in repr(app) and SECRET not in str(app.summary()) and SECRET not in repr(app.service)
-    assert app.summary()["api_token"] == "set"
+    assert SECRET not in str(summary(s)) and summary(s)["api_token"] == summary(s)["camera_token"] == "set"
 
     proc = run_cli("settings", env=env)
     assert SECRET not in proc.stdout + proc.stderr and '"bucket": "bkt"' in proc.stdout

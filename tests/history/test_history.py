@@ -9,11 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from edgeface.events import RecognitionEvent, Sighting
+from edgeface.geometry import inside
 from edgeface.history import EventQuery, History
-from edgeface.history.cameras import CameraOptions, CameraSettingsError, CameraSettingsStore, inside, parse_changes
+from edgeface.history.cameras import CameraOptions, CameraSettingsError, CameraSettingsStore, parse_changes
 from edgeface.history.store import decode_cursor
 from edgeface.images import encode_jpeg
-from edgeface.live.events import RecognitionEvent, Sighting
 from edgeface.matcher import UNKNOWN
 
 RNG = np.random.default_rng(7)
@@ -222,32 +223,6 @@ def test_a_cameras_announced_name_is_kept_for_the_console():
         assert registry.announced_name(named) is None
     finally:
         registry.close()
-
-
-def test_zone_and_minimum_face_size_are_enforced_on_adopted_detections():
-    from edgeface.history.cameras import apply_options
-    from edgeface.live.settings import LiveSettings
-    from edgeface.live.tracking import Track, TrackSet, TrackState
-
-    def tracks():
-        ts = TrackSet(LiveSettings())
-        ts.tracks = [Track(1, (10, 40, 40, 10), 0.0, state=TrackState.NAMED, name="Ada", reported="Ada"),   # left
-                     Track(2, (10, 150, 40, 120), 0.0, state=TrackState.NAMED, name="Bob", reported="Bob"),  # right
-                     Track(3, (50, 150, 110, 90), 0.0, state=TrackState.NAMED, name="Cy", reported="Cy")]   # big
-        return ts
-
-    f = frame()                                                        # 160 x 120
-    evs = [RecognitionEvent("door", n, 0.3, [0, 0, 0, 0], 0.0, track=i) for i, n in ((1, "Ada"), (2, "Bob"), (3, "Cy"))]
-    left_half = CameraOptions(zone=[[0, 0], [0.5, 0], [0.5, 1], [0, 1]])
-    ts = tracks()
-    assert [e.track for e in apply_options(left_half, ts, evs, f)] == [1]
-    assert [tr.id for tr in ts.tracks] == [1]                         # centres at x 0.84 and 0.75: outside
-    ts = tracks()
-    kept = apply_options(CameraOptions(min_face_px=50), ts, evs, f)
-    assert [e.track for e in kept] == [3]
-    assert [(tr.id, tr.name, tr.state) for tr in ts.tracks] == [
-        (1, None, TrackState.PENDING), (2, None, TrackState.PENDING), (3, "Cy", TrackState.NAMED)]
-    assert apply_options(CameraOptions(), tracks(), evs, f) == evs
 
 
 def test_an_older_pods_event_store_is_imported_once(tmp_path):

@@ -7,10 +7,9 @@ import time
 import pytest
 from test_history import event
 
-from edgeface.live.service import ServiceConfig
 from edgeface.matcher import UNKNOWN
+from edgeface.settings import EventSettings, HttpSettings, ModelSettings, Settings, UplinkSettings
 from webapp import create_app
-from webapp.config import AppSettings
 
 ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
 VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
@@ -18,9 +17,9 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 
 @pytest.fixture
 def app(sample_model, tmp_path):
-    settings = AppSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789",
-                           service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev"),
-                                                 visit_gap_s=30))
+    settings = Settings(http=HttpSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789"),
+                        model=ModelSettings(file=str(sample_model)),
+                        events=EventSettings(dir=str(tmp_path / "ev"), visit_gap_s=30))
     made = create_app(settings)
     made.extensions["edgeface"].watcher.wait_loaded(30)
     yield made
@@ -100,7 +99,7 @@ def test_camera_settings_are_persisted_and_checked(app, media_dir):
     changed = client.patch(f"/api/v1/cameras/{camera}", json={"name": "Front door", "recognition": False,
                                                              "zone": [[0, 0], [1, 0], [1, 1]]}, headers=ADMIN)
     assert changed.status_code == 200 and changed.json["name"] == "Front door" and changed.json["recognition"] is False
-    assert svc.workers[camera].pipeline.options.recognition is False            # applied live
+    assert svc.workers.worker(camera).pipeline.options.recognition is False            # applied live
     assert client.patch(f"/api/v1/cameras/{camera}", json={"min_face_px": "big"}, headers=ADMIN).status_code == 400
     assert client.patch("/api/v1/cameras/nope", json={"name": "x"}, headers=ADMIN).status_code == 404
     assert client.patch(f"/api/v1/cameras/{camera}", json={"name": "x"}).status_code == 401
@@ -114,12 +113,10 @@ def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_
     import boto3
     from helpers import wait_until
 
-    from edgeface.uplink.settings import UplinkSettings
 
-    settings = AppSettings(api_token="admin-token-0123456789",
-                           service=ServiceConfig(model_path=str(sample_model), events_dir=str(tmp_path / "ev"),
-                                                 uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"),
-                                                                       site="lab")))
+    settings = Settings(http=HttpSettings(api_token="admin-token-0123456789"),
+                        model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
+                        uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab"))
     app = create_app(settings)
     svc, client = app.extensions["edgeface"], app.test_client()
     try:

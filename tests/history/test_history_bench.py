@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 
-from edgeface.live.service import ServiceConfig
+from edgeface.settings import EventSettings, Settings
 from edgeface.tools import bench_history
 from webapp import create_app
-from webapp.config import AppSettings
 
 
 def test_filtered_pages_of_the_benchmark_history_are_exact(tmp_path):
     now = time.time()
-    app = create_app(AppSettings(service=ServiceConfig(events_dir=str(tmp_path))), start=False)
+    app = create_app(Settings(events=EventSettings(dir=str(tmp_path))), start=False)
     svc = app.extensions["edgeface"]
     try:
         rows = bench_history.fill(svc.history, 3000, seed=3, now=now)

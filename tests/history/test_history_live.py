@@ -7,13 +7,15 @@ from helpers import wait_until
 
 from edgeface.history import EventQuery
 from edgeface.images import decode_jpeg
-from edgeface.live.service import LiveService, ServiceConfig
+from edgeface.live.service import LiveService
+from edgeface.settings import CameraSettings, EventSettings, ModelSettings, Settings
 
 
 def test_the_clip_gives_visits_with_face_and_context_frame(sample_model, media_dir, tmp_path):
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
-    service = LiveService(ServiceConfig(model_path=str(sample_model), cameras=[str(clip)],
-                                        events_dir=str(tmp_path / "events"))).start()
+    service = LiveService(Settings(model=ModelSettings(file=str(sample_model)),
+                                   cameras=CameraSettings(initial=[str(clip)]),
+                                   events=EventSettings(dir=str(tmp_path / "events")))).start()
     try:
         def visits_with_frames():
             service.history.flush()

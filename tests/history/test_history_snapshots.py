@@ -12,8 +12,8 @@ from test_history import event
 
 from edgeface.history import EventQuery
 from edgeface.images import decode_jpeg
-from edgeface.live.service import LiveService, ServiceConfig
-from edgeface.settings import LiveSettings
+from edgeface.live.service import LiveService
+from edgeface.settings import CameraSettings, EventSettings, LiveSettings, ModelSettings, Settings
 
 MARGIN = LiveSettings().snapshot_margin
 
@@ -37,8 +37,9 @@ def crop_difference(face: np.ndarray, frame: np.ndarray, box: list[int], margin:
 
 def test_every_visits_face_is_cut_from_its_own_context_frame(sample_model, media_dir, tmp_path):
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
-    service = LiveService(ServiceConfig(model_path=str(sample_model), cameras=[str(clip)],
-                                        events_dir=str(tmp_path / "events"))).start()
+    service = LiveService(Settings(model=ModelSettings(file=str(sample_model)),
+                                   cameras=CameraSettings(initial=[str(clip)]),
+                                   events=EventSettings(dir=str(tmp_path / "events")))).start()
     try:
         def improved_visits():
             service.history.flush()

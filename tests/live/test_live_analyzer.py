@@ -16,7 +16,7 @@ from edgeface.engine import FaceEngine
 from edgeface.images import encode_jpeg
 from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
 from edgeface.live.analyzer import AnalysisJob
-from edgeface.live.tracking import TrackSet
+from edgeface.live.tracker import CameraTracker
 from edgeface.modelfile import FaceModel
 
 LIN = "Lin-Manuel Miranda"
@@ -57,7 +57,7 @@ def setup(sample_model):
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(sample_model), str(sample_model))
     engine = GatedEngine(FaceEngine(scale=settings.detect_scale, upsample=settings.upsample))
-    analyzer = Analyzer(engine, holder, threads=1)
+    analyzer = Analyzer(engine, threads=1).start()
     yield engine, analyzer, holder, settings
     engine.gate.set()
     analyzer.close()
@@ -66,15 +66,15 @@ def setup(sample_model):
 def test_results_are_adopted_on_the_camera_thread_at_its_next_frame(setup, lin_jpegs):
     engine, analyzer, holder, settings = setup
     events_on: list[str] = []
-    pipeline = FramePipeline("cam", analyzer, settings, models=holder, stages=analyzer.stages,
+    pipeline = FramePipeline("cam", analyzer, holder, settings, stages=analyzer.stages,
                              on_event=lambda ev: events_on.append(threading.current_thread().name))
     first = pipeline.process(Frame(1, 0.0, lin_jpegs[0]))
     assert pipeline.busy and first.faces == []
     pending = pipeline._pending
     engine.gate.set()
     result = pending.result(timeout=60)                 # the analysis is done on its thread ...
-    assert result.detected and result.encodings == 1 and [e.name for e in result.events] == [LIN]
-    assert pipeline.tracks.tracks == [] and pipeline.stats.detections == 0 and events_on == [], \
+    assert result.encodings == 1 and [face.with_track.name for face in result.faces] == [LIN]
+    assert pipeline.tracker.tracks.tracks == [] and pipeline.stats.detections == 0 and events_on == [], \
         "the analyzer changed the pipeline's state from its own thread"
     second = pipeline.process(Frame(2, 1 / 30, lin_jpegs[1]))     # ... and adopted here
     assert [f.name for f in second.faces] == [LIN], "the first look did not name the face in one round trip"
@@ -83,8 +83,8 @@ def test_results_are_adopted_on_the_camera_thread_at_its_next_frame(setup, lin_j
 
 
 def test_a_failed_analysis_frees_the_camera_and_the_next_detection_retries(setup, lin_jpegs):
-    engine, analyzer, _, settings = setup
-    pipeline = FramePipeline("cam", analyzer, settings)
+    engine, analyzer, holder, settings = setup
+    pipeline = FramePipeline("cam", analyzer, holder, settings)
     engine.fail_next = True
     engine.gate.set()
     pipeline.process(Frame(1, 0.0, lin_jpegs[0]))
@@ -97,11 +97,12 @@ def test_a_failed_analysis_frees_the_camera_and_the_next_detection_retries(setup
 
 
 def test_urgent_jobs_jump_the_queue_and_a_cancelled_one_is_skipped(setup):
-    engine, analyzer, _, settings = setup
+    engine, analyzer, holder, settings = setup
 
     def job(marker: int, urgent: bool = False) -> AnalysisJob:
         frame = Frame(marker, float(marker), bgr=np.full((120, 160, 3), marker, np.uint8))
-        return AnalysisJob("cam", frame, TrackSet(settings), urgent=urgent)
+        plan = CameraTracker("cam", settings).plan(frame.time, holder.current(), new_scene=True)
+        return AnalysisJob(frame, plan, urgent=urgent)
 
     running = analyzer.submit(job(1))                  # held at the gate
     while engine.seen != [1]:
@@ -110,18 +111,19 @@ def test_urgent_jobs_jump_the_queue_and_a_cancelled_one_is_skipped(setup):
     assert stale.cancel()                              # as a scene cut does to a queued job
     engine.gate.set()
     for future in (running, later, urgent):
-        assert future.result(timeout=60).detected
+        assert future.result(timeout=60) is not None
     # (a blank frame is searched twice: scaled, then at full resolution for small faces)
     assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 4, 2], \
         "the urgent job waited its turn, or the cancelled one ran"
 
 
 def test_when_analysis_falls_behind_the_camera_whose_newest_analysis_is_oldest_goes_first(setup):
-    engine, analyzer, _, settings = setup
+    engine, analyzer, holder, settings = setup
 
     def job(marker: int, analysed_at: float) -> AnalysisJob:
         frame = Frame(marker, 10.0, bgr=np.full((120, 160, 3), marker, np.uint8))
-        return AnalysisJob(f"cam{marker}", frame, TrackSet(settings), analysed_at=analysed_at)
+        plan = CameraTracker(f"cam{marker}", settings).plan(frame.time, holder.current(), new_scene=True)
+        return AnalysisJob(frame, plan, analysed_at=analysed_at)
 
     running = analyzer.submit(job(1, 9.0))             # held at the gate
     while engine.seen != [1]:
@@ -129,5 +131,5 @@ def test_when_analysis_falls_behind_the_camera_whose_newest_analysis_is_oldest_g
     queued = [analyzer.submit(job(marker, at)) for marker, at in ((2, 9.5), (3, 6.0), (4, 8.0))]
     engine.gate.set()
     for future in (running, *queued):
-        assert future.result(timeout=60).detected
+        assert future.result(timeout=60) is not None
     assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 3, 4, 2], "analysis was not shared fairly"

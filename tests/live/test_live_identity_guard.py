@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from live_helpers import decide
 
-from edgeface.live.settings import LiveSettings
-from edgeface.live.tracking import TrackSet, TrackState, appearance, look_alike
+from edgeface.live.looks import appearance, look_alike
+from edgeface.live.tracking import TrackSet, TrackState
 from edgeface.matcher import UNKNOWN, Match, Matcher
+from edgeface.settings import LiveSettings
 
 SETTINGS = LiveSettings()
 ADA, BOB = Match("Ada Lovelace", 0.4, 0), Match("Bob", 0.45, 1)
@@ -24,8 +26,7 @@ def unit(seed: int) -> np.ndarray:
 
 
 def named_track(tracks: TrackSet, encoding: np.ndarray, t: float = 0.0):
-    tracks.update([BOX], t=t)
-    (track,) = tracks.due_for_encoding(t, generation=1)
+    (track,) = decide(tracks, [BOX], t)
     track = tracks.verify(track, encoding, t)
     track.probe(encoding)
     tracks.apply(track, ADA, t, 1)
@@ -83,12 +84,10 @@ def test_faces_under_min_face_px_are_drawn_but_never_named():
     tracks = TrackSet(SETTINGS)
     track = named_track(tracks, unit(1))
     small = (100, 130, 130, 100)                   # 30 px wide
-    tracks.update([small], t=0.25)
-    assert tracks.due_for_encoding(0.25, generation=1, min_face_px=40) == []
+    assert decide(tracks, [small], 0.25, min_face_px=40) == []
     assert track.identity_at(0.25, tracks.stale_s()) == (TrackState.PENDING, None, None)
     assert track in tracks.visible(0.25)
-    tracks.update([(100, 130, 130, 100)], t=0.5)
-    assert tracks.due_for_encoding(0.5, generation=1, min_face_px=30) == [track]
+    assert decide(tracks, [(100, 130, 130, 100)], 0.5, min_face_px=30) == [track]
 
 
 def test_a_prediction_older_than_two_detection_intervals_and_a_half_second_is_not_drawn():
@@ -130,22 +129,16 @@ def test_a_named_face_is_verified_at_every_detection_by_its_look_or_an_encoding(
     track = named_track(tracks, unit(1))
     track.look = appearance(ada_frame, BOX)
     moved = faces_frame(1, shift=3)                # the same picture, the box a few px off
-
-    def look(frame):
-        return lambda before, box: look_alike(before, frame, box)
-    tracks.update([BOX], t=0.25)
-    assert tracks.due_for_encoding(0.25, 1, look=look(moved)) == [] and track.verified_at == 0.25, \
+    assert decide(tracks, [BOX], 0.25, gray=moved) == [] and track.verified_at == 0.25, \
         "the same look was not enough to verify the face"
-    tracks.update([BOX], t=0.5)
-    assert tracks.due_for_encoding(0.5, 1, look=look(faces_frame(2))) == [track], \
+    assert decide(tracks, [BOX], 0.5, gray=faces_frame(2)) == [track], \
         "another picture in the box passed for the named face"
     assert track.verified_at == 0.25
-    tracks.update([BOX], t=0.5 + settings.named_recheck_s)
-    assert tracks.due_for_encoding(0.5 + settings.named_recheck_s, 1, look=look(ada_frame)) == [track], \
+    assert decide(tracks, [BOX], 0.5 + settings.named_recheck_s, gray=ada_frame) == [track], \
         "a named face went longer than named_recheck_s without an encoding"
-    tracks.update([BOX], t=2.0)
-    assert tracks.due_for_encoding(2.0, 2, look=look(ada_frame)) == [track], "a new model must re-check faces"
-    assert tracks.due_for_encoding(2.0, 1) == [track], "no look to compare: the face must be encoded"
+    assert decide(tracks, [BOX], 1.6, gray=ada_frame, generation=2) == [track], "a new model must re-check faces"
+    track.look = None
+    assert decide(tracks, [BOX], 1.7, gray=ada_frame) == [track], "no look to compare: the face must be encoded"
 
 
 def test_a_face_not_found_at_a_detection_is_encoded_when_found_again_whatever_its_look():
@@ -154,8 +147,7 @@ def test_a_face_not_found_at_a_detection_is_encoded_when_found_again_whatever_it
     track = named_track(tracks, unit(1))
     track.look = appearance(ada_frame, BOX)
     tracks.update([], t=0.25)
-    tracks.update([BOX], t=0.5)
-    assert tracks.due_for_encoding(0.5, 1, look=lambda before, box: look_alike(before, ada_frame, box)) == [track]
+    assert decide(tracks, [BOX], 0.5, gray=ada_frame) == [track]
 
 
 def test_looks_of_one_face_agree_and_of_two_differ_and_say_where_the_face_moved():

@@ -30,7 +30,7 @@ def _pipeline(model_path, events: list, **settings) -> FramePipeline:
     holder.swap(FaceModel.load(model_path), str(model_path))
     engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
     # threads=0: analysis runs inline, so the result does not depend on machine load.
-    return FramePipeline("test-cam", Analyzer(engine, holder, threads=0), settings, on_event=events.append)
+    return FramePipeline("test-cam", Analyzer(engine, threads=0), holder, settings, on_event=events.append)
 
 
 def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_model):

@@ -49,7 +49,7 @@ def _pipeline(model_path, **settings) -> FramePipeline:
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(model_path), str(model_path))
     engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
-    return FramePipeline("perf-cam", Analyzer(engine, holder, threads=0), settings)
+    return FramePipeline("perf-cam", Analyzer(engine, threads=0), holder, settings)
 
 
 def test_the_cut_frame_is_analysed_even_when_analysis_was_busy(clip_jpegs, sample_model):
@@ -62,10 +62,10 @@ def test_the_cut_frame_is_analysed_even_when_analysis_was_busy(clip_jpegs, sampl
     pipeline._pending = running
     for i in (82, 83, 84):
         pipeline.process(Frame(i, times[i], clip_jpegs[i]))
-    assert pipeline.tracks.tracks == [] and pipeline.busy, "analysed while busy"
+    assert pipeline.tracker.tracks.tracks == [] and pipeline.busy, "analysed while busy"
     pipeline._pending = None                 # that detection ended (with nothing to adopt)
     result = pipeline.process(Frame(85, times[85], clip_jpegs[85]))
-    (track,) = pipeline.tracks.tracks
+    (track,) = pipeline.tracker.tracks.tracks
     assert track.born_at == times[82], "the new scene was searched from a later frame than its first"
     assert [f.name for f in result.faces] == [LIN]
 
@@ -126,7 +126,7 @@ def test_a_face_coming_in_away_from_the_tracked_ones_is_found_where_the_scene_mo
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(sample_model), str(sample_model))
     engine = FaceEngine(scale=settings.detect_scale, upsample=settings.upsample)
-    pipeline = FramePipeline("room", Analyzer(engine, holder, threads=0), settings)
+    pipeline = FramePipeline("room", Analyzer(engine, threads=0), holder, settings)
     faces = [len(pipeline.process(Frame(k + 1, k / 30, scene(k)), render=False).faces) for k in range(40)]
     assert faces[0] == 1 and faces[11] == 1, faces
     arrived = next((k for k, n in enumerate(faces) if n == 2), None)
@@ -152,7 +152,7 @@ def test_with_nobody_tracked_the_whole_frame_is_searched_at_most_every_empty_sea
 
         def close(self):
             pass
-    pipeline = FramePipeline("noise", Analyzer(Counting(), holder, threads=0), settings)
+    pipeline = FramePipeline("noise", Analyzer(Counting(), threads=0), holder, settings)
     for k in range(31):                                   # 1 s of frames that all differ
         pipeline.process(Frame(k + 1, k / 30, encode_jpeg(rng.integers(0, 255, (120, 160, 3), np.uint8), 80)),
                          render=False)

@@ -12,13 +12,13 @@ from helpers import run_cli, wait_until
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from edgeface.live.events import RecognitionEvent
+from edgeface.events import RecognitionEvent
 from edgeface.modelfile import FaceModel
+from edgeface.settings import UplinkSettings
 from edgeface.store import open_store
 from edgeface.uplink.metrics import uplink_metrics
 from edgeface.uplink.mqtt import Topics
 from edgeface.uplink.service import Uplink
-from edgeface.uplink.settings import UplinkSettings
 
 TOLERANCE = 0.6
 

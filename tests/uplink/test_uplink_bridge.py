@@ -7,9 +7,9 @@ import time
 
 from helpers import wait_until
 
-from edgeface.live.events import RecognitionEvent
+from edgeface.events import RecognitionEvent
+from edgeface.settings import UplinkSettings
 from edgeface.uplink.mqtt import MqttPublisher
-from edgeface.uplink.settings import UplinkSettings
 
 
 def unknown(track: int) -> RecognitionEvent:

@@ -13,7 +13,7 @@ from helpers import wait_until
 
 from edgeface.cameras.source import Frame
 from edgeface.engine import FaceEngine
-from edgeface.live.events import RecognitionEvent
+from edgeface.events import RecognitionEvent
 from edgeface.recognize import STILL_SETTINGS
 from edgeface.settings import S3Settings
 from edgeface.uplink.captures import CaptureMaker

@@ -9,9 +9,9 @@ import json
 import boto3
 from helpers import wait_until
 
-from edgeface.live.service import LiveService, ServiceConfig
+from edgeface.live.service import LiveService
+from edgeface.settings import CameraSettings, ModelSettings, Settings, UplinkSettings
 from edgeface.uplink.mqtt import Topics
-from edgeface.uplink.settings import UplinkSettings
 
 
 def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sample_model, media_dir, tmp_path,
@@ -20,7 +20,8 @@ def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sampl
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
     uplink = UplinkSettings(mqtt_url=broker.url, site="lab", mqtt_queue_dir=str(tmp_path / "queue"),
                             outbox_dir=str(tmp_path / "outbox"))
-    service = LiveService(ServiceConfig(model_path=str(sample_model), cameras=[str(clip)], uplink=uplink)).start()
+    service = LiveService(Settings(model=ModelSettings(file=str(sample_model)),
+                                   cameras=CameraSettings(initial=[str(clip)]), uplink=uplink)).start()
     try:
         events = rec.wait_events(1, timeout=120)
         camera = service.camera_ids()[0]

@@ -14,9 +14,9 @@ from conftest import Broker
 from helpers import REPO, free_port, wait_until
 
 from edgeface.errors import ConfigError
-from edgeface.live.events import RecognitionEvent
+from edgeface.events import RecognitionEvent
+from edgeface.settings import UplinkSettings
 from edgeface.uplink.mqtt import MqttPublisher, Topics
-from edgeface.uplink.settings import UplinkSettings
 
 
 def sighting(name: str, track: int = 1, camera: str = "door", when: float | None = None) -> RecognitionEvent:
@@ -119,7 +119,7 @@ def test_camera_offline_ends_its_events_and_shutdown_says_offline(broker, record
 
 def test_last_will_marks_the_site_offline_when_the_app_dies(broker, recorder_factory, tmp_path):
     script = ("import sys, time\nfrom edgeface.uplink.mqtt import MqttPublisher\n"
-              "from edgeface.uplink.settings import UplinkSettings\n"
+              "from edgeface.settings import UplinkSettings\n"
               "p = MqttPublisher(UplinkSettings(mqtt_url=sys.argv[1], site='lab')).start()\n"
               "p.camera_availability('door', True)\ntime.sleep(600)\n")
     rec = recorder_factory(broker.port)

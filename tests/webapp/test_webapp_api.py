@@ -10,10 +10,9 @@ import threading
 import pytest
 from webapp_helpers import wait_until
 
-from edgeface.live.service import ServiceConfig
 from edgeface.modelfile import FaceModel
+from edgeface.settings import CameraSettings, HttpSettings, ModelSettings, Settings
 from webapp import create_app
-from webapp.config import AppSettings
 
 TOKEN = "test-api-token-0123456789"
 CAMERA_TOKEN = "test-camera-token"
@@ -23,10 +22,10 @@ CAMERA_TOKEN = "test-camera-token"
 def make_app(sample_model):
     apps = []
 
-    def make(token=None, camera_token=None, model=sample_model, cameras=(), **service):
-        settings = AppSettings(api_token=token, max_upload_bytes=2_000_000,
-                               service=ServiceConfig(model_path=str(model), cameras=list(cameras),
-                                                     camera_token=camera_token, reload_interval_s=0.2, **service))
+    def make(token=None, camera_token=None, model=sample_model, cameras=(), **camera_settings):
+        settings = Settings(http=HttpSettings(api_token=token, max_upload_bytes=2_000_000),
+                            model=ModelSettings(file=str(model), reload_interval_s=0.2),
+                            cameras=CameraSettings(initial=list(cameras), token=camera_token, **camera_settings))
         app = create_app(settings)
         apps.append(app)
         app.extensions["edgeface"].watcher.wait_loaded(30)
@@ -161,7 +160,7 @@ def test_uploads_are_checked(make_app):
 
 def test_every_thread_ends_on_close(sample_model, clip):
     before = set(threading.enumerate())
-    settings = AppSettings(service=ServiceConfig(model_path=str(sample_model), cameras=[str(clip)]))
+    settings = Settings(model=ModelSettings(file=str(sample_model)), cameras=CameraSettings(initial=[str(clip)]))
     app = create_app(settings)
     client = app.test_client()
     wait_until(lambda: any(c["online"] for c in client.get("/api/v1/cameras").json["cameras"]),

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from webapp_helpers import find_camera, wait_until
 
-from edgeface.live.settings import LiveSettings
+from edgeface.settings import LiveSettings
 
 HEALTH = ("analysis_lag_s", "detections_per_s", "detections_planned_per_s")
 

@@ -11,8 +11,7 @@ from edgeface.cameras.urls import is_valid_camera_id
 from edgeface.history import EventQuery
 from edgeface.history.cameras import CameraSettingsError, parse_changes
 from edgeface.history.store import decode_cursor
-from edgeface.live.service import CameraStatus
-from edgeface.live.stills import RecognizerBusy
+from edgeface.live.interface import CameraStatus, RecognizerBusy
 from edgeface.recognize import result_json
 from webapp.auth import current_role, require_admin
 from webapp.blueprints.common import service
@@ -154,8 +153,7 @@ def _event_query(args) -> EventQuery:
 
 def _camera_name(camera_id: str) -> str:
     """What the operator named the camera, else the name it announced, else its id."""
-    svc = service()
-    return svc.camera_options(camera_id).name or svc.registry.announced_name(camera_id) or camera_id
+    return service().camera_name(camera_id)
 
 
 @bp.get("/events/<event_id>")
@@ -205,15 +203,15 @@ def _no_event():
 # -- people ----------------------------------------------------------------------------------------
 @bp.get("/people")
 def list_people():
-    return jsonify(_people())
+    return jsonify(service().people())
 
 
 @bp.get("/people/<name>")
 def get_person(name: str):
-    person = next((p for p in _people() if p["name"] == name), None)
+    person = next((p for p in service().people() if p["name"] == name), None)
     if person is None:
         return error_response(404, "the current model does not know that name", "GET /api/v1/people lists them")
-    return jsonify({**person, "cameras": service().history.person_cameras(name)})
+    return jsonify({**person, "cameras": service().person_cameras(name)})
 
 
 @bp.delete("/people/<name>/history")
@@ -224,24 +222,6 @@ def delete_person_history(name: str):
     deleted, captures = service().forget_person(name)
     return jsonify(name=name, deleted=deleted, captures=captures)
 
-
-def _people() -> list[dict]:
-    """Everyone the current model knows: enrolment images (from its metadata), visits, last seen."""
-    loaded = service().models.current()
-    if loaded is None:
-        return []
-    model = loaded.model
-    sources: dict[str, list[dict]] = {}
-    for src in model.metadata.get("sources", []):
-        if isinstance(src, dict) and "person" in src:
-            sources.setdefault(src["person"], []).append({"file": src.get("file"), "sha256": src.get("sha256")})
-    counts = service().history.people()
-    out = []
-    for index, name in enumerate(model.names):
-        visits, last_seen = counts.get(name, (0, None))
-        out.append({"name": name, "images": sources.get(name, []),
-                    "image_count": int((model.labels == index).sum()), "visits": visits, "last_seen": last_seen})
-    return out
 
 
 def _time_arg(text: str | None) -> float | None:

@@ -7,7 +7,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, jsonify, request
 
-from edgeface.cameras.config import export_yaml, exportable
 from edgeface.cameras.discovery import DiscoveredDevice
 from edgeface.cameras.urls import is_valid_camera_id, slugify
 from webapp.auth import require_admin
@@ -24,26 +23,23 @@ ADD_HINT = ('POST {"username": "admin", "password": "...", "name": "Front door",
 @require_admin
 def export_cameras():
     """The cameras operators and the deployment gave, secrets as ``${VAR}`` references."""
-    svc = service()
-    body = export_yaml(exportable(svc.registry, svc.camera_settings))
+    body = service().export_cameras()
     return Response(body, mimetype="application/yaml",
                     headers={"Content-Disposition": 'attachment; filename="cameras.yaml"'})
 
 
 @bp.get("/discovered")
 def list_discovered():
-    discovery = service().discovery
-    devices = discovery.list() if discovery is not None else []
-    return jsonify(enabled=discovery is not None, discovered=[d.as_json() for d in devices])
+    devices = service().discovered()
+    return jsonify(enabled=devices is not None, discovered=[d.as_json() for d in devices or []])
 
 
 @bp.post("/discovered/<device_id>/add")
 @require_admin
 def add_discovered(device_id: str):
     """The admin's go-ahead: read this device, with these credentials (the first connection)."""
-    discovery = service().discovery
-    device = discovery.get(device_id) if discovery is not None else None
-    if discovery is None or device is None:
+    device = service().discovered_device(device_id)
+    if device is None:
         shown = device_id if is_valid_camera_id(device_id) else "(invalid id)"
         return error_response(404, f"no discovered device {shown}", "GET /api/v1/discovered lists them")
     body = request.get_json(silent=True)
@@ -60,7 +56,7 @@ def add_discovered(device_id: str):
     camera_id = service().add_camera(url, camera_id)
     if name:
         service().change_camera(camera_id, {"name": name[:100]})
-    discovery.mark_added(device_id, camera_id)
+    service().discovered_added(device_id, camera_id)
     status = service().camera(camera_id)
     return jsonify(status.as_json() if status else {"id": camera_id}), 201
 
@@ -82,6 +78,6 @@ def _camera_id(name: str | None, device: DiscoveredDevice) -> str | None:
     """Named after its name when free; else the discovery id (never clashes)."""
     if name:
         wanted = slugify(name)
-        if is_valid_camera_id(wanted) and service().registry.get(wanted) is None:
+        if is_valid_camera_id(wanted) and wanted not in service().camera_ids():
             return wanted
     return device.id

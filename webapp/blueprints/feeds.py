@@ -53,7 +53,7 @@ class FeedSlots:
 
 @bp.record_once
 def _make_slots(state) -> None:
-    threads = state.app.config["EDGEFACE_SETTINGS"].threads
+    threads = state.app.config["EDGEFACE_SETTINGS"].http.threads
     state.app.extensions["edgeface.feeds"] = FeedSlots(threads - RESERVED_THREADS, PER_CLIENT)
 
 

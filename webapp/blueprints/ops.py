@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import generate_latest
 
-from edgeface.live.admission import RegistrationRefused
-from edgeface.live.collector import CONTENT_TYPE
+from edgeface.live.interface import CONTENT_TYPE, RegistrationRefused
 from webapp.auth import count_failure, too_many_failures
 from webapp.blueprints.common import service
 from webapp.errors import error_response
@@ -38,7 +37,7 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(service().metrics), content_type=CONTENT_TYPE)
+    return Response(generate_latest(current_app.extensions["edgeface_metrics"]), content_type=CONTENT_TYPE)
 
 
 @bp.get("/register")
@@ -70,7 +69,7 @@ def register():
         return error_response(400, "'name' is too long or contains control characters",
                               f"use a printable name of at most {MAX_NAME_LENGTH} characters")
     try:
-        camera_id = service().gate.register_device(ip, token or None, int(port_text), name=name)
+        camera_id = service().register_device(ip, token or None, int(port_text), name=name)
     except RegistrationRefused as err:
         count_failure("camera")
         log.warning("registration from %s refused: %s", request.remote_addr, err.message)

@@ -34,7 +34,7 @@ from edgeface.tools.bench_identity.scoring import Score, kept, score
 from edgeface.tools.samples import REPO_ROOT
 
 if TYPE_CHECKING:
-    from edgeface.live.settings import LiveSettings
+    from edgeface.settings import LiveSettings
 
 #: The issue's goal: no wrong name anywhere, and the live path keeps what the reference names.
 GOAL = {"segments_wrong_name": 0, "live_keeps_reference": 0.97}
@@ -74,7 +74,7 @@ def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed
     if every < 1:
         raise ConfigError(f"reference every {every} frames is not possible", "use 1 or more")
     if settings is None:
-        from edgeface.live.settings import LiveSettings
+        from edgeface.settings import LiveSettings
 
         settings = LiveSettings.from_env()
     clock: dict[str, float] = {}

@@ -25,7 +25,7 @@ from edgeface.tools.bench_identity.scenes import SceneFrame
 from edgeface.tools.bench_identity.scoring import Drawn
 
 if TYPE_CHECKING:      # edgeface.live loads on first use: a bad --media fails before it
-    from edgeface.live.settings import LiveSettings
+    from edgeface.settings import LiveSettings
 
 
 def live_engine(settings: LiveSettings) -> FaceEngine:
@@ -41,7 +41,7 @@ def drive_live(frames: Sequence[SceneFrame], settings: LiveSettings, model: Face
 
     holder = ModelHolder(settings.tolerance)
     holder.swap(model, "identity-bench")
-    pipeline = FramePipeline("identity-bench", Analyzer(engine or live_engine(settings), holder, threads=0),
+    pipeline = FramePipeline("identity-bench", Analyzer(engine or live_engine(settings), threads=0), holder,
                              settings)
     index = {f.seq: i for i, f in enumerate(frames)}
     drawn: list[list[Drawn]] = [[] for _ in frames]

@@ -216,7 +216,7 @@ def _met(key: str, value, target: float) -> bool:
 
 
 def _effective_settings(app_env: dict) -> dict:
-    from edgeface.live.settings import LiveSettings
+    from edgeface.settings import LiveSettings
 
     env = {**{k: v for k, v in os.environ.items() if k.startswith("EDGEFACE_LIVE_")}, **app_env}
     return LiveSettings.from_env(env).model_dump()

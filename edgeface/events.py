@@ -1,4 +1,4 @@
-"""What the live pipeline reports to the event history (``edgeface.history``).
+"""What the live pipeline reports to the event history (``edgeface.history``) and the uplink.
 
 - :class:`RecognitionEvent`: a track was named or found Unknown — with the face snapshot, the
   analysed frame and the track's embedding, so the history can start or update a visit.
@@ -14,12 +14,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from edgeface.live.tracking import TrackSet
 
 
 @dataclass
@@ -51,20 +48,3 @@ class Sighting:
     box: tuple[int, int, int, int]
     time: float                    # epoch seconds
     frame: Any = field(default=None, repr=False, compare=False)
-
-
-def attach_context(events: list[RecognitionEvent], tracks: TrackSet, frame: Any) -> None:
-    """Give each event the frame it was found in and its track's embedding (the mean the
-    match used), for the visit's context frame and Unknown-visit merging."""
-    by_id = {tr.id: tr for tr in tracks.tracks}
-    for event in events:
-        event.frame = frame
-        tr = by_id.get(event.track)
-        if tr is not None and len(tr.encodings):
-            event.embedding = np.mean(tr.encodings, axis=0).astype(np.float32)
-
-
-def sightings(camera: str, tracks: TrackSet, frame_time: float, frame: Any, now: float) -> list[Sighting]:
-    """The reported tracks that the detection pass of ``frame_time`` saw."""
-    return [Sighting(camera, tr.id, tr.reported, tr.distance, tr.box, now, frame)
-            for tr in tracks.tracks if tr.reported is not None and tr.seen_at == frame_time]

@@ -1,0 +1,126 @@
+"""What the web app may ask of the live service: one narrow interface and the values it returns.
+
+Views import from here and nowhere else in ``edgeface.live``; ``LiveService`` implements
+:class:`LiveApi`. Nothing here reaches into workers, registries or the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from edgeface.cameras.discovery import DiscoveredDevice
+from edgeface.history import EventQuery, Page, Visit
+from edgeface.history.cameras import CameraOptions
+from edgeface.live.admission import RegistrationRefused
+from edgeface.live.broadcast import FrameBroadcaster
+from edgeface.live.collector import CONTENT_TYPE
+from edgeface.live.stills import RecognizerBusy
+
+__all__ = ["CONTENT_TYPE", "CameraFeed", "CameraStatus", "LiveApi", "ModelStatus", "RecognizerBusy",
+           "RegistrationRefused"]
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """One camera as the API shows it: what its source reports, plus what its worker produces."""
+    id: str
+    url: str                       # credentials redacted
+    origin: str
+    online: bool
+    fps: float                     # frames received per second
+    last_frame_age_s: float | None
+    error: str | None
+    frames: int
+    corrupt_frames: int
+    output_fps: float              # annotated frames produced per second
+    faces: int                     # tracked in the latest frame
+    viewers: int                   # open video feeds
+    # Analysis health: when the cores cannot keep up, fewer detections than planned and an older
+    # newest analysis (boxes of predictions too old are not drawn).
+    analysis_lag_s: float | None = None      # age of the newest analysis; None: none yet
+    detections_per_s: float = 0.0            # achieved (a look skipped because nothing moved counts)
+    detections_planned_per_s: float = 0.0    # 1 / detect_interval_s while recognising
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The model in use (if any) and how reloading has gone."""
+    loaded: bool
+    version: str | None
+    identities: list[str]
+    source: str | None
+    loaded_at: float | None        # epoch seconds
+    last_error: str | None
+    reloads: dict[str, int]        # {"ok": n, "failed": n}
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+class CameraFeed:
+    """One camera's annotated JPEGs for viewers: the latest one, or a stream of new ones."""
+
+    def __init__(self, broadcaster: FrameBroadcaster, stopping: threading.Event):
+        self._broadcaster = broadcaster
+        self._stopping = stopping
+
+    def latest(self, wait_s: float) -> bytes | None:
+        """The newest frame, waiting up to ``wait_s`` for a first one; None if none came. Keeps
+        the worker annotating for a while although nobody streams (polling clients)."""
+        self._broadcaster.touch()
+        seq, jpeg = self._broadcaster.latest()
+        if jpeg is None:
+            got = self._broadcaster.wait(seq, wait_s)
+            jpeg = got[1] if got else None
+        return jpeg
+
+    def frames(self, poll_s: float) -> Generator[bytes, None, None]:
+        """Each new frame until the camera is removed or the service stops, checking for that
+        every ``poll_s``. While iterated it counts as a viewer (the worker annotates only for
+        viewers), so close it when the client goes."""
+        seq = 0
+        with self._broadcaster:
+            while not self._stopping.is_set() and not self._broadcaster.closed:
+                got = self._broadcaster.wait(seq, poll_s)
+                if got is None:
+                    continue
+                seq, jpeg = got
+                yield jpeg
+
+
+class LiveApi(Protocol):
+    """Everything a view asks of the live service."""
+
+    # cameras
+    def camera_ids(self) -> list[str]: ...
+    def camera(self, camera_id: str) -> CameraStatus | None: ...
+    def cameras(self) -> list[CameraStatus]: ...
+    def camera_name(self, camera_id: str) -> str: ...
+    def camera_options(self, camera_id: str) -> CameraOptions: ...
+    def camera_health(self, camera_id: str) -> dict: ...
+    def feed(self, camera_id: str) -> CameraFeed | None: ...
+    def add_camera(self, url: str, camera_id: str | None = None) -> str: ...
+    def remove_camera(self, camera_id: str) -> bool: ...
+    def change_camera(self, camera_id: str, changes: dict) -> CameraOptions: ...
+    def export_cameras(self) -> str: ...
+    def register_device(self, ip: str, token: str | None, port: int, name: str | None = None) -> str: ...
+    def discovered(self) -> list[DiscoveredDevice] | None: ...
+    def discovered_device(self, device_id: str) -> DiscoveredDevice | None: ...
+    def discovered_added(self, device_id: str, camera_id: str) -> None: ...
+    # the model and people
+    def model_status(self) -> ModelStatus: ...
+    def people(self) -> list[dict]: ...
+    def person_cameras(self, name: str) -> list: ...
+    def forget_person(self, name: str) -> tuple[int, dict[str, int] | None]: ...
+    def recognize_upload(self, data: bytes, name: str) -> list[dict]: ...
+    # history
+    def query_events(self, query: EventQuery) -> Page: ...
+    def event(self, event_id: str) -> Visit | None: ...
+    def event_image(self, event_id: str, kind: str) -> bytes | None: ...
+    def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]: ...

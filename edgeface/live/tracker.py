@@ -1,0 +1,161 @@
+"""One camera's tracks, with one owner: the camera's thread.
+
+``CameraTracker.plan`` turns the tracks into a frozen ``SearchPlan`` (where to look, and a view of
+each live track); the analysis pool runs ``edgeface.live.search.search`` on it; ``apply`` takes
+the ``Observation`` back in: association, the identity guard, names, the camera's zone and
+minimum face size, and the events and sightings that follow. Nothing else writes a track.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from edgeface.events import RecognitionEvent, Sighting
+from edgeface.geometry import Box, inside, width
+from edgeface.history.cameras import CameraOptions
+from edgeface.live.annotate import FaceLabel
+from edgeface.live.frames import frame_bgr, snapshot_jpeg
+from edgeface.live.metrics import StageTimes
+from edgeface.live.modelwatch import LoadedModel
+from edgeface.live.plan import Observation, SearchKind, SearchPlan, TrackView
+from edgeface.live.tracking import Pair, Track, TrackSet, TrackState
+from edgeface.settings import LiveSettings
+
+#: With no face in the scaled copy, the whole frame is searched at full resolution at most this
+#: often (a search costs ~1.8 scaled ones): small faces arriving in a scene are found this late.
+SWEEP_S = 1.0
+
+
+class CameraTracker:
+    def __init__(self, camera_id: str, settings: LiveSettings, stages: StageTimes | None = None):
+        self.camera_id = camera_id
+        self.settings = settings
+        self.stages = stages or StageTimes()
+        self.options = CameraOptions()     # the operator's settings; the service swaps in new ones
+        self.tracks = TrackSet(settings)
+        self.searched_at = -math.inf       # frame time of the last whole-frame search
+        self.swept_at = -math.inf          # ... of the last full-resolution one
+
+    # -- the camera's thread asks ---------------------------------------------------------------
+    def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Box | None = None,
+             lead_s: float = 0.0) -> SearchPlan:
+        """The search of the frame of time ``t``: with no face tracked, the whole frame at most
+        every ``empty_search_interval_s``; with faces tracked, around them (and ``motion``)
+        between whole-frame searches (every ``full_search_interval_s``, and at a scene's start).
+        New tracks it finds may be drawn ``lead_s`` before ``t`` (see ``Track``)."""
+        s = self.settings
+        live = [tr for tr in self.tracks.tracks if tr.ended_at > t]
+        since = t - self.searched_at
+        if not live and not new_scene and since < s.empty_search_interval_s:
+            kind = SearchKind.NONE         # nobody here half a second ago: a newcomer is found at the next look
+        elif live and not new_scene and since < s.full_search_interval_s:
+            kind = SearchKind.AROUND
+        else:
+            kind = SearchKind.WHOLE
+        return SearchPlan(
+            self.camera_id, t, model, s, kind, tuple(view(tr, t) for tr in live), new_scene=new_scene,
+            sweep_due=new_scene or t - self.swept_at >= SWEEP_S,
+            motion=motion if kind == SearchKind.AROUND else None,
+            min_face_px=self.options.min_face_px or s.min_face_px, lead_s=lead_s)
+
+    def apply(self, plan: SearchPlan, seen: Observation, frame) -> tuple[list[RecognitionEvent], list[Sighting]]:
+        """Take in what the search of ``plan`` saw in ``frame``; the events (named, renamed,
+        Unknown) and sightings (reported faces seen again) it makes."""
+        t = seen.time
+        if seen.whole_frame:
+            self.searched_at = t
+        if seen.swept:
+            self.swept_at = t
+        faces = seen.faces
+        found = self.tracks.join([f.box for f in faces],
+                                 [Pair(f.track, j, f.doubtful) for j, f in enumerate(faces) if f.track is not None],
+                                 t, plan.lead_s)
+        named: list[tuple[Track, float]] = []
+        for face, tr in zip(faces, found):
+            if face.small:
+                self.tracks.withdraw(tr)
+            elif face.verified_by_look:
+                tr.verified_at = t
+            elif face.encoding is not None and face.alone is not None and face.with_track is not None:
+                kept = self.tracks.verify(tr, face.encoding, t, face.alone.name)
+                match = face.with_track if kept is tr else face.alone   # a new face's mean is its encoding
+                kept.remember(face.encoding)
+                kept.look = face.look
+                if self.tracks.apply(kept, match, t, seen.model.generation):
+                    named.append((kept, match.distance))
+        dropped = self._enforce_options(frame)
+        events = [self._event(tr, distance, seen.model, frame) for tr, distance in named if tr.id not in dropped]
+        return events, self._sightings(t, frame)
+
+    def hold(self, t: float, frame) -> list[Sighting]:
+        """Nothing moved in the frame of time ``t``: every face is where it was, still verified."""
+        self.tracks.hold(t)
+        return self._sightings(t, frame)
+
+    def cut(self, t: float) -> None:
+        self.tracks.cut(t)
+
+    def expire(self, t: float) -> None:
+        self.tracks.expire(t)
+
+    def labels(self, t: float) -> list[FaceLabel]:
+        """The faces to draw on the frame of time ``t``."""
+        stale_s = self.tracks.stale_s()
+        return [FaceLabel(tr.id, tr.predicted_box(t), *tr.identity_at(t, stale_s)) for tr in self.tracks.visible(t)]
+
+    def live_boxes(self, t: float) -> list[Box]:
+        """Where the live faces are predicted at ``t``."""
+        return [tr.predicted_box(t) for tr in self.tracks.tracks if tr.ended_at > t]
+
+    def people_now(self) -> list[str]:
+        return sorted({tr.name for tr in self.tracks.tracks if tr.state == TrackState.NAMED and tr.name})
+
+    # -- inside ---------------------------------------------------------------------------------
+    def _enforce_options(self, frame) -> set[int]:
+        """The camera's zone and minimum face size: tracks centred outside the zone are dropped,
+        smaller faces lose their name (drawn unnamed, never named). The ids of both."""
+        options = self.options
+        if options.zone is None and options.min_face_px <= 0:
+            return set()
+        shape = getattr(getattr(frame, "bgr", None), "shape", None)
+        dropped, kept = set(), []
+        for tr in self.tracks.tracks:
+            top, right, bottom, left = tr.box
+            if options.zone is not None and shape is not None and not inside(
+                    options.zone, (left + right) / 2 / shape[1], (top + bottom) / 2 / shape[0]):
+                dropped.add(tr.id)
+                continue
+            if width(tr.box) < options.min_face_px:
+                tr.state, tr.name, tr.distance, tr.reported = TrackState.PENDING, None, None, None
+                dropped.add(tr.id)
+            kept.append(tr)
+        self.tracks.tracks = kept
+        return dropped
+
+    def _event(self, tr: Track, distance: float, model: LoadedModel, frame) -> RecognitionEvent:
+        """The event of ``tr`` just named (or found Unknown), with its snapshot, the frame it was
+        found in and its embedding (the mean the match used): the visit's context."""
+        s = self.settings
+        bgr = frame_bgr(frame, self.stages)
+        return RecognitionEvent(
+            camera=self.camera_id, name=tr.name or "", distance=distance, box=list(tr.box), time=time.time(),
+            track=tr.id, model_version=model.version, frame=frame,
+            snapshot=None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality),
+            embedding=np.mean(tr.encodings, axis=0).astype(np.float32) if len(tr.encodings) else None)
+
+    def _sightings(self, t: float, frame) -> list[Sighting]:
+        """The reported tracks that the detection pass of frame time ``t`` saw."""
+        now = time.time()
+        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame)
+                for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
+
+
+def view(tr: Track, t: float) -> TrackView:
+    """``tr`` frozen for the search of frame time ``t``. Its look only while its name stands: a
+    track whose name was withdrawn must be found and encoded again."""
+    return TrackView(tr.id, tr.box, tr.seen_at, tr.predicted_box(t), tr.state, tr.doubtful, tr.generation,
+                     tr.encoded_at, tr.born_at, tr.look if tr.named_until == math.inf else None,
+                     tuple(tr.encodings))
