@@ -115,7 +115,7 @@ class CameraRegistry:
             self._by_device = {k: v for k, v in self._by_device.items() if v != camera_id}
             self._names.pop(camera_id, None)
             subscribers = list(self._subscribers)
-        cam.stop()
+        cam.close()
         log.info("camera %s removed", camera_id)
         for _, on_removed in subscribers:
             if on_removed is not None:

@@ -26,7 +26,7 @@ from edgeface.cameras.playback import Pacer, Playback
 from edgeface.cameras.urls import redact
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.jpegmeta import dimensions
-from edgeface.lifecycle import LogOnChange, RateCounter
+from edgeface.lifecycle import LogOnChange, RateCounter, Service
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +89,12 @@ def local_path(url: str) -> str | None:
     return None
 
 
-class CameraSource:
-    """Reads one camera in a background thread. ``start()``, ``wait_frame()``, ``stop()``."""
+class CameraSource(Service):
+    """Reads one camera in a background thread. ``start()``, ``wait_frame()``, ``close()``."""
 
     def __init__(self, camera_id: str, url: str, *, stall_timeout: float = 3.0, origin: str = "api",
                  max_frame_bytes: int = 8_000_000):
+        super().__init__(f"camera-{camera_id}")
         self.id = camera_id
         self.origin = origin
         self.stall_timeout = stall_timeout
@@ -107,11 +108,9 @@ class CameraSource:
         self._undecodable = 0  # JPEGs refused by the header check or the sampled decode
         self._next_decode_check = 0.0
         self._suspect = False  # the last decode check failed: check every frame until one decodes
-        self._stop = threading.Event()
-        self._wake = threading.Event()  # cuts a backoff sleep short
+        self._woken = threading.Event()  # cuts a backoff sleep short
         self._paused = False  # disabled by the operator: no connection until resumed
         self._reader: MjpegStream | None = None
-        self._thread: threading.Thread | None = None
         self._corrupt_before = 0  # corrupt frames of earlier connections
         self.started_at = time.monotonic()
 
@@ -122,35 +121,26 @@ class CameraSource:
     def url(self) -> str:
         return self._url
 
-    def start(self) -> CameraSource:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"camera-{self.id}", daemon=True)
-            self._thread.start()
-        return self
-
     def pause(self) -> None:
         """Stop reading (the connection is closed) until ``resume()``; the thread stays, idle."""
         self._paused = True
         self._abort_reader()
-        self._wake.set()
+        self._woken.set()
 
     def resume(self) -> None:
         """Read again after ``pause()``, connecting now."""
         self._paused = False
-        self._wake.set()
+        self._woken.set()
 
     @property
     def paused(self) -> bool:
         return self._paused
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop reading and join the thread; consumers blocked in ``wait_frame`` return None."""
-        self._stop.set()
-        self._wake.set()
+    def _wake(self) -> None:
+        """On ``close``: the reader and every consumer blocked in ``wait_frame`` return now."""
+        self._woken.set()
         self._abort_reader()
         self._latest.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
 
     @property
     def corrupt_frames(self) -> int:
@@ -160,7 +150,7 @@ class CameraSource:
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self.stopping
 
     def set_url(self, url: str) -> None:
         """Switch to a new URL (a camera re-registered with a new token) and reconnect now."""
@@ -171,7 +161,7 @@ class CameraSource:
 
     def reconnect_now(self) -> None:
         """Skip the rest of a backoff wait (the camera has announced it is back)."""
-        self._wake.set()
+        self._woken.set()
 
     def latest(self) -> Frame | None:
         return self._latest.get()
@@ -210,42 +200,42 @@ class CameraSource:
 
     # -- reading thread --------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def run(self) -> None:
         backoff = BACKOFF_MIN_S
-        while not self._stop.is_set():
+        while not self.stopping:
             if self._paused:
-                self._wake.wait()              # resume() or stop() sets it
-                self._wake.clear()
+                self._woken.wait()              # resume() or stop() sets it
+                self._woken.clear()
                 continue
             url = self._url
             seq_before = self._latest.seq
             try:
                 for jpeg, bgr in self._frames(url):
                     self._publish(jpeg, bgr)
-                    if self._stop.is_set() or url != self._url or self._paused:
+                    if self.stopping or url != self._url or self._paused:
                         break
                 else:
                     raise StreamClosed(f"{redact(url)}: the stream ended")
             except StreamError as err:
-                if not self._stop.is_set() and url == self._url and not self._paused:  # else we closed it
+                if not self.stopping and url == self._url and not self._paused:  # else we closed it
                     self._set_error(str(err))
                 if isinstance(err, StreamRejected):
                     backoff = max(backoff, REJECTED_BACKOFF_S)
             except Exception as err:  # a bug or an OpenCV surprise must not kill the thread
                 log.exception("camera %s: unexpected error reading %s", self.id, redact(url))
                 self._set_error(f"unexpected error: {err.__class__.__name__}")
-            if self._connected and not self._stop.is_set():
+            if self._connected and not self.stopping:
                 log.info("camera %s: %s", self.id, "disabled" if self._paused else f"offline ({self._error})")
             self._connected = False
-            if self._stop.is_set():
+            if self.stopping:
                 break
             if url != self._url or self._paused:
                 backoff = BACKOFF_MIN_S
                 continue
             if self._latest.seq > seq_before:
                 backoff = BACKOFF_MIN_S
-            self._wake.wait(backoff)
-            self._wake.clear()
+            self._woken.wait(backoff)
+            self._woken.clear()
             backoff = min(backoff * 2, max(backoff, BACKOFF_MAX_S))
 
     def _set_error(self, message: str) -> None:
@@ -303,7 +293,7 @@ class CameraSource:
     def _mjpeg_frames(self, url: str) -> Iterator[tuple[bytes, None]]:
         reader = MjpegStream(url, timeout=self.stall_timeout, max_frame_bytes=self.max_frame_bytes)
         self._reader = reader
-        if self._stop.is_set() or self._paused:   # stopped or paused while it was being made
+        if self.stopping or self._paused:   # stopped or paused while it was being made
             return
         try:
             for jpeg in reader:
@@ -317,7 +307,7 @@ class CameraSource:
         playback = Playback(path)
         pacer = Pacer(playback.fps)
         for bgr in playback.forever():
-            if not pacer.wait(self._stop) or self._paused:
+            if not pacer.wait(self._stop_event) or self._paused:
                 return
             yield None, bgr
 
@@ -330,7 +320,7 @@ class CameraSource:
                     raise rtsp.diagnose(rtsp.split_transport(url)[0], self.stall_timeout)
                 raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
                                   "check the address, credentials and that the stream is running")
-            while not self._stop.is_set() and not self._paused:
+            while not self.stopping and not self._paused:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     raise StreamClosed(f"{redact(url)}: the stream stopped (no frame within "

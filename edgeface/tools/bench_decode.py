@@ -91,7 +91,7 @@ def run(video: Path, duration: float = 8.0, heights=HEIGHTS) -> dict:
                     row = {"protocol": "rtsp/h264", "height": height, **_measure(src, duration, False)}
                     rows.append({**row, "decoded_fps": row["fps"]})  # FFmpeg decodes every H.264 frame
                 finally:
-                    src.stop()
+                    src.close()
             finally:
                 server.close()
             camera, url = _mjpeg_camera(clip, workdir)
@@ -102,7 +102,7 @@ def run(video: Path, duration: float = 8.0, heights=HEIGHTS) -> dict:
                         name = "mjpeg, all decoded" if decode_all else "mjpeg, received"
                         rows.append({"protocol": name, "height": height, **_measure(src, duration, decode_all)})
                     finally:
-                        src.stop()
+                        src.close()
             finally:
                 camera.stop()
     return {"source": str(video), "duration_s": duration, "cpu_count": os.cpu_count(), "rows": rows}

@@ -44,7 +44,7 @@ def sources():
 
     yield make
     for src in started:
-        src.stop()
+        src.close()
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_a_paused_video_file_source_stops_and_resumes(video_path):
         source.resume()
         assert source.wait_frame(paused_at, timeout=DEADLINE_S) is not None and source.status()["online"]
     finally:
-        source.stop()
+        source.close()
     assert source.stopped
 
 

@@ -151,7 +151,7 @@ def test_silent_server_does_not_block_the_camera_thread(sources, silent_server):
     """A server that accepts and never answers: the open times out, the error says so, stop works."""
     src = sources("mute", f"rtsp://u:p@127.0.0.1:{silent_server}/cam", stall_timeout=1.0)
     error_like(src, "no answer within 1 s")
-    src.stop(timeout=DEADLINE_S)
+    src.close(timeout=DEADLINE_S)
     assert not src._thread.is_alive()
 
 

@@ -162,7 +162,7 @@ def test_stop_ends_the_thread_even_mid_read(scripted_camera, sources, jpeg_frame
     waiter_result = []
     waiter = threading.Thread(target=lambda: waiter_result.append(src.wait_frame(1, timeout=DEADLINE_S * 2)))
     waiter.start()
-    src.stop(timeout=DEADLINE_S)
+    src.close(timeout=DEADLINE_S)
     waiter.join(DEADLINE_S)
     assert not waiter.is_alive() and waiter_result == [None]
     assert set(camera_threads()) <= before
@@ -194,7 +194,7 @@ def test_token_never_appears_in_status_or_logs(sources, caplog):
     secret = "tok-9f8e7d6c5b"
     src = sources("private", f"http://127.0.0.1:9/stream?token={secret}")
     wait_until(lambda: "127.0.0.1" in (src.status()["error"] or ""), what="a connection error")
-    src.stop()
+    src.close()
     assert secret not in repr(src.status())
     assert secret not in repr(src)
     assert "token=***" in src.status()["url"]
