@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 
@@ -19,13 +20,18 @@ COMMAND_MODULES = (
     "edgeface.cli_core",      # train, recognize, model
     "edgeface.cli_live",      # serve
     "edgeface.cli_settings",  # settings
-    # Tools: not in the app image (edgeface/tools is left out of it), so not offered there.
-    "edgeface.tools.cli_demo",      # demo
-    "edgeface.tools.cli_camera",    # camera (simulator)
-    "edgeface.tools.cli_bench",     # bench
-    "edgeface.tools.cli_pipeline",  # pipeline
-    "edgeface.tools.cli_review",    # review (captures from the edge: cluster, name)
 )
+#: Developer commands: in a checkout only (the edge wheel and image leave ``edgeface/tools`` out).
+#: Looked up by name, so nothing of the edge package imports the tools.
+TOOL_MODULES = {
+    "demo": "edgeface.tools.cli_demo",
+    "camera": "edgeface.tools.cli_camera",        # the camera simulator
+    "bench": "edgeface.tools.cli_bench",
+    "pipeline": "edgeface.tools.cli_pipeline",
+    "review": "edgeface.tools.cli_review",        # captures from the edge: cluster, name
+}
+TOOLS_ELSEWHERE = ("edgeface {command} is a developer tool, not part of this installation: run it from a "
+                   "checkout of the edgeface repository (pip install -e . there)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,19 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            # The module or its package is absent (tools in the app image): not offered. A missing
-            # dependency inside an existing module is a real error.
-            if not err.name or not (name == err.name or name.startswith(err.name + ".")):
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
+    if _have_tools():
+        for name in TOOL_MODULES.values():
+            importlib.import_module(name).register(sub)
     return parser
 
 
+def _have_tools() -> bool:
+    return importlib.util.find_spec("edgeface.tools") is not None
+
+
 def main(argv: list[str] | None = None) -> int:
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command in TOOL_MODULES and not _have_tools():
+        print(f"edgeface: {TOOLS_ELSEWHERE.format(command=command)}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

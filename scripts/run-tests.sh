@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 PY=${PYTHON:-python3}
-# Lint and types first: a minute, and it fails before half an hour of tests would.
+# Lint, types and the layer contracts (pyproject.toml) first: a minute, and they fail before half
+# an hour of tests would.
 "$PY" -m ruff check .
 "$PY" -m mypy
+lint-imports
 exec "$PY" -m pytest "$@"

@@ -64,3 +64,7 @@ def test_the_command_in_the_image_offers_the_edge_commands_only(app_image):
     proc = app_image.podman.run(app_image.tag, "edgeface", "--help")
     assert "serve" in proc.stdout and "model" in proc.stdout, proc.stdout
     assert "bench" not in proc.stdout and "demo" not in proc.stdout, proc.stdout   # tools stay off the edge
+    asked = app_image.podman("run", "--rm", "--network", "none", "--runtime", "/usr/sbin/runc", app_image.tag,
+                             "edgeface", "bench", "--cameras", "8", check=False)
+    assert asked.returncode == 2 and "developer tool" in asked.stderr and "checkout" in asked.stderr, asked.stderr
+    assert len(asked.stderr.strip().splitlines()) == 1 and "invalid choice" not in asked.stderr
