@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hmac
 
+from pydantic import SecretStr
+
 from edgeface.cameras.netpolicy import Address, parse_ip
 from edgeface.errors import EdgefaceError
 
@@ -23,13 +25,14 @@ class RegistrationRefused(EdgefaceError):
 class RegistrationGate:
     """Wraps a ``CameraRegistry``: ``register_device`` checks the token, the rest passes through."""
 
-    def __init__(self, registry, camera_token: str | None):
+    def __init__(self, registry, camera_token: SecretStr | None):
         self.registry = registry
-        self._token = camera_token or None
+        self._token = camera_token if camera_token and camera_token.get_secret_value() else None
 
     def register_device(self, ip: str | Address, token: str | None, port: int = 80, **kwargs) -> str:
         addr = parse_ip(ip)  # TargetRefused for host names, zone ids, '@', '[' ...
-        if self._token and not (token and hmac.compare_digest(token.encode(), self._token.encode())):
+        if self._token and not (token and hmac.compare_digest(token.encode(),
+                                                              self._token.get_secret_value().encode())):
             raise RegistrationRefused(f"camera at {addr}: wrong or missing camera token",
                                       "provision the camera with the token set in EDGEFACE_CAMERA_TOKEN")
         return self.registry.register_device(addr, token, port, **kwargs)

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeface.engine import Engine
+from edgeface.engine import Engine, EngineSettings, FaceEngine
 from edgeface.lifecycle import LogOnChange
+from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import Observation, SearchPlan
 from edgeface.live.search import search
+from edgeface.settings import LiveSettings
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +132,11 @@ class TimedEngine:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def live_engine(live: LiveSettings, stages: StageTimes) -> Engine:
+    """The cameras' engine: in child processes (dlib here would starve camera threads of the GIL),
+    or in this process, timed."""
+    settings = EngineSettings(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
+    return (ProcessEngine(settings, max(1, live.analysis_threads), stages) if live.analysis_processes
+            else TimedEngine(FaceEngine(settings), stages))

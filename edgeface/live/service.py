@@ -1,10 +1,7 @@
 """Everything live, wired together: cameras (registry, mDNS, ONVIF), the model (hot reload), a
-worker per camera, the shared analyzer, the event history, the uplink, uploaded stills.
-
-It only wires: each part is its own class, and ``start`` pushes each part's ``close`` as it starts
-it, so ``close`` stops them in reverse order by construction. Views ask through ``LiveApi``
-(``edgeface.live.interface``). Flask-free; the web app creates one per process.
-"""
+worker per camera, the shared analyzer, the event history, the uplink, uploaded stills. It only
+wires: each part is its own class, and ``start`` pushes each part's ``close`` as it starts it, so
+``close`` stops them in reverse order by construction. Views ask through ``LiveApi``."""
 
 from __future__ import annotations
 
@@ -17,13 +14,12 @@ from edgeface.cameras.discovery import DiscoveredDevice, OnvifDiscovery
 from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
-from edgeface.engine import EngineSettings, FaceEngine
+from edgeface.engine import Engine
 from edgeface.history import EventQuery, History, Page, Visit
 from edgeface.history.cameras import CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
-from edgeface.live.analyzer import Analyzer, TimedEngine
+from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
-from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.interface import CameraFeed, CameraStatus, ModelStatus
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
@@ -54,12 +50,11 @@ class LiveService:
         self._people = People(self.models, self.history, self.uplink)
         self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
         self.stages = StageTimes()
-        self.engine: ProcessEngine | TimedEngine | None = None      # made by start(), with the analyzer
+        self.engine: Engine | None = None          # made by start(), with the analyzer
         self.analyzer: Analyzer | None = None
         self.registry = CameraRegistry(cameras.allowed_networks, max_cameras=cameras.max_cameras)
         self.registry.disabled = lambda camera_id: not self.camera_settings.get(camera_id).enabled
-        token = cameras.token.get_secret_value() if cameras.token else None
-        self.gate = RegistrationGate(self.registry, token)   # /register and mDNS
+        self.gate = RegistrationGate(self.registry, cameras.token)   # /register and mDNS
         self.stopping = threading.Event()   # set first on shutdown: streams and new cameras stop
         self.workers = CameraWorkers(self._pipeline, self.stopping)
         self.discovery: OnvifDiscovery | None = None
@@ -68,12 +63,9 @@ class LiveService:
 
     def start(self) -> LiveService:
         s, live, cameras, parts = self.settings, self.settings.live, self.settings.cameras, self._parts
-        # The engine first: its child processes take a moment to load the models.
-        engine_settings = EngineSettings(detector=live.detector, scale=live.detect_scale, upsample=live.upsample)
-        self.engine = (ProcessEngine(engine_settings, max(1, live.analysis_threads), self.stages)
-                       if live.analysis_processes else TimedEngine(FaceEngine(engine_settings), self.stages))
-        parts.callback(self.engine.close)
-        self.analyzer = Analyzer(self.engine, threads=live.analysis_threads, stages=self.stages).start()
+        self.engine = engine = live_engine(live, self.stages)   # first: its children take a moment to load
+        parts.callback(engine.close)
+        self.analyzer = Analyzer(engine, threads=live.analysis_threads, stages=self.stages).start()
         parts.callback(self.analyzer.close)
         parts.callback(self.uplink.close)        # after the cameras: their final events go out first
         self.uplink.start()
@@ -121,8 +113,7 @@ class LiveService:
 
     def snapshot(self) -> LiveSnapshot:
         """The figures ``/metrics`` shows, read once."""
-        model = self.model_status()
-        analyzer = self.analyzer
+        model, analyzer = self.model_status(), self.analyzer
         return LiveSnapshot(
             self.workers.figures(self.camera_ids()), dict(self.history.counts), self.stages.snapshot(),
             model.loaded, model.version, model.reloads, self.uplink.stats.counts(), self.uplink.status(),
@@ -130,7 +121,6 @@ class LiveService:
 
     # -- LiveApi: cameras ------------------------------------------------------------------------
     def camera_ids(self) -> list[str]:
-        """Every registered camera, in the order they were added."""
         return [source.id for source in self.registry.list()]
 
     def camera(self, camera_id: str) -> CameraStatus | None:
@@ -140,7 +130,6 @@ class LiveService:
         return [status for status in map(self.camera, self.camera_ids()) if status is not None]
 
     def camera_name(self, camera_id: str) -> str:
-        """What the operator named the camera, else the name it announced, else its id."""
         return self.camera_settings.get(camera_id).name or self.registry.announced_name(camera_id) or camera_id
 
     def camera_options(self, camera_id: str) -> CameraOptions:
@@ -153,7 +142,6 @@ class LiveService:
         return self.workers.feed(camera_id)
 
     def add_camera(self, url: str, camera_id: str | None = None) -> str:
-        """Read ``url`` (kept even when offline for long, like configured cameras); its id."""
         new_id = self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
         self.camera_config.save(new_id, url)     # read again after a restart
         return new_id
@@ -163,24 +151,18 @@ class LiveService:
         return self.registry.remove(camera_id)
 
     def change_camera(self, camera_id: str, changes: dict) -> CameraOptions:
-        """Persist checked changes (``history.cameras.parse_changes``); they apply to the running camera."""
         options = self.camera_settings.change(camera_id, changes)
         self.workers.set_options(camera_id, options)
         return options
 
     def export_cameras(self) -> str:
-        """The cameras operators and the deployment gave, as YAML, secrets as ``${VAR}`` references."""
         return export_yaml(exportable(self.registry, self.camera_settings))
 
     def register_device(self, ip: str, token: str | None, port: int, name: str | None = None) -> str:
         return self.gate.register_device(ip, token, port, name=name)
 
     def discovered(self) -> list[DiscoveredDevice] | None:
-        """ONVIF devices seen on the network; None when discovery is off."""
         return None if self.discovery is None else self.discovery.list()
-
-    def discovered_device(self, device_id: str) -> DiscoveredDevice | None:
-        return None if self.discovery is None else self.discovery.get(device_id)
 
     def discovered_added(self, device_id: str, camera_id: str) -> None:
         if self.discovery is not None:
@@ -206,12 +188,10 @@ class LiveService:
         return self.stills.recognize(data, name)
 
     def query_events(self, query: EventQuery) -> Page:
-        """Events (visits), newest first, one page."""
         return self.history.query(query)
 
     def event(self, event_id: str) -> Visit | None:
         return self.history.get(event_id)
 
     def event_image(self, event_id: str, kind: str) -> bytes | None:
-        """``kind``: ``snapshot`` (the face with margin) or ``frame`` (the whole frame)."""
         return self.history.image(event_id, kind)

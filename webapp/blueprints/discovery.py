@@ -38,7 +38,7 @@ def list_discovered():
 @require_admin
 def add_discovered(device_id: str):
     """The admin's go-ahead: read this device, with these credentials (the first connection)."""
-    device = service().discovered_device(device_id)
+    device = next((d for d in service().discovered() or [] if d.id == device_id), None)
     if device is None:
         shown = device_id if is_valid_camera_id(device_id) else "(invalid id)"
         return error_response(404, f"no discovered device {shown}", "GET /api/v1/discovered lists them")
