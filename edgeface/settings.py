@@ -267,6 +267,9 @@ class EventSettings(Section):
     visit_gap_s: float = env("EDGEFACE_EVENTS_VISIT_GAP_S", default=30.0, ge=0,
                              description="sightings of one person on one camera less than this apart "
                                          "are one event (a visit)")
+    audit_max_rows: int = env("EDGEFACE_AUDIT_MAX_ROWS", default=200_000, ge=100,
+                              description="audit trail rows kept at most (docs/audit.md); older ones, and those "
+                                          "older than EDGEFACE_EVENTS_RETENTION_DAYS, go first")
 
 
 class LiveSettings(Section):
