@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "edgeface.cli_core",      # train, recognize, model
     "edgeface.cli_live",      # serve
     "edgeface.cli_settings",  # settings
+    "edgeface.cli_audit",     # audit verify
     # Tools: not in the app image (edgeface/tools is left out of it), so not offered there.
     "edgeface.tools.cli_demo",      # demo
     "edgeface.tools.cli_camera",    # camera (simulator)
