@@ -13,6 +13,7 @@ from flask import Flask
 from edgeface import __version__, images
 from edgeface.buildinfo import dlib_summary
 from edgeface.live.service import LiveService
+from webapp.audit import install_audit
 from webapp.auth import init_auth
 from webapp.blueprints import api, discovery, feeds, ops, ui
 from webapp.config import AppSettings
@@ -36,6 +37,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
 
     service = LiveService(settings.service)
     app.extensions["edgeface"] = service
+    install_audit(app, service, settings.audit_max_rows)   # who did what: edgeface.history.audit
     if start:
         log.info("starting edgeface %s: %s", __version__, settings.summary())
         log.info("face engine: %s", dlib_summary())  # the image's dlib build decides encoding speed

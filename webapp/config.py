@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edgeface.live.service import ServiceConfig
-from edgeface.settings import HttpSettings, ImageSettings, Settings, default, load
+from edgeface.settings import EventSettings, HttpSettings, ImageSettings, Settings, default, load
 
 
 @dataclass
@@ -21,6 +21,7 @@ class AppSettings:
     threads: int = default(HttpSettings, "threads")
     log_level: str = default(HttpSettings, "log_level")
     max_image_pixels: int = default(ImageSettings, "max_pixels")
+    audit_max_rows: int = default(EventSettings, "audit_max_rows")
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
     @classmethod
@@ -31,6 +32,7 @@ class AppSettings:
                    viewer_token=http.viewer_token.get_secret_value() if http.viewer_token else None,
                    max_upload_bytes=http.max_upload_bytes, secure_cookies=http.secure_cookies,
                    threads=http.threads, log_level=http.log_level, max_image_pixels=settings.images.max_pixels,
+                   audit_max_rows=settings.events.audit_max_rows,
                    service=ServiceConfig.from_settings(settings))
 
     @classmethod

@@ -53,13 +53,14 @@ TRIM_CHECK_S = 60.0          # the age limit is looked at this often (per proces
 TRIM_TO = 0.9                # over max_rows, trim to this share of it: one trim per many appends
 MAX_TEXT = 200               # longest target / detail string kept
 TRIM_ACTION = "audit.trim"
+SYSTEM = "system"            # the role of rows no request made (a trim, a model change)
 
 audit = Table(
     "audit", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),   # 1, 2, 3 ... never reused
     Column("at_ms", Integer, nullable=False),          # epoch milliseconds
     Column("action", String(64), nullable=False),
-    Column("role", String(16), nullable=True),         # admin, viewer, or None (no credentials)
+    Column("role", String(16), nullable=True),         # admin, viewer, system, or None (no credentials)
     Column("auth", String(16), nullable=True),         # bearer, session, open
     Column("token_id", String(16), nullable=True),     # token_id() of the token used, never the token
     Column("address", String(64), nullable=True),
@@ -140,13 +141,18 @@ class Row:
     def describe(self) -> str:
         return f"row {self.seq} ({self.action} at {self.time_iso})"
 
-    def as_json(self) -> dict[str, Any]:
-        """The stored fields (what the hash covers, as stored) and, for reading, the time and detail parsed."""
+    @property
+    def details(self) -> dict[str, Any]:
+        """``detail`` parsed ({} if it is not a JSON object: verify says whether it was edited)."""
         try:
             parsed = json.loads(self.detail)
         except ValueError:
-            parsed = None
-        return {**asdict(self), "time_iso": self.time_iso, "detail_json": parsed}
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored fields (what the hash covers, as stored) and, for reading, the time and detail parsed."""
+        return {**asdict(self), "time_iso": self.time_iso, "detail_json": self.details}
 
 
 @dataclass(frozen=True)
@@ -266,7 +272,8 @@ class AuditTrail:
         removed = conn.execute(delete(audit).where(audit.c.seq <= through)).rowcount
         conn.execute(delete(audit_anchor))
         conn.execute(insert(audit_anchor).values(id=1, seq=through, hash=last))
-        return Entry(TRIM_ACTION, target=str(through), detail={"through": through, "hash": last, "removed": removed})
+        return Entry(TRIM_ACTION, role=SYSTEM, target=str(through),
+                     detail={"through": through, "hash": last, "removed": removed})
 
     # -- reading ----------------------------------------------------------------------------------
     def query(self, q: AuditQuery) -> tuple[list[Row], int | None]:
@@ -333,13 +340,7 @@ class AuditTrail:
         """The anchor must be the one the newest ``audit.trim`` row set: else it was moved by hand."""
         assert verdict.anchor is not None
         trims = [r for r in rows if r.action == TRIM_ACTION]
-        said = None
-        if trims:
-            try:
-                detail = json.loads(trims[-1].detail)
-                said = (detail["through"], detail["hash"])
-            except (ValueError, KeyError, TypeError):
-                said = None
+        said = (trims[-1].details.get("through"), trims[-1].details.get("hash")) if trims else None
         if said != verdict.anchor:
             verdict.problems.append(f"the anchor (rows up to {verdict.anchor[0]} trimmed) is not the one the "
                                     f"last {TRIM_ACTION} row set: rows were removed from the start by hand")
