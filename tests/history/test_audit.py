@@ -17,6 +17,7 @@ from helpers import REPO, run_cli
 from edgeface.history.audit import AuditQuery, AuditTrail, Entry, token_id
 from edgeface.history.db import DB_NAME, open_database
 from edgeface.live.service import ServiceConfig
+from edgeface.modelfile import FaceModel
 from webapp import create_app
 from webapp.config import AppSettings
 
@@ -34,13 +35,24 @@ def events_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def app(events_dir):
-    """The web app on a real history (not started: no cameras, no model; requests work)."""
-    made = create_app(AppSettings(api_token=ADMIN, viewer_token=VIEWER,
-                                  service=ServiceConfig(model_path="/nonexistent/model.data",
-                                                        events_dir=str(events_dir))), start=False)
-    yield made
-    made.extensions["edgeface"].history.close()
+def make_app(events_dir):
+    """Web apps on a real history (not started: no cameras, no model watcher; requests work).
+    Two of them on one folder are two gunicorn workers."""
+    made = []
+
+    def make():
+        made.append(create_app(AppSettings(api_token=ADMIN, viewer_token=VIEWER, service=ServiceConfig(
+            model_path="/nonexistent/model.data", events_dir=str(events_dir))), start=False))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["edgeface"].history.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -128,6 +140,30 @@ def test_anonymous_refusals_are_recorded_once_a_minute_failed_logins_each_time(a
         assert client.post("/login", data={"token": "nope-nope-nope"}).status_code == 401
     got = [(r.action, r.status) for r in rows(app)]
     assert got.count(("search", 401)) == 1 and got.count(("login.failed", 401)) == 5
+
+
+def test_a_new_model_is_recorded_once_whichever_worker_sees_it(make_app, sample_model):
+    workers = [make_app(), make_app()]
+    model = FaceModel.load(sample_model)
+    for version in ("v1", "v1", "v2"):        # v1 loaded again (a restart) is no change
+        for worker in workers:
+            worker.extensions["edgeface"].models.swap(model, str(sample_model), version)
+            assert worker.test_client().get("/healthz").status_code == 200
+    changes = [(r.target, r.role, json.loads(r.detail)["source"]) for r in rows(workers[0])
+               if r.action == "model.change"]
+    assert changes == [("v1", "system", str(sample_model)), ("v2", "system", str(sample_model))]
+
+
+def test_a_read_that_cannot_be_recorded_is_refused_a_change_is_logged(app, events_dir, caplog):
+    tamper(events_dir, "DROP TABLE audit")           # the trail cannot be written any more
+    client = app.test_client()
+    refused = client.get("/api/v1/events", headers=bearer(VIEWER))
+    assert refused.status_code == 503 and "audit trail" in refused.json["error"] and refused.json["hint"]
+    body = {"url": "rtsp://127.0.0.1:9/x", "id": "door"}
+    assert client.post("/api/v1/cameras", json=body, headers=bearer(ADMIN)).status_code == 201
+    assert client.delete("/api/v1/cameras/door", headers=bearer(ADMIN)).status_code == 200
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "audit: cannot record camera.add door by admin" in logged and ADMIN not in logged
 
 
 def verify(events_dir: Path) -> subprocess.CompletedProcess:
