@@ -2,7 +2,9 @@
 
 ``ACTIONS`` is the one table from endpoint to action: a new endpoint worth recording adds a line
 there. A request is recorded after its view answered (its status says whether it was allowed);
-an open live feed is one row, however many frames it then streams. Who: the role and the id of
+an open live feed is one row, however many frames it then streams. A read repeated by the same
+client — same token, endpoint, target, filters and answer — within a minute is one row: the live
+page polls recent events every 2 s, a polled tile fetches 4 frames a second. Who: the role and the id of
 its token (``token_id``: a hash prefix, never the token); a wrong token leaves no trace of itself.
 
 Requests without valid credentials are recorded at most once a minute per client, action, target
@@ -16,6 +18,7 @@ Model changes are noticed at the next request and recorded once, whichever worke
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "edgeface.audit"
 THROTTLE_S = 60.0
-THROTTLE_KEYS = 4096            # remembered (client, action) pairs at most, per process
+THROTTLE_KEYS = 4096            # remembered (client, action, ...) keys at most, per process
 #: The configured token of each role, by its app.config key (webapp.auth.init_auth).
 TOKEN_KEYS = {"admin": "API_TOKEN", "viewer": "VIEWER_TOKEN"}
 Part = Callable[[Request, Response], Any]
@@ -79,7 +82,6 @@ class Action:
     methods: tuple[str, ...] = ()     # empty: every method of the route
     failed: str | None = None         # the action's name when refused (login.failed)
     limited: bool = False             # its wrong-secret refusals are rate limited already (webapp.auth)
-    once_per_s: float = 0.0           # polled endpoints: one row per client, target and this time
     who_after: bool = False           # who is known only once the view ran (login)
 
 
@@ -90,7 +92,7 @@ ACTIONS: dict[str, Action] = {
     "ui.logout": Action("logout"),
     "feeds.default_feed": Action("feed.view"),
     "feeds.camera_feed": Action("feed.view", target=view_arg("camera_id")),
-    "api.camera_frame": Action("feed.frame", target=view_arg("camera_id"), once_per_s=THROTTLE_S),
+    "api.camera_frame": Action("feed.frame", target=view_arg("camera_id")),
     "api.list_events": Action("search", detail=filters),
     "api.recognize": Action("search.face"),
     "api.get_event": Action("visit.view", target=view_arg("event_id")),
@@ -131,6 +133,10 @@ class Throttle:
             while len(self._last) > self.max_keys:
                 del self._last[next(iter(self._last))]
             return False
+
+    def forget(self, key: tuple) -> None:
+        with self._lock:
+            self._last.pop(key, None)
 
 
 class Recorder:
@@ -181,17 +187,19 @@ def _after(response: Response) -> Response:
     name = action.failed if action.failed and status >= 400 else action.name
     target = action.target(request, response) if action.target else None
     address = request.remote_addr
-    # Anyone can send requests without credentials: those rows are limited (but see ``limited``).
+    detail = action.detail(request, response) if action.detail else {}
+    # A read repeated (polled) and requests anyone can send without credentials: once a minute.
     anonymous = role is None and not (action.limited and status in (401, 403))
-    if (action.once_per_s or anonymous) and recorder.throttle.holds((address, tid, name, target, status),
-                                                                    time.monotonic()):
+    key = (request.endpoint, address, tid, name, target, status, json.dumps(detail, sort_keys=True))
+    if (request.method in ("GET", "HEAD") or anonymous) and recorder.throttle.holds(key, time.monotonic()):
         return response
     entry = Entry(name, role=role, auth=how, token_id=tid, address=address, target=target, status=status,
-                  detail=action.detail(request, response) if action.detail else {})
+                  detail=detail)
     try:
         recorder.trail.append(entry)
     except (SQLAlchemyError, OSError) as err:
         log.error("audit: cannot record %s %s by %s: %s", name, target or "", role or "nobody", err)
+        recorder.throttle.forget(key)      # not recorded: the next try is not "seen recently"
         if request.method in ("GET", "HEAD"):
             response.close()           # its close callbacks (a feed's slot) run
             return error_response(503, "this access cannot be recorded in the audit trail, so it is refused",

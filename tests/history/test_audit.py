@@ -133,13 +133,18 @@ def test_the_page_shows_the_trail_to_an_admin_only(app):
                                                   ("admin", 200), ("admin", 400), ("admin", 400)]
 
 
-def test_anonymous_refusals_are_recorded_once_a_minute_failed_logins_each_time(app):
+def test_polled_reads_and_anonymous_refusals_are_one_row_a_minute_failed_logins_each_time(app):
     client = app.test_client()
     for _ in range(5):
         assert client.get("/api/v1/events").status_code == 401
         assert client.post("/login", data={"token": "nope-nope-nope"}).status_code == 401
-    got = [(r.action, r.status) for r in rows(app)]
-    assert got.count(("search", 401)) == 1 and got.count(("login.failed", 401)) == 5
+        assert client.get("/api/v1/events?limit=12", headers=bearer(VIEWER)).status_code == 200   # the live page
+    assert client.get("/api/v1/events?name=Ada", headers=bearer(VIEWER)).status_code == 200
+    assert client.get("/api/v1/events?limit=12", headers=bearer(ADMIN)).status_code == 200
+    got = [(r.action, r.role, r.status, r.detail) for r in rows(app)]
+    assert got.count(("search", None, 401, "{}")) == 1 and got.count(("login.failed", None, 401, "{}")) == 5
+    assert [g for g in got if g[0] == "search" and g[1]] == [
+        ("search", "viewer", 200, "{}"), ("search", "viewer", 200, '{"name":"Ada"}'), ("search", "admin", 200, "{}")]
 
 
 def test_a_new_model_is_recorded_once_whichever_worker_sees_it(make_app, sample_model):
