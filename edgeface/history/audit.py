@@ -301,8 +301,9 @@ class AuditTrail:
             return list(conn.execute(select(audit.c.action).distinct().order_by(audit.c.action)).scalars())
 
     # -- checking ---------------------------------------------------------------------------------
-    def verify(self) -> Verdict:
-        """Walk the chain from the anchor; every edited, missing or moved row is a problem naming it."""
+    def verify(self, known: tuple[int, str] | None = None) -> Verdict:
+        """Walk the chain from the anchor; every edited, missing or moved row is a problem naming it.
+        ``known``: (seq, hash) of a row kept elsewhere (the core's newest): rows cut from the end show."""
         with self.engine.connect() as conn:
             anchor = conn.execute(select(audit_anchor.c.seq, audit_anchor.c.hash)).first()
             rows = [Row(**r._mapping) for r in conn.execute(select(audit).order_by(audit.c.seq))]
@@ -333,7 +334,19 @@ class AuditTrail:
             before_reported = len(verdict.problems) > found
         if verdict.anchor is not None:
             self._check_anchor(verdict, rows)
+        if known is not None:
+            self._check_known(verdict, rows, *known)
         return verdict
+
+    @staticmethod
+    def _check_known(verdict: Verdict, rows: list[Row], seq: int, hash_: str) -> None:
+        head = verdict.head.seq if verdict.head else (verdict.anchor or (0, ""))[0]
+        here = next((r for r in rows if r.seq == seq), None)
+        if seq > head:
+            missing = f"row {seq}" if seq == head + 1 else f"rows {head + 1}..{seq}"
+            verdict.problems.append(f"{missing} missing from the end: deleted (the copy given has row {seq})")
+        elif here is not None and here.hash != hash_:
+            verdict.problems.append(f"{here.describe()} is not the copy given: its hash differs")
 
     @staticmethod
     def _check_anchor(verdict: Verdict, rows: list[Row]) -> None:

@@ -171,8 +171,8 @@ def test_a_read_that_cannot_be_recorded_is_refused_a_change_is_logged(app, event
     assert "audit: cannot record camera.add door by admin" in logged and ADMIN not in logged
 
 
-def verify(events_dir: Path) -> subprocess.CompletedProcess:
-    return run_cli("audit", "verify", "--dir", str(events_dir), check=False)
+def verify(events_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli("audit", "verify", "--dir", str(events_dir), *extra, check=False)
 
 
 def tamper(events_dir: Path, *sql: str) -> None:
@@ -240,6 +240,21 @@ def test_verify_names_swapped_rows(recorded):
     assert "TAMPERED: row 4 (camera.add at " in done.stdout and "written right after row 5" in done.stdout
     assert "TAMPERED: row 5 (snapshot.view at " in done.stdout and "written right after row 3" in done.stdout
     assert done.stdout.count("TAMPERED") == 2
+
+
+def test_verify_finds_rows_cut_from_the_end_against_the_cores_copy(recorded):
+    with sqlite3.connect(recorded / DB_NAME) as db:
+        head = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    assert verify(recorded, "--head", f"{head[0]}:{head[1]}").returncode == 0
+    tamper(recorded, "DELETE FROM audit WHERE seq >= 11")
+    assert verify(recorded).returncode == 0, "a cut end cannot show without a copy"
+    done = verify(recorded, "--head", f"{head[0]}:{head[1]}")
+    print(done.stdout)
+    assert done.returncode == 1 and "TAMPERED: rows 11..12 missing from the end" in done.stdout
+    done = verify(recorded, "--head", f"3:{head[1]}")
+    assert done.returncode == 1 and "TAMPERED: row 3 (" in done.stdout and "not the copy given" in done.stdout
+    wrong = verify(recorded, "--head", "12:beef")
+    assert wrong.returncode == 2 and "is not SEQ:HASH" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
 def test_verify_says_what_is_wrong_without_a_traceback(tmp_path):
