@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "edgeface.cli_core",      # train, recognize, model
     "edgeface.cli_live",      # serve
     "edgeface.cli_settings",  # settings
+    "edgeface.cli_audit",     # audit verify
 )
 #: Developer commands: in a checkout only (the edge wheel and image leave ``edgeface/tools`` out).
 #: Looked up by name, so nothing of the edge package imports the tools.

@@ -263,6 +263,9 @@ class EventSettings(Section):
     visit_gap_s: float = env("EDGEFACE_EVENTS_VISIT_GAP_S", default=30.0, ge=0,
                              description="sightings of one person on one camera less than this apart "
                                          "are one event (a visit)")
+    audit_max_rows: int = env("EDGEFACE_AUDIT_MAX_ROWS", default=200_000, ge=100,
+                              description="audit trail rows kept at most (docs/audit.md); older ones, and those "
+                                          "older than EDGEFACE_EVENTS_RETENTION_DAYS, go first")
 
 
 class LiveSettings(Section):
@@ -523,5 +526,5 @@ def _default_text(field: Any) -> str:
 
 
 def default(section: type[Section], name: str) -> Any:
-    """A field's default, for the plain configs that take values from the tree (``ServiceConfig``)."""
+    """A field's default, where code takes one value from the tree without loading it (tests, tools)."""
     return section.model_fields[name].get_default(call_default_factory=True)

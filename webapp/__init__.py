@@ -16,6 +16,7 @@ from edgeface.buildinfo import dlib_summary
 from edgeface.live.collector import metrics_registry
 from edgeface.live.service import LiveService
 from edgeface.settings import Settings, load
+from webapp.audit import install_audit
 from webapp.auth import init_auth
 from webapp.blueprints import api, discovery, feeds, ops, ui
 from webapp.config import summary
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     service = LiveService(settings)
     app.extensions["edgeface"] = service
     app.extensions["edgeface_metrics"] = metrics_registry(service.snapshot)   # read at scrape time
+    install_audit(app, service, settings.events)   # who did what: edgeface.history.audit
     if start:
         log.info("starting edgeface %s: %s", __version__, summary(settings))
         log.info("face engine: %s", dlib_summary())  # the image's dlib build decides encoding speed

@@ -6,7 +6,8 @@ Topics (``docs/uplink.md``), all QoS 1:
 - ``edgeface/<site>/availability``: ``online``/``offline``, retained; ``offline`` is the last will;
 - ``edgeface/<site>/<camera>/availability``: ``online``/``offline``, retained;
 - ``edgeface/<site>/<camera>/person/<name>``: ``present``/``absent`` with when seen, retained;
-- ``edgeface/<site>/model/<version>/stats``: faces named, Unknown, near the threshold, retained.
+- ``edgeface/<site>/model/<version>/stats``: faces named, Unknown, near the threshold, retained;
+- ``edgeface/<site>/audit``: each audit trail row (``edgeface.history.audit``), spooled like events.
 
 Every message carries ``event_id`` (one per tracked face's event), ``seq``, ``message_id``
 (``<event_id>-<seq>``: the de-duplication key) and ``seen_at`` (epoch seconds, with an ISO copy):
@@ -84,6 +85,7 @@ class Topics:
         self.base = f"{root}/{topic_level(site)}"
         self.events = f"{self.base}/events"
         self.availability = f"{self.base}/availability"
+        self.audit = f"{self.base}/audit"
 
     def camera(self, camera: str) -> str:
         return f"{self.base}/{topic_level(camera)}/availability"
@@ -139,6 +141,10 @@ class MqttPublisher(Service):
 
     def camera_availability(self, camera_id: str, online: bool) -> None:
         self._put(("camera", camera_id, online))
+
+    def publish_audit(self, row: dict[str, Any]) -> None:
+        """An audit trail row (``edgeface.history.audit.Row.as_json()``): queued and sent like an event."""
+        self._put(("audit", row))
 
     def forget(self, name: str) -> None:
         """Privacy: clear this person's retained state on every camera (an empty retained message)."""
@@ -234,6 +240,11 @@ class MqttPublisher(Service):
             ev = self._open.get((camera, track))
             if ev is not None:
                 self._end(ev, reason, seen_at or ev.seen_at)
+        elif kind == "audit":
+            row = item[1]
+            body = {"type": "audit", **row, "site": self.settings.site,
+                    "message_id": f"audit-{row['seq']}-{row['hash'][:12]}"}
+            self.queue.put({".json": json.dumps(body).encode()}, body["message_id"])
         elif kind == "forget":
             suffix = "/person/" + topic_level(item[1])
             for topic in [t for t in self._states if t.endswith(suffix)]:
@@ -379,7 +390,8 @@ class MqttPublisher(Service):
                 continue
             body = json.loads(raw)
             body["sent_at"] = round(time.time(), 3)      # seen_at stays; consumers see how late it is
-            self._in_flight[stem] = client.publish(self.topics.events, json.dumps(body), qos=QOS)
+            topic = self.topics.audit if body.get("type") == "audit" else self.topics.events
+            self._in_flight[stem] = client.publish(topic, json.dumps(body), qos=QOS)
         # States after events: at shutdown the 'offline' goodbye follows the last 'end'.
         for topic, (payload, dirty) in list(self._states.items()):
             if dirty:
