@@ -64,10 +64,10 @@ def series_warnings(root: Path, samples: list[Sample]) -> list[str]:
     for s in samples:
         if s.path.parent == root:
             groups.setdefault(_SERIES.sub("", s.path.stem).strip().lower() or s.path.stem, []).append(s.path.name)
-    return [f"{root}: {', '.join(names)} look like photos of one person but lie directly in the folder, so "
-            f"each was enrolled as a person of its own ({', '.join(repr(Path(n).stem) for n in names)}); put one "
-            f"person's photos in a sub-folder named after them ({root}/<Person Name>/) and train the folder above"
-            for names in groups.values() if len(names) > 1]
+    return [f"{root}: {', '.join(names)} look like photos of one person but lie directly in the folder trained, "
+            f"so each was enrolled as a person of its own ({', '.join(repr(Path(n).stem) for n in names)}); one "
+            f"person's photos belong in a folder named after them: train the folder holding the person folders "
+            f"(perhaps {root.parent})" for names in groups.values() if len(names) > 1]
 
 
 def discover(images_dir: str | os.PathLike) -> tuple[list[Sample], list[dict]]:
