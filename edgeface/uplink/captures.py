@@ -169,8 +169,11 @@ class CaptureMaker(Service):
             self.refused += 1
             log.debug("captures: event %s not kept: %s", capture.id, ", ".join(quality.reasons))
             return
+        # A label keeps the embedding the history gave it (the one its visit was matched with).
+        embedding = capture.embedding if labelled and capture.embedding is not None else \
+            engine.encode(rgb, [box])[0].tolist()
         measured = dataclasses.replace(capture, face_jpeg=face_jpeg, face_box=list(box), landmarks=landmarks,
-                                       quality=quality.as_json(), embedding=engine.encode(rgb, [box])[0].tolist())
+                                       quality=quality.as_json(), embedding=embedding)
         if labelled:
             self.filter.remember(measured)
             self._keep(measured)
