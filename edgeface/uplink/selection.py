@@ -9,8 +9,8 @@ history finds them (``edgeface.history.visits``): a named face joins the camera'
 name seen within ``visit_gap_s``; an Unknown one the visit of its track, or an Unknown visit on
 the camera whose face lies within the match tolerance. A visit's best face (size, sharpness,
 frontal) is sent ``hold_s`` after its first one; later faces of the visit are merged into it
-(counted, not sent). A face within ``same_face_distance`` of a capture sent today (UTC) is
-merged too, whatever its visit. Past ``max_per_camera_hour`` a camera's visits are dropped
+(counted, not sent). A face closer than ``same_face_distance`` to a capture sent today (UTC)
+is merged too, whatever its visit. Past ``max_per_camera_hour`` a camera's visits are dropped
 (``capped``). Pure bookkeeping, owned by the capture thread; times are epoch seconds.
 """
 
@@ -32,7 +32,7 @@ from edgeface.uplink.quality import UNKNOWN
 class CapturePolicy:
     visit_gap_s: float = 30.0          # as EDGEFACE_EVENTS_VISIT_GAP_S: faces less apart are one visit
     hold_s: float = 10.0               # a visit's first face waits this long for a better one
-    same_face_distance: float = 0.15   # embeddings this close are the same look (one person's photos: 0.3-0.5)
+    same_face_distance: float = 0.15   # closer embeddings are the same look (one person's photos: 0.3-0.5); 0: off
     max_per_camera_hour: int = 20      # captures a camera may send in any hour; 0: none
     samples_per_name_day: int = 1      # confident matches sent per person and day, to check accuracy
 
@@ -151,7 +151,7 @@ class CaptureFilter:
     def _seen_today(self, vector: np.ndarray) -> bool:
         near = self.policy.same_face_distance
         waiting = [v.best.vector for v in self._visits if v.best is not None]
-        return any(_distance(other, vector) <= near for other in self._today + waiting)
+        return any(_distance(other, vector) < near for other in self._today + waiting)
 
     def _roll(self, at: float) -> None:
         day = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d") if math.isfinite(at) else self._day
