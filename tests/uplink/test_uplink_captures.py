@@ -79,3 +79,18 @@ def test_unknown_and_doubtful_faces_become_captures_in_s3(scenes, s3_env, tmp_pa
             assert min(rgb.shape[:2]) >= 2 * (bottom - top)
     frames = [k["Key"] for k in client.list_objects_v2(Bucket=s3.bucket)["Contents"] if k["Key"].endswith(".frame.jpg")]
     assert [k.rsplit("/", 1)[1] for k in frames] == [f"{unknown.id}.frame.jpg"]      # the doubtful one had none
+
+
+def test_a_visit_waiting_for_a_better_face_is_sent_when_the_app_stops(scenes, tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox"), "lab")          # not started: what it was given stays here
+    maker = CaptureMaker(outbox, tolerance=0.6, policy=CapturePolicy(hold_s=3600)).start()
+    first, second = event("Unknown", 0.7, scenes["obama"]), event("Unknown", 0.7, scenes["obama"])
+    second.track = 4                            # the same face in a new track: the same visit
+    maker.offer(first)
+    maker.offer(second)
+    wait_until(lambda: maker.counts()["merged"] == 1 and maker.filter.waiting == 1, 60, "the visit to wait")
+    assert maker.kept == 0 and len(outbox.spool) == 0
+    maker.close()
+    assert maker.kept == 1 and len(outbox.spool) == 1
+    sidecar = json.loads(outbox.spool.read(outbox.spool.stems()[0]))
+    assert sidecar["merged"] == 1 and sidecar["id"] in (first.id, second.id)
