@@ -207,13 +207,18 @@ def _accept(out: Path, ids: list[str], n: int, name: str, images: Path, settings
     image_limits.configure(settings.images.max_pixels)
     ready: dict[str, bytes] = {}
     refused: dict[str, str] = {}
-    from_box = []
+    from_box: list[str] = []
     for capture_id in ids:
-        raw = (out / "captures" / f"{capture_id}.jpg").read_bytes()
-        sidecar = json.loads((out / "captures" / f"{capture_id}.json").read_text())
-        if sidecar.get("face_box"):
-            raw = facebox.stamp(raw, sidecar["face_box"], sidecar.get("landmarks"), capture_id)
-        reason, stored = check_image(raw, f"capture {capture_id}")
+        reason: str | None
+        try:
+            raw = (out / "captures" / f"{capture_id}.jpg").read_bytes()
+            sidecar = json.loads((out / "captures" / f"{capture_id}.json").read_text())
+            if sidecar.get("face_box"):
+                raw = facebox.stamp(raw, sidecar["face_box"], sidecar.get("landmarks"), capture_id)
+        except (OSError, ValueError, TypeError) as err:   # a review folder edited by hand
+            reason, stored = f"cannot read its files in {out / 'captures'} ({err.__class__.__name__})", False
+        else:
+            reason, stored = check_image(raw, f"capture {capture_id}")
         if reason is not None:
             refused[capture_id] = reason
             print(f"  capture {capture_id}: training would skip it ({reason}); not copied", file=sys.stderr)

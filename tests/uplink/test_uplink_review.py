@@ -91,6 +91,18 @@ def test_review_mistakes_get_clear_errors(tmp_path):
     assert proc.returncode == 2 and "cannot be a person's folder" in proc.stderr
     proc = run_cli("review", "--out", str(out), "--reject", "7", check=False)
     assert proc.returncode == 2 and "no cluster 7" in proc.stderr
+    # A cluster of which training could use nothing (a faceless crop; a capture whose files are gone).
+    (out / "captures").mkdir()
+    cv2.imwrite(str(out / "captures" / "a.jpg"), np.full((100, 100, 3), 90, np.uint8))
+    (out / "captures" / "a.json").write_text(json.dumps({"embedding": [0.1] * 128}))
+    (out / "clusters.json").write_text(json.dumps({"1": ["a", "b"]}))
+    images = tmp_path / "face-images"
+    proc = run_cli("review", "--out", str(out), "--accept", "1", "--name", "Jane Doe", "--images", str(images),
+                   check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "capture a: training would skip it (no face found); not copied" in proc.stderr
+    assert "capture b: training would skip it (cannot read its files in" in proc.stderr
+    assert "none of the 2 faces of cluster 1 can be trained" in proc.stderr and not images.exists()
 
 
 def test_the_labelled_unknown_of_the_sample_clip_trains(media_dir, s3_env, tmp_path):
