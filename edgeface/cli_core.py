@@ -69,6 +69,10 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="model file to write (e.g. model.data)")
     p.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--expect", action="append", default=[], metavar="NAME",
+                   help="a person who must be in the model (repeatable), e.g. the one just accepted in review")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="write the model even when a person (a folder, or --expect) has no usable image")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("recognize", help="name the faces in images")
@@ -93,6 +97,8 @@ def register(sub) -> None:
                                 parser_class=_subparser_with(after))
     p = msub.add_parser("push", help="publish a model file as a new version; prints the version")
     p.add_argument("file")
+    p.add_argument("--allow-same", action="store_true",
+                   help="publish even when its people and embeddings are those of latest")
     p.set_defaults(handler=cmd_model_push)
     p = msub.add_parser("list", help="published versions, oldest first; * marks latest")
     p.add_argument("--json", action="store_true")
@@ -111,15 +117,16 @@ def register(sub) -> None:
 
 def cmd_train(args) -> int:
     from edgeface import images
-    from edgeface.training import report_lines, save_with_report, train
+    from edgeface.training import check_complete, report_lines, save_with_report, train
 
     _check_out(args.out)
     images.configure(args.settings.images.max_pixels)
     model, report = train(args.images, workers=args.workers, progress=not args.no_progress,
                           source_date_epoch=args.settings.training.source_date_epoch)
-    report_file = save_with_report(model, report, args.out)
     for line in report_lines(report):
         print(line, file=sys.stderr)
+    check_complete(report, args.expect, args.allow_missing)
+    report_file = save_with_report(model, report, args.out)
     print(f"{args.out}: {len(model.names)} identities from {report['used']} of {report['images']} images "
           f"in {report['seconds']:.1f} s (report: {report_file})", file=sys.stderr)
     return 0
@@ -163,7 +170,11 @@ def cmd_model_push(args) -> int:
     from edgeface.training import load_report
 
     report = load_report(args.file)
+    for warning in (report or {}).get("warnings", []):
+        print(f"the training report warns: {warning}", file=sys.stderr)
     store = _store(args)
+    if not args.allow_same:
+        store.refuse_same_as_latest(args.file)
     version = store.push(args.file, training_report=report)
     print(f"pushed {args.file} to {store.where}/{version}", file=sys.stderr)
     print(version)

@@ -427,6 +427,18 @@ class UplinkSettings(Section):
                                  description="captures waiting beyond this many MB: the oldest go (counted)")
     retention_days: float = env("EDGEFACE_RETENTION_DAYS", default=30.0, gt=0,
                                 description="captures waiting longer than this are deleted at the edge")
+    capture_hold_s: float = env("EDGEFACE_CAPTURE_HOLD_S", default=10.0, ge=0,
+                                description="a visit's first capture waits this long for a better face of the "
+                                            "same visit (one capture per visit)")
+    capture_same_face_distance: float = env("EDGEFACE_CAPTURE_SAME_FACE_DISTANCE", default=0.15, ge=0, le=2,
+                                            description="a face closer than this (embedding distance) to a capture "
+                                                        "sent today is not sent again (0: off)")
+    capture_max_per_camera_hour: int = env("EDGEFACE_CAPTURE_MAX_PER_CAMERA_HOUR", default=20, ge=0,
+                                           description="captures a camera may send in any hour; past it they are "
+                                                       "counted as capped")
+    capture_samples_per_name_day: int = env("EDGEFACE_CAPTURE_SAMPLES_PER_NAME_DAY", default=1, ge=0,
+                                            description="confident matches sent per person and day to check "
+                                                        "accuracy (0: none)")
 
     @field_validator("site")
     @classmethod

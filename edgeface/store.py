@@ -233,6 +233,23 @@ class ModelStore:
         self.backend.write(LATEST_NAME, version.encode())
         return version
 
+    def refuse_same_as_latest(self, path: str | os.PathLike) -> None:
+        """Raise when the model file holds exactly the people and embeddings of ``latest``: a
+        "new" version that changes nothing (e.g. every new image was skipped in training)."""
+        latest = self.latest()
+        if latest is None:
+            return
+        model = FaceModel.from_bytes(read_model_bytes(path), source=str(path))
+        manifest = self.manifest(latest)
+        if manifest.get("content_sha256") is None:          # a manifest from before it was recorded
+            manifest["content_sha256"] = FaceModel.from_bytes(self.fetch(latest)[0]).content_digest()
+        if manifest["content_sha256"] != model.content_digest():
+            return
+        raise StoreError(f"{path} holds the same {len(model.names)} people and {len(model.labels)} embeddings as "
+                         f"latest ({latest} in {self.where}); nothing new to publish",
+                         "check the training report for skipped images and people not enrolled, train again, "
+                         "or pass --allow-same to publish it anyway")
+
     def promote(self, version: str) -> dict:
         """Point ``latest`` at an existing, verified version (e.g. roll back)."""
         manifest = self.verify(version)

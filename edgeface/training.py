@@ -3,6 +3,12 @@
 Layouts: ``DIR/<Person Name>/*.jpg`` (several images per person) and the legacy flat
 ``DIR/<name>.jpg`` (one image, name = file stem). Each image must show exactly one face; any
 image that cannot be used is skipped and reported with its reason, never silently dropped.
+A capture accepted by ``edgeface review`` carries the box the edge found its face with
+(``edgeface.facebox``): when the detector finds no face in that crop, the stored box is used.
+
+A person who ends with no usable image (a folder, or a name the caller expects) makes the
+training incomplete (:func:`check_complete`); flat files named like one person's series
+(``john1.jpg``, ``john2.jpg``) are warned about: each became a person of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -20,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeface import __version__
+from edgeface import __version__, facebox
 from edgeface.engine import EngineSettings, FaceEngine, default_threads, library_versions
 from edgeface.errors import ConfigError, EdgefaceError, TrainingError
 from edgeface.images import IMAGE_SUFFIXES, load_image
@@ -44,6 +51,23 @@ class Outcome:
     sha256: str | None
     embedding: np.ndarray | None = None
     reason: str | None = None          # why it was skipped
+    stored_box: bool = False           # enrolled from the capture's stored box (the detector missed it)
+
+
+#: A flat file's stem minus a trailing number: ``john1``, ``john_2``, ``John (3)`` -> ``john``.
+_SERIES = re.compile(r"[\s_.()-]*\d+\)?$")
+
+
+def series_warnings(root: Path, samples: list[Sample]) -> list[str]:
+    """Flat files whose names look like one person's numbered photos: each was enrolled as a person."""
+    groups: dict[str, list[str]] = {}
+    for s in samples:
+        if s.path.parent == root:
+            groups.setdefault(_SERIES.sub("", s.path.stem).strip().lower() or s.path.stem, []).append(s.path.name)
+    return [f"{root}: {', '.join(names)} look like photos of one person but lie directly in the folder trained, "
+            f"so each was enrolled as a person of its own ({', '.join(repr(Path(n).stem) for n in names)}); one "
+            f"person's photos belong in a folder named after them: train the folder holding the person folders "
+            f"(perhaps {root.parent})" for names in groups.values() if len(names) > 1]
 
 
 def discover(images_dir: str | os.PathLike) -> tuple[list[Sample], list[dict]]:
@@ -99,16 +123,51 @@ def enrol_one(sample: Sample, engine: FaceEngine | None = None) -> Outcome:
     except OSError as err:
         return Outcome(sample, None, reason=f"cannot read file ({err.strerror})")
     digest = hashlib.sha256(raw).hexdigest()
+    rgb, reason = _pixels(raw, str(sample.path))
+    if rgb is None:
+        return Outcome(sample, digest, reason=reason)
+    box, reason, from_store = enrolment_box(engine, raw, rgb)
+    if box is None:
+        return Outcome(sample, digest, reason=reason)
+    return Outcome(sample, digest, embedding=engine.encode(rgb, [box])[0], stored_box=from_store)
+
+
+def check_image(raw: bytes, name: str, settings: EngineSettings = TRAINING_SETTINGS) -> tuple[str | None, bool]:
+    """What training would do with this image, without training: ``(why it would be skipped, or
+    None, whether its face would come from its stored box)``. ``edgeface review --accept`` asks."""
+    rgb, reason = _pixels(raw, name)
+    if rgb is None:
+        return reason, False
+    _, reason, from_store = enrolment_box(_loaded_engine(settings), raw, rgb)
+    return reason, from_store
+
+
+def _pixels(raw: bytes, name: str) -> tuple[np.ndarray | None, str | None]:
     try:
-        rgb = load_image(raw, name=str(sample.path))
+        return load_image(raw, name=name), None
     except EdgefaceError as err:
-        return Outcome(sample, digest, reason=err.message.split(": ", 1)[-1])
+        return None, err.message.split(": ", 1)[-1]
+
+
+def enrolment_box(engine: FaceEngine, raw: bytes, rgb: np.ndarray) -> tuple[facebox.Box | None, str | None, bool]:
+    """The face to enrol in one image: ``(box, None, from_stored_box)``, or ``(None, why not, False)``.
+
+    Training and ``edgeface review --accept`` decide with this same function. With a stored box
+    (an accepted capture) the detected face on it wins; when the detector finds none there, the
+    stored box is used (the edge found a face in it, with the same kind of detector on the frame).
+    """
     boxes = detect_enrolment_faces(engine, rgb)
+    stored = facebox.stored(raw, rgb.shape)
+    if stored is not None:
+        best = max(boxes, key=lambda b: facebox.overlap(b, stored.box), default=None)
+        if best is not None and facebox.overlap(best, stored.box) >= 0.3:
+            return best, None, False
+        return stored.box, None, True
     if not boxes:
-        return Outcome(sample, digest, reason="no face found")
+        return None, "no face found", False
     if len(boxes) > 1:
-        return Outcome(sample, digest, reason=f"{len(boxes)} faces found; an enrolment image must show one person")
-    return Outcome(sample, digest, embedding=engine.encode(rgb, boxes)[0])
+        return None, f"{len(boxes)} faces found; an enrolment image must show one person", False
+    return boxes[0], None, False
 
 
 def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
@@ -134,6 +193,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
                          for o in outcomes if o.embedding is None]
     people = sorted({s.person for s in samples})
     not_enrolled = [p for p in people if p not in index]
+    warnings = series_warnings(Path(images_dir), samples)
     if not used:
         raise TrainingError(f"{images_dir}: none of {len(samples)} images had exactly one usable face",
                             "see the skipped list above; use clear photos of one face each")
@@ -148,6 +208,8 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
         "skipped": skipped,
         "identities": [{"name": n, "images": int((labels == index[n]).sum())} for n in names],
         "not_enrolled": not_enrolled,
+        "from_stored_box": [str(o.sample.path) for o in used if o.stored_box],
+        "warnings": warnings,
         "seconds": round(time.monotonic() - started, 3),
         "workers": workers or default_threads(),
     }
@@ -158,7 +220,7 @@ def train(images_dir: str | os.PathLike, *, workers: int | None = None, progress
         "encoder": engine_info,
         "libraries": library_versions(),
         "sources": [{"file": str(o.sample.path.relative_to(images_dir)), "person": o.sample.person,
-                     "sha256": o.sha256} for o in used],
+                     "sha256": o.sha256, **({"box": "stored"} if o.stored_box else {})} for o in used],
         "counts": {"images": report["images"], "used": len(used), "skipped": len(skipped),
                    "identities": len(names), "embeddings": len(used)},
     }
@@ -245,6 +307,26 @@ def load_report(model_path: str | os.PathLike) -> dict | None:
 
 
 def report_lines(report: dict) -> list[str]:
-    """What was skipped and who was not enrolled, one line each, for people to read."""
+    """What was skipped, enrolled from a stored box, not enrolled, and warnings, one line each."""
     return ([f"skipped {s['file']}: {s['reason']}" for s in report["skipped"]]
-            + [f"not enrolled: {person} (no usable image)" for person in report["not_enrolled"]])
+            + [f"enrolled {f} from the capture's stored face box (the detector found no face in the crop)"
+               for f in report.get("from_stored_box", [])]
+            + [f"not enrolled: {person} (no usable image)" for person in report["not_enrolled"]]
+            + [f"warning: {w}" for w in report.get("warnings", [])])
+
+
+def check_complete(report: dict, expected: list[str] | None = None, allow_missing: bool = False) -> None:
+    """Raise (unless ``allow_missing``) when a person of the images (a folder) or of ``expected``
+    ended with no usable image: a model without them would be published as if they had been
+    trained. Lists them in the report's ``missing``."""
+    enrolled = {i["name"] for i in report["identities"]}
+    absent = [n for n in dict.fromkeys(n.strip() for n in expected or []) if n and n not in enrolled
+              and n not in report["not_enrolled"]]
+    report["missing"] = report["not_enrolled"] + absent
+    if not report["missing"] or allow_missing:
+        return
+    why = ([f"{', '.join(report['not_enrolled'])} (no usable image)"] if report["not_enrolled"] else []) + \
+          ([f"{', '.join(absent)} (no images under {report['images_dir']})"] if absent else [])
+    raise TrainingError(f"not trained: {'; '.join(why)}; no model written",
+                        "fix or replace their images (the skipped lines above say why each was refused) or "
+                        "remove their folder (edgeface train --allow-missing writes the model without them)")

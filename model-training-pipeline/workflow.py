@@ -28,7 +28,7 @@ from edgeface.errors import EdgefaceError
 from edgeface.evaluation import distance_figure, evaluate_model, figure_png, pair_distances
 from edgeface.modelfile import FaceModel, atomic_write, sha256_file
 from edgeface.store import open_store
-from edgeface.training import load_report, report_lines, save_with_report, train
+from edgeface.training import check_complete, load_report, report_lines, save_with_report, train
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,13 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def train_step(s: Settings) -> tuple[FaceModel, dict]:
-    """Enrol every usable image; write model.data and its report (as `edgeface train` does)."""
+    """Enrol every usable image; write model.data and its report (as `edgeface train` does). A
+    person whose folder has no usable image stops the pipeline here, before anything is published."""
     model, report = train(s.images, progress=False, source_date_epoch=s.edgeface.training.source_date_epoch)
-    save_with_report(model, report, s.model)
     for line in report_lines(report):
         print(line)
+    check_complete(report)
+    save_with_report(model, report, s.model)
     print(f"trained {s.model}: {model.identity_count} people from {report['used']} of {report['images']} images")
     return model, report
 

@@ -42,17 +42,18 @@ class People:
         configured, sent to the core as a training candidate (never into the model here).
         Returns the labelled event (None: no such event) and whether the outbox took it."""
         visit = self._history.label(event_id, name, role)
-        outbox = self._uplink.outbox
-        if visit is None or outbox is None:
+        maker = self._uplink.captures
+        if visit is None or maker is None:
             return visit, False
         face, frame, embedding = self._history.training_candidate(event_id)
         if face is None:
             return visit, False
-        outbox.add(Capture(camera=visit.camera, face_jpeg=face, frame_jpeg=frame, seen_at=visit.started_at,
-                           name=visit.name, distance=visit.best_distance, embedding=embedding,
-                           model_version=visit.model_version, box=visit.box, reason="labelled", label=name,
-                           id=visit.id))
-        return visit, True
+        # The capture maker cuts the face from the frame with a margin and records its box (training
+        # falls back on it); never refused or merged: the operator chose this face.
+        return visit, maker.add_labelled(Capture(
+            camera=visit.camera, face_jpeg=face, frame_jpeg=frame, seen_at=visit.started_at, name=visit.name,
+            distance=visit.best_distance, embedding=embedding, model_version=visit.model_version, box=visit.box,
+            reason="labelled", label=name, id=visit.id))
 
     def forget(self, name: str) -> tuple[int, dict[str, int] | None]:
         """Privacy: the events about ``name`` deleted here, and the uplink's traces of them (retained

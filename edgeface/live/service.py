@@ -46,7 +46,8 @@ class LiveService:
                                jpeg_quality=live.jpeg_quality)
         self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
-        self.uplink = Uplink(settings.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
+        self.uplink = Uplink(settings.uplink, tolerance=live.tolerance, visit_gap_s=events.visit_gap_s,
+                             snapshot_margin=live.snapshot_margin)   # MQTT events, captures: when configured
         self._people = People(self.models, self.history, self.uplink)
         self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
         self.stages = StageTimes()

@@ -4,9 +4,12 @@
    ones: crops and sidecars, not the context frames), clusters their embeddings with dlib's
    Chinese-whispers and writes ``DIR/index.html`` (a grid of faces per cluster, with any operator
    labels), one ``cluster-<n>.png`` grid each and ``DIR/clusters.json``.
-2. ``edgeface review --out DIR --accept N --name "Jane Doe"`` copies cluster N's crops into
-   ``face-images/Jane Doe/`` (``--images``); ``--reject N`` sets a cluster aside. Both are
-   recorded in ``DIR/decisions.json``. Then train → evaluate → push as before.
+2. ``edgeface review --out DIR --accept N --name "Jane Doe"`` checks each of cluster N's crops
+   with the training detector and copies those training can use into ``face-images/Jane Doe/``
+   (``--images``), each with the box the edge found its face with inside the JPEG
+   (``edgeface.facebox``: training falls back on it when its detector misses the face in the
+   crop); the others are listed with the reason training would skip them. ``--reject N`` sets a
+   cluster aside. Both are recorded in ``DIR/decisions.json``. Then train → evaluate → push.
 3. ``edgeface review --out DIR --accuracy`` compares the model versions: each version's
    evaluation from its manifest in the store (``--store``) and what the edge sites reported for it
    over MQTT (``--mqtt``, the core broker: the retained ``edgeface/<site>/model/<version>/stats``),
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +192,51 @@ def _decide(out: Path, args) -> int:
         if not name or name == "Unknown" or any(ch in name for ch in "/\\\0") or name.startswith("."):
             raise EdgefaceError(f"--name {args.name!r} cannot be a person's folder",
                                 'give the person\'s name, e.g. --name "Jane Doe"')
-        target = Path(args.images) / name
-        target.mkdir(parents=True, exist_ok=True)
-        for capture_id in clusters[str(n)]:
-            shutil.copyfile(out / "captures" / f"{capture_id}.jpg", target / f"capture-{capture_id}.jpg")
-        decisions[str(n)] = {"decision": "accepted", "name": name, "faces": clusters[str(n)]}
-        print(f"cluster {n}: {len(clusters[str(n)])} faces copied into {target}; now train, evaluate and push")
+        decisions[str(n)] = _accept(out, clusters[str(n)], n, name, Path(args.images), args.settings)
     decisions_path.write_text(json.dumps(decisions, indent=1))
     return 0
+
+
+def _accept(out: Path, ids: list[str], n: int, name: str, images: Path, settings: Any) -> dict[str, Any]:
+    """Copy the faces of a cluster that training can use into ``images/name/``, stamped with their
+    stored face box; say which it would skip, and why, before copying anything."""
+    from edgeface import facebox
+    from edgeface import images as image_limits
+    from edgeface.training import check_image
+
+    image_limits.configure(settings.images.max_pixels)
+    ready: dict[str, bytes] = {}
+    refused: dict[str, str] = {}
+    from_box: list[str] = []
+    for capture_id in ids:
+        reason: str | None
+        try:
+            raw = (out / "captures" / f"{capture_id}.jpg").read_bytes()
+            sidecar = json.loads((out / "captures" / f"{capture_id}.json").read_text())
+            if sidecar.get("face_box"):
+                raw = facebox.stamp(raw, sidecar["face_box"], sidecar.get("landmarks"), capture_id)
+        except (OSError, ValueError, TypeError) as err:   # a review folder edited by hand
+            reason, stored = f"cannot read its files in {out / 'captures'} ({err.__class__.__name__})", False
+        else:
+            reason, stored = check_image(raw, f"capture {capture_id}")
+        if reason is not None:
+            refused[capture_id] = reason
+            print(f"  capture {capture_id}: training would skip it ({reason}); not copied", file=sys.stderr)
+            continue
+        ready[capture_id] = raw
+        if stored:
+            from_box.append(capture_id)
+    if not ready:
+        raise EdgefaceError(f"none of the {len(ids)} faces of cluster {n} can be trained (see above)",
+                            "reject the cluster, or add photos of the person to the images folder by hand")
+    target = images / name
+    target.mkdir(parents=True, exist_ok=True)
+    for capture_id, raw in ready.items():
+        (target / f"capture-{capture_id}.jpg").write_bytes(raw)
+    note = (f" ({len(from_box)} from the face box the edge stored: the detector misses them in the crop)"
+            if from_box else "")
+    print(f"cluster {n}: {len(ready)} of {len(ids)} faces copied into {target}{note}; "
+          f"now train (edgeface train --images {images} --out model.data --expect {shlex.quote(name)}), "
+          "evaluate and push")
+    return {"decision": "accepted", "name": name, "faces": list(ready), "not_copied": refused,
+            "from_stored_box": from_box}

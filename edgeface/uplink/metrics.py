@@ -38,7 +38,9 @@ def uplink_metrics(faces_by_version: dict[str, dict[str, int]], status: dict) ->
             yield CounterMetricFamily(f"edgeface_outbox_{key}_total", help_text, value=outbox[key])
     if captures is not None:
         made = CounterMetricFamily("edgeface_captures_total", "candidate faces: kept as captures, refused by the "
-                                   "quality gate, or skipped (capture queue full)", labels=["result"])
-        for result in ("kept", "refused", "skipped"):
+                                   "quality gate, skipped (capture queue full), merged into a visit's or the "
+                                   "day's capture, capped (camera's hour full); sampled: confident names kept "
+                                   "for the accuracy check (part of kept)", labels=["result"])
+        for result in ("kept", "refused", "skipped", "merged", "capped", "sampled"):
             made.add_metric([result], captures[result])
         yield made

@@ -1,14 +1,16 @@
 """Face captures from the edge to the core's S3 bucket, through a durable on-disk outbox.
 
-A capture is the face crop, its context frame and a JSON sidecar (embedding, model version,
-distance, camera, time, site, quality). :meth:`Outbox.add` writes it to the spool directory
-atomically (``edgeface.uplink.spool``) and returns at once; a background thread ships the oldest
-first to ``s3://BUCKET/captures/<site>/<camera>/<YYYY-MM-DD>/<id>.{jpg,frame.jpg,json}`` (the
-sidecar last: a capture is complete at the core once its ``.json`` exists) and deletes it locally
-only after S3 accepted all its parts. S3 down: it retries with backoff; app restarted: the spool
-is still there. Within ``quota_bytes`` nothing is lost; past it the oldest captures go first and
-are counted (``dropped``). Captures older than ``retention_days`` are deleted from the spool, and
-:meth:`forget` deletes everything about one name, at the edge and in the bucket.
+A capture is the face crop (the face with a margin), its context frame and a JSON sidecar
+(embedding, model version, distance, camera, time, site, quality, and where the face is in the
+crop: ``face_box`` and its 5 ``landmarks``, which training falls back on). :meth:`Outbox.add`
+writes it to the spool directory atomically (``edgeface.uplink.spool``) and returns at once; a
+background thread ships the oldest first to
+``s3://BUCKET/captures/<site>/<camera>/<YYYY-MM-DD>/<id>.{jpg,frame.jpg,json}`` (the sidecar
+last: a capture is complete at the core once its ``.json`` exists) and deletes it locally only
+after S3 accepted all its parts. S3 down: it retries with backoff; app restarted: the spool is
+still there. Within ``quota_bytes`` nothing is lost; past it the oldest captures go first and
+are counted (``dropped``). Captures older than ``retention_days`` are deleted from the spool,
+and :meth:`forget` deletes everything about one name, at the edge and in the bucket.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ class Capture:
     distance: float | None = None
     embedding: Sequence[float] | None = None
     model_version: str | None = None
-    box: Sequence[int] | None = None
-    reason: str = "unknown"               # why it was kept: unknown, doubtful or labelled
+    box: Sequence[int] | None = None      # [top, right, bottom, left] in the camera frame
+    reason: str = "unknown"               # why it was kept: unknown, doubtful, sample or labelled
     quality: dict[str, Any] | None = None
     label: str | None = None              # an operator's "this is Jane Doe" (a training candidate)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    face_box: Sequence[int] | None = None     # [top, right, bottom, left] in face_jpeg
+    landmarks: Sequence[Sequence[int]] | None = None     # dlib's 5 points in face_jpeg
+    merged: int = 0                       # near-duplicate faces of the same visit folded into this one
 
     def sidecar(self, site: str) -> dict[str, Any]:
         return {"id": self.id, "site": site, "camera": self.camera, "seen_at": self.seen_at,
@@ -60,6 +65,9 @@ class Capture:
                 "name": self.name, "distance": None if self.distance is None else round(float(self.distance), 4),
                 "model_version": self.model_version, "box": list(self.box) if self.box is not None else None,
                 "reason": self.reason, "label": self.label, "quality": self.quality,
+                "face_box": [int(v) for v in self.face_box] if self.face_box is not None else None,
+                "landmarks": [[int(x), int(y)] for x, y in self.landmarks] if self.landmarks else None,
+                "merged": self.merged,
                 "embedding": [round(float(v), 6) for v in self.embedding] if self.embedding is not None else None}
 
 

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class Uplink:
-    def __init__(self, settings: UplinkSettings, s3: Any = None, tolerance: float = 0.6):
+    def __init__(self, settings: UplinkSettings, s3: Any = None, tolerance: float = 0.6, visit_gap_s: float = 30.0,
+                 snapshot_margin: float = 0.4):
         self.settings = settings
         self.stats = ModelStats(tolerance)
         self.publisher = (MqttPublisher(settings, stats=lambda: self.stats.messages(settings.site))
@@ -35,11 +36,16 @@ class Uplink:
         if settings.outbox_dir:
             from edgeface.uplink.captures import CaptureMaker
             from edgeface.uplink.outbox import Outbox
+            from edgeface.uplink.selection import CapturePolicy
 
             self.outbox = Outbox(settings.outbox_dir, settings.site, s3,
                                  quota_bytes=int(settings.outbox_quota_mb * (1 << 20)),
                                  retention_days=settings.retention_days)
-            self.captures = CaptureMaker(self.outbox, tolerance)
+            policy = CapturePolicy(visit_gap_s=visit_gap_s, hold_s=settings.capture_hold_s,
+                                   same_face_distance=settings.capture_same_face_distance,
+                                   max_per_camera_hour=settings.capture_max_per_camera_hour,
+                                   samples_per_name_day=settings.capture_samples_per_name_day)
+            self.captures = CaptureMaker(self.outbox, tolerance, policy=policy, snapshot_margin=snapshot_margin)
 
     def start(self) -> Uplink:
         if self.publisher is not None:
@@ -79,8 +85,7 @@ class Uplink:
         captures = self.captures
         return {"mqtt": self.publisher.status() if self.publisher else None,
                 "outbox": self.outbox.status() if self.outbox else None,
-                "captures": {"kept": captures.kept, "refused": captures.refused, "skipped": captures.skipped}
-                if captures else None}
+                "captures": captures.counts() if captures else None}
 
     def close(self) -> None:
         """After the cameras stopped: their last events and 'offline's go out first."""

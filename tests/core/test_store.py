@@ -1,12 +1,14 @@
 """The versioned model store, on a directory and on a real S3 server (moto_server over HTTP)."""
 
 import json
+import shutil
 
 import boto3
 import pytest
 from helpers import run_cli
 
 from edgeface.errors import StoreError
+from edgeface.modelfile import FaceModel
 from edgeface.store import open_store
 
 
@@ -123,3 +125,28 @@ def test_errors_are_clear_and_never_print_the_secret(s3_env, sample_model):
     assert proc.returncode == 2 and "cannot reach S3 at http://127.0.0.1:9" in proc.stderr
     for p in (proc, run_cli("-v", "model", "list", check=False)):
         assert s3_env["AWS_SECRET_ACCESS_KEY"] not in p.stdout + p.stderr
+
+
+def test_push_refuses_a_version_that_changes_nothing(tmp_path, sample_model, media_dir):
+    """Every new image skipped in training gives the same model again: not a new version, unless
+    --allow-same. Manifests from before content_sha256 was recorded are compared by their model."""
+    store = str(tmp_path / "store")
+    v1 = run_cli("model", "--store", store, "push", str(sample_model)).stdout.strip()
+    proc = run_cli("model", "--store", store, "push", str(sample_model), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"holds the same 6 people and {FaceModel.load(sample_model).labels.size} embeddings as latest ({v1}" \
+        in proc.stderr and "--allow-same" in proc.stderr
+    assert open_store(store).versions() == [v1]
+    manifest_file = tmp_path / "store" / v1 / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    del manifest["content_sha256"]
+    manifest_file.write_text(json.dumps(manifest))
+    assert run_cli("model", "--store", store, "push", str(sample_model), check=False).returncode == 2
+    v2 = run_cli("model", "--store", store, "push", str(sample_model), "--allow-same").stdout.strip()
+    assert open_store(store).versions() == [v1, v2]
+    # A model with one person fewer is new.
+    fewer = tmp_path / "fewer" / "model.data"
+    fewer.parent.mkdir()
+    shutil.copytree(media_dir / "faces", tmp_path / "faces", ignore=lambda d, names: ["Rose Leslie"])
+    run_cli("train", "--images", str(tmp_path / "faces"), "--out", str(fewer), "--no-progress")
+    assert run_cli("model", "--store", store, "push", str(fewer)).stdout.strip() > v2

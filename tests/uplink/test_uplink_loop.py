@@ -101,7 +101,10 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
            "EDGEFACE_MQTT_STATS_INTERVAL_S": "2",
            "EDGEFACE_MQTT_QUEUE_DIR": str(tmp_path / "mqtt-queue"), "EDGEFACE_OUTBOX_DIR": str(tmp_path / "outbox"),
            "EDGEFACE_API_TOKEN": secrets.token_urlsafe(16), "EDGEFACE_CAMERA_TOKEN": camera_token,
-           "EDGEFACE_REGISTER_HOST": register_host}
+           "EDGEFACE_REGISTER_HOST": register_host,
+           # Each photo of the clip a visit of its own, each one a capture (not one per visit).
+           "EDGEFACE_EVENTS_VISIT_GAP_S": "2", "EDGEFACE_CAPTURE_SAME_FACE_DISTANCE": "0",
+           "EDGEFACE_CAPTURE_HOLD_S": "0"}
     app = App(free_port(), env, tmp_path / "app.log", "--mdns-interface", "127.0.0.1")
     camera = None
     try:
