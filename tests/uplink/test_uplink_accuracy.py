@@ -62,7 +62,7 @@ class _Only(Collector):
         self.uplink = uplink
 
     def collect(self):
-        return uplink_metrics(self.uplink)
+        return uplink_metrics(self.uplink.stats.counts(), self.uplink.status())
 
 
 def test_the_edge_counts_per_version_and_review_plots_them(broker, recorder_factory, sample_model, tmp_path):
