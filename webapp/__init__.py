@@ -15,10 +15,11 @@ from edgeface import __version__, images
 from edgeface.buildinfo import dlib_summary
 from edgeface.live.collector import metrics_registry
 from edgeface.live.service import LiveService
+from edgeface.live.snapshot import take_snapshot
 from edgeface.settings import Settings, load
 from webapp.audit import install_audit
 from webapp.auth import init_auth
-from webapp.blueprints import api, discovery, feeds, ops, ui
+from webapp.blueprints import api, corrections, discovery, feeds, ops, ui
 from webapp.config import summary
 from webapp.errors import install_error_handlers
 
@@ -35,13 +36,13 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.config.update(MAX_CONTENT_LENGTH=http.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, _secret(http.api_token), http.secure_cookies, _secret(http.viewer_token))
     install_error_handlers(app)
-    for module in (ui, api, feeds, ops, discovery):
+    for module in (ui, api, corrections, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__
 
     service = LiveService(settings)
     app.extensions["edgeface"] = service
-    app.extensions["edgeface_metrics"] = metrics_registry(service.snapshot)   # read at scrape time
+    app.extensions["edgeface_metrics"] = metrics_registry(lambda: take_snapshot(service))   # read at scrape time
     install_audit(app, service, settings.events)   # who did what: edgeface.history.audit
     if start:
         log.info("starting edgeface %s: %s", __version__, summary(settings))

@@ -1,7 +1,7 @@
 """``/metrics``: a Prometheus collector that turns one ``LiveSnapshot`` into metric families.
 
 Nothing is counted twice: the workers, pipelines, event store and model holder keep their own
-figures, ``LiveService.snapshot()`` reads them into one typed value when Prometheus scrapes, and
+figures, ``snapshot.take_snapshot`` reads them into one typed value when Prometheus scrapes, and
 ``LiveCollector.collect`` only translates it. The web app builds one ``CollectorRegistry`` per app
 (``metrics_registry``), never the process-wide default one: two apps in one process (the tests)
 would share it.

@@ -58,6 +58,8 @@ class ModelStatus:
     loaded_at: float | None        # epoch seconds
     last_error: str | None
     reloads: dict[str, int]        # {"ok": n, "failed": n}
+    local: dict[str, int]          # the site's corrections in effect: {"is": n, "not": n}
+    local_error: str | None        # why the saved corrections could not be used (the model works without)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -123,3 +125,7 @@ class LiveApi(Protocol):
     def event(self, event_id: str) -> Visit | None: ...
     def event_image(self, event_id: str, kind: str) -> bytes | None: ...   # kind: snapshot | frame
     def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]: ...
+    # corrections, in effect at once at this site (edgeface.overlay)
+    def not_event(self, event_id: str, name: str | None, role: str) -> dict | None: ...
+    def corrections(self) -> list[dict]: ...
+    def uncorrect(self, correction_id: str) -> bool: ...

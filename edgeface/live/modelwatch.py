@@ -2,7 +2,8 @@
 background and swapped in atomically; a bad one is refused and the old one keeps serving.
 
 Readers call ``holder.current()`` once per piece of work and use what they got, so a swap never
-tears a detection/encoding in half and no stream is interrupted.
+tears a detection/encoding in half and no stream is interrupted. The holder also owns the site's
+corrections (``edgeface.overlay``): the model in use is the model with them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError, ModelFileError
 from edgeface.lifecycle import LogOnChange, Service
 from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
+from edgeface.overlay import Correction, Overlay, OverlayError, OverlayFile, corrected
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class LoadedModel:
     source: str           # where it came from (path, or store URL and version)
     loaded_at: float      # epoch seconds
     generation: int       # increases with every swap; pipelines re-check faces when it changes
+    local: int = 0        # the site's corrections in ``matcher`` (edgeface.overlay)
 
 
 def check_usable(model: FaceModel, source: str) -> None:
@@ -48,12 +51,22 @@ def check_usable(model: FaceModel, source: str) -> None:
 class ModelHolder:
     """Holds the current model; swapping is one reference assignment under a lock."""
 
-    def __init__(self, tolerance: float = DEFAULT_TOLERANCE):
+    def __init__(self, tolerance: float = DEFAULT_TOLERANCE, overlay: OverlayFile | None = None):
+        """``overlay``: where the site's corrections are kept (none: no corrections)."""
         self.tolerance = tolerance
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
+        self._model_matcher: Matcher | None = None      # the model's own, before the corrections
         self.last_error: str | None = None
         self.reloads = {"ok": 0, "failed": 0}
+        self._file = overlay
+        self.overlay, self.overlay_error = Overlay(), None
+        if overlay is not None:
+            try:
+                self.overlay = overlay.load()
+            except OverlayError as err:      # the model works without them; the status says why
+                self.overlay_error = str(err)
+                log.error("%s", err)
 
     def current(self) -> LoadedModel | None:
         return self._current
@@ -64,13 +77,46 @@ class ModelHolder:
         check_usable(model, source)
         version = version or model.version or f"sha256:{model.content_digest()[:12]}"
         with self._lock:
-            generation = (self._current.generation + 1) if self._current else 1
-            self._current = LoadedModel(model, model.matcher(self.tolerance), version, source,
-                                        time.time(), generation)
+            retired = self.overlay.retired_by(model.metadata.get("sources", []))
+            if retired:
+                self._keep(self.overlay.without(retired))
+                log.info("%d local correction(s) retired: model %s holds them", len(retired), version)
+            self._model_matcher = model.matcher(self.tolerance)
+            self._install(LoadedModel(model, self._model_matcher, version, source, time.time(), 0))
             self.last_error = None
             self.reloads["ok"] += 1
         log.info("model %s in use (%d identities, from %s)", version, model.identity_count, source)
-        return self._current
+        return self._current  # type: ignore[return-value]
+
+    def correct(self, correction: Correction) -> None:
+        """Add an operator's correction: in effect from the next detection (a new generation makes
+        every camera check its faces again), kept across restarts."""
+        with self._lock:
+            self._keep(self.overlay.with_correction(correction))
+            if self._current is not None:
+                self._install(self._current)
+
+    def uncorrect(self, correction_id: str) -> bool:
+        with self._lock:
+            if not any(c.id == correction_id for c in self.overlay.corrections):
+                return False
+            self._keep(self.overlay.without([correction_id]))
+            if self._current is not None:
+                self._install(self._current)
+            return True
+
+    def _keep(self, overlay: Overlay) -> None:
+        if self._file is None:
+            raise OverlayError("this app keeps no corrections", "give it an events folder (EDGEFACE_EVENTS_DIR)")
+        self._file.save(overlay)         # first: a correction that cannot be kept is not in effect
+        self.overlay, self.overlay_error = overlay, None
+
+    def _install(self, loaded: LoadedModel) -> None:
+        """``loaded``'s model with the current corrections, as a new generation (lock held)."""
+        assert self._model_matcher is not None
+        generation = (self._current.generation + 1) if self._current else 1
+        self._current = replace(loaded, matcher=corrected(self._model_matcher, self.overlay), generation=generation,
+                                local=len(self.overlay))
 
     def refuse(self, message: str) -> None:
         with self._lock:
@@ -89,6 +135,8 @@ class ModelHolder:
             "loaded_at": cur.loaded_at if cur else None,
             "last_error": self.last_error,
             "reloads": dict(self.reloads),
+            "local": {kind: sum(c.kind == kind for c in self.overlay.corrections) for kind in ("is", "not")},
+            "local_error": self.overlay_error,
         }
 
 

@@ -25,8 +25,8 @@ from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
 from edgeface.live.people import People
 from edgeface.live.pipeline import FramePipeline
-from edgeface.live.snapshot import LiveSnapshot
 from edgeface.live.stills import StillRecognizer
+from edgeface.overlay import CORRECTIONS_FILE, OverlayFile
 from edgeface.settings import Settings
 from edgeface.uplink.service import Uplink
 
@@ -39,11 +39,11 @@ class LiveService:
     def __init__(self, settings: Settings):
         self.settings = settings
         live, events, cameras = settings.live, settings.events, settings.cameras
-        self.models = ModelHolder(tolerance=live.tolerance)
         self.history = History(events.dir, gap_s=events.visit_gap_s, tolerance=live.tolerance,
                                retention_days=events.retention_days, max_mb=events.max_mb,
                                max_events=events.max_events, snapshot_margin=live.snapshot_margin,
                                jpeg_quality=live.jpeg_quality)
+        self.models = ModelHolder(live.tolerance, OverlayFile(self.history.directory / CORRECTIONS_FILE))  # + fixes
         self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
         self.uplink = Uplink(settings.uplink, tolerance=live.tolerance, visit_gap_s=events.visit_gap_s,
@@ -112,14 +112,6 @@ class LiveService:
         self.uplink.on_event(event)
         self.history.record(event)
 
-    def snapshot(self) -> LiveSnapshot:
-        """The figures ``/metrics`` shows, read once."""
-        model, analyzer = self.model_status(), self.analyzer
-        return LiveSnapshot(
-            self.workers.figures(self.camera_ids()), dict(self.history.counts), self.stages.snapshot(),
-            model.loaded, model.version, model.reloads, self.uplink.stats.counts(), self.uplink.status(),
-            analyzer.queue_depth() if analyzer else 0, analyzer.failures if analyzer else 0)
-
     # -- LiveApi: cameras ------------------------------------------------------------------------
     def camera_ids(self) -> list[str]:
         return [source.id for source in self.registry.list()]
@@ -184,6 +176,15 @@ class LiveService:
 
     def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]:
         return self._people.label(event_id, name, role)
+
+    def not_event(self, event_id: str, name: str | None, role: str) -> dict | None:
+        return self._people.not_this(event_id, name, role)
+
+    def corrections(self) -> list[dict]:
+        return [c.as_json() for c in self.models.overlay.corrections]
+
+    def uncorrect(self, correction_id: str) -> bool:
+        return self.models.uncorrect(correction_id)
 
     def recognize_upload(self, data: bytes, name: str) -> list[dict]:
         return self.stills.recognize(data, name)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from edgeface.live.metrics import Histogram
+
+if TYPE_CHECKING:
+    from edgeface.live.service import LiveService
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,11 @@ class LiveSnapshot:
     uplink: dict = field(default_factory=dict)     # ``Uplink.status()``
     analysis_queue_depth: int = 0
     analysis_failures: int = 0
+
+
+def take_snapshot(service: LiveService) -> LiveSnapshot:
+    model, analyzer, uplink = service.model_status(), service.analyzer, service.uplink
+    return LiveSnapshot(
+        service.workers.figures(service.camera_ids()), dict(service.history.counts), service.stages.snapshot(),
+        model.loaded, model.version, model.reloads, uplink.stats.counts(), uplink.status(),
+        analyzer.queue_depth() if analyzer else 0, analyzer.failures if analyzer else 0)

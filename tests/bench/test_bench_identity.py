@@ -212,3 +212,13 @@ def test_live_path_names_what_the_reference_names_small_faces_included(quick_res
 def test_bench_refuses_missing_media(tmp_path):
     proc = run_cli("bench", "--suite", "identity", "--media", str(tmp_path / "nothing"), check=False)
     assert proc.returncode == 2 and "media folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_look_alike_stranger_named_wrong_is_unknown_after_not_x_and_x_is_still_named(quick_result):
+    c = quick_result["corrections"]["lookalike"]
+    assert c["enrolled"] in sc.ENROLLED and c["stranger"] in sc.STRANGERS
+    assert c["before"]["segments_wrong_name"] > 0, "the scenario did not make a look-alike the model names wrong"
+    assert c["after"]["segments_wrong_name"] == 0 and c["after"]["strangers_named"] == 0, c["after"]
+    assert c["after"]["segments_named_right"] == c["before"]["segments_named_right"] == c["after"]["enrolled_segments"]
+    assert quick_result["goal"]["corrected_lookalike"]["met"] and "lookalike" in format_table(quick_result)

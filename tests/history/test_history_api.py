@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from test_history import event
 
@@ -142,3 +143,37 @@ def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_
         assert not keys(), "the person's capture is still in the bucket"
     finally:
         svc.close()
+
+
+def test_corrections_through_the_api_take_effect_and_are_listed(app):
+    """"This is X" (the label) and "this is not X" change what the model in use names at once."""
+    svc, client = app.extensions["edgeface"], app.test_client()
+    model = svc.models.current().model
+    known, known_face = model.names[0], model.embeddings[model.labels == 0][0]
+    face = (np.random.default_rng(5).normal(size=128) / 23).astype(np.float32)
+    assert [m.name for m in svc.models.current().matcher.match(np.stack([face, known_face]))] == [UNKNOWN, known]
+    svc.history.record(event("door", UNKNOWN, time.time(), track=1, embedding=face))
+    svc.history.record(event("yard", known, time.time(), track=2, embedding=known_face))
+    assert svc.history.flush()
+    visits = {v["name"]: v for v in client.get("/api/v1/events", headers=ADMIN).json["events"]}
+    before = svc.models.current().generation
+    assert client.post(f"/api/v1/events/{visits[UNKNOWN]['id']}/label", json={"name": "Newcomer"},
+                       headers=ADMIN).status_code == 200
+    assert svc.models.current().matcher.match(face[None])[0].name == "Newcomer"      # at once, here
+    assert svc.models.current().generation == before + 1
+    people = {p["name"]: p for p in client.get("/api/v1/people", headers=VIEWER).json}
+    assert people["Newcomer"]["local"] == 1 and people["Newcomer"]["image_count"] == 0
+    named = visits[known]
+    assert client.post(f"/api/v1/events/{named['id']}/not", headers=VIEWER).status_code == 403
+    assert client.post(f"/api/v1/events/{named['id']}/not", json={"name": "a\nb"}, headers=ADMIN).status_code == 400
+    assert client.post("/api/v1/events/nope/not", headers=ADMIN).status_code == 404
+    made = client.post(f"/api/v1/events/{named['id']}/not", headers=ADMIN)
+    assert made.status_code == 201 and made.json["kind"] == "not" and made.json["name"] == known
+    assert svc.models.current().matcher.match(known_face[None])[0].name == UNKNOWN
+    listed = client.get("/api/v1/corrections", headers=VIEWER).json
+    assert [c["kind"] for c in listed["corrections"]] == ["is", "not"]
+    assert listed["model"]["local"] == {"is": 1, "not": 1} and "embedding" not in listed["corrections"][0]
+    assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=VIEWER).status_code == 403
+    assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=ADMIN).status_code == 204
+    assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=ADMIN).status_code == 404
+    assert svc.model_status().local == {"is": 1, "not": 0}

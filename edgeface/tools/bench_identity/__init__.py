@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from edgeface.engine import default_threads
 from edgeface.errors import ConfigError
 from edgeface.modelfile import FaceModel
+from edgeface.tools.bench_identity import lookalike
 from edgeface.tools.bench_identity import scenes as sc
 from edgeface.tools.bench_identity.paths import drive_live, live_engine, reference_names
 from edgeface.tools.bench_identity.scoring import Score, kept, score
@@ -90,7 +91,8 @@ def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed
     portraits = sc.load_portraits(media)
     model = enrol(media)
     t = lap("portraits_and_enrolment", t)
-    scenes = sc.build_scenes(portraits, seed=seed, quick=quick, only=only)
+    scenes = sc.build_scenes(portraits, seed=seed, quick=quick,
+                             only=None if only is None else [n for n in only if n != "lookalike"])
     t = lap("generate", t)
     log(f"{len(scenes)} scenes, {sum(len(s.frames) for s in scenes)} frames; the live path here, the reference "
         f"(every {every}th frame) beside it")
@@ -114,7 +116,15 @@ def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed
             log(f"{scene.name}: live {r['live']['segments_named_right']}/{r['enrolled_segments']} right, "
                 f"{r['live']['segments_wrong_name']} wrong; reference {r['reference']['segments_named_right']} "
                 f"right, {r['reference']['segments_wrong_name']} wrong")
-    lap("live_and_reference", t)
+    t = lap("live_and_reference", t)
+    corrected = None
+    if only is None or "lookalike" in only:
+        log("lookalike: a look-alike stranger named as an enrolled person, then corrected with 'not X'")
+        corrected = lookalike.run(portraits, model, settings, seed, quick)
+        log(f"lookalike: {corrected['stranger']} taken for {corrected['enrolled']} (photos "
+            f"{corrected['photo_distance']} apart, tolerance {corrected['tolerance']}): wrong segments "
+            f"{corrected['before']['segments_wrong_name']} before, {corrected['after']['segments_wrong_name']} after")
+        lap("lookalike", t)
     clock["total"] = time.monotonic() - started
     totals = {"live": live_all.as_json(), "reference": ref_all.as_json(),
               "live_keeps_reference": kept(ref_all, live_all)}
@@ -132,12 +142,15 @@ def run(media_dir: str | os.PathLike | None = None, *, quick: bool = False, seed
         "scenes_digest": _digest(scenes),
         "scenarios": results,
         "totals": totals,
+        "corrections": {"lookalike": corrected} if corrected else {},
         "goal": {
             "segments_wrong_name": {"target": 0, "met": all(r["live"]["segments_wrong_name"] == 0
                                                              for r in results.values())},
             "live_keeps_reference": {"target": GOAL["live_keeps_reference"],
                                      "met": (totals["live_keeps_reference"]["share"] or 0)
                                      >= GOAL["live_keeps_reference"]},
+            **({"corrected_lookalike": {"target": "0 wrong after 'not X', X named as before",
+                                        "met": all(corrected["goal"].values())}} if corrected else {}),
         },
         "runtime_s": {k: round(v, 1) for k, v in clock.items()},
         "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
@@ -215,6 +228,13 @@ def format_table(r: dict) -> str:
     lines.append(row("all", "", t["live"], t["live"], t["reference"], t["live_keeps_reference"]))
     g = r["goal"]
     met = {k: "met" if v["met"] else "NOT met" for k, v in g.items()}
+    c = r.get("corrections", {}).get("lookalike")
+    if c:
+        b, a = c["before"], c["after"]
+        lines += ["", f"  lookalike: {c['stranger']} taken for {c['enrolled']} (tolerance {c['tolerance']}); "
+                      f"before 'not {c['enrolled']}': {b['segments_wrong_name']} wrong, {b['segments_named_right']} "
+                      f"right; after: {a['segments_wrong_name']} wrong, {a['segments_named_right']} right: "
+                      f"{met['corrected_lookalike']}"]
     lines += ["", f"  goal: 0 wrong names in every scenario: {met['segments_wrong_name']}; the live path names "
                   f">= {g['live_keeps_reference']['target']:.0%} of the segments the reference names: "
                   f"{met['live_keeps_reference']}"]

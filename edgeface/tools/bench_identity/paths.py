@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeface.engine import Box, EngineSettings, FaceEngine
@@ -25,6 +27,7 @@ from edgeface.tools.bench_identity.scenes import SceneFrame
 from edgeface.tools.bench_identity.scoring import Drawn
 
 if TYPE_CHECKING:      # edgeface.live loads on first use: a bad --media fails before it
+    from edgeface.overlay import Correction
     from edgeface.settings import LiveSettings
 
 
@@ -35,12 +38,24 @@ def live_engine(settings: LiveSettings) -> FaceEngine:
 
 
 def drive_live(frames: Sequence[SceneFrame], settings: LiveSettings, model: FaceModel,
-               engine: FaceEngine | None = None) -> list[list[Drawn]]:
-    """What the live pipeline draws on each frame: ``[(box, name or None)]`` per frame."""
-    from edgeface.live import Analyzer, FramePipeline, ModelHolder
+               engine: FaceEngine | None = None, corrections: Sequence[Correction] = ()) -> list[list[Drawn]]:
+    """What the live pipeline draws on each frame: ``[(box, name or None)]`` per frame, with the
+    site's ``corrections`` in effect (``edgeface.overlay``)."""
+    from edgeface.live import ModelHolder
+    from edgeface.overlay import OverlayFile
 
-    holder = ModelHolder(settings.tolerance)
-    holder.swap(model, "identity-bench")
+    with tempfile.TemporaryDirectory(prefix="edgeface-identity-") as tmp:
+        holder = ModelHolder(settings.tolerance, OverlayFile(Path(tmp) / "corrections.json"))
+        holder.swap(model, "identity-bench")
+        for correction in corrections:
+            holder.correct(correction)
+    return _played(frames, settings, holder, engine)
+
+
+def _played(frames: Sequence[SceneFrame], settings: LiveSettings, holder, engine: FaceEngine | None,
+            ) -> list[list[Drawn]]:
+    from edgeface.live import Analyzer, FramePipeline
+
     pipeline = FramePipeline("identity-bench", Analyzer(engine or live_engine(settings), threads=0), holder,
                              settings)
     index = {f.seq: i for i, f in enumerate(frames)}

@@ -1,0 +1,104 @@
+"""edgeface.overlay: the site's corrections — in effect at once, never a wrong name, kept safely."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeface.live.modelwatch import ModelHolder
+from edgeface.matcher import UNKNOWN, Matcher
+from edgeface.modelfile import FaceModel
+from edgeface.overlay import CorrectedMatcher, Overlay, OverlayError, OverlayFile, new_correction
+
+RNG = np.random.default_rng(20)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v) * 0.5).astype(np.float32)
+
+
+def near(v: np.ndarray, distance: float) -> np.ndarray:
+    """A vector ``distance`` away from ``v`` in a random direction."""
+    d = RNG.normal(size=v.shape)
+    d -= d @ v / (v @ v) * v
+    return (v + d / np.linalg.norm(d) * distance).astype(np.float32)
+
+
+X, Y = unit(RNG.normal(size=128)), unit(RNG.normal(size=128))
+BASE = Matcher(np.stack([X, Y]), np.array([0, 1]), ["Xavier", "Yolanda"], tolerance=0.6)
+
+
+def test_not_x_turns_a_look_alike_unknown_and_x_is_still_named():
+    stranger = near(X, 0.5)                       # matches Xavier: the wrong name to correct
+    assert BASE.match(stranger[None], margin=0.05)[0].name == "Xavier"
+    fixed = CorrectedMatcher(BASE, Overlay((new_correction("not", "Xavier", stranger),)))
+    again = [near(stranger, 0.2) for _ in range(20)]             # the stranger, seen again
+    assert {m.name for m in fixed.match(np.stack(again), margin=0.05)} == {UNKNOWN}
+    xavier = [near(X, 0.25) for _ in range(20)]                    # Xavier himself
+    assert {m.name for m in fixed.match(np.stack(xavier), margin=0.05)} == {"Xavier"}
+
+
+def test_an_anchor_never_gives_another_name():
+    """Whatever the probe, a negative anchor leaves the model's answer or makes it Unknown."""
+    anchors = Overlay((*(new_correction("not", "Xavier", near(X, 0.45)) for _ in range(5)),
+                       new_correction("not", "Yolanda", near(Y, 0.4))))
+    fixed = CorrectedMatcher(BASE, anchors)
+    probes = np.stack([near(c, r) for c in (X, Y, (X + Y) / 2) for r in np.linspace(0.05, 0.9, 60)])
+    for before, after in zip(BASE.match(probes, margin=0.05), fixed.match(probes, margin=0.05)):
+        assert after.name in (before.name, UNKNOWN), (before, after)
+
+
+def test_this_is_newcomer_names_the_face_at_once():
+    newcomer = unit(RNG.normal(size=128))
+    assert BASE.match(newcomer[None])[0].name == UNKNOWN
+    fixed = CorrectedMatcher(BASE, Overlay((new_correction("is", "Newcomer", newcomer),)))
+    assert fixed.match(near(newcomer, 0.3)[None], margin=0.05)[0].name == "Newcomer"
+    assert fixed.match(near(X, 0.2)[None], margin=0.05)[0].name == "Xavier"
+
+
+def test_the_file_keeps_the_corrections_and_refuses_a_damaged_one(tmp_path):
+    path = tmp_path / "corrections.json"
+    kept = Overlay((new_correction("is", "Newcomer", X, source="v1"), new_correction("not", "Yolanda", Y)))
+    OverlayFile(path).save(kept)
+    back = OverlayFile(path).load()
+    assert [c.id for c in back.corrections] == [c.id for c in kept.corrections]
+    assert np.array_equal(back.corrections[0].embedding, X)
+    data = json.loads(path.read_text())
+    data["corrections"][0]["name"] = "Someone Else"              # edited by hand
+    path.write_text(json.dumps(data))
+    with pytest.raises(OverlayError, match="checksum") as refused:
+        OverlayFile(path).load()
+    assert "works without them" in refused.value.hint
+    path.write_text(path.read_text()[:50])                        # cut short
+    with pytest.raises(OverlayError, match="not readable JSON"):
+        OverlayFile(path).load()
+    with pytest.raises(OverlayError, match="no usable embedding"):
+        new_correction("is", "Newcomer", None)
+
+
+def test_the_holder_applies_corrections_as_a_new_generation_keeps_them_and_retires_what_a_model_holds(tmp_path):
+    path = tmp_path / "corrections.json"
+    model = FaceModel(np.stack([X, Y]), np.array([0, 1]), ["Xavier", "Yolanda"])
+    holder = ModelHolder(0.6, OverlayFile(path))
+    first = holder.swap(model, "test")
+    newcomer = unit(RNG.normal(size=128))
+    holder.correct(new_correction("is", "Newcomer", newcomer, source="visit1"))
+    now = holder.current()
+    assert now is not None and now.generation == first.generation + 1 and now.local == 1
+    assert now.matcher.match(newcomer[None])[0].name == "Newcomer"
+    assert holder.status()["local"] == {"is": 1, "not": 0}
+
+    restarted = ModelHolder(0.6, OverlayFile(path))                # the corrections survive a restart
+    assert restarted.swap(model, "test").matcher.match(newcomer[None])[0].name == "Newcomer"
+
+    trained = FaceModel(np.stack([X, Y, newcomer]), np.array([0, 1, 2]), ["Xavier", "Yolanda", "Newcomer"],
+                        metadata={"sources": [{"person": "Newcomer", "file": "Newcomer/capture-visit1.jpg"}]})
+    assert restarted.swap(trained, "v2").local == 0, "a model that holds the correction did not retire it"
+    assert len(OverlayFile(path).load()) == 0
+
+    path.write_text("{not json")                                    # damaged: the model works without
+    damaged = ModelHolder(0.6, OverlayFile(path))
+    assert damaged.swap(model, "test").matcher.match(X[None])[0].name == "Xavier"
+    assert "cannot be used" in (damaged.status()["local_error"] or "")
