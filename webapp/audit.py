@@ -101,6 +101,8 @@ ACTIONS: dict[str, Action] = {
     "api.event_frame": Action("frame.view", target=view_arg("event_id")),
     "api.get_person": Action("person.view", target=view_arg("name")),
     "api.label_event": Action("label", target=view_arg("event_id"), detail=body_fields("name")),
+    "corrections.not_this": Action("correction", target=view_arg("event_id"), detail=body_fields("name")),
+    "corrections.remove_correction": Action("correction.remove", target=view_arg("correction_id")),
     "api.change_camera": Action("camera.change", target=view_arg("camera_id"),
                                 detail=body_fields("name", "enabled", "recognition", "min_face_px", "zone")),
     "api.add_camera": Action("camera.add", target=answered("id")),
