@@ -99,6 +99,9 @@ def register(sub) -> None:
     p.add_argument("file")
     p.add_argument("--allow-same", action="store_true",
                    help="publish even when its people and embeddings are those of latest")
+    p.add_argument("--candidate", action="store_true",
+                   help="mark it as the candidate instead of latest: the sites compare it with latest on live "
+                        "faces (shadow evaluation) before it is rolled out")
     p.set_defaults(handler=cmd_model_push)
     p = msub.add_parser("list", help="published versions, oldest first; * marks latest")
     p.add_argument("--json", action="store_true")
@@ -110,8 +113,9 @@ def register(sub) -> None:
     p = msub.add_parser("verify", help="check a version (default latest) against its manifest")
     p.add_argument("version", nargs="?", default="latest")
     p.set_defaults(handler=cmd_model_verify)
-    p = msub.add_parser("promote", help="point latest at a version (e.g. to roll back)")
-    p.add_argument("version")
+    p = msub.add_parser("promote", help="point latest at a version (e.g. to roll back), or the candidate")
+    p.add_argument("version", nargs="?", help="a version; with --candidate and none: no candidate any more")
+    p.add_argument("--candidate", action="store_true", help="point the candidate at it instead of latest")
     p.set_defaults(handler=cmd_model_promote)
 
 
@@ -175,8 +179,9 @@ def cmd_model_push(args) -> int:
     store = _store(args)
     if not args.allow_same:
         store.refuse_same_as_latest(args.file)
-    version = store.push(args.file, training_report=report)
-    print(f"pushed {args.file} to {store.where}/{version}", file=sys.stderr)
+    version = store.push(args.file, training_report=report, candidate=args.candidate)
+    print(f"pushed {args.file} to {store.where}/{version}{' as the candidate' if args.candidate else ''}",
+          file=sys.stderr)
     print(version)
     return 0
 
@@ -185,7 +190,8 @@ def cmd_model_list(args) -> int:
     store = _store(args)
     latest, versions = store.latest(), store.versions()
     if args.json:
-        print(json.dumps({"store": store.where, "latest": latest, "versions": versions}))
+        print(json.dumps({"store": store.where, "latest": latest, "candidate": store.candidate(),
+                          "versions": versions}))
     else:
         for v in versions:
             print(("* " if v == latest else "  ") + v)
@@ -209,6 +215,16 @@ def cmd_model_verify(args) -> int:
 
 
 def cmd_model_promote(args) -> int:
-    manifest = _store(args).promote(args.version)
-    print(f"latest -> {manifest['version']}")
+    store = _store(args)
+    if args.version is None:
+        if not args.candidate:
+            from edgeface.errors import EdgefaceError
+
+            raise EdgefaceError("which version?", "edgeface model promote VERSION (or --candidate without one to "
+                                                  "withdraw the candidate)")
+        store.withdraw_candidate()
+        print("candidate -> none")
+        return 0
+    manifest = store.promote(args.version, candidate=args.candidate)
+    print(f"{'candidate' if args.candidate else 'latest'} -> {manifest['version']}")
     return 0

@@ -29,6 +29,9 @@ from edgeface.settings import S3Settings, Settings, load
 MODEL_NAME = "model.data"
 MANIFEST_NAME = "manifest.json"
 LATEST_NAME = "latest"
+#: The version the sites compare with ``latest`` on live faces before the fleet moves (shadow
+#: evaluation, edgeface/live/shadow.py); empty: none.
+CANDIDATE_NAME = "candidate"
 VERSION_RE = re.compile(r"^\d{8}T\d{6}Z$")
 VERSION_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -133,13 +136,21 @@ class ModelStore:
         return [v for v in candidates if self.backend.read(f"{v}/{MANIFEST_NAME}") is not None]
 
     def latest(self) -> str | None:
-        raw = self.backend.read(LATEST_NAME)
-        if raw is None:
+        return self._pointer(LATEST_NAME)
+
+    def candidate(self) -> str | None:
+        """The version marked for shadow evaluation at the sites, if any."""
+        return self._pointer(CANDIDATE_NAME)
+
+    def _pointer(self, name: str) -> str | None:
+        raw = self.backend.read(name)
+        version = raw.decode("utf-8", "replace").strip() if raw is not None else ""
+        if not version:
             return None
-        version = raw.decode("utf-8", "replace").strip()
         if not VERSION_RE.match(version):
-            raise StoreError(f"{self.where}/{LATEST_NAME} holds {version[:40]!r}, not a version",
-                             "fix it with: edgeface model promote VERSION")
+            raise StoreError(f"{self.where}/{name} holds {version[:40]!r}, not a version",
+                             f"fix it with: edgeface model promote {'--candidate ' if name == CANDIDATE_NAME else ''}"
+                             "VERSION")
         return version
 
     def resolve(self, version: str) -> str:
@@ -205,8 +216,9 @@ class ModelStore:
         return self.fetch(version)[1]
 
     def push(self, path: str | os.PathLike, training_report: dict | None = None, evaluation: dict | None = None,
-             tolerance: float = DEFAULT_TOLERANCE) -> str:
-        """Publish a model file as a new version and point ``latest`` at it. Returns the version.
+             tolerance: float = DEFAULT_TOLERANCE, candidate: bool = False) -> str:
+        """Publish a model file as a new version and point ``latest`` at it — or, ``candidate``,
+        the ``candidate`` pointer (the sites evaluate it beside ``latest``). Returns the version.
 
         The manifest carries the model's evaluation (``edgeface.evaluation.manifest_summary``) so
         that versions can be compared later: ``evaluation`` (an ``evaluate`` report of this model),
@@ -230,7 +242,7 @@ class ModelStore:
         }
         self.backend.write(f"{version}/{MODEL_NAME}", data)
         self.backend.write(f"{version}/{MANIFEST_NAME}", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
-        self.backend.write(LATEST_NAME, version.encode())
+        self.backend.write(CANDIDATE_NAME if candidate else LATEST_NAME, version.encode())
         return version
 
     def refuse_same_as_latest(self, path: str | os.PathLike) -> None:
@@ -250,11 +262,17 @@ class ModelStore:
                          "check the training report for skipped images and people not enrolled, train again, "
                          "or pass --allow-same to publish it anyway")
 
-    def promote(self, version: str) -> dict:
-        """Point ``latest`` at an existing, verified version (e.g. roll back)."""
+    def promote(self, version: str, candidate: bool = False) -> dict:
+        """Point ``latest`` (or, ``candidate``, the candidate) at an existing, verified version
+        (e.g. roll back). A candidate promoted to ``latest`` is a candidate no more."""
         manifest = self.verify(version)
-        self.backend.write(LATEST_NAME, manifest["version"].encode())
+        self.backend.write(CANDIDATE_NAME if candidate else LATEST_NAME, manifest["version"].encode())
+        if not candidate and self.candidate() == manifest["version"]:
+            self.backend.write(CANDIDATE_NAME, b"")
         return manifest
+
+    def withdraw_candidate(self) -> None:
+        self.backend.write(CANDIDATE_NAME, b"")
 
     def _new_version(self) -> str:
         now = datetime.now(timezone.utc).replace(microsecond=0)

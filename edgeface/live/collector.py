@@ -50,6 +50,14 @@ class LiveCollector(Collector):
         yield from self._stages(snap)
         yield from self._model(snap)
         yield from uplink_metrics(snap.faces_by_version, snap.uplink)    # faces per model version, MQTT, outbox
+        shadow = CounterMetricFamily("edgeface_shadow_faces_total", "faces matched by the serving version and "
+                                     "the candidate, by how their decisions compare", labels=["camera", "candidate",
+                                                                                            "result"])
+        for candidate, cameras in sorted(snap.shadow.items()):
+            for camera, results in sorted(cameras.items()):
+                for result, count in results.items():
+                    shadow.add_metric([camera, candidate, result], count)
+        yield shadow
         yield GaugeMetricFamily("edgeface_analysis_queue_depth", "analysis jobs waiting",
                                 value=snap.analysis_queue_depth)
         yield CounterMetricFamily("edgeface_analysis_failures_total", "detections/encodings that failed",

@@ -60,6 +60,7 @@ class ModelStatus:
     reloads: dict[str, int]        # {"ok": n, "failed": n}
     local: dict[str, int]          # the site's corrections in effect: {"is": n, "not": n}
     local_error: str | None        # why the saved corrections could not be used (the model works without)
+    candidate: str | None          # a version evaluated beside this one on live faces (shadow), if any
 
     def as_json(self) -> dict:
         return asdict(self)

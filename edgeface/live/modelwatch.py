@@ -22,6 +22,7 @@ from edgeface.lifecycle import LogOnChange, Service
 from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
 from edgeface.overlay import Correction, Overlay, OverlayError, OverlayFile, corrected
+from edgeface.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class LoadedModel:
     loaded_at: float      # epoch seconds
     generation: int       # increases with every swap; pipelines re-check faces when it changes
     local: int = 0        # the site's corrections in ``matcher`` (edgeface.overlay)
+    candidate: Matcher | None = None       # a version evaluated beside this one, never shown (shadow)
+    candidate_version: str | None = None
 
 
 def check_usable(model: FaceModel, source: str) -> None:
@@ -60,6 +63,7 @@ class ModelHolder:
         self.last_error: str | None = None
         self.reloads = {"ok": 0, "failed": 0}
         self._file = overlay
+        self._candidate: tuple[Matcher, str] | None = None     # its own matcher, before the corrections
         self.overlay, self.overlay_error = Overlay(), None
         if overlay is not None:
             try:
@@ -111,12 +115,29 @@ class ModelHolder:
         self._file.save(overlay)         # first: a correction that cannot be kept is not in effect
         self.overlay, self.overlay_error = overlay, None
 
-    def _install(self, loaded: LoadedModel) -> None:
-        """``loaded``'s model with the current corrections, as a new generation (lock held)."""
+    def _install(self, loaded: LoadedModel, generation: int | None = None) -> None:
+        """``loaded``'s model with the current corrections and candidate, as a new generation
+        unless ``generation`` is given (lock held)."""
         assert self._model_matcher is not None
-        generation = (self._current.generation + 1) if self._current else 1
+        if generation is None:
+            generation = (self._current.generation + 1) if self._current else 1
+        matcher, version = self._candidate if self._candidate else (None, None)
         self._current = replace(loaded, matcher=corrected(self._model_matcher, self.overlay), generation=generation,
-                                local=len(self.overlay))
+                                local=len(self.overlay), candidate_version=version,
+                                candidate=None if matcher is None else corrected(matcher, self.overlay))
+
+    def set_candidate(self, model: FaceModel | None, version: str | None = None) -> None:
+        """Evaluate ``model`` beside the one in use (shadow: it names nothing); None: stop. The
+        same generation: the faces on camera need no new look for it."""
+        if model is not None:
+            check_usable(model, version or "the candidate")
+        with self._lock:
+            self._candidate = None if model is None else (model.matcher(self.tolerance), version or "candidate")
+            if self._current is not None:
+                self._install(self._current, self._current.generation)
+        if model is not None:
+            log.info("candidate model %s evaluated beside the one in use (%d identities)", version,
+                     model.identity_count)
 
     def refuse(self, message: str) -> None:
         with self._lock:
@@ -136,6 +157,7 @@ class ModelHolder:
             "last_error": self.last_error,
             "reloads": dict(self.reloads),
             "local": {kind: sum(c.kind == kind for c in self.overlay.corrections) for kind in ("is", "not")},
+            "candidate": self._candidate[1] if self._candidate else None,
             "local_error": self.overlay_error,
         }
 
@@ -173,7 +195,9 @@ class StoreModelSource:
         return f"store {self.store.where} ({self.version})"
 
     def fingerprint(self):
-        return self.store.latest() if self.version == "latest" else self.version
+        if self.version == "latest":
+            return self.store.latest()
+        return self.store.candidate() if self.version == "candidate" else self.version
 
     def load(self) -> tuple[FaceModel, str, str | None]:
         version = self.fingerprint()
@@ -185,6 +209,35 @@ class StoreModelSource:
             if old != target:
                 old.unlink(missing_ok=True)
         return FaceModel.load(target), f"{self.describe()} → {version}", version
+
+
+class CandidateWatcher(Service):
+    """Follows the store's candidate (``edgeface model push --candidate``) into ``holder`` for
+    shadow evaluation: loaded when it appears or moves, dropped when it is withdrawn."""
+
+    def __init__(self, holder: ModelHolder, source: StoreModelSource, interval_s: float = 2.0):
+        super().__init__("candidate-watcher")
+        self.holder, self.source, self.interval_s = holder, source, interval_s
+        self._version: object = None
+        self._errors = LogOnChange(repeat_s=600.0)
+
+    def check_now(self) -> None:
+        try:
+            version = self.source.fingerprint()
+            if version == self._version:
+                return
+            model = None if version is None else self.source.load()[0]
+        except Exception as err:  # noqa: BLE001 - a bad or unreachable candidate must not stop the app
+            if self._errors.fresh(str(err)):
+                log.warning("candidate model not evaluated: %s", err)
+            return
+        self.holder.set_candidate(model, version)
+        self._version = version
+
+    def run(self) -> None:
+        self.check_now()
+        while not self.wait(self.interval_s):
+            self.check_now()
 
 
 class ModelWatcher(Service):
@@ -246,3 +299,12 @@ class ModelWatcher(Service):
         self._loaded_once.set()
         while not self.wait(self.interval_s):
             self.check_now()
+
+
+def start_watchers(holder: ModelHolder, model: ModelSettings) -> tuple[ModelWatcher, list[CandidateWatcher]]:
+    """The watcher of the model in use, from the store or the file, and, with a store, of its
+    candidate (shadow evaluation), started."""
+    if not model.store:
+        return ModelWatcher(holder, FileModelSource(model.file), model.reload_interval_s).start(), []
+    return (ModelWatcher(holder, StoreModelSource(model.store, model.version), model.reload_interval_s).start(),
+            [CandidateWatcher(holder, StoreModelSource(model.store, "candidate"), model.reload_interval_s).start()])

@@ -62,7 +62,8 @@ class FramePipeline:
     def __init__(self, camera_id: str, analyzer: Analyzer, models: ModelHolder, settings: LiveSettings | None = None,
                  on_event: Callable[[RecognitionEvent], object] | None = None, *,
                  stages: StageTimes | None = None,
-                 on_sighting: Callable[[list[Sighting]], object] | None = None):
+                 on_sighting: Callable[[list[Sighting]], object] | None = None,
+                 on_shadow: Callable[[str, str, str, str], object] | None = None):
         self.camera_id = camera_id
         self.analyzer = analyzer
         self.models = models
@@ -71,6 +72,7 @@ class FramePipeline:
         self.on_event = on_event
         self.on_sighting = on_sighting     # reported tracks seen again (visit history)
         self.tracker = CameraTracker(camera_id, self.settings, self.stages)
+        self.tracker.on_shadow = on_shadow  # a candidate model's decisions beside ours (edgeface.uplink.stats)
         self.stats = PipelineStats()
         self._pending: Future[Observation | None] | None = None   # our job, queued or running
         self._pending_job: AnalysisJob | None = None    # its frame (the events' context) and plan

@@ -73,6 +73,8 @@ class FaceSeen:
     look: np.ndarray | None = None            # its look at this encoding
     alone: Match | None = None                # the encoding matched alone
     with_track: Match | None = None           # the track's recent encodings and this one, matched by their mean
+    shadow_alone: Match | None = None         # the same two, by the candidate version (shadow evaluation)
+    shadow_with_track: Match | None = None
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,15 @@ def _match(plan: SearchPlan, faces: list[FaceSeen], encodings: np.ndarray, gray:
     probes = np.stack([vector if face.track is None else probe_of([*views[face.track].encodings, vector])
                        for face, vector in zip(faces, encodings)])
     with_track = matcher.match(probes, margin=margin)
-    return [replace(face, encoding=vector, alone=a, with_track=w, look=appearance(gray, face.box))
-            for face, vector, a, w in zip(faces, encodings, alone, with_track)]
+    faces = [replace(face, encoding=vector, alone=a, with_track=w, look=appearance(gray, face.box))
+             for face, vector, a, w in zip(faces, encodings, alone, with_track)]
+    candidate = plan.model.candidate
+    if candidate is None:
+        return faces
+    # Shadow evaluation: the same probes by the candidate version, a fraction of a millisecond.
+    return [replace(face, shadow_alone=a, shadow_with_track=w)
+            for face, a, w in zip(faces, candidate.match(encodings, margin=margin),
+                                  candidate.match(probes, margin=margin))]
 
 
 def _find_faces(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: SearchPlan) -> tuple[list[Box], bool]:

@@ -22,7 +22,7 @@ from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
 from edgeface.live.interface import CameraFeed, CameraStatus, ModelStatus
 from edgeface.live.metrics import StageTimes
-from edgeface.live.modelwatch import FileModelSource, ModelHolder, ModelWatcher, StoreModelSource
+from edgeface.live.modelwatch import ModelHolder, ModelWatcher, start_watchers
 from edgeface.live.people import People
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.stills import StillRecognizer
@@ -73,10 +73,9 @@ class LiveService:
         parts.callback(self.history.close)
         parts.callback(self.history.flush, 5.0)
         self.history.start()
-        source = (StoreModelSource(s.model.store, s.model.version) if s.model.store
-                  else FileModelSource(s.model.file))
-        self.watcher = ModelWatcher(self.models, source, s.model.reload_interval_s).start()
-        parts.callback(self.watcher.close)
+        self.watcher, candidates = start_watchers(self.models, s.model)
+        for watcher in (self.watcher, *candidates):
+            parts.callback(watcher.close)
         parts.callback(self.stills.close)
         parts.callback(self.workers.close)
         parts.callback(self.registry.close)      # stops sources; their workers stop with them
@@ -104,7 +103,8 @@ class LiveService:
     def _pipeline(self, camera_id: str) -> FramePipeline:
         assert self.analyzer is not None, "cameras are read only once the service started"
         pipeline = FramePipeline(camera_id, self.analyzer, self.models, self.settings.live, on_event=self._on_event,
-                                 stages=self.stages, on_sighting=self.history.seen)
+                                 stages=self.stages, on_sighting=self.history.seen,
+                                 on_shadow=self.uplink.stats.record_shadow)
         pipeline.options = self.camera_settings.get(camera_id)
         return pipeline
 

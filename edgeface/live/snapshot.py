@@ -39,6 +39,7 @@ class LiveSnapshot:
     model_version: str | None
     model_reloads: dict[str, int]
     faces_by_version: dict[str, dict[str, int]]    # model version -> result -> faces
+    shadow: dict[str, dict[str, dict[str, int]]]   # candidate version -> camera -> result -> faces
     uplink: dict = field(default_factory=dict)     # ``Uplink.status()``
     analysis_queue_depth: int = 0
     analysis_failures: int = 0
@@ -48,5 +49,5 @@ def take_snapshot(service: LiveService) -> LiveSnapshot:
     model, analyzer, uplink = service.model_status(), service.analyzer, service.uplink
     return LiveSnapshot(
         service.workers.figures(service.camera_ids()), dict(service.history.counts), service.stages.snapshot(),
-        model.loaded, model.version, model.reloads, uplink.stats.counts(), uplink.status(),
+        model.loaded, model.version, model.reloads, uplink.stats.counts(), uplink.stats.shadow(), uplink.status(),
         analyzer.queue_depth() if analyzer else 0, analyzer.failures if analyzer else 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel
 from edgeface.live.plan import Observation, SearchKind, SearchPlan, TrackView
 from edgeface.live.tracking import Pair, Track, TrackSet, TrackState
+from edgeface.matcher import UNKNOWN
 from edgeface.settings import LiveSettings
 
 #: With no face in the scaled copy, the whole frame is searched at full resolution at most this
@@ -36,6 +38,7 @@ class CameraTracker:
         self.stages = stages or StageTimes()
         self.options = CameraOptions()     # the operator's settings; the service swaps in new ones
         self.tracks = TrackSet(settings)
+        self.on_shadow: Callable[[str, str, str, str], object] | None = None   # (camera, serving, candidate, result)
         self.searched_at = -math.inf       # frame time of the last whole-frame search
         self.swept_at = -math.inf          # ... of the last full-resolution one
 
@@ -82,6 +85,10 @@ class CameraTracker:
             elif face.encoding is not None and face.alone is not None and face.with_track is not None:
                 kept = self.tracks.verify(tr, face.encoding, t, face.alone.name)
                 match = face.with_track if kept is tr else face.alone   # a new face's mean is its encoding
+                shadow = face.shadow_with_track if kept is tr else face.shadow_alone
+                if shadow is not None and self.on_shadow is not None:
+                    self.on_shadow(self.camera_id, seen.model.version, seen.model.candidate_version or "",
+                                   shadow_result(match.name, shadow.name))
                 kept.remember(face.encoding)
                 kept.look = face.look
                 if self.tracks.apply(kept, match, t, seen.model.generation):
@@ -159,3 +166,12 @@ def view(tr: Track, t: float) -> TrackView:
     return TrackView(tr.id, tr.box, tr.seen_at, tr.predicted_box(t), tr.state, tr.doubtful, tr.generation,
                      tr.encoded_at, tr.born_at, tr.look if tr.named_until == math.inf else None,
                      tuple(tr.encodings))
+
+
+def shadow_result(serving: str, candidate: str) -> str:
+    """One face's two decisions as ``edgeface.uplink.stats.SHADOW_RESULTS`` counts them."""
+    if serving == candidate:
+        return "same"
+    if serving == UNKNOWN:
+        return "newly_named"
+    return "newly_unknown" if candidate == UNKNOWN else "changed_name"
