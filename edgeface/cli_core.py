@@ -113,6 +113,14 @@ def register(sub) -> None:
     p = msub.add_parser("verify", help="check a version (default latest) against its manifest")
     p.add_argument("version", nargs="?", default="latest")
     p.set_defaults(handler=cmd_model_verify)
+    p = msub.add_parser("gate", help="may a candidate move on from the canary sites? (their shadow evaluation, "
+                                     "from the core's MQTT broker: EDGEFACE_MQTT_URL)")
+    p.add_argument("version")
+    p.add_argument("--canary", action="append", required=True, metavar="SITE",
+                   help="a canary site whose report counts (repeatable)")
+    p.add_argument("--min-compared", type=whole_number(0), default=200, metavar="N",
+                   help="faces each canary site must have compared (default 200)")
+    p.set_defaults(handler=cmd_model_gate)
     p = msub.add_parser("promote", help="point latest at a version (e.g. to roll back), or the candidate")
     p.add_argument("version", nargs="?", help="a version; with --candidate and none: no candidate any more")
     p.add_argument("--candidate", action="store_true", help="point the candidate at it instead of latest")
@@ -211,6 +219,22 @@ def cmd_model_verify(args) -> int:
     manifest = _store(args).verify(args.version)
     identities = len(manifest.get("identities") or [])
     print(f"{manifest['version']}: OK (sha256 {manifest['sha256']}, {identities} identities)")
+    return 0
+
+
+def cmd_model_gate(args) -> int:
+    from edgeface.errors import EdgefaceError
+    from edgeface.uplink.accuracy import collect_stats, shadow_verdict
+
+    url = args.settings.uplink.url
+    if not url:
+        raise EdgefaceError("no MQTT broker to read the sites' reports from", "set EDGEFACE_MQTT_URL (the core's)")
+    problems = shadow_verdict(collect_stats(url), args.version, args.canary, args.min_compared)
+    if problems:
+        raise EdgefaceError(f"{args.version} may not move on: " + "; ".join(problems),
+                            "fix the model (a changed name is a wrong name at the sites), or wait for more faces")
+    print(f"{args.version}: the canary sites ({', '.join(args.canary)}) compared it on live faces with no "
+          f"changed name (at least {args.min_compared} faces each)")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.uplink.stats import RESULTS
+from edgeface.uplink.stats import RESULTS, SHADOW_RESULTS
 
 STATS_TOPIC = "edgeface/+/model/+/stats"
 QUIET_S = 0.5        # retained messages come at once on subscribing: this long without one means all came
@@ -98,10 +98,31 @@ def accuracy_table(manifests: dict[str, dict[str, Any]],
                 for result in RESULTS:
                     counts[result] += int(per_version[version].get(result, 0))
         faces = sum(counts.values())
+        shadow = {r: sum(int((per_version.get(version, {}).get("shadow") or {}).get(r, 0))
+                         for per_version in stats.values()) for r in (*SHADOW_RESULTS, "compared")}
         rows.append({"version": version, "in_store": version in manifests, "evaluation": evaluation,
                      "sites": sites, "faces": faces, **counts,
-                     **{f"{r}_rate": (counts[r] / faces if faces else None) for r in RESULTS}})
+                     **{f"{r}_rate": (counts[r] / faces if faces else None) for r in RESULTS},
+                     "shadow": shadow if shadow["compared"] else None})
     return rows
+
+
+def shadow_verdict(stats: dict[str, dict[str, dict[str, Any]]], version: str, sites: list[str],
+                   min_compared: int) -> list[str]:
+    """Why ``version`` may not move on from the canary ``sites`` (empty: it may): a site that has
+    not compared it on live faces, compared fewer than ``min_compared``, or named any face
+    differently from the version it serves (a changed name is the failure that must block)."""
+    problems = []
+    for site in sites:
+        shadow = (stats.get(site, {}).get(version) or {}).get("shadow")
+        if not shadow:
+            problems.append(f"site {site} has not evaluated {version} on live faces")
+        elif int(shadow.get("changed_name", 0)) > 0:
+            problems.append(f"site {site}: {shadow['changed_name']} of {shadow.get('compared', 0)} faces named "
+                            f"as someone else than by {shadow.get('against') or 'the version in use'}")
+        elif int(shadow.get("compared", 0)) < min_compared:
+            problems.append(f"site {site} compared {shadow.get('compared', 0)} faces, fewer than {min_compared}")
+    return problems
 
 
 def accuracy_figure(rows: list[dict[str, Any]]):
@@ -157,6 +178,9 @@ def cmd_accuracy(out: Path, args) -> int:
     for r in rows:
         acc = r["evaluation"].get("leave_one_out_accuracy")
         rates = ", ".join(f"{res.replace('_', ' ')} {r[f'{res}_rate']:.0%}" for res in RESULTS) if r["faces"] else ""
+        shadow = r["shadow"]
+        compared = (f"; as a candidate: {shadow['compared']} faces compared, {shadow['changed_name']} changed name, "
+                    f"{shadow['newly_named']} newly named, {shadow['newly_unknown']} newly unknown") if shadow else ""
         print(f"  {r['version']}: leave-one-out {'n/a' if acc is None else f'{acc:.1%}'}; "
-              f"{r['faces']} faces at the edge" + (f" ({rates})" if rates else ""))
+              f"{r['faces']} faces at the edge" + (f" ({rates})" if rates else "") + compared)
     return 0

@@ -161,7 +161,7 @@ def test_tekton_resources_carry_the_recipe_files_verbatim():
     docs = render(MANIFESTS / "tekton")
     assert sorted((d["kind"], d["metadata"]["name"]) for d in docs) == [
         ("ConfigMap", "edgeface-model-image-recipe"), ("Pipeline", "edgeface-model-image"),
-        ("Task", "edgeface-build-model-image"), ("Task", "edgeface-fetch-model"),
+        ("Task", "edgeface-build-model-image"), ("Task", "edgeface-check-shadow"), ("Task", "edgeface-fetch-model"),
         ("Task", "edgeface-propose-model-tag")]
     data = one(docs, "ConfigMap")["data"]
     for name in ("Containerfile", "entrypoint.sh"):

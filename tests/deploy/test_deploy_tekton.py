@@ -46,7 +46,8 @@ def test_one_v1_resource_per_file_and_the_promised_results():
         assert len(docs) == 1 and docs[0]["apiVersion"] == "tekton.dev/v1", path
     definition = load_definition()
     assert tuple(r["name"] for r in definition.pipeline["spec"]["results"]) == RESULT_NAMES
-    assert [t["name"] for t in task_order(definition.pipeline)] == ["fetch-model", "build-model-image", "propose-tag"]
+    assert [t["name"] for t in task_order(definition.pipeline)] == ["fetch-model", "build-model-image", "check-shadow",
+                                                                   "propose-tag"]
 
 
 def test_scripts_take_params_through_env_not_inline():
