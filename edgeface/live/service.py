@@ -17,7 +17,6 @@ from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import EngineSettings, FaceEngine
-from edgeface.errors import EdgefaceError
 from edgeface.history import EventQuery, History, Page, Visit
 from edgeface.history.cameras import CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
