@@ -17,6 +17,7 @@ from webapp.auth import init_auth
 from webapp.blueprints import api, discovery, feeds, ops, ui
 from webapp.config import AppSettings
 from webapp.errors import install_error_handlers
+from webapp.proxies import TrustedProxyFix
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def create_app(settings: AppSettings | None = None, *, start: bool = True) -> Fl
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, settings.api_token, settings.secure_cookies, settings.viewer_token)
     install_error_handlers(app)
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.trusted_proxies, settings.proxy_hops)  # type: ignore[method-assign]
     for module in (ui, api, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edgeface.live.service import ServiceConfig
-from edgeface.settings import HttpSettings, ImageSettings, Settings, default, load
+from edgeface.settings import HttpSettings, ImageSettings, Network, Settings, default, load
 
 
 @dataclass
@@ -21,6 +21,8 @@ class AppSettings:
     threads: int = default(HttpSettings, "threads")
     log_level: str = default(HttpSettings, "log_level")
     max_image_pixels: int = default(ImageSettings, "max_pixels")
+    trusted_proxies: list[Network] = field(default_factory=list)
+    proxy_hops: int = default(HttpSettings, "proxy_hops")
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
     @classmethod
@@ -31,6 +33,7 @@ class AppSettings:
                    viewer_token=http.viewer_token.get_secret_value() if http.viewer_token else None,
                    max_upload_bytes=http.max_upload_bytes, secure_cookies=http.secure_cookies,
                    threads=http.threads, log_level=http.log_level, max_image_pixels=settings.images.max_pixels,
+                   trusted_proxies=list(http.trusted_proxies), proxy_hops=http.proxy_hops,
                    service=ServiceConfig.from_settings(settings))
 
     @classmethod
@@ -45,7 +48,8 @@ class AppSettings:
                 "api_token": "set" if self.api_token else "unset",
                 "viewer_token": "set" if self.viewer_token else "unset",
                 "camera_token": "set" if s.camera_token else "unset",
-                "allowed_networks": [str(n) for n in s.allowed_networks]}
+                "allowed_networks": [str(n) for n in s.allowed_networks],
+                "trusted_proxies": [str(n) for n in self.trusted_proxies]}
 
     def __repr__(self) -> str:  # tokens are plain strings here: never let a repr carry them
         return f"AppSettings({self.summary()})"

@@ -7,11 +7,10 @@ Timeouts on the probes are generous liveness bounds (the machine is shared), not
 
 from __future__ import annotations
 
-import socket
 from contextlib import ExitStack, closing
 
 import requests
-from hostile_helpers import API_TOKEN, assert_no_traceback, assert_still_streaming
+from hostile_helpers import API_TOKEN, assert_no_traceback, assert_still_streaming, read_head
 from test_hostile_slow import connect, status_of
 
 from webapp.server import CONNECTIONS_PER_ADDRESS, HEAD_TIMEOUT_S, PREAUTH_BODY_BYTES, WORKER_CONNECTIONS
@@ -28,17 +27,6 @@ STALLED_HEADS = [
 
 def healthz(app) -> int:
     return requests.get(app.base + "/healthz", timeout=5).status_code
-
-
-def reply_head(sock: socket.socket) -> bytes:
-    """Everything up to the end of a response head (and whatever came with it)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_bodies_that_never_come_hold_no_thread(hostile_app):
@@ -60,7 +48,7 @@ def test_bodies_that_never_come_hold_no_thread(hostile_app):
         assert_still_streaming(app)
         first = stalled[0]
         first.settimeout(2 * HEAD_TIMEOUT_S + 30)
-        answer = reply_head(first)
+        answer = read_head(first)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b'"error"' in answer or first.recv(4096)
     assert healthz(app) == 200
@@ -75,7 +63,7 @@ def test_a_stranger_cannot_send_a_large_body(hostile_app):
     with closing(connect(app)) as sock:
         sock.sendall(b"POST /api/v1/recognize HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
                      b"Content-Length: " + str(big).encode() + b"\r\n\r\n")
-        answer = reply_head(sock)
+        answer = read_head(sock)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
     assert b"larger bodies need credentials" in answer
     wrong = requests.post(app.base + "/api/v1/recognize", data=b"x" * big,
@@ -95,28 +83,28 @@ def test_expect_100_continue_and_chunked_bodies(hostile_app):
     with closing(connect(app, "127.0.0.30")) as sock:
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                      b"Expect: 100-continue\r\nContent-Length: " + str(len(form)).encode() + b"\r\n\r\n")
-        assert reply_head(sock).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        assert read_head(sock).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
         sock.sendall(form)
-        answer = reply_head(sock)
+        answer = read_head(sock)
         assert answer.startswith(b"HTTP/1.1 401"), answer[:300]
         assert b"100 Continue" not in answer
     with closing(connect(app, "127.0.0.30")) as sock:
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n")
-        assert reply_head(sock).startswith(b"HTTP/1.1 413")
+        assert read_head(sock).startswith(b"HTTP/1.1 413")
     chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(form), form)
     with closing(connect(app, "127.0.0.31")) as sock:
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
-        assert reply_head(sock).startswith(b"HTTP/1.1 401")
+        assert read_head(sock).startswith(b"HTTP/1.1 401")
     with closing(connect(app, "127.0.0.31")) as sock:
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                      + b"ffff\r\n" + b"a" * 0xFFFF + b"\r\n")
-        assert reply_head(sock).startswith(b"HTTP/1.1 413")
+        assert read_head(sock).startswith(b"HTTP/1.1 413")
     for smuggled in (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
                      b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Transfer-Encoding: gzip\r\n"):
         with closing(connect(app, "127.0.0.31")) as sock:
             sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\n" + smuggled + b"\r\nhello")
-            assert reply_head(sock)[:12] in (b"HTTP/1.1 400", b"HTTP/1.1 501"), smuggled
+            assert read_head(sock)[:12] in (b"HTTP/1.1 400", b"HTTP/1.1 501"), smuggled
 
 
 def test_more_slow_connections_than_the_limit_leave_healthz_answering(hostile_app):
