@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -37,6 +38,8 @@ BODY_MIN_RATE = 64 * 1024
 #: The largest body a request without credentials may send (a login form, a registration):
 #: larger ones need a token first, so strangers cannot make the app buffer megabytes.
 PREAUTH_BODY_BYTES = 64 * 1024
+#: Chunk size lines and trailers, allowed on top of the limit for a chunked body.
+CHUNKED_OVERHEAD = 8 * 1024
 #: gunicorn's worker_connections (see gunicorn.conf.py): open connections, all kinds together.
 #: At the limit a new connection takes the place of the oldest one still sending its request
 #: (or idling between requests), so probes and operators get in however many clients dawdle.
@@ -219,7 +222,7 @@ class HeadBufferingWorker(ThreadWorker):
         head = conn.head
         if head.chunked:
             end, conn.scan_from = chunked_end(conn.buf, conn.scan_from)
-            if end is None and len(conn.buf) - conn.head_end > conn.body_limit:
+            if (end or len(conn.buf)) - conn.head_end > conn.body_limit + CHUNKED_OVERHEAD:
                 raise BadFraming(f"request body is larger than the limit of {conn.body_limit} bytes", 413)
         else:
             end = conn.head_end + head.length
@@ -230,8 +233,10 @@ class HeadBufferingWorker(ThreadWorker):
 
     def _body_limit(self, head: RequestHead) -> int:
         app = getattr(self, "wsgi", None)
-        upload_limit = int(getattr(app, "config", {}).get("MAX_CONTENT_LENGTH") or PREAUTH_BODY_BYTES)
-        if app is None or head_authenticated(app, head.header("authorization"), head.header("cookie")):
+        if not isinstance(app, Flask):       # not the edgeface app: no credentials to look at
+            return PREAUTH_BODY_BYTES
+        upload_limit = int(app.config.get("MAX_CONTENT_LENGTH") or PREAUTH_BODY_BYTES)
+        if head_authenticated(app, head.header("authorization"), head.header("cookie")):
             return max(upload_limit, PREAUTH_BODY_BYTES)
         return PREAUTH_BODY_BYTES
 

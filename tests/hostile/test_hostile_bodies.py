@@ -98,7 +98,7 @@ def test_expect_100_continue_and_chunked_bodies(hostile_app):
         assert read_head(sock).startswith(b"HTTP/1.1 401")
     with closing(connect(app, "127.0.0.31")) as sock:
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     + b"ffff\r\n" + b"a" * 0xFFFF + b"\r\n")
+                     + (b"ffff\r\n" + b"a" * 0xFFFF + b"\r\n") * 2)
         assert read_head(sock).startswith(b"HTTP/1.1 413")
     for smuggled in (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
                      b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Transfer-Encoding: gzip\r\n"):
