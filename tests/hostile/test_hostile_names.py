@@ -1,11 +1,16 @@
 """Control characters in names, whichever way they come in (round 3, row 8): a discovered
 device's announced name (percent-encoded in its ONVIF scope) and the name an admin gives when
-adding it are checked like a PATCH's; none is stored with a line break, NUL or escape."""
+adding it are checked like a PATCH's, a name given at /register or announced over mDNS by the
+registry; none is stored with a line break, NUL or escape."""
 
 from __future__ import annotations
 
+import pytest
 from test_camera_discovery import Announcer
 from webapp_helpers import wait_until
+
+from edgeface.cameras.registry import CameraRegistry
+from edgeface.errors import ConfigError
 
 CONTROL = "%0A%0D%00%1B"
 
@@ -33,3 +38,16 @@ def test_a_discovered_name_with_control_characters_is_never_stored(router_app):
             app.request("DELETE", f"/api/v1/cameras/{camera_id}")
     finally:
         cam.close()
+
+
+def test_a_name_announced_over_mdns_or_register_with_control_characters_is_refused():
+    """The registry's own check, under /register's and the mDNS browser's (an instance name is
+    anyone's text): the camera is refused, never stored with such a name."""
+    registry = CameraRegistry()
+    try:
+        for name in ("Door\n", "a\rb", "a\x00b", "\x1b[31mred"):
+            with pytest.raises(ConfigError, match="control characters"):
+                registry.register_device("127.0.0.1", None, 9, name=name)
+        assert registry.list() == []
+    finally:
+        registry.close()
