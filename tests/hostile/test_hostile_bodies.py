@@ -73,6 +73,15 @@ def test_a_stranger_cannot_send_a_large_body(hostile_app):
     right = requests.post(app.base + "/api/v1/recognize", files={"image": ("x.jpg", b"x" * big)},
                           headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=60)
     assert right.status_code == 400 and "not a readable image" in right.json()["error"]
+    with requests.Session() as operator:          # a logged-in session counts as credentials too
+        assert operator.post(app.base + "/login", data={"token": API_TOKEN}, allow_redirects=False,
+                             timeout=30).status_code == 302
+        by_session = operator.post(app.base + "/api/v1/recognize", files={"image": ("x.jpg", b"x" * big)}, timeout=60)
+        assert by_session.status_code == 400 and "not a readable image" in by_session.json()["error"]
+        real = operator.cookies["edgeface_session"]
+    forged = requests.post(app.base + "/api/v1/recognize", files={"image": ("x.jpg", b"x" * big)}, timeout=60,
+                           headers={"Cookie": f"edgeface_session={real[:-4]}AAAA"})
+    assert forged.status_code == 413
 
 
 def test_expect_100_continue_and_chunked_bodies(hostile_app):
