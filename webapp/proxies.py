@@ -17,6 +17,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from edgeface.settings import Network
 
 
+def is_trusted(peer: str | None, networks: Iterable[Network]) -> bool:
+    """Whether the TCP peer ``peer`` (IPv4-mapped IPv6 as IPv4, as a dual-stack socket shows it)
+    is in one of ``networks``."""
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
 class TrustedProxyFix:
     """WSGI middleware: ``ProxyFix(x_for=hops, x_proto=hops)`` for peers in ``networks``, else nothing."""
 
@@ -25,14 +37,7 @@ class TrustedProxyFix:
         self.networks = list(networks)
         self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
 
-    def trusted(self, peer: str | None) -> bool:
-        try:
-            address = ipaddress.ip_address(peer or "")
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
-
     def __call__(self, environ, start_response):
-        if self.networks and self.trusted(environ.get("REMOTE_ADDR")):
+        if self.networks and is_trusted(environ.get("REMOTE_ADDR"), self.networks):
             return self.fixed(environ, start_response)
         return self.app(environ, start_response)

@@ -4,7 +4,6 @@ and the worker class both use (``HeadBufferingWorker``)."""
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
 import runpy
 import selectors
@@ -22,6 +21,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from webapp.auth import head_authenticated
 from webapp.config import AppSettings
 from webapp.framing import BadFraming, RequestHead, chunked_end, parse_head, without_expect
+from webapp.proxies import is_trusted
 
 CONFIG_FILE = Path(__file__).with_name("gunicorn.conf.py")
 
@@ -147,12 +147,7 @@ class HeadBufferingWorker(ThreadWorker):
         return False
 
     def _is_proxy(self, peer: str) -> bool:
-        networks = getattr(self._settings(), "trusted_proxies", ())
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in networks)
+        return is_trusted(peer, getattr(self._settings(), "trusted_proxies", ()))
 
     def _settings(self):
         return getattr(getattr(self, "wsgi", None), "config", {}).get("EDGEFACE_SETTINGS")

@@ -6,11 +6,13 @@ for everyone but the clients that gave a right token before."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from urllib.parse import quote
 
 from hostile_helpers import API_TOKEN, ROUTER, assert_no_traceback, request_from
 
+from webapp.proxies import is_trusted
 from webapp.ratelimit import GLOBAL_BURST, GLOBAL_FAILURES_PER_S, client_key
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -45,6 +47,9 @@ def test_ipv6_clients_count_per_64(router_app):
     assert login(router_app, RIGHT, "2001:db8:1:1::1") == 302           # the next /64
     assert client_key("2001:db8:1::1") == client_key("2001:db8:1:0:ffff::1") == "2001:db8:1::/64"
     assert client_key("::ffff:192.0.2.1") == "192.0.2.1" and client_key("192.0.2.1") == "192.0.2.1"
+    networks = [ipaddress.ip_network("10.42.0.0/16")]
+    assert is_trusted("10.42.3.4", networks) and is_trusted("::ffff:10.42.3.4", networks)
+    assert not is_trusted("10.43.0.1", networks) and not is_trusted("", networks) and not is_trusted("x", networks)
 
 
 def test_guessing_from_many_addresses_is_capped_and_known_clients_keep_working(router_app):
