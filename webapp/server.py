@@ -311,8 +311,12 @@ class HeadBufferingWorker(ThreadWorker):
         try:
             super().run()
         finally:
-            if self.probe_pool is not None:
-                self.probe_pool.shutdown(wait=False)
+            self.close()
+
+    def close(self) -> None:
+        """The probes' threads end with the worker (gunicorn ends the worker's ``run``)."""
+        if self.probe_pool is not None:
+            self.probe_pool.shutdown(wait=False)
 
 
 def _send_and_close(sock: socket.socket, response: bytes) -> None:
