@@ -16,6 +16,7 @@ without touching the process's.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -185,11 +186,28 @@ class HttpSettings(Section):
                                description="mark the session cookie Secure (behind HTTPS)")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = env(
         "EDGEFACE_LOG_LEVEL", default="info", description="gunicorn's log level")
+    trusted_proxies: list[Network] = env(
+        "EDGEFACE_TRUSTED_PROXIES", default_factory=list, example="10.42.0.0/16",
+        description="comma-separated CIDRs of the reverse proxies in front (an OpenShift Route's router): "
+                    "only requests from them have `X-Forwarded-For` believed, which per-client limits then "
+                    "use; unset: no proxy, `X-Forwarded-For` ignored")
+    proxy_hops: int = env("EDGEFACE_PROXY_HOPS", default=1, ge=1, le=5,
+                          description="how many trusted proxies in a row add to `X-Forwarded-For` (a Route: 1)")
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [ipaddress.ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()]
+        except ValueError as err:  # re-raised below naming the variable
+            raise ValueError(f"{str(err)[:80]}: use CIDRs such as 10.42.0.0/16, separated by commas") from None
 
     @field_validator("viewer_token")
     @classmethod
@@ -355,6 +373,10 @@ class LiveSettings(Section):
     recognize_queue: int = env("EDGEFACE_RECOGNIZE_QUEUE", default=2, ge=1,
                                description="`/api/v1/recognize`: uploads running (one at a time) or waiting; "
                                            "beyond, 503 + Retry-After")
+    recognize_idle_s: float = env("EDGEFACE_RECOGNIZE_IDLE_S", default=30.0, gt=0,
+                                  description="`/api/v1/recognize`: the uploads' engine stops after this long "
+                                              "without an upload, giving its memory back (the next upload "
+                                              "starts it again, ~1 s)")
     jpeg_quality: int = env("EDGEFACE_LIVE_JPEG_QUALITY", default=80, ge=1, le=100,
                             description="JPEG quality of the annotated output frames (1 … 100)")
     output_delay_s: float = env("EDGEFACE_LIVE_OUTPUT_DELAY_S", default=0.3, ge=0, le=2.0,

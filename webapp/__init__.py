@@ -22,6 +22,7 @@ from webapp.auth import init_auth
 from webapp.blueprints import api, corrections, discovery, feeds, ops, ui
 from webapp.config import summary
 from webapp.errors import install_error_handlers
+from webapp.proxies import TrustedProxyFix
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.config.update(MAX_CONTENT_LENGTH=http.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, _secret(http.api_token), http.secure_cookies, _secret(http.viewer_token))
     install_error_handlers(app)
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, http.trusted_proxies, http.proxy_hops)  # type: ignore[method-assign]
     for module in (ui, api, corrections, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__

@@ -12,7 +12,8 @@
   also hold for every view through ``_check_access``.
 - ``/healthz``, ``/readyz`` are open (probes); ``/register`` checks the camera token itself.
 - Wrong secrets are limited per client address (``webapp.ratelimit``): after 10 wrong API or
-  login tokens (or camera tokens, counted apart) in a minute, that address gets 429.
+  login tokens (or camera tokens, counted apart) in a minute, that address gets 429; past 5 a
+  second from everyone together, only addresses that gave a right token before may try.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, redirect, request, session, url_for
+from itsdangerous import BadSignature
+from werkzeug.http import parse_cookie
 
 from edgeface.errors import ConfigError
 from webapp.ratelimit import FailureLimiter
@@ -79,6 +82,10 @@ def count_failure(kind: str) -> None:
     limiter(kind).failed(request.remote_addr or "")
 
 
+def count_success(kind: str) -> None:
+    limiter(kind).succeeded(request.remote_addr or "")
+
+
 def safe_next(target: str | None, fallback: str = "/") -> str:
     """``target`` if it is a path on this site, else ``fallback``: a login link must not bounce
     the operator to another site, nor put a line break into a header.
@@ -108,9 +115,9 @@ def _fingerprint(token: str) -> str:
     return hashlib.sha256(b"edgeface-login:" + token.encode()).hexdigest()[:32]
 
 
-def _tokens() -> dict[Role, str]:
-    """The configured tokens by role."""
-    config = current_app.config
+def _tokens(config: Any = None) -> dict[Role, str]:
+    """The configured tokens by role (of the current app, or of the app ``config`` belongs to)."""
+    config = current_app.config if config is None else config
     pairs: tuple[tuple[Role, str | None], ...] = (("admin", config.get("API_TOKEN")),
                                                    ("viewer", config.get("VIEWER_TOKEN")))
     return {role: token for role, token in pairs if token}
@@ -123,6 +130,27 @@ def role_of_token(given: str | None) -> Role | None:
         if token_matches(given, token):
             found = role
     return found
+
+
+def head_authenticated(app: Flask, authorization: str | None, cookie: str | None) -> bool:
+    """Whether a request head (not yet its body) carries a configured token, as a bearer or a
+    session of it; True when no token is configured (reading is open). The server asks before
+    it reads a body larger than ``webapp.server.PREAUTH_BODY_BYTES``."""
+    tokens = _tokens(app.config)
+    if not tokens:
+        return True
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and any(token_matches(value.strip(), t) for t in tokens.values()):
+        return True
+    raw = parse_cookie(cookie or "").get(app.config["SESSION_COOKIE_NAME"])
+    serializer = app.session_interface.get_signing_serializer(app)   # type: ignore[attr-defined]
+    if not raw or serializer is None:
+        return False
+    try:
+        stored = serializer.loads(raw).get("auth")
+    except (BadSignature, AttributeError):
+        return False
+    return isinstance(stored, str) and any(hmac.compare_digest(stored, _fingerprint(t)) for t in tokens.values())
 
 
 def log_in(token: str) -> None:
@@ -234,8 +262,11 @@ def _limit_token_guesses(endpoint: str):
     if not _tokens() or (given is None and not login):
         return None
     limited = too_many_failures("api")
-    if limited is None and role_of_token(given) is None:
-        count_failure("api")
+    if limited is None:
+        if role_of_token(given) is None:
+            count_failure("api")
+        else:
+            count_success("api")
     return limited
 
 

@@ -12,4 +12,5 @@ def summary(settings: Settings) -> dict:
             "api_token": "set" if http.api_token else "unset",
             "viewer_token": "set" if http.viewer_token else "unset",
             "camera_token": "set" if cameras.token else "unset",
-            "allowed_networks": [str(n) for n in cameras.allowed_networks]}
+            "allowed_networks": [str(n) for n in cameras.allowed_networks],
+            "trusted_proxies": [str(n) for n in http.trusted_proxies]}

@@ -30,12 +30,13 @@ except ConfigError as err:   # a clear line, not gunicorn's "failed to read conf
 wsgi_app = "webapp:create_app()"
 bind = [bind_address(_http.host, _http.port)]
 workers = 1                       # see above: per-camera state must not be split across processes
-# gthread, but a connection gets a thread only with its whole request head (slow clients cannot
-# hold threads; webapp/server.py); streams are capped below the thread count (feeds.py).
+# gthread, but a connection gets a thread only with its whole request, head and body (slow clients
+# cannot hold threads; probes have threads of their own; webapp/server.py); streams are capped
+# below the thread count (feeds.py).
 worker_class = "webapp.server.HeadBufferingWorker"
 threads = _http.threads
-# Open connections (heads being read, kept alive, streaming): beyond, new ones wait in the
-# kernel's backlog. Far above the threads so that idle or slow clients cannot fill it.
+# Open connections (requests being read, kept alive, streaming), at most 64 per client address:
+# at the limit a new one takes the place of the one that has waited longest for its request.
 worker_connections = WORKER_CONNECTIONS
 timeout = 60                      # worker heartbeat; long streams are fine under gthread
 graceful_timeout = 10             # streams end themselves on shutdown (see post_worker_init)

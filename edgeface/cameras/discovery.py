@@ -42,6 +42,7 @@ ONVIF_DEVICE_NS = "http://www.onvif.org/ver10/network/wsdl"
 CAMERA_TYPE = QName(ONVIF_DEVICE_NS, "NetworkVideoTransmitter", "dn")
 MAX_DEVICES = 256
 MAX_MESSAGE = 65_535
+MAX_NAME = 100                  # as a camera's name (edgeface.history.cameras.MAX_NAME)
 MAX_TEXT = 300                  # per scope / XAddr / type kept: anyone on the link may send these
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)   # Linux; Python names it from 3.12 on
 
@@ -206,6 +207,42 @@ class OnvifDiscovery:
             log.info("ONVIF camera %s at %s said goodbye", gone.id, gone.address)
 
 
+class CappedLog(logging.Filter):
+    """At most one record per ``every_s``, cut to ``max_chars`` printable characters, the number
+    left out said in the next one. For loggers of libraries that log what strangers send: the
+    WSDiscovery library logs every message without an action whole (1000 messages of 60 kB from
+    anyone on the link grew the app log by 60 MB in 12 s)."""
+
+    def __init__(self, every_s: float = 60.0, max_chars: int = 200):
+        super().__init__()
+        self.every_s, self.max_chars = every_s, max_chars
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._left_out = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self._left_out += 1
+                return False
+            self._next = now + self.every_s
+            left_out, self._left_out = self._left_out, 0
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string in a library's record: log its template
+            text = str(record.msg)
+        shown = "".join(ch if ch.isprintable() else " " for ch in text[:self.max_chars])
+        more = f" … ({len(text)} characters)" if len(text) > self.max_chars else ""
+        record.msg, record.args = "%s%s%s", (shown, more, f" [{left_out} more like it left out]" if left_out else "")
+        record.exc_info = record.exc_text = None
+        return True
+
+
+#: The library's logger that quotes whole messages (``wsdiscovery.message``: "No action received").
+logging.getLogger("wsdiscovery.message").addFilter(CappedLog())
+
+
 def interface_address(interface: str, *, check_bind: bool = False) -> ipaddress.IPv4Address:
     """``interface`` as an address; with ``check_bind``, also that it is one of this host's
     (``edgeface serve`` checks before gunicorn starts, so a typo is one clear line)."""
@@ -238,8 +275,10 @@ def _text(value: Any) -> str:
 
 
 def _scope_name(scopes: list[str]) -> str | None:
+    """The name scope, percent-decoded: control characters it encoded (``%0A``, ``%1B``) are
+    dropped after decoding, as in every other name."""
     prefix = "onvif://www.onvif.org/name/"
     for scope in scopes:
         if scope.startswith(prefix):
-            return unquote(scope[len(prefix):])[:100] or None
+            return _text(unquote(scope[len(prefix):]))[:MAX_NAME].strip() or None
     return None

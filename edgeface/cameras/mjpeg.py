@@ -33,6 +33,20 @@ SOI = b"\xff\xd8\xff"  # start of image, followed by the first marker's FF
 READ_CHUNK = 64 * 1024
 #: Oversized frames in a row (no good one between) after which the camera is disconnected.
 OVERSIZED_BEFORE_GIVING_UP = 3
+#: Bytes outside any JPEG (part headers, boundaries, junk) in a row after which it is disconnected.
+JUNK_BEFORE_GIVING_UP = 16 * 2**20
+#: Interim (1xx) answers skipped before the real one: http.client would skip them without end.
+MAX_INTERIM_RESPONSES = 8
+
+
+class _BoundedResponse(http.client.HTTPResponse):
+    """``http.client``'s response, but an endless run of ``100 Continue`` answers is an error."""
+
+    def _read_status(self):
+        self._interim = getattr(self, "_interim", 0) + 1
+        if self._interim > MAX_INTERIM_RESPONSES + 1:
+            raise http.client.HTTPException(f"more than {MAX_INTERIM_RESPONSES} interim answers")
+        return super()._read_status()   # type: ignore[misc]
 
 
 class StreamError(EdgefaceError):
@@ -223,6 +237,7 @@ class MjpegStream:
 
     def __iter__(self) -> Iterator[bytes]:
         response = self._open()
+        frames, skipped = 0, 0      # at the last frame: bytes skipped since, part headers and junk
         try:
             while True:
                 try:
@@ -235,6 +250,12 @@ class MjpegStream:
                 if not data:
                     raise self._closed_error("the camera closed the stream")
                 yield from self.parser.feed(data)
+                stats = self.parser.stats
+                if stats.frames != frames:
+                    frames, skipped = stats.frames, stats.skipped_bytes
+                elif stats.skipped_bytes - skipped > JUNK_BEFORE_GIVING_UP:
+                    raise StreamRejected(f"{redact(self.url)}: {stats.skipped_bytes - skipped} bytes without a JPEG "
+                                         "frame (endless part headers or junk)", "check the camera's stream URL")
                 if self.parser.stats.oversized_in_a_row >= OVERSIZED_BEFORE_GIVING_UP:
                     raise StreamRejected(f"{redact(self.url)}: {self.parser.stats.refusal}",
                                          "lower the camera's resolution or JPEG quality setting")
@@ -269,6 +290,7 @@ class MjpegStream:
             raise StreamError(f"{redact(self.url)}: not an http(s) URL", "MJPEG streams are served over HTTP")
         conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = conn_cls(parts.hostname, port, timeout=self.timeout)
+        conn.response_class = _BoundedResponse
         with self._lock:
             if self._closed.is_set():
                 raise StreamClosed(f"{redact(self.url)}: stream closed by the reader")

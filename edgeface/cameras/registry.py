@@ -84,6 +84,8 @@ class CameraRegistry:
         addr = allowed_address(ip, self.allowed_networks)  # the URL below is built from this object
         if token is not None and not _printable(token):
             raise ConfigError("camera token contains control characters", "use a plain text token")
+        if name is not None and not _printable(name):  # an mDNS instance name is anyone's text too
+            raise ConfigError("camera name contains control characters", "announce a printable name")
         if not _printable(path) or " " in path or "#" in path:  # an mDNS TXT path is anyone's text
             raise ConfigError(f"camera stream path {path[:60]!r} is not a URL path",
                               "advertise a plain path such as /stream")

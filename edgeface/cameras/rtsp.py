@@ -1,9 +1,11 @@
 """RTSP and RTMP details OpenCV does not give: the transport per camera, and why an open failed.
 
-OpenCV's FFmpeg backend says only "not opened". When an RTSP camera cannot be opened,
-:func:`diagnose` asks it once itself (``DESCRIBE``, with basic or digest authentication as the
-camera demands) and turns the answer into an error an operator can act on, e.g.
-``401 Unauthorized: check the camera's user name and password``.
+OpenCV's FFmpeg backend says only "not opened". Before FFmpeg opens an RTSP camera,
+:func:`check` asks it once itself (``DESCRIBE``, with basic or digest authentication as the
+camera demands) and turns an answer other than 200 into an error an operator can act on, e.g.
+``401 Unauthorized: check the camera's user name and password``; a redirect is refused there
+(FFmpeg would follow it without end). What the server sends is bounded (line length, header
+count, SDP size); an answer that is not RTSP is a clear error, never a traceback.
 """
 
 from __future__ import annotations
@@ -109,36 +111,78 @@ ffmpeg_open = _OptionsGate().opening
 
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443}
+#: Bounds on what an RTSP server may send us: a camera added by an admin (or anything it redirects
+#: to) can be hostile. Real answers are a dozen short headers and an SDP of a few kB.
+MAX_LINE = 4096
+MAX_HEADERS = 64
+MAX_SDP = 64 * 1024
+_STATUS_RE = re.compile(rb"RTSP/\d\.\d (\d{3})(?:[ \t][^\r\n]*)?\r?\n\Z")
+_KEPT_HEADERS = ("www-authenticate",)
+
+
+class NotRtsp(StreamRejected):
+    """The server's answer breaks RTSP, or one of the bounds above."""
+
+
+def check(url: str, timeout: float) -> StreamError | None:
+    """None when the RTSP server answers ``DESCRIBE`` with 200, else why not (as ``diagnose``).
+
+    Asked before FFmpeg opens the URL: FFmpeg follows redirects without end (a server answering
+    302 to itself got 24 188 connections in 25 s), so a redirecting server is refused here, with
+    what to do, and FFmpeg never sees it. Never raises.
+    """
+    return _ask(url, timeout, None)
 
 
 def diagnose(url: str, timeout: float) -> StreamError:
     """Why ``url`` cannot be played, asked of the server itself; never raises. Plain RTSP gets a
     ``DESCRIBE``; RTMP and the TLS schemes only a connection (their handshakes are FFmpeg's job)."""
+    where = _where(urlsplit(url))
+    playable = StreamError(f"{where}: the camera answers but the stream cannot be played",
+                           "check its codec (H.264 or H.265) and the transport (transport=tcp or udp)")
+    return _ask(url, timeout, playable) or playable
+
+
+def _where(parts) -> str:
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 554)
+    except ValueError:
+        port = "?"
+    return f"{parts.hostname or ''}:{port}"
+
+
+def _ask(url: str, timeout: float, if_ok: StreamError | None) -> StreamError | None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 554)
-    where = f"{host}:{port}"
+    where = _where(parts)
     try:
+        host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 554)
         if scheme != "rtsp":
             socket.create_connection((host, port), timeout=timeout).close()
-            return StreamError(f"{where}: the server answers but FFmpeg cannot play {parts.path or '/'}",
-                               "check the stream path (is something publishing to it?) and credentials")
+            return if_ok and StreamError(f"{where}: the server answers but FFmpeg cannot play {parts.path or '/'}",
+                                         "check the stream path (is something publishing to it?) and credentials")
         status = _describe(parts, timeout)
+    except StreamError as err:
+        return err
     except ConnectionRefusedError:
         return StreamClosed(f"{where}: connection refused", "check the address and port, and that the server is on")
     except TimeoutError:
         return StreamStalled(f"{where}: no answer within {timeout:g} s", "check the address and the network")
     except OSError as err:
         return StreamClosed(f"{where}: {err.strerror or err.__class__.__name__}", "check the address and the network")
+    except ValueError:      # a port out of range: the URL check lets none through, but never a traceback
+        return StreamError(f"{where}: malformed URL", "check the host and port of the camera URL")
+    if status == 200:
+        return if_ok
     if status == 401:
         return StreamRejected("401 Unauthorized: check the camera's user name and password",
                               "give them in the URL as rtsp://USER:PASSWORD@HOST/PATH")
     if status == 404:
         return StreamRejected(f"404 Not Found: {where} has no stream at {parts.path or '/'}",
                               "check the stream path in the camera's manual")
-    if status == 200:
-        return StreamError(f"{where}: the camera answers but the stream cannot be played",
-                           "check its codec (H.264 or H.265) and the transport (transport=tcp or udp)")
+    if 300 <= status < 400:
+        return StreamRejected(f"{where}: the camera redirects (RTSP status {status}); redirects are not followed",
+                              "add the camera with the URL it redirects to (see its Location header)")
     return StreamError(f"{where}: RTSP status {status}", "check the camera's address and settings")
 
 
@@ -148,36 +192,57 @@ def _describe(parts, timeout: float) -> int:
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
     with socket.create_connection((parts.hostname, parts.port or 554), timeout=timeout) as sock:
         reader = sock.makefile("rb")
-        status, headers = _request(sock, reader, target, 1, None)
+        status, headers = _request(sock, reader, target, 1, None, _where(parts))
         if status != 401 or not user:
             return status
         challenges = [v for k, v in headers if k == "www-authenticate"]
         authorization = _authorization(challenges, user, password, target)
         if authorization is None:
             return status
-        status, _ = _request(sock, reader, target, 2, authorization)
+        status, _ = _request(sock, reader, target, 2, authorization, _where(parts))
         return status
 
 
-def _request(sock: socket.socket, reader, target: str, cseq: int, authorization: str | None
+def _request(sock: socket.socket, reader, target: str, cseq: int, authorization: str | None, where: str
              ) -> tuple[int, list[tuple[str, str]]]:
     lines = [f"DESCRIBE {target} RTSP/1.0", f"CSeq: {cseq}", "Accept: application/sdp",
              "User-Agent: edgeface"]
     if authorization:
         lines.append(f"Authorization: {authorization}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    status_line = reader.readline(1024).decode("latin-1")
-    if not status_line.startswith("RTSP/"):
-        raise OSError(0, "not an RTSP server")
-    headers = []
+    return _read_answer(reader, where)
+
+
+def _read_answer(reader, where: str) -> tuple[int, list[tuple[str, str]]]:
+    """Status and the headers we use of one RTSP answer, its body (an SDP) read past, all bounded."""
+    match = _STATUS_RE.match(reader.readline(MAX_LINE))
+    if not match:
+        raise NotRtsp(f"{where}: not an RTSP server (its answer does not start with an RTSP status line)",
+                      "check the address and port: is this the camera's RTSP port?")
+    headers: list[tuple[str, str]] = []
     length = 0
-    while (line := reader.readline(4096).decode("latin-1").strip()):
-        name, _, value = line.partition(":")
-        headers.append((name.strip().lower(), value.strip()))
-        if name.strip().lower() == "content-length":
-            length = int(value.strip() or 0)
-    reader.read(min(length, 65536))  # the body (an SDP), so a second request reads its own answer
-    return int(status_line.split()[1]), headers
+    for _ in range(MAX_HEADERS + 1):
+        line = reader.readline(MAX_LINE)
+        if not line.endswith(b"\n"):
+            raise NotRtsp(f"{where}: the server's answer ended early or has a header line over {MAX_LINE} bytes",
+                          "check the address and port: is this a camera?")
+        text = line.decode("latin-1").strip()
+        if not text:
+            break
+        name, _, value = text.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name == "content-length":
+            if not value.isdigit() or int(value) > MAX_SDP:
+                raise NotRtsp(f"{where}: the server announces a body of {value[:20]!r} bytes (at most {MAX_SDP})",
+                              "check the address and port: is this a camera?")
+            length = int(value)
+        elif name in _KEPT_HEADERS and len(headers) < 16:
+            headers.append((name, value[:MAX_LINE]))
+    else:
+        raise NotRtsp(f"{where}: the server sends more than {MAX_HEADERS} header lines",
+                      "check the address and port: is this a camera?")
+    reader.read(length)  # the body (an SDP), so a second request reads its own answer
+    return int(match.group(1)), headers
 
 
 def _authorization(challenges: list[str], user: str, password: str, uri: str) -> str | None:

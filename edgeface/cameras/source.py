@@ -336,6 +336,8 @@ class CameraSource(Service):
             return cv2.VideoCapture(int(url) if url.isdigit() else url)
         ms = int(self.stall_timeout * 1000)
         url, transport = rtsp.split_transport(url)
+        if url.lower().startswith("rtsp://") and (refused := rtsp.check(url, self.stall_timeout)) is not None:
+            raise refused     # FFmpeg follows redirects without end: it sees only servers that answer 200
         with rtsp.ffmpeg_open(transport):
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
                                     [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])

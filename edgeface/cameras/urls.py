@@ -76,7 +76,11 @@ def parse_camera_url(url: str, schemes: Iterable[str]) -> SplitResult:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
-        raise ConfigError(f"camera URL is malformed: {str(err)[:80]}",
+        # Never urllib's own words: they quote parts of the URL ("'admin:hunter2@cam' does not
+        # appear to be an IPv4 or IPv6 address"), password included.
+        what = "its port is not a number from 1 to 65535" if "port" in str(err).lower() else \
+            "its host is not a host name or IP address"
+        raise ConfigError(f"camera URL is malformed: {what}",
                           "write it as SCHEME://HOST[:PORT]/PATH, IPv6 hosts in brackets, ports 1-65535") from None
     if not _NETLOC_RE.match(parts.netloc):
         raise ConfigError("camera URL is malformed: its host part is not a host name or IP address",

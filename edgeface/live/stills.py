@@ -1,8 +1,11 @@
 """Faces in uploaded still images (``POST /api/v1/recognize``), off the request threads.
 
 Uploads are decoded and searched one at a time on their own engine, which starts with the first
-upload (most edge sites never get one, and its child process costs ~110 MB); ``queue`` bounds
-the uploads running or waiting, and one more is refused at once (HTTP 503).
+upload (most edge sites never get one, and its child process costs ~110 MB) and stops after
+``recognize_idle_s`` without one (a burst of big photos left it 300 MB larger for good); ``queue``
+bounds the uploads running or waiting, and one more is refused at once (HTTP 503). JPEGs are
+decoded at the scale detection needs (``images.load_image_scaled``), boxes given in the upload's
+pixels.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.errors import EdgefaceError
-from edgeface.images import load_image
+from edgeface.images import load_image_scaled
 from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.recognize import STILL_SETTINGS, recognize_faces
@@ -32,6 +36,9 @@ class StillRecognizer:
 
     def __init__(self, models: ModelHolder, live: LiveSettings):
         self._models = models
+        self._idle_s = live.recognize_idle_s
+        self._last_use = 0.0
+        self._idle_timer: threading.Timer | None = None
         self._queue = live.recognize_queue
         self._processes = live.analysis_processes
         # Like the cameras' engine, in a child process: dlib here would starve camera threads of
@@ -63,8 +70,35 @@ class StillRecognizer:
         if loaded is None:
             raise EdgefaceError("no model is loaded yet", "see /readyz; check the model file or store")
         try:
-            return recognize_faces(self._engine(), loaded.matcher, load_image(data, name=name))
+            rgb, scale = load_image_scaled(data, name=name, min_side=self._settings.max_side)
+            faces = recognize_faces(self._engine(), loaded.matcher, rgb)
         finally:
+            del data
+            self._last_use = time.monotonic()
+            self._schedule_retire()
+            _trim_heap()
+        for face in faces:
+            face["box"] = [round(v * scale) for v in face["box"]]
+        return faces
+
+    def _schedule_retire(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = threading.Timer(self._idle_s, self._retire_soon)
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
+
+    def _retire_soon(self) -> None:
+        """On the pool's thread, so it never overlaps an upload."""
+        try:
+            self._pool.submit(self._retire)
+        except RuntimeError:          # closing
+            pass
+
+    def _retire(self) -> None:
+        if self.engine is not None and time.monotonic() - self._last_use >= self._idle_s:
+            engine, self.engine = self.engine, None
+            engine.close()
             _trim_heap()
 
     def _engine(self) -> FaceEngine | ProcessEngine:
@@ -75,6 +109,8 @@ class StillRecognizer:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         if self.engine is not None:
             self.engine.close()
 

@@ -23,7 +23,7 @@ for folder in ("cameras", "webapp"):  # their helper modules, shared rather than
 
 from camera_helpers import LiveCamera  # noqa: E402
 from helpers import free_port  # noqa: E402
-from hostile_helpers import API_TOKEN, CAMERA_TOKEN  # noqa: E402
+from hostile_helpers import API_TOKEN, CAMERA_TOKEN, ROUTER, UPLOADS_ENGINE_IDLE_S  # noqa: E402
 from webapp_helpers import App  # noqa: E402
 
 
@@ -52,12 +52,30 @@ def good_camera(jpeg_frames):
 def hostile_app(sample_model, good_camera, tmp_path_factory):
     """The app under attack, reading ``good_camera`` (added by API: API URLs need no allowed network)."""
     logs = tmp_path_factory.mktemp("hostile")
-    env = {"EDGEFACE_API_TOKEN": API_TOKEN, "EDGEFACE_CAMERA_TOKEN": CAMERA_TOKEN}
+    env = {"EDGEFACE_API_TOKEN": API_TOKEN, "EDGEFACE_CAMERA_TOKEN": CAMERA_TOKEN,
+           "EDGEFACE_RECOGNIZE_IDLE_S": str(UPLOADS_ENGINE_IDLE_S)}
     app = App(free_port(), env, logs / "app.log", "--model", str(sample_model), "--allowed-networks", "::1/128")
     try:
         app.wait_ready()
         added = app.request("POST", "/api/v1/cameras", json={"url": good_camera.url(), "id": "good"})
         assert added.status_code == 201, added.text
         yield SimpleNamespace(app=app, camera_id="good", camera=good_camera)
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def router_app(sample_model, tmp_path_factory):
+    """A second app, as behind an OpenShift Route (``EDGEFACE_TRUSTED_PROXIES`` = ``ROUTER``), also
+    listening for ONVIF cameras on loopback. Its own process: the guess floods thrown at it must not
+    hold ``hostile_app``'s limits for the rest of the suite."""
+    logs = tmp_path_factory.mktemp("router")
+    env = {"EDGEFACE_API_TOKEN": API_TOKEN, "EDGEFACE_CAMERA_TOKEN": CAMERA_TOKEN,
+           "EDGEFACE_TRUSTED_PROXIES": f"{ROUTER}/32", "EDGEFACE_DISCOVERY_INTERFACE": "127.0.0.1",
+           "EDGEFACE_EVENTS_DIR": str(logs / "events")}
+    app = App(free_port(), env, logs / "app.log", "--model", str(sample_model))
+    try:
+        app.wait_ready()
+        yield app
     finally:
         app.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import socket
 from urllib.parse import urlsplit
 
 from webapp_helpers import App, wait_until
@@ -14,6 +15,10 @@ from edgeface.jpegmeta import SOF_MARKERS
 
 API_TOKEN = "hostile-api-" + secrets.token_urlsafe(12)
 CAMERA_TOKEN = "hostile-cam-" + secrets.token_urlsafe(12)
+#: ``hostile_app``'s uploads engine stops after this long without an upload.
+UPLOADS_ENGINE_IDLE_S = 4.0
+#: The "router" of the ``router_app`` fixture: the one peer whose X-Forwarded-For that app believes.
+ROUTER = "127.0.0.9"
 
 
 class Reply:
@@ -38,6 +43,18 @@ def request_from(source_ip: str, app: App, method: str, target: str, body: str |
         return Reply(conn.getresponse())
     finally:
         conn.close()
+
+
+def read_head(sock: socket.socket) -> bytes:
+    """Bytes from ``sock`` up to the end of a request or response head (and what came with it),
+    or all there was when the peer closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def assert_still_streaming(app: App, camera_id: str = "good") -> None:

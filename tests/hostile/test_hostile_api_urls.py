@@ -82,3 +82,25 @@ def test_the_good_camera_streamed_through_it_all(hostile_app):
     assert_still_streaming(hostile_app.app)
     assert_no_traceback(hostile_app.app)
     assert API_TOKEN not in hostile_app.app.log()
+
+
+#: Bad URLs carrying a password (round 3, row 7): urllib's own messages quote parts of them.
+BAD_URLS_WITH_SECRETS = [
+    "http://[admin:hunter2@cam]/",
+    "rtsp://[admin:hunter2@cam]:554/live",
+    "http://admin@cam:hunter2/",
+    "rtsp://admin:hunter2@cam:hunter2/",
+    "http://admin:hunter2@[::1/",
+    "http://admin:hunter2@cam:99999/",
+    "http://admin:hunter2@cam/\x00",
+    "http://admin:hunter2@cäm/",
+    "http://admin:hunter2@cam/" + "a" * 3000,
+    "ftp://admin:hunter2@cam/",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS_WITH_SECRETS, ids=lambda v: v[:40])
+def test_a_refused_url_never_quotes_its_secret(hostile_app, url):
+    reply = hostile_app.app.request("POST", "/api/v1/cameras", json={"url": url})
+    assert reply.status_code == 400, (reply.status_code, reply.text[:300])
+    assert "hunter2" not in reply.text and reply.json()["hint"], reply.text[:300]

@@ -12,7 +12,7 @@ import pytest
 from camera_helpers import part, start_multipart, wait_until
 from hostile_helpers import assert_no_traceback, assert_still_streaming, with_size
 
-from edgeface.cameras.mjpeg import JpegStreamParser
+from edgeface.cameras.mjpeg import JpegStreamParser, MjpegStream, StreamError, StreamRejected
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.images import decode_jpeg
 from edgeface.jpegmeta import MAX_PIXELS, dimensions
@@ -112,3 +112,27 @@ def test_oversized_camera_added_to_the_app(hostile_app, jpeg_frames, scripted_ca
     finally:
         app.request("DELETE", "/api/v1/cameras/huge")
     assert_no_traceback(app)
+
+
+def test_endless_part_headers_and_interim_answers_end_with_a_clear_error(scripted_camera):
+    """MJPEG cameras that send part headers (or junk) without end, or '100 Continue' without end
+    (http.client skips those forever): the stream ends with an error saying so, nothing buffered."""
+
+    def endless_headers(handler):
+        start_multipart(handler, b"multipart/x-mixed-replace; boundary=frame")
+        line = b"--frame\r\nContent-Type: image/jpeg\r\nX-Pad: " + b"a" * 60_000 + b"\r\n"
+        while not scripted_camera.released.is_set():
+            handler.wfile.write(line)
+
+    def endless_continue(handler):
+        while not scripted_camera.released.is_set():
+            handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    scripted_camera.scripts["/headers"] = endless_headers
+    scripted_camera.scripts["/continue"] = endless_continue
+    stream = MjpegStream(scripted_camera.url("/headers"))
+    with pytest.raises(StreamRejected, match="bytes without a JPEG frame"):
+        list(stream)
+    assert len(stream.parser._buf) < 1024
+    with pytest.raises(StreamError, match="cannot request the stream"):
+        list(MjpegStream(scripted_camera.url("/continue")))

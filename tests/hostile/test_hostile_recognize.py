@@ -9,9 +9,10 @@ import threading
 
 import psutil
 import pytest
-from hostile_helpers import assert_no_traceback, assert_still_streaming
+from hostile_helpers import assert_no_traceback, assert_still_streaming, with_size
 from PIL import Image
 from test_hostile_uploads import png
+from webapp_helpers import wait_until
 
 from edgeface import jpegmeta
 
@@ -93,3 +94,39 @@ def test_memory_is_given_back(hostile_app, obama):
         assert recognize(app, data).status_code == 200
     after = worker_rss_mb(app)
     assert after - before < ALLOWED_GROWTH_MB, (before, after)
+
+
+def engines(app) -> list[psutil.Process]:
+    """The app's face-engine children (the cameras' and, while it runs, the uploads')."""
+    return [p for p in psutil.Process(app.pid).children(recursive=True) if "engine_process" in " ".join(p.cmdline())]
+
+
+def app_rss_mb(app) -> float:
+    procs = [psutil.Process(app.pid), *psutil.Process(app.pid).children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs) / 2**20
+
+
+def test_a_tiny_jpeg_claiming_many_pixels_costs_nothing(hostile_app, jpeg_frames):
+    """The issue's 629-byte JPEG claiming 4096x4096 (2.3 s and 300 MB a call): refused by its header."""
+    bomb = with_size(jpeg_frames[0][:629], 4096, 4096)
+    reply = recognize(hostile_app.app, bomb)
+    assert reply.status_code == 400, reply.text
+    assert "cannot hold a whole 4096x4096 JPEG" in reply.json()["error"] and reply.json()["hint"]
+
+
+def test_the_uploads_engine_gives_its_memory_back_after_a_burst(hostile_app, obama):
+    """A burst of 8 MP photos grows the uploads' engine; UPLOADS_ENGINE_IDLE_S after the last
+    one it stops (the memory goes with its process), and the next upload starts it again."""
+    app = hostile_app.app
+    data = jpeg_of(obama.resize((3840, 2160)))
+    for _ in range(4):
+        assert recognize(app, data).status_code == 200
+    uploads_engine = max(engines(app), key=lambda p: p.create_time())
+    during = app_rss_mb(app)
+    wait_until(lambda: not uploads_engine.is_running() or uploads_engine.status() == psutil.STATUS_ZOMBIE,
+               what="the idle uploads engine to stop")
+    after = app_rss_mb(app)
+    print(f"\napp RSS with children: {during:.0f} MB after the burst, {after:.0f} MB once the uploads engine "
+          f"stopped ({uploads_engine.pid})")
+    assert after < during
+    assert [f["name"] for f in recognize(app, jpeg_of(obama)).json()["faces"]] == ["Barack Obama"]

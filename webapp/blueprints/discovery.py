@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.discovery import DiscoveredDevice
 from edgeface.cameras.urls import is_valid_camera_id, slugify
+from edgeface.history.cameras import parse_changes
 from webapp.auth import require_admin
 from webapp.blueprints.common import service
 from webapp.errors import error_response
@@ -51,11 +52,12 @@ def add_discovered(device_id: str):
     if url is None:
         return error_response(400, "'url' must be an rtsp:// or rtsps:// URL without credentials in it",
                               "give the credentials as 'username' and 'password'")
-    name = body.get("name", "").strip() or device.name
+    # The PATCH route's check, for the admin's name and the one the device announced alike.
+    name = parse_changes({"name": body.get("name", "").strip() or device.name})["name"]
     camera_id = _camera_id(name, device)
     camera_id = service().add_camera(url, camera_id)
     if name:
-        service().change_camera(camera_id, {"name": name[:100]})
+        service().change_camera(camera_id, {"name": name})
     service().discovered_added(device_id, camera_id)
     status = service().camera(camera_id)
     return jsonify(status.as_json() if status else {"id": camera_id}), 201

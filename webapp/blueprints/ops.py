@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import generate_latest
 
 from edgeface.live.interface import CONTENT_TYPE, RegistrationRefused
-from webapp.auth import count_failure, too_many_failures
+from webapp.auth import count_failure, count_success, too_many_failures
 from webapp.blueprints.common import service
 from webapp.errors import error_response
 
@@ -74,4 +74,5 @@ def register():
         count_failure("camera")
         log.warning("registration from %s refused: %s", request.remote_addr, err.message)
         return error_response(403, err.message, err.hint)
+    count_success("camera")
     return jsonify(status="registered", camera=camera_id)
