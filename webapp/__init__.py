@@ -18,7 +18,7 @@ from edgeface.live.service import LiveService
 from edgeface.settings import Settings, load
 from webapp.audit import install_audit
 from webapp.auth import init_auth
-from webapp.blueprints import api, discovery, feeds, ops, ui
+from webapp.blueprints import api, discovery, feeds, ops, review, ui
 from webapp.config import summary
 from webapp.errors import install_error_handlers
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.config.update(MAX_CONTENT_LENGTH=http.max_upload_bytes, EDGEFACE_SETTINGS=settings)
     init_auth(app, _secret(http.api_token), http.secure_cookies, _secret(http.viewer_token))
     install_error_handlers(app)
-    for module in (ui, api, feeds, ops, discovery):
+    for module in (ui, api, review, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__
 

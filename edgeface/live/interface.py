@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from edgeface.cameras.discovery import DiscoveredDevice
-from edgeface.history import EventQuery, Page, Visit
+from edgeface.history import Archive, EventQuery, Page, Visit
 from edgeface.history.cameras import CameraOptions
 from edgeface.live.admission import RegistrationRefused
 from edgeface.live.broadcast import FrameBroadcaster
@@ -123,3 +123,4 @@ class LiveApi(Protocol):
     def event(self, event_id: str) -> Visit | None: ...
     def event_image(self, event_id: str, kind: str) -> bytes | None: ...   # kind: snapshot | frame
     def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]: ...
+    def archive(self) -> Archive: ...   # review, bulk delete/export, who is here now, camera states

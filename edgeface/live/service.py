@@ -15,7 +15,7 @@ from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
-from edgeface.history import EventQuery, History, Page, Visit
+from edgeface.history import Archive, EventQuery, History, Page, Visit
 from edgeface.history.cameras import CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, live_engine
@@ -46,6 +46,7 @@ class LiveService:
                                jpeg_quality=live.jpeg_quality)
         self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
+        self._archive = Archive(self.history)   # review, bulk actions, who is here now, camera states
         self.uplink = Uplink(settings.uplink, tolerance=live.tolerance)   # MQTT events, captures: when configured
         self._people = People(self.models, self.history, self.uplink)
         self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
@@ -142,8 +143,7 @@ class LiveService:
         return self.workers.feed(camera_id)
 
     def add_camera(self, url: str, camera_id: str | None = None) -> str:
-        new_id = self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
-        self.camera_config.save(new_id, url)     # read again after a restart
+        self.camera_config.save(new_id := self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API), url)
         return new_id
 
     def remove_camera(self, camera_id: str) -> bool:
@@ -165,8 +165,7 @@ class LiveService:
         return None if self.discovery is None else self.discovery.list()
 
     def discovered_added(self, device_id: str, camera_id: str) -> None:
-        if self.discovery is not None:
-            self.discovery.mark_added(device_id, camera_id)
+        return None if self.discovery is None else self.discovery.mark_added(device_id, camera_id)
 
     # -- LiveApi: the model, people, history -----------------------------------------------------
     def model_status(self) -> ModelStatus:
@@ -195,3 +194,6 @@ class LiveService:
 
     def event_image(self, event_id: str, kind: str) -> bytes | None:
         return self.history.image(event_id, kind)
+
+    def archive(self) -> Archive:
+        return self._archive
