@@ -62,5 +62,6 @@ cameras = Table(
     Column("recognition", Boolean, nullable=False, default=True),
     Column("min_face_px", Integer, nullable=False, default=0),
     Column("zone", Text, nullable=True),                 # JSON [[x, y], ...] in 0..1, or NULL
+    Column("group", Text, nullable=True),                # the operator's group ("Entrances"), or NULL
     Column("updated_at", Float, nullable=False),
 )

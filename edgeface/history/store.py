@@ -119,6 +119,7 @@ class EventQuery:
     until: float | None = None
     model_version: str | None = None
     reviewed: bool | None = None
+    cameras: tuple[str, ...] | None = None     # any of these (a camera group)
     limit: int = 50
     cursor: str | None = None
 
@@ -465,6 +466,8 @@ def filter_conditions(q: EventQuery) -> list:
                                                    (events.c.model_version, q.model_version)) if value is not None]
     if q.name:
         conds.append(name_search(q.name))
+    if q.cameras is not None:
+        conds.append(events.c.camera.in_(q.cameras))
     if q.reviewed is not None:
         conds.append(events.c.reviewed_at.is_not(None) if q.reviewed else events.c.reviewed_at.is_(None))
     if q.unknown is not None:

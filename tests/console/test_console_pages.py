@@ -228,3 +228,33 @@ def test_the_lag_badge_and_what_a_lagging_tile_says(chromium, site):
     assert said[2][0] == "badge lag bad" and "nobody" not in said[2][1] and "5 s" in said[2][1]
     problems.check()
     page.context.close()
+
+
+@pytest.mark.parametrize(("role", "size"), [("admin", "desktop"), ("viewer", "phone")])
+def test_camera_groups_on_the_grid_and_the_events_page(chromium, site, role, size):
+    site.service.change_camera("door", {"group": "Entrances"})     # as the admin's PATCH does
+    try:
+        page, problems = logged_in(chromium, site, role, size)
+        page.goto(site.base + "/")
+        page.wait_for_selector("#group-form:not([hidden])")
+        page.select_option("#f-group", "Entrances")
+        page.wait_for_url(lambda url: "group=Entrances" in url)
+        page.wait_for_selector("#camera-grid figure.tile[data-camera='door']")
+        fits(page, f"grid-group-{role}-{size}")
+        page.goto(site.base + "/events?group=Entrances")
+        page.wait_for_selector("#timeline li.event")
+        cameras = page.eval_on_selector_all("#timeline li.event .meta",
+                                            "ms => ms.map(m => m.textContent.split(' · ')[0])")
+        assert set(cameras) == {"door"}
+        assert page.eval_on_selector("#f-group", "s => s.value") == "Entrances"
+        if role == "admin":
+            page.goto(site.base + "/cameras/door")
+            page.wait_for_function("document.getElementById('set-group').value === 'Entrances'")
+            page.fill("#set-group", "Front")
+            page.click("#settings-save")
+            page.wait_for_selector("#settings-result.ok")
+            assert site.service.camera_options("door").group == "Front"
+        problems.check()
+        page.context.close()
+    finally:
+        site.service.change_camera("door", {"group": None})

@@ -105,3 +105,26 @@ def test_operator_pages_say_no_api_paths(make_app):
         shown = page.text.split("<script")[0]
         assert "/api/v1" not in shown and "GET " not in shown, path
     assert client.get("/api/v1/events/gone", headers=VIEWER_H).json["hint"].find("/api/") == -1
+
+
+def test_camera_groups_are_set_shown_and_searched(make_app):
+    app = make_app()
+    client = app.test_client()
+    for camera_id in ("door", "gate", "yard"):
+        added = client.post("/api/v1/cameras", json={"url": f"rtsp://127.0.0.1:9/{camera_id}", "id": camera_id},
+                            headers=ADMIN_H)
+        assert added.status_code == 201
+    for camera_id in ("door", "gate"):
+        changed = client.patch(f"/api/v1/cameras/{camera_id}", json={"group": " Entrances "}, headers=ADMIN_H)
+        assert changed.status_code == 200 and changed.json["group"] == "Entrances"
+    assert client.patch("/api/v1/cameras/yard", json={"group": "x" * 101}, headers=ADMIN_H).status_code == 400
+    assert client.patch("/api/v1/cameras/yard", json={"group": "Yard"}, headers=VIEWER_H).status_code == 403
+    groups = {c["id"]: c["group"] for c in client.get("/api/v1/cameras", headers=VIEWER_H).json["cameras"]}
+    assert groups == {"door": "Entrances", "gate": "Entrances", "yard": None}
+    now = time.time()
+    at_door, at_gate, _ = recorded(app, event("door", "Ada", now - 30, track=1),
+                                   event("gate", "Bob", now - 20, track=2), event("yard", "Cy", now - 10, track=3))
+    found = client.get("/api/v1/events?group=Entrances", headers=VIEWER_H).json["events"]
+    assert [e["id"] for e in found] == [at_gate.id, at_door.id]
+    assert client.get("/api/v1/events?group=Nowhere", headers=VIEWER_H).json["events"] == []
+    assert client.patch("/api/v1/cameras/door", json={"group": None}, headers=ADMIN_H).json["group"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request
@@ -114,7 +115,8 @@ def _no_camera(camera_id: str):
 
 
 # -- events (visits) -------------------------------------------------------------------------------
-EVENT_FILTERS = ("camera", "name", "unknown", "reviewed", "since", "until", "model_version", "limit", "cursor")
+EVENT_FILTERS = ("camera", "group", "name", "unknown", "reviewed", "since", "until", "model_version", "limit",
+                 "cursor")
 TIME_HINT = "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z"
 MAX_LABEL = 200
 
@@ -125,6 +127,10 @@ def list_events():
         query = _event_query(request.args)
     except ValueError as err:
         return error_response(400, str(err), f"filters: {', '.join(EVENT_FILTERS)}; {TIME_HINT}")
+    group = request.args.get("group", "").strip()
+    if group:       # the cameras the operator put in this group, now
+        query = replace(query, cameras=tuple(c for c in service().camera_ids()
+                                             if service().camera_options(c).group == group))
     page = service().query_events(query)
     names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
     return jsonify(events=[v.as_json(names[v.camera]) for v in page.events], next_cursor=page.next_cursor)

@@ -17,7 +17,7 @@ from webapp.blueprints.common import service
 bp = Blueprint("ui", __name__)
 
 #: The timeline's filters: the names of ``GET /api/v1/events``'s query parameters.
-EVENT_FILTERS = ("camera", "name", "unknown", "reviewed", "since", "until", "model_version")
+EVENT_FILTERS = ("camera", "group", "name", "unknown", "reviewed", "since", "until", "model_version")
 
 
 def _page(template: str, **context):

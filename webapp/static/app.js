@@ -112,6 +112,16 @@ const ef = {
     list.replaceChildren(...(model.identities || []).map((n) => ef.el("option", { value: n })));
   },
 
+  // The operators' camera groups into a <select> (its data-value chosen); its label shown only when there are groups.
+  fillGroups(select, cameras, shown) {
+    const chosen = select.dataset.value || "";
+    const groups = [...new Set(cameras.map((c) => c.group).filter(Boolean).concat(chosen ? [chosen] : []))].sort();
+    select.replaceChildren(ef.el("option", { value: "" }, "all"),
+      ...groups.map((g) => ef.el("option", { value: g, selected: g === chosen }, g)));
+    shown.hidden = groups.length === 0;
+    return groups;
+  },
+
   // Label/value pairs into a <dl>, one <div> per pair (so a label never wraps away from its value).
   facts(dl, pairs) {
     dl.replaceChildren(...pairs.map(([k, v]) => ef.el("div", {}, ef.el("dt", {}, k), ef.el("dd", {}, v))));

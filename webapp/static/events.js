@@ -60,6 +60,7 @@ async function initTimeline() {
     select.replaceChildren(ef.el("option", { value: "" }, "all"),
       ...cameras.map((c) => ef.el("option", { value: c.id, selected: c.id === chosen }, ef.cameraName(c))));
     if (chosen && !cameras.some((c) => c.id === chosen)) select.append(ef.el("option", { value: chosen, selected: true }, chosen));
+    ef.fillGroups(document.getElementById("f-group"), cameras, document.getElementById("group-label"));
     await ef.fillNames();
   } catch (err) { ef.showError(err); }
 }

@@ -131,9 +131,18 @@ function renderEvents(events) {
   if (!events.length) list.replaceChildren(ef.el("li", { class: "hint" }, "Nothing seen yet."));
 }
 
+// The grid shows one group when one is chosen (kept in the URL: ?group=Entrances).
+function wireGroups() {
+  const select = document.getElementById("f-group");
+  select.addEventListener("change", () => { location.search = select.value ? "group=" + encodeURIComponent(select.value) : ""; });
+}
+
 async function refreshGrid() {
   try {
-    renderGrid((await ef.api("/api/v1/cameras")).cameras);
+    const cameras = (await ef.api("/api/v1/cameras")).cameras;
+    const select = document.getElementById("f-group");
+    ef.fillGroups(select, cameras, document.getElementById("group-form"));
+    renderGrid(select.dataset.value ? cameras.filter((c) => c.group === select.dataset.value) : cameras);
     renderEvents((await ef.api("/api/v1/events?limit=12")).events);
     ef.showError(null);
   } catch (err) { ef.showError(err); }
@@ -147,6 +156,7 @@ let settingsFilled = false;
 function fillSettings(cam) {
   const form = document.getElementById("camera-settings");
   form.elements.name.value = cam.name && cam.name !== cam.id ? cam.name : "";
+  form.elements.group.value = cam.group || "";
   form.elements.enabled.checked = cam.enabled !== false;
   form.elements.recognition.checked = cam.recognition !== false;
   form.elements.min_face_px.value = cam.min_face_px ?? "";
@@ -167,6 +177,10 @@ async function refreshCamera() {
     renderPeopleNow(document.getElementById("people-now"), cam);
     if (!settingsFilled) {
       fillSettings(cam);
+      ef.api("/api/v1/cameras").then((all) => {
+        const groups = [...new Set(all.cameras.map((c) => c.group).filter(Boolean))].sort();
+        document.getElementById("camera-groups").replaceChildren(...groups.map((g) => ef.el("option", { value: g })));
+      }).catch(() => {});
       if (cam.online && window.efZone) window.efZone.newStill();
     }
     renderEvents((await ef.api("/api/v1/events?limit=20&camera=" + encodeURIComponent(cameraId))).events);
@@ -206,7 +220,8 @@ function wireCamera() {
     try {
       const zone = window.efZone ? window.efZone.get() : null;
       const minFace = form.elements.min_face_px.value === "" ? undefined : Number(form.elements.min_face_px.value);
-      const body = { name: form.elements.name.value.trim() || null, enabled: form.elements.enabled.checked,
+      const body = { name: form.elements.name.value.trim() || null, group: form.elements.group.value.trim() || null,
+        enabled: form.elements.enabled.checked,
         recognition: form.elements.recognition.checked, zone };
       if (minFace !== undefined) body.min_face_px = minFace;
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
@@ -235,5 +250,5 @@ function wireAdd() {
   });
 }
 
-if (ef.page === "grid") { wireAdd(); ef.every(refreshGrid); }
+if (ef.page === "grid") { wireAdd(); wireGroups(); ef.every(refreshGrid); }
 if (ef.page === "camera") { wireCamera(); ef.every(refreshCamera); }

@@ -1,8 +1,9 @@
-"""The review workflow and honest model versions on visits.
+"""The review workflow, honest model versions on visits, camera groups.
 
 - ``reviewed_at`` / ``reviewed_by_role``: an operator marked the visit reviewed (NULL: not yet);
 - ``model_versions``: JSON list of every model version that named the visit, in order, when more
-  than one did (a hot reload during the visit); ``model_version`` stays the one that named it first.
+  than one did (a hot reload during the visit); ``model_version`` stays the one that named it first;
+- ``cameras.group``: the operator's group of a camera (e.g. "Entrances"); NULL: none.
 
 Revision ID: 0004_review
 Revises: 0003_audit
@@ -25,9 +26,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reviewed_at", sa.Float, nullable=True))
         batch.add_column(sa.Column("reviewed_by_role", sa.String(16), nullable=True))
         batch.add_column(sa.Column("model_versions", sa.Text, nullable=True))
+    with op.batch_alter_table("cameras") as batch:
+        batch.add_column(sa.Column("group", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cameras") as batch:
+        batch.drop_column("group")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("model_versions")
         batch.drop_column("reviewed_by_role")
