@@ -147,6 +147,14 @@ def test_every_page_fits_the_screen_and_an_offline_camera_says_so(chromium, site
     facts = page.inner_text("#event-facts")
     assert "close match" in facts and "d=" not in facts and "Tracks" not in facts
     assert "still here" in facts
+    assert (page.locator("#review-toggle").count() == 1) == (role == "admin"), "a viewer is offered 'mark reviewed'"
+    if role == "admin":
+        page.click("#review-toggle")
+        page.wait_for_selector("#review-toggle >> text=Mark not reviewed")
+        assert site.service.event(lin_visit.id).reviewed_at is not None
+        page.click("#review-toggle")
+        page.wait_for_selector("#review-toggle >> text=Mark reviewed")
+        assert site.service.event(lin_visit.id).reviewed_at is None
     problems.check()
     page.context.close()
 

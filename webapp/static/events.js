@@ -229,7 +229,27 @@ async function initEvent() {
     document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), labelArea(ev));
     if (ef.canChange && !ev.label) ef.fillNames().catch((err) => ef.showError(err));
   }
+  wireReview(ev);
   document.getElementById("event-body").hidden = false;
+}
+
+// The admin marks this one event reviewed (or not); the facts say so at once.
+function wireReview(ev) {
+  const button = document.getElementById("review-toggle");
+  if (!button) return;
+  let reviewed = ev.reviewed;
+  const show = () => { button.textContent = reviewed ? "Mark not reviewed" : "Mark reviewed"; button.hidden = false; };
+  button.addEventListener("click", async () => {
+    const out = document.getElementById("review-result");
+    try {
+      await ef.api("/api/v1/events/review", { method: "POST", json: { ids: [ev.id], reviewed: !reviewed } });
+      reviewed = !reviewed;
+      const fact = [...document.querySelectorAll("#event-facts dt")].find((dt) => dt.textContent === "Reviewed");
+      if (fact) fact.nextElementSibling.textContent = reviewed ? "yes, just now" : "not yet";
+      out.className = "ok"; out.textContent = "Saved."; show();
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  show();
 }
 
 if (ef.page === "events") initTimeline();
