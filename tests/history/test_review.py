@@ -129,3 +129,37 @@ def test_a_camera_is_in_its_state_since_it_changed_and_offline_since_its_last_pi
     assert offline <= time.time() - 14.0 + 0.5, "offline since the last picture, not since it was noticed"
     assert archive.camera_since("door", "offline", 20.0) == offline     # the age grows; the since does not
     assert archive.camera_since("new", "offline", None) >= t0             # never a picture: since first seen
+
+
+def test_an_older_database_is_upgraded_in_place_its_visits_unreviewed(tmp_path):
+    """A file at 0003 (before reviewed, model_versions and camera groups) opens with its rows kept."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from edgeface.history import History
+    from edgeface.history.cameras import CameraSettingsStore
+    from edgeface.history.db import DB_NAME, MIGRATIONS
+
+    folder = tmp_path / "events"
+    folder.mkdir()
+    engine = create_engine(f"sqlite:///{folder / DB_NAME}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003_audit")
+        conn.execute(text("INSERT INTO events (id, camera, name, unknown, started_at, last_seen, ended, tracks, "
+                          "model_version, score, bytes) VALUES ('old', 'door', 'Ada', 0, 1, 2, 1, '[1]', 'v0', 0, 0)"))
+        conn.execute(text("INSERT INTO cameras (id, name, enabled, recognition, min_face_px, updated_at) "
+                          "VALUES ('door', 'Front door', 1, 1, 0, 1)"))
+    engine.dispose()
+    h = History(folder)
+    try:
+        [old] = h.query(EventQuery()).events
+        assert (old.id, old.model_version, old.model_versions, old.reviewed_at) == ("old", "v0", (), None)
+        assert old.as_json()["model_versions"] == ["v0"] and old.as_json()["reviewed"] is False
+        options = CameraSettingsStore(h.engine).get("door")
+        assert options.name == "Front door" and options.group is None
+    finally:
+        h.close()
