@@ -2,8 +2,8 @@
 is here now (open visits, with their last sightings elsewhere), a labelled person's summary, and
 since when each camera is online or offline.
 
-Reads and small writes from the web app's threads (WAL); deletions also tell the writer thread's
-open visits, so a deleted visit is not written again.
+Reads and small writes from the web app's threads (WAL); a deletion first drops the open visits
+on the writer thread (their owner), so a deleted visit is not written again.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Archive:
 
     def delete(self, ids: Collection[str]) -> int:
         """Delete visits with their snapshots; how many there were."""
-        self.history.visits.forget_ids(set(ids))
+        self.history.on_writer(lambda: self.history.visits.forget_ids(set(ids)))   # not written again
         with self.history.engine.begin() as conn:
             rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
                                 .where(events.c.id.in_(list(ids)))).all()

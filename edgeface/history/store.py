@@ -215,6 +215,8 @@ class History(Service):
                 self._on_sighting(sighting)
         elif isinstance(item, threading.Event):
             item.set()
+        elif isinstance(item, _OnWriter):
+            item.run()
         now = time.time()
         for visit in self.visits.expire(now):
             self._write(visit, ended=True)
@@ -374,9 +376,19 @@ class History(Service):
                                 .values(label=name, labelled_by_role=role, labelled_at=time.time())).rowcount
         return self.get(visit_id) if done else None
 
+    def on_writer(self, fn: Callable[[], object], timeout: float = 10.0) -> None:
+        """Run ``fn`` on the writer thread, which owns the open visits, and wait for it; directly
+        when the writer is not running or does not get to it in time (a full queue)."""
+        job = _OnWriter(fn)
+        if self.is_alive():
+            self._put(job)
+            if job.done.wait(timeout):
+                return
+        job.run()
+
     def delete_person(self, name: str) -> int:
         """Every visit named ``name`` or labelled so, with its snapshots; how many."""
-        self.visits.forget(name)
+        self.on_writer(lambda: self.visits.forget(name))
         with self.engine.begin() as conn:
             rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
                                 .where(or_(events.c.name == name, events.c.label == name))).all()
@@ -400,6 +412,19 @@ class History(Service):
     def size_bytes(self) -> int:
         with self.engine.connect() as conn:
             return retention.history_bytes(conn)
+
+
+class _OnWriter:
+    """A call for the writer thread (``History.on_writer``); runs once, wherever it runs first."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self.fn, self.done, self._lock = fn, threading.Event(), threading.Lock()
+
+    def run(self) -> None:
+        with self._lock:
+            if not self.done.is_set():
+                self.fn()
+                self.done.set()
 
 
 def encode_cursor(visit: Visit) -> str:
