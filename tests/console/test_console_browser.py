@@ -271,6 +271,15 @@ def test_viewer_sees_everything_and_changes_nothing(chromium, console):
                            [cid, csrf])
     assert status == 403
     assert api(console, f"/api/v1/cameras/{cid}").json()["name"] != "hijacked"
+
+    # On a phone, with a live camera: the grid and the camera page fit the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in (("/", "live-grid-phone-viewer"), (f"/cameras/{cid}", "camera-phone-viewer")):
+        page.goto(app.base + path)
+        page.wait_for_function("() => [...document.querySelectorAll('img.feed')].some(i => i.naturalWidth === 640)")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        shot(page, name)
     problems.check()
     page.context.close()
 
