@@ -92,7 +92,7 @@ def test_an_offline_camera_says_since_when_and_its_feed_does_not_hang(make_app):
     added = client.post("/api/v1/cameras", json={"url": "rtsp://127.0.0.1:9/door", "id": "door"}, headers=ADMIN_H)
     assert added.status_code == 201
     cam = client.get("/api/v1/cameras/door", headers=VIEWER_H).json
-    assert cam["state"] == "offline" and cam["state_since"] <= time.time()
+    assert cam["state"] == "offline" and cam["state_since"] <= time.time() and cam["analysis_lag_s"] is None
     feed = client.get("/video_feed/door", headers=VIEWER_H)
     assert feed.status_code == 503 and "offline" in feed.json["error"] and feed.headers["Retry-After"]
 

@@ -61,8 +61,11 @@ def _camera_json(status: CameraStatus) -> dict:
     options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id)}
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
+    health = service().camera_health(status.id)
+    if state != "online":       # no picture, nothing to analyse: not a lag that grows while it is offline
+        health = {**health, "analysis_lag_s": None}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
-            **service().camera_health(status.id), "state": state, "state_since": since}
+            **health, "state": state, "state_since": since}
 
 
 @bp.post("/cameras")
