@@ -15,6 +15,7 @@ from edgeface.history.schema import cameras
 
 MAX_ZONE_POINTS = 64
 MAX_NAME = 100
+SETTINGS = ("name", "enabled", "recognition", "min_face_px", "zone", "group")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class CameraOptions:
     recognition: bool = True
     min_face_px: int = 0
     zone: list[list[float]] | None = None      # polygon in 0..1 frame coordinates; None: the whole frame
+    group: str | None = None                   # cameras shown and searched together ("Entrances")
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,19 +39,16 @@ class CameraSettingsError(EdgefaceError):
 def parse_changes(body: Any) -> dict[str, Any]:
     """Checked fields of a PATCH body; raises CameraSettingsError saying what is wrong."""
     hint = 'e.g. {"name": "Front door", "enabled": true, "recognition": true, "min_face_px": 40, ' \
-           '"zone": [[0, 0], [1, 0], [1, 1]]}'
+           '"zone": [[0, 0], [1, 0], [1, 1]], "group": "Entrances"}'
     if not isinstance(body, dict) or not body:
         raise CameraSettingsError("expected a JSON object with at least one setting", hint)
-    unknown = set(body) - {"name", "enabled", "recognition", "min_face_px", "zone"}
+    unknown = set(body) - set(SETTINGS)
     if unknown:
         raise CameraSettingsError(f"unknown setting(s): {', '.join(sorted(map(str, unknown)))}", hint)
     out: dict[str, Any] = {}
-    if "name" in body:
-        name = body["name"]
-        if name is not None and (not isinstance(name, str) or len(name.strip()) > MAX_NAME
-                                 or not all(ch.isprintable() for ch in name)):
-            raise CameraSettingsError(f"'name' must be printable text of at most {MAX_NAME} characters", hint)
-        out["name"] = name.strip() or None if isinstance(name, str) else None
+    for key in ("name", "group"):
+        if key in body:
+            out[key] = _text(body[key], key, hint)
     for key in ("enabled", "recognition"):
         if key in body:
             if not isinstance(body[key], bool):
@@ -63,6 +62,14 @@ def parse_changes(body: Any) -> dict[str, Any]:
     if "zone" in body:
         out["zone"] = _zone(body["zone"], hint)
     return out
+
+
+def _text(value: Any, key: str, hint: str) -> str | None:
+    """Printable text of at most MAX_NAME characters, stripped; None for null or blank."""
+    if value is not None and (not isinstance(value, str) or len(value.strip()) > MAX_NAME
+                              or not all(ch.isprintable() for ch in value)):
+        raise CameraSettingsError(f"'{key}' must be printable text of at most {MAX_NAME} characters", hint)
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _zone(zone: Any, hint: str) -> list[list[float]] | None:
@@ -92,7 +99,8 @@ class CameraSettingsStore:
         if row is None:
             return CameraOptions()
         return CameraOptions(name=row.name, enabled=bool(row.enabled), recognition=bool(row.recognition),
-                             min_face_px=row.min_face_px, zone=json.loads(row.zone) if row.zone else None)
+                             min_face_px=row.min_face_px, zone=json.loads(row.zone) if row.zone else None,
+                             group=row.group)
 
     def change(self, camera_id: str, changes: dict[str, Any]) -> CameraOptions:
         options = replace(self.get(camera_id), **changes)

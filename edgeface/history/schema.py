@@ -40,6 +40,9 @@ events = Table(
     Column("label", Text, nullable=True),                # an operator's "this is ..."
     Column("labelled_by_role", String(16), nullable=True),
     Column("labelled_at", Float, nullable=True),
+    Column("reviewed_at", Float, nullable=True),         # an operator marked it reviewed (NULL: not yet)
+    Column("reviewed_by_role", String(16), nullable=True),
+    Column("model_versions", Text, nullable=True),       # JSON list when several models named the visit
 )
 
 # Every listing is newest first on (started_at, id), with or without one of these filters.
@@ -59,5 +62,6 @@ cameras = Table(
     Column("recognition", Boolean, nullable=False, default=True),
     Column("min_face_px", Integer, nullable=False, default=0),
     Column("zone", Text, nullable=True),                 # JSON [[x, y], ...] in 0..1, or NULL
+    Column("group", Text, nullable=True),                # the operator's group ("Entrances"), or NULL
     Column("updated_at", Float, nullable=False),
 )

@@ -70,18 +70,26 @@ class Visit:
     has_frame: bool
     label: str | None
     labelled_by_role: str | None
+    reviewed_at: float | None = None
+    reviewed_by_role: str | None = None
+    model_versions: tuple[str, ...] = ()      # every version that named it, when a reload came mid-visit
+    still_here: bool = False                  # open and seen within the visit gap
     # Changes whenever a better look replaces the face and frame: their URLs carry it, so a
     # browser's cached face (max-age) is never shown beside a newer frame.
     image_version: str = ""
 
     @classmethod
-    def from_row(cls, row: Row) -> Visit:
+    def from_row(cls, row: Row, gap_s: float | None = None) -> Visit:
+        """``gap_s``: how long an open visit may go unseen and still be "here" (None: open is here)."""
+        here = not row.ended and (gap_s is None or time.time() - row.last_seen <= gap_s)
         return cls(id=row.id, camera=row.camera, name=row.name, unknown=bool(row.unknown),
                    started_at=row.started_at, last_seen=row.last_seen, ended=bool(row.ended),
                    best_distance=row.best_distance, box=json.loads(row.box) if row.box else None,
                    tracks=json.loads(row.tracks), model_version=row.model_version,
                    has_snapshot=bool(row.face_path), has_frame=bool(row.frame_path), label=row.label,
-                   labelled_by_role=row.labelled_by_role,
+                   labelled_by_role=row.labelled_by_role, reviewed_at=row.reviewed_at,
+                   reviewed_by_role=row.reviewed_by_role, still_here=here,
+                   model_versions=tuple(json.loads(row.model_versions)) if row.model_versions else (),
                    image_version=f"{zlib.crc32(f'{row.score}:{row.bytes}'.encode()):08x}")
 
     def as_json(self, camera_name: str | None = None) -> dict[str, Any]:
@@ -96,7 +104,10 @@ class Visit:
                 "model_version": self.model_version,
                 "snapshot_url": f"{base}/snapshot.jpg?v={self.image_version}" if self.has_snapshot else None,
                 "frame_url": f"{base}/frame.jpg?v={self.image_version}" if self.has_frame else None,
-                "label": self.label, "labelled_by_role": self.labelled_by_role}
+                "label": self.label, "labelled_by_role": self.labelled_by_role,
+                "model_versions": list(self.model_versions) or ([self.model_version] if self.model_version else []),
+                "still_here": self.still_here, "reviewed": self.reviewed_at is not None,
+                "reviewed_at": self.reviewed_at, "reviewed_by_role": self.reviewed_by_role}
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ class EventQuery:
     since: float | None = None
     until: float | None = None
     model_version: str | None = None
+    reviewed: bool | None = None
+    cameras: tuple[str, ...] | None = None     # any of these (a camera group)
     limit: int = 50
     cursor: str | None = None
 
@@ -202,6 +215,8 @@ class History(Service):
                 self._on_sighting(sighting)
         elif isinstance(item, threading.Event):
             item.set()
+        elif isinstance(item, _OnWriter):
+            item.run()
         now = time.time()
         for visit in self.visits.expire(now):
             self._write(visit, ended=True)
@@ -276,6 +291,7 @@ class History(Service):
             last_seen=visit.last_seen, ended=ended, best_distance=visit.best_distance,
             box=json.dumps(visit.box) if visit.box else None, tracks=json.dumps(visit.tracks),
             model_version=visit.model_version, score=max(visit.score, 0.0),
+            model_versions=json.dumps(visit.model_versions) if len(visit.model_versions) > 1 else None,
             face_path=visit.face_path, frame_path=visit.frame_path, bytes=visit.bytes)
         embedding = visit.embedding if visit.best_embedding is None else visit.best_embedding
         if embedding is not None:
@@ -320,14 +336,14 @@ class History(Service):
                 .order_by(events.c.started_at.desc(), events.c.id.desc()).limit(q.limit + 1))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        visits = [Visit.from_row(r) for r in rows[:q.limit]]
+        visits = [Visit.from_row(r, self.visits.gap_s) for r in rows[:q.limit]]
         more = len(rows) > q.limit
         return Page(visits, encode_cursor(visits[-1]) if more and visits else None)
 
     def get(self, visit_id: str) -> Visit | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(events).where(events.c.id == visit_id)).first()
-        return None if row is None else Visit.from_row(row)
+        return None if row is None else Visit.from_row(row, self.visits.gap_s)
 
     def image(self, visit_id: str, kind: str) -> bytes | None:
         """``kind``: ``snapshot`` (the face with margin) or ``frame`` (the whole context frame)."""
@@ -360,9 +376,19 @@ class History(Service):
                                 .values(label=name, labelled_by_role=role, labelled_at=time.time())).rowcount
         return self.get(visit_id) if done else None
 
+    def on_writer(self, fn: Callable[[], object], timeout: float = 10.0) -> None:
+        """Run ``fn`` on the writer thread, which owns the open visits, and wait for it; directly
+        when the writer is not running or does not get to it in time (a full queue)."""
+        job = _OnWriter(fn)
+        if self.is_alive():
+            self._put(job)
+            if job.done.wait(timeout):
+                return
+        job.run()
+
     def delete_person(self, name: str) -> int:
         """Every visit named ``name`` or labelled so, with its snapshots; how many."""
-        self.visits.forget(name)
+        self.on_writer(lambda: self.visits.forget(name))
         with self.engine.begin() as conn:
             rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
                                 .where(or_(events.c.name == name, events.c.label == name))).all()
@@ -377,7 +403,8 @@ class History(Service):
 
     def person_cameras(self, name: str) -> list[dict[str, Any]]:
         stmt = (select(events.c.camera, func.count(), func.max(events.c.last_seen))
-                .where(events.c.name == name).group_by(events.c.camera).order_by(func.max(events.c.last_seen).desc()))
+                .where(or_(events.c.name == name, events.c.label == name)).group_by(events.c.camera)
+                .order_by(func.max(events.c.last_seen).desc()))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         return [{"camera": camera, "visits": count, "last_seen": last} for camera, count, last in rows]
@@ -385,6 +412,19 @@ class History(Service):
     def size_bytes(self) -> int:
         with self.engine.connect() as conn:
             return retention.history_bytes(conn)
+
+
+class _OnWriter:
+    """A call for the writer thread (``History.on_writer``); runs once, wherever it runs first."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self.fn, self.done, self._lock = fn, threading.Event(), threading.Lock()
+
+    def run(self) -> None:
+        with self._lock:
+            if not self.done.is_set():
+                self.fn()
+                self.done.set()
 
 
 def encode_cursor(visit: Visit) -> str:
@@ -447,8 +487,14 @@ def _iso(t: float) -> str:
 
 def filter_conditions(q: EventQuery) -> list:
     """The WHERE terms of a query's filters (not its cursor)."""
-    conds = [column == value for column, value in ((events.c.camera, q.camera), (events.c.name, q.name),
+    conds = [column == value for column, value in ((events.c.camera, q.camera),
                                                    (events.c.model_version, q.model_version)) if value is not None]
+    if q.name:
+        conds.append(name_search(q.name))
+    if q.cameras is not None:
+        conds.append(events.c.camera.in_(q.cameras))
+    if q.reviewed is not None:
+        conds.append(events.c.reviewed_at.is_not(None) if q.reviewed else events.c.reviewed_at.is_(None))
     if q.unknown is not None:
         conds.append(events.c.unknown.is_(q.unknown))
     if q.since is not None:
@@ -456,3 +502,15 @@ def filter_conditions(q: EventQuery) -> list:
     if q.until is not None:
         conds.append(events.c.started_at <= q.until)
     return conds
+
+
+def name_search(text: str):
+    """A name or an operator's label that starts with ``text``, or has a word that does, in any
+    case: "lin" finds "Lin-Manuel Miranda", "miranda" too. (SQLite folds ASCII letters only.)"""
+    pattern = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    terms = []
+    for column in (events.c.name, events.c.label):
+        folded = func.lower(column)
+        terms += [folded.like(pattern + "%", escape="\\"), folded.like("% " + pattern + "%", escape="\\"),
+                  folded.like("%-" + pattern + "%", escape="\\")]
+    return or_(*terms)

@@ -5,7 +5,9 @@ the camera's open visit of that name if it was seen within ``gap_s``; an Unknown
 visit its track already belongs to, or an open Unknown visit whose face is within ``tolerance``
 of it; otherwise it starts a visit. A track first reported Unknown and then named moves its
 Unknown visit over to the name (that visit was the same person, not yet recognised). Visits end
-``gap_s`` after they were last seen. Pure bookkeeping, owned by the history's writer thread.
+``gap_s`` after they were last seen. A visit keeps the model version that named it; a newer model
+naming it after a hot reload is added to ``model_versions``, so per-version figures stay right.
+Pure bookkeeping, owned by the history's writer thread.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ class OpenVisit:
     started_at: float
     last_seen: float
     best_distance: float | None
-    model_version: str | None
+    model_version: str | None                # the version that named it: kept through a hot reload
     tracks: list[int] = field(default_factory=list)
+    model_versions: list[str] = field(default_factory=list)   # every version that named it, in order
     embedding: np.ndarray | None = None      # of the first look: what Unknown faces are compared with
     score: float = -1.0                      # of the best snapshot so far
     box: list[int] | None = None
@@ -95,6 +98,11 @@ class VisitAggregator:
         for visit in [v for v in self.open.values() if v.name == name]:
             self._drop(visit)
 
+    def forget_ids(self, ids: set[str]) -> None:
+        """Deleted by an operator: not written again."""
+        for visit in [v for v in self.open.values() if v.id in ids]:
+            self._drop(visit)
+
     def _join(self, visit: OpenVisit | None, ev: RecognitionEvent) -> Change:
         kind = "update"
         if visit is None:
@@ -108,7 +116,9 @@ class VisitAggregator:
         visit.last_seen = max(visit.last_seen, ev.time)
         if visit.best_distance is None or ev.distance < visit.best_distance:
             visit.best_distance = ev.distance
-        visit.model_version = ev.model_version or visit.model_version
+        if ev.model_version and ev.model_version not in visit.model_versions:
+            visit.model_versions.append(ev.model_version)   # a reload during the visit: recorded, not overwritten
+        visit.model_version = visit.model_version or ev.model_version
         if visit.embedding is None:
             visit.embedding = ev.embedding
         return Change(visit, kind)

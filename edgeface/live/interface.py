@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from edgeface.cameras.discovery import DiscoveredDevice
-from edgeface.history import EventQuery, Page, Visit
+from edgeface.history import Archive, EventQuery, Page, Visit
 from edgeface.history.cameras import CameraOptions
 from edgeface.live.admission import RegistrationRefused
 from edgeface.live.broadcast import FrameBroadcaster
@@ -130,3 +130,4 @@ class LiveApi(Protocol):
     def not_event(self, event_id: str, name: str | None, role: str) -> dict | None: ...
     def corrections(self) -> list[dict]: ...
     def uncorrect(self, correction_id: str) -> bool: ...
+    def archive(self) -> Archive: ...   # review, bulk delete/export, who is here now, camera states

@@ -1,7 +1,6 @@
-"""Everything live, wired together: cameras (registry, mDNS, ONVIF), the model (hot reload), a
-worker per camera, the shared analyzer, the event history, the uplink, uploaded stills. It only
-wires: each part is its own class, and ``start`` pushes each part's ``close`` as it starts it, so
-``close`` stops them in reverse order by construction. Views ask through ``LiveApi``."""
+"""Everything live, wired: cameras, the model, a worker per camera, the analyzer, the history, the
+uplink, uploaded stills — each its own class. ``start`` pushes each part's ``close`` as it starts
+it, so ``close`` stops them in reverse order by construction. Views ask through ``LiveApi``."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
-from edgeface.history import EventQuery, History, Page, Visit
+from edgeface.history import Archive, EventQuery, History, Page, Visit
 from edgeface.history.cameras import CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, live_engine
@@ -34,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class LiveService:
-    """Implements ``LiveApi``. ``start()`` starts the parts, ``close()`` stops them (idempotent)."""
+    """``LiveApi``'s implementation; ``start()`` starts the parts, ``close()`` stops them (idempotent)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -46,6 +45,7 @@ class LiveService:
         self.models = ModelHolder(live.tolerance, OverlayFile(self.history.directory / CORRECTIONS_FILE))  # + fixes
         self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
+        self._archive = Archive(self.history)   # review, bulk actions, who is here now, camera states
         self.uplink = Uplink(settings.uplink, tolerance=live.tolerance, visit_gap_s=events.visit_gap_s,
                              snapshot_margin=live.snapshot_margin)   # MQTT events, captures: when configured
         self._people = People(self.models, self.history, self.uplink)
@@ -96,7 +96,6 @@ class LiveService:
         return self
 
     def close(self) -> None:
-        """Stop everything ``start`` started, in reverse order, and join the threads (idempotent)."""
         self.stopping.set()
         self._parts.close()
 
@@ -135,8 +134,7 @@ class LiveService:
         return self.workers.feed(camera_id)
 
     def add_camera(self, url: str, camera_id: str | None = None) -> str:
-        new_id = self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API)
-        self.camera_config.save(new_id, url)     # read again after a restart
+        self.camera_config.save(new_id := self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API), url)
         return new_id
 
     def remove_camera(self, camera_id: str) -> bool:
@@ -158,8 +156,7 @@ class LiveService:
         return None if self.discovery is None else self.discovery.list()
 
     def discovered_added(self, device_id: str, camera_id: str) -> None:
-        if self.discovery is not None:
-            self.discovery.mark_added(device_id, camera_id)
+        return None if self.discovery is None else self.discovery.mark_added(device_id, camera_id)
 
     # -- LiveApi: the model, people, history -----------------------------------------------------
     def model_status(self) -> ModelStatus:
@@ -197,3 +194,6 @@ class LiveService:
 
     def event_image(self, event_id: str, kind: str) -> bytes | None:
         return self.history.image(event_id, kind)
+
+    def archive(self) -> Archive:
+        return self._archive

@@ -4,6 +4,11 @@ The app and each camera run as separate processes (``edgeface serve``, ``edgefac
 find each other over real mDNS on 127.0.0.1, exactly as on a network. When ``mosquitto`` is
 installed (and ``EDGEFACE_MQTT_URL`` is not set), an edge MQTT broker runs beside them on
 127.0.0.1 and the app publishes its events there (docs/uplink.md).
+
+The app runs with both roles, so logging in, what a viewer may not do and labelling can be shown:
+an admin and a viewer token are made for the run and printed (``EDGEFACE_API_TOKEN`` and
+``EDGEFACE_VIEWER_TOKEN``, when set, are used instead and not printed). Ctrl-C stops the cameras
+and the app first, then the broker: the app's last events go out while the broker still takes them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ DEFAULT_MODEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) /
 #: which the 4-camera defaults miss. EDGEFACE_LIVE_* set by the user still win.
 FINE_DETECTION = {"EDGEFACE_LIVE_DETECT_SCALE": "1.0", "EDGEFACE_LIVE_UPSAMPLE": "2"}
 FINE_DETECTION_MAX_CAMERAS = 1
+TOKEN_VARIABLES = {"admin": "EDGEFACE_API_TOKEN", "viewer": "EDGEFACE_VIEWER_TOKEN"}
 APP_START_TIMEOUT_S = 90
 CAMERA_TIMEOUT_S = 45
 
@@ -50,6 +56,11 @@ class Demo:
         self.procs: list[ChildProcess] = []
         self.camera_ports: list[int] = []
         self.mqtt_port: int | None = None
+        self.broker: ChildProcess | None = None
+        # The user's own tokens when set (never printed), else ones made for this run.
+        given = {role: os.environ.get(var) for role, var in TOKEN_VARIABLES.items()}
+        self.own_tokens = {role for role, token in given.items() if token}
+        self.tokens = {role: token or secrets.token_urlsafe(18) for role, token in given.items()}
 
     def run(self) -> int:
         if not self.video.is_file():
@@ -70,7 +81,7 @@ class Demo:
             events = (f"\n  events over MQTT: mosquitto_sub{'' if self.mqtt_port == 1883 else f' -p {self.mqtt_port}'} "
                       "-t 'edgeface/#' -v" if self.mqtt_port else "")
             print(f"\n  edgeface demo is running: open {self.url} in a browser{events}\n"
-                  "  (Ctrl-C stops everything)\n", flush=True)
+                  f"{self.login_lines()}  (Ctrl-C stops everything)\n", flush=True)
             while not stop["asked"]:
                 for proc in self.procs:
                     if not proc.running():
@@ -80,6 +91,15 @@ class Demo:
             return 0
         finally:
             self.stop_all()
+
+    def login_lines(self) -> str:
+        """How to log in as either role (the page asks for a token)."""
+        lines = []
+        for role, var in TOKEN_VARIABLES.items():
+            shown = f"your {var}" if role in self.own_tokens else self.tokens[role]
+            what = "changes settings, labels faces" if role == "admin" else "watches and searches, read-only"
+            lines.append(f"  log in as {role} ({what}) with: {shown}\n")
+        return "".join(lines)
 
     def check_port_free(self) -> None:
         with socket.socket() as probe:
@@ -123,7 +143,7 @@ class Demo:
         port = 1883 if _port_free(1883) else free_port()
         conf = Path(tempfile.mkdtemp(prefix="edgeface-demo-mqtt-")) / "mosquitto.conf"
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")   # loopback only, no store
-        proc = self._spawn_process("MQTT broker", [exe, "-c", str(conf)], dict(os.environ))
+        proc = self.broker = self._spawn_process("MQTT broker", [exe, "-c", str(conf)], dict(os.environ))
         deadline = time.monotonic() + 10
         while not _port_open(port):
             if not proc.running() or time.monotonic() > deadline:
@@ -135,8 +155,8 @@ class Demo:
         print(f"MQTT broker on 127.0.0.1:{port}", flush=True)
 
     def start_app(self) -> None:
-        env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token}
-        env.pop("EDGEFACE_API_TOKEN", None)
+        env = {**os.environ, "EDGEFACE_CAMERA_TOKEN": self.camera_token,
+               **{var: self.tokens[role] for role, var in TOKEN_VARIABLES.items()}}   # in the environment, not argv
         if self.mqtt_port:
             env.update(EDGEFACE_MQTT_URL=f"mqtt://127.0.0.1:{self.mqtt_port}", EDGEFACE_SITE="demo")
         if self.cameras <= FINE_DETECTION_MAX_CAMERAS:
@@ -171,7 +191,7 @@ class Demo:
         """Until the app shows our cameras online (others on the LAN may register too)."""
         deadline = time.monotonic() + CAMERA_TIMEOUT_S
         while time.monotonic() < deadline and not stopped():
-            body = _get_json(self.url + "api/v1/cameras") or {}
+            body = _get_json(self.url + "api/v1/cameras", self.tokens["viewer"]) or {}
             online = {p for c in body.get("cameras", []) if c.get("online")
                       for p in self.camera_ports if f":{p}/" in c.get("url", "")}
             if len(online) == len(self.camera_ports):
@@ -181,8 +201,12 @@ class Demo:
             print("warning: not every camera came online yet; the page shows their status", flush=True)
 
     def stop_all(self) -> None:
-        for proc in stop_all(reversed(self.procs), timeout=15):
-            print(f"{proc.label} did not stop in time: killed it", file=sys.stderr)
+        """The cameras and the app first (together), then the broker: stopped at once with them, it
+        would be gone before the app had sent its last queued events."""
+        first = [proc for proc in reversed(self.procs) if proc is not self.broker]
+        for group in (first, [self.broker] if self.broker else []):
+            for proc in stop_all(group, timeout=15):
+                print(f"{proc.label} did not stop in time: killed it", file=sys.stderr)
         self.procs.clear()
 
 
@@ -201,9 +225,10 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _get_json(url: str):
+def _get_json(url: str, token: str | None = None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None

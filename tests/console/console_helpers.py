@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 ADMIN = "console-admin-token-0123456789"
 VIEWER = "console-viewer-token-9876543210"
@@ -67,3 +68,18 @@ class PageProblems:
 
     def check(self) -> None:
         assert not self.problems, "the page had problems:\n" + "\n".join(self.problems[:20])
+
+
+def recognition(camera: str, name: str, t: float, track: int = 1, *, distance: float = 0.4, embedding: float = 0.0,
+                model_version: str = "v1"):
+    """A recognition as a camera's pipeline reports it: a sharp face crop, its frame, an embedding."""
+    import numpy as np
+
+    from edgeface.events import RecognitionEvent
+    from edgeface.images import encode_jpeg
+
+    rng = np.random.default_rng(track)
+    bgr = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    return RecognitionEvent(camera, name, distance, [20, 80, 80, 20], t, track=track, model_version=model_version,
+                            snapshot=encode_jpeg(bgr[20:80, 20:80].copy()), frame=SimpleNamespace(bgr=bgr, jpeg=None),
+                            embedding=np.full(128, embedding, np.float32))

@@ -118,11 +118,11 @@ def test_admin_walks_every_page(chromium, console):
     # Live grid: the tile streams annotated frames, shows its health and who is on it.
     page.wait_for_function(f"""() => {{ const i = document.querySelector('{tile} img');
                                          return i && i.complete && i.naturalWidth === 640; }}""")
-    page.wait_for_function(f"document.querySelector('{tile} .status').textContent.startsWith('online')")
+    page.wait_for_function(f"document.querySelector('{tile} .status').textContent.startsWith('online since')")
     page.wait_for_selector(f"{tile} .people-now .chip >> text={LIN}")
     assert page.inner_text(f"{tile} .cam-name") == console.camera_name, "the name the camera announced is not shown"
     health = page.inner_text(f"{tile} .health")
-    assert "fps in" in health and "fps out" in health and "analysis lag" in health
+    assert "frames in per s" in health and "frames shown per s" in health
     assert_grid_fits(page, 1)
     shot(page, "live-grid-1")
     icon = page.evaluate("async () => (await fetch('/favicon.ico')).headers.get('content-type')")
@@ -138,7 +138,7 @@ def test_admin_walks_every_page(chromium, console):
             extra.append(added.json()["id"])
         assert_grid_fits(page, count)
         page.wait_for_function("document.querySelector('figure.tile[data-camera=\"grid0\"] .status')"
-                               ".textContent.startsWith('offline: ')")
+                               ".textContent.startsWith('offline since')")
         shot(page, f"live-grid-{count}")
     for camera_id in extra:
         assert api(console, f"/api/v1/cameras/{camera_id}", method="DELETE").status_code == 200
@@ -180,7 +180,7 @@ def test_admin_walks_every_page(chromium, console):
     box = page.eval_on_selector("#event-box rect", "r => r.getBBox().width")
     assert box > 10, "no face box on the frame"
     facts = page.inner_text("#event-facts")
-    assert LIN in facts and "Best distance" in facts and "Model version" in facts
+    assert LIN in facts and "Best match" in facts and "match (face distance" in facts and "Model version" in facts
     shot(page, "event")
 
     # Face library and one person.
@@ -271,6 +271,15 @@ def test_viewer_sees_everything_and_changes_nothing(chromium, console):
                            [cid, csrf])
     assert status == 403
     assert api(console, f"/api/v1/cameras/{cid}").json()["name"] != "hijacked"
+
+    # On a phone, with a live camera: the grid and the camera page fit the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in (("/", "live-grid-phone-viewer"), (f"/cameras/{cid}", "camera-phone-viewer")):
+        page.goto(app.base + path)
+        page.wait_for_function("() => [...document.querySelectorAll('img.feed')].some(i => i.naturalWidth === 640)")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        shot(page, name)
     problems.check()
     page.context.close()
 

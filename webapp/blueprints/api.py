@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request
@@ -58,8 +59,13 @@ def change_camera(camera_id: str):
 def _camera_json(status: CameraStatus) -> dict:
     """The camera's status, the operator's settings (``name`` defaults to the id) and its health."""
     options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id)}
+    state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
+    since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
+    health = service().camera_health(status.id)
+    if state != "online":       # no picture, nothing to analyse: not a lag that grows while it is offline
+        health = {**health, "analysis_lag_s": None}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
-            **service().camera_health(status.id)}
+            **health, "state": state, "state_since": since}
 
 
 @bp.post("/cameras")
@@ -112,7 +118,8 @@ def _no_camera(camera_id: str):
 
 
 # -- events (visits) -------------------------------------------------------------------------------
-EVENT_FILTERS = ("camera", "name", "unknown", "since", "until", "model_version", "limit", "cursor")
+EVENT_FILTERS = ("camera", "group", "name", "unknown", "reviewed", "since", "until", "model_version", "limit",
+                 "cursor")
 TIME_HINT = "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z"
 MAX_LABEL = 200
 
@@ -123,6 +130,10 @@ def list_events():
         query = _event_query(request.args)
     except ValueError as err:
         return error_response(400, str(err), f"filters: {', '.join(EVENT_FILTERS)}; {TIME_HINT}")
+    group = request.args.get("group", "").strip()
+    if group:       # the cameras the operator put in this group, now
+        query = replace(query, cameras=tuple(c for c in service().camera_ids()
+                                             if service().camera_options(c).group == group))
     page = service().query_events(query)
     names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
     return jsonify(events=[v.as_json(names[v.camera]) for v in page.events], next_cursor=page.next_cursor)
@@ -137,18 +148,22 @@ def _event_query(args) -> EventQuery:
     limit_text = text["limit"] or "50"
     if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_EVENTS_PER_PAGE:
         raise ValueError(f"'limit' must be 1-{MAX_EVENTS_PER_PAGE}")
-    unknown = text["unknown"]
-    if unknown is not None and unknown.lower() not in ("true", "false", "1", "0"):
-        raise ValueError("'unknown' must be true or false")
+    unknown, reviewed = _flag(text, "unknown"), _flag(text, "reviewed")
     since, until = _time_arg(text["since"]), _time_arg(text["until"])
     if since is not None and until is not None and since > until:
         raise ValueError("'since' is after 'until'")
     if text["cursor"] is not None:
         decode_cursor(text["cursor"])                    # a bad cursor is the client's error
     return EventQuery(camera=text["camera"], name=text["name"],
-                      unknown=None if unknown is None else unknown.lower() in ("true", "1"), since=since,
-                      until=until, model_version=text["model_version"], limit=int(limit_text),
-                      cursor=text["cursor"])
+                      unknown=unknown, reviewed=reviewed, since=since, until=until,
+                      model_version=text["model_version"], limit=int(limit_text), cursor=text["cursor"])
+
+
+def _flag(text: dict, key: str) -> bool | None:
+    value = text[key]
+    if value is not None and value.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(f"'{key}' must be true or false")
+    return None if value is None else value.lower() in ("true", "1")
 
 
 def _camera_name(camera_id: str) -> str:
@@ -197,7 +212,8 @@ def label_event(event_id: str):
 
 
 def _no_event():
-    return error_response(404, "no such event", "it may have aged out; GET /api/v1/events lists them")
+    return error_response(404, "no such event", "it may have aged out or been deleted; the events list shows "
+                          "what is kept")
 
 
 # -- people ----------------------------------------------------------------------------------------
@@ -208,10 +224,13 @@ def list_people():
 
 @bp.get("/people/<name>")
 def get_person(name: str):
-    person = next((p for p in service().people() if p["name"] == name), None)
+    """Someone the model knows, else someone operators labelled (``known_to_model``: false); any case."""
+    known = next((p for p in service().people() if p["name"].lower() == name.strip().lower()), None)
+    person = {**known, "known_to_model": True} if known else service().archive().person(name)
     if person is None:
-        return error_response(404, "the current model does not know that name", "GET /api/v1/people lists them")
-    return jsonify({**person, "cameras": service().person_cameras(name)})
+        return error_response(404, "nobody of that name: the model does not know it and no event is labelled so",
+                              "the people page lists who the model knows; search the events by part of a name")
+    return jsonify({**person, "cameras": service().person_cameras(person["name"])})
 
 
 @bp.delete("/people/<name>/history")

@@ -68,9 +68,14 @@ def default_feed():
 
 @bp.get("/video_feed/<camera_id>")
 def camera_feed(camera_id: str):
-    feed = service().feed(camera_id)
-    if feed is None:
-        return error_response(404, "no such camera", "GET /api/v1/cameras lists them")
+    feed, status = service().feed(camera_id), service().camera(camera_id)
+    if feed is None or status is None:
+        return error_response(404, "no such camera", "it may have been removed; the live page lists the cameras")
+    if not status.online:
+        # Not a held connection with one old frame: a page waiting for it would never finish loading.
+        response = error_response(503, f"camera {camera_id} is offline: no picture", "the feed opens once it is back")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     slots: FeedSlots = current_app.extensions["edgeface.feeds"]
     client = request.remote_addr or "?"
     refused = slots.take(client)

@@ -1,5 +1,6 @@
-"""Operator pages: the live grid, one camera (full screen, with its settings), the events
-timeline and one event, the face library and one person, the Unknown queue, the login form.
+"""Operator pages: the live grid, one camera (full screen, with its settings), who is here now,
+the events timeline (with bulk review) and one event, the face library and one person, the
+Unknown queue, the login form.
 
 The pages are shells rendered here; their data comes from the JSON API (``/api/v1``) through
 small scripts in ``webapp/static``, with the page's filters as the same query parameters the API
@@ -16,12 +17,13 @@ from webapp.blueprints.common import service
 bp = Blueprint("ui", __name__)
 
 #: The timeline's filters: the names of ``GET /api/v1/events``'s query parameters.
-EVENT_FILTERS = ("camera", "name", "unknown", "since", "until", "model_version")
+EVENT_FILTERS = ("camera", "group", "name", "unknown", "reviewed", "since", "until", "model_version")
 
 
 def _page(template: str, **context):
     role = current_role()
     return render_template(template, csrf=csrf_token(), model=service().model_status(), role=role,
+                           tolerance=current_app.config["EDGEFACE_SETTINGS"].live.tolerance,
                            can_change=role == "admin" and bool(current_app.config.get("API_TOKEN")),
                            logged_in=authenticated_by() == "session", **context)
 
@@ -37,6 +39,12 @@ def camera(camera_id: str):
         return _page("missing.html", nav="live", what="camera", key=camera_id,
                      back=url_for("ui.index"), back_text="All cameras"), 404
     return _page("camera.html", nav="live", camera_id=camera_id)
+
+
+@bp.get("/present")
+def present():
+    gap = current_app.config["EDGEFACE_SETTINGS"].events.visit_gap_s
+    return _page("present.html", nav="present", gap_text=f"{gap:g} s" if gap < 120 else f"{gap / 60:g} min")
 
 
 @bp.get("/events")

@@ -7,6 +7,8 @@ const POLL_MS = 2000;
 const ef = {
   page: document.body.dataset.page,
   canChange: document.body.dataset.canChange === "yes",
+  // The distance under which a face is named (EDGEFACE_LIVE_TOLERANCE): words for distances use it.
+  tolerance: Number(document.body.dataset.tolerance) || 0.6,
   csrf: (document.querySelector('meta[name="csrf-token"]') || {}).content || "",
 
   // fetch + JSON; a change carries the CSRF token; a lost session goes back to the login page.
@@ -24,7 +26,9 @@ const ef = {
     }
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const error = new Error(body.error ? body.error + (body.hint ? " — " + body.hint : "") : response.statusText);
+      // The API's hints are written for scripts; one that names an API call means nothing to an operator.
+      const hint = body.hint && !/\/api\/|\b(GET|POST|PATCH|DELETE) \/|curl /.test(body.hint) ? body.hint : "";
+      const error = new Error(body.error ? body.error + (hint ? " — " + hint : "") : response.statusText);
       error.status = response.status;
       throw error;
     }
@@ -58,6 +62,19 @@ const ef = {
     return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
   },
   distance(d) { return d == null ? "—" : d.toFixed(2); },
+  // A distance in words, as edgeface/history/review.py:match_words says it (the zip's CSV too).
+  match(d, unknown = false) {
+    if (d == null) return "not measured";
+    if (unknown || d > ef.tolerance) return "like nobody known";
+    return d <= 0.75 * ef.tolerance ? "close match" : "weak match";
+  },
+  // The same with what it means, for an event's facts.
+  matchExplained(d, unknown = false) {
+    if (d == null) return "not measured";
+    const limit = ef.tolerance.toFixed(2);
+    return `${ef.match(d, unknown)} (face distance ${d.toFixed(2)}: 0 is the same face; `
+      + `below ${limit} a face is named, lower is surer)`;
+  },
   cameraName(cam) { return cam.name || cam.id; },
   // Who an event is about, as shown: a name, "Unknown", or "Unknown — labelled Jane Doe".
   who(ev) {
@@ -67,19 +84,24 @@ const ef = {
   isUnknown(ev) { return ev.unknown === true || ev.name === "Unknown"; },
   eventUrl(ev) { return "/events/" + encodeURIComponent(ev.id); },
 
-  // One line of a timeline: thumbnail, who, where, when, how long, how sure.
+  // One line of a timeline: thumbnail, who, where, when, how long, how sure, still here, reviewed.
   eventItem(ev, compact = false) {
     const unknown = ef.isUnknown(ev);
     const thumb = ev.snapshot_url
       ? ef.el("img", { class: "thumb", alt: "face of " + ef.who(ev), loading: "lazy", src: ev.snapshot_url })
       : ef.el("span", { class: "thumb none", "aria-hidden": "true" }, "?");
+    const match = ef.match(ev.distance, unknown);
     const meta = compact
-      ? `${ev.camera_name || ev.camera} · ${ef.clock(ev.started_at ?? ev.time)} · d=${ef.distance(ev.distance)}`
+      ? `${ev.camera_name || ev.camera} · ${ef.clock(ev.started_at ?? ev.time)} · ${match}`
       : `${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · ${ef.duration(ev.duration_s)}`
-        + ` · d=${ef.distance(ev.distance)} · model ${ev.model_version || "—"}`;
+        + ` · ${match} · model ${ev.model_version || "—"}`;
+    const tags = ef.el("span", { class: "tags" },
+      ev.still_here ? ef.el("span", { class: "tag here" }, "still here") : null,
+      !compact && ev.reviewed ? ef.el("span", { class: "tag reviewed" }, "reviewed") : null);
     return ef.el("li", { class: "event " + (unknown ? "unknown" : "known"), "data-event": ev.id },
       ef.el("a", { href: ef.eventUrl(ev), class: "event-link" }, thumb,
-        ef.el("div", {}, ef.el("strong", { class: "name" }, ef.who(ev)), ef.el("div", { class: "meta" }, meta))));
+        ef.el("div", {}, ef.el("strong", { class: "name" }, ef.who(ev)), " ", tags,
+          ef.el("div", { class: "meta" }, meta))));
   },
 
   // The names the current model knows, into a <datalist> (for the name filter and labelling).
@@ -88,6 +110,16 @@ const ef = {
     if (!list) return;
     const model = await ef.api("/api/v1/model");
     list.replaceChildren(...(model.identities || []).map((n) => ef.el("option", { value: n })));
+  },
+
+  // The operators' camera groups into a <select> (its data-value chosen); its label shown only when there are groups.
+  fillGroups(select, cameras, shown) {
+    const chosen = select.dataset.value || "";
+    const groups = [...new Set(cameras.map((c) => c.group).filter(Boolean).concat(chosen ? [chosen] : []))].sort();
+    select.replaceChildren(ef.el("option", { value: "" }, "all"),
+      ...groups.map((g) => ef.el("option", { value: g, selected: g === chosen }, g)));
+    shown.hidden = groups.length === 0;
+    return groups;
   },
 
   // Label/value pairs into a <dl>, one <div> per pair (so a label never wraps away from its value).

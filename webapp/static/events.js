@@ -50,8 +50,9 @@ async function initTimeline() {
   const query = new URLSearchParams(location.search);
   query.delete("limit"); query.delete("cursor");
   const list = document.getElementById("timeline");
-  await pager("/api/v1/events" + (query.toString() ? "?" + query : ""), list, (ev) => ef.eventItem(ev),
+  await pager("/api/v1/events" + (query.toString() ? "?" + query : ""), list, pickable,
               document.getElementById("timeline-empty"))();
+  wireBulk(list);
   try {
     const select = document.getElementById("f-camera");
     const chosen = select.dataset.value;
@@ -59,8 +60,74 @@ async function initTimeline() {
     select.replaceChildren(ef.el("option", { value: "" }, "all"),
       ...cameras.map((c) => ef.el("option", { value: c.id, selected: c.id === chosen }, ef.cameraName(c))));
     if (chosen && !cameras.some((c) => c.id === chosen)) select.append(ef.el("option", { value: chosen, selected: true }, chosen));
+    ef.fillGroups(document.getElementById("f-group"), cameras, document.getElementById("group-label"));
     await ef.fillNames();
   } catch (err) { ef.showError(err); }
+}
+
+// -- bulk: reviewed, delete, download ---------------------------------------------------------
+// A timeline line with a box to pick it; the bulk buttons act on the picked ones, or on all shown.
+function pickable(ev) {
+  const item = ef.eventItem(ev);
+  item.prepend(ef.el("input", { type: "checkbox", class: "pick", value: ev.id,
+    "aria-label": `select ${ef.who(ev)}, ${ef.time(ev.started_at ?? ev.time)}` }));
+  return item;
+}
+
+function wireBulk(list) {
+  const bar = document.getElementById("bulk"), all = document.getElementById("select-all");
+  const out = document.getElementById("bulk-result"), count = document.getElementById("bulk-count");
+  const boxes = () => [...list.querySelectorAll("input.pick")];
+  const chosen = () => { const b = boxes(), c = b.filter((x) => x.checked); return c.length ? c : b; };
+  const update = () => {
+    const n = boxes().length, picked = boxes().filter((x) => x.checked).length;
+    bar.hidden = n === 0;
+    count.textContent = picked ? `${picked} selected` : `none selected: the buttons act on all ${n} shown`;
+    all.checked = n > 0 && picked === n;
+  };
+  new MutationObserver(update).observe(list, { childList: true });
+  list.addEventListener("change", update);
+  all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); update(); });
+  const say = (text, ok = true) => { out.className = ok ? "ok" : "form-error"; out.textContent = text; };
+  const mark = (reviewed) => async () => {
+    const picked = chosen();
+    try {
+      const done = await ef.api("/api/v1/events/review", { method: "POST",
+        json: { ids: picked.map((b) => b.value), reviewed } });
+      for (const box of picked) {
+        const tags = box.closest("li").querySelector(".tags");
+        tags.querySelectorAll(".reviewed").forEach((t) => t.remove());
+        if (reviewed) tags.append(ef.el("span", { class: "tag reviewed" }, "reviewed"));
+      }
+      say(`${done.marked} marked ${reviewed ? "reviewed" : "not reviewed"}.`);
+    } catch (err) { say(err.message, false); }
+  };
+  const wire = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
+  wire("bulk-reviewed", mark(true));
+  wire("bulk-unreviewed", mark(false));
+  wire("bulk-delete", async () => {
+    const picked = chosen();
+    if (!confirm(`Delete ${picked.length} events and their pictures? This cannot be undone.`)) return;
+    try {
+      const done = await ef.api("/api/v1/events/delete", { method: "POST", json: { ids: picked.map((b) => b.value) } });
+      picked.forEach((b) => b.closest("li").remove());
+      say(`Deleted ${done.deleted} events.`);
+    } catch (err) { say(err.message, false); }
+  });
+  wire("bulk-export", async () => {
+    const picked = chosen();
+    try {
+      const response = await fetch("/api/v1/events/export.zip?ids=" + picked.map((b) => encodeURIComponent(b.value)).join(","),
+                                   { credentials: "same-origin" });
+      if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
+      const link = ef.el("a", { href: URL.createObjectURL(await response.blob()),
+        download: (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "events.zip" });
+      document.body.append(link); link.click(); link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      say(`Downloaded ${picked.length} events: a spreadsheet (visits.csv) and their faces.`);
+    } catch (err) { say(err.message, false); }
+  });
+  update();
 }
 
 // -- "this is …" ---------------------------------------------------------------------------------
@@ -125,7 +192,8 @@ async function initEvent() {
     ev = await ef.api("/api/v1/events/" + encodeURIComponent(id));
   } catch (err) {
     document.getElementById("event-title").textContent = err.status === 404 ? "No such event" : "Event";
-    ef.showError(err);
+    ef.showError(err.status === 404
+      ? new Error("no such event: it may have aged out or been deleted. The events page lists what is kept.") : err);
     return;
   }
   const unknown = ef.isUnknown(ev);
@@ -145,16 +213,43 @@ async function initEvent() {
   if (ev.snapshot_url) face.src = ev.snapshot_url; else face.hidden = true;
   const camera = ef.el("a", { href: "/cameras/" + encodeURIComponent(ev.camera) }, ev.camera_name || ev.camera);
   const person = unknown ? null : ef.el("a", { href: "/people/" + encodeURIComponent(ev.name) }, ev.name);
+  const tracks = (ev.tracks || [ev.track]).length;
+  const versions = ev.model_versions || [];
+  const model = (ev.model_version || "—") + (versions.length > 1
+    ? ` (named it; after a model reload during the visit ${versions.slice(1).join(", ")} named it too)` : "");
   const facts = [["Who", person || ef.who(ev)], ["Camera", camera], ["First seen", ef.time(ev.started_at ?? ev.time)],
-    ["Last seen", ef.time(ev.last_seen)], ["Duration", ef.duration(ev.duration_s)],
-    ["Best distance", ef.distance(ev.distance)], ["Model version", ev.model_version || "—"],
-    ["Tracks", (ev.tracks || [ev.track]).join(", ")]];
+    ["Last seen", ev.still_here ? ef.el("span", {}, ef.time(ev.last_seen), " ", ef.el("span", { class: "tag here" }, "still here"))
+                                : ef.time(ev.last_seen)],
+    ["Duration", ef.duration(ev.duration_s)],
+    ["Best match", ef.matchExplained(ev.distance, unknown)], ["Model version", model],
+    ["Face picked up", tracks === 1 ? "once" : `${tracks} times (lost from view and found again in between)`],
+    ["Reviewed", ev.reviewed ? `yes, by ${ev.reviewed_by_role || "an operator"} at ${ef.time(ev.reviewed_at)}` : "not yet"]];
   ef.facts(document.getElementById("event-facts"), facts);
   if (unknown) {
     document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), labelArea(ev));
     if (ef.canChange && !ev.label) ef.fillNames().catch((err) => ef.showError(err));
   }
+  wireReview(ev);
   document.getElementById("event-body").hidden = false;
+}
+
+// The admin marks this one event reviewed (or not); the facts say so at once.
+function wireReview(ev) {
+  const button = document.getElementById("review-toggle");
+  if (!button) return;
+  let reviewed = ev.reviewed;
+  const show = () => { button.textContent = reviewed ? "Mark not reviewed" : "Mark reviewed"; button.hidden = false; };
+  button.addEventListener("click", async () => {
+    const out = document.getElementById("review-result");
+    try {
+      await ef.api("/api/v1/events/review", { method: "POST", json: { ids: [ev.id], reviewed: !reviewed } });
+      reviewed = !reviewed;
+      const fact = [...document.querySelectorAll("#event-facts dt")].find((dt) => dt.textContent === "Reviewed");
+      if (fact) fact.nextElementSibling.textContent = reviewed ? "yes, just now" : "not yet";
+      out.className = "ok"; out.textContent = "Saved."; show();
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  show();
 }
 
 if (ef.page === "events") initTimeline();

@@ -5,32 +5,50 @@
 const MAX_STREAMS = 4;       // browsers allow ~6 connections per host: more MJPEG streams would starve the rest
 const TILE_FRAME_MS = 250;   // polled tiles (beyond MAX_STREAMS) refresh at ~4 fps
 
-// Online / offline with the reason / disabled, in a few words.
+const LAG_WARN_S = 1.0;      // analysis this far behind the picture: boxes and names are late (amber)
+const LAG_BAD_S = 3.0;       // this far: what the tile says about people is stale (red)
+
+// Online / offline / disabled, since when, and why offline.
 function describe(cam) {
-  if (cam.enabled === false) return "disabled";
-  if (!cam.online) return cam.error ? "offline: " + cam.error : "offline";
-  const age = cam.last_frame_age_s == null ? "" : ` · ${cam.last_frame_age_s.toFixed(1)} s`;
-  return "online" + age;
+  const since = cam.state_since ? " since " + ef.clock(cam.state_since) : "";
+  if (cam.enabled === false) return "disabled" + since;
+  if (!cam.online) return "offline" + since + (cam.error ? " — " + cam.error : "");
+  return "online" + since;
 }
 
-// fps in/out and analysis lag, as label/value pairs.
+// How far analysis is behind the picture, when it matters (an offline camera has no picture to analyse).
+function lagLevel(cam) {
+  const lag = cam.analysis_lag_s;
+  if (!cam.online || cam.enabled === false || cam.recognition === false || lag == null || lag < LAG_WARN_S) return null;
+  return lag >= LAG_BAD_S ? "bad" : "warn";
+}
+
+// fps in/out, as label/value pairs.
 function health(cam) {
   const fps = (v) => (v == null ? "—" : v.toFixed(1));
-  const lag = cam.analysis_lag_s == null ? "—" : cam.analysis_lag_s.toFixed(2) + " s";
-  const pairs = [["fps in", fps(cam.fps_in ?? cam.fps)], ["fps out", fps(cam.fps_out)], ["analysis lag", lag]];
+  const pairs = [["frames in per s", fps(cam.fps_in ?? cam.fps)], ["frames shown per s", fps(cam.fps_out)]];
   if (cam.recognition === false) pairs.push(["recognition", "off"]);
   return pairs;
 }
 
 function renderHealth(dl, cam) {
-  ef.facts(dl, health(cam));
+  ef.facts(dl, cam.online ? health(cam) : []);
+  const level = lagLevel(cam);
+  if (level) {
+    dl.append(ef.el("div", { class: "badge lag " + level, role: "status" },
+      `analysis ${cam.analysis_lag_s.toFixed(1)} s behind`));
+  }
 }
 
 function renderPeopleNow(node, cam) {
   const names = cam.people_now || [];
-  node.replaceChildren(...(names.length
+  let empty = "nobody";
+  if (!cam.online || cam.enabled === false) empty = "no picture";
+  else if (cam.recognition === false) empty = "recognition is off";
+  else if (lagLevel(cam) === "bad") empty = `not known: nothing analysed for ${cam.analysis_lag_s.toFixed(0)} s`;
+  node.replaceChildren(...(names.length && cam.online
     ? names.map((n) => ef.el("span", { class: "chip" + (n === "Unknown" ? " unknown" : "") }, n))
-    : [ef.el("span", { class: "hint" }, "nobody")]));
+    : [ef.el("span", { class: "hint" }, empty)]));
 }
 
 // An <img> showing an MJPEG stream; re-opened after an error (camera re-registered, app restarted).
@@ -113,9 +131,18 @@ function renderEvents(events) {
   if (!events.length) list.replaceChildren(ef.el("li", { class: "hint" }, "Nothing seen yet."));
 }
 
+// The grid shows one group when one is chosen (kept in the URL: ?group=Entrances).
+function wireGroups() {
+  const select = document.getElementById("f-group");
+  select.addEventListener("change", () => { location.search = select.value ? "group=" + encodeURIComponent(select.value) : ""; });
+}
+
 async function refreshGrid() {
   try {
-    renderGrid((await ef.api("/api/v1/cameras")).cameras);
+    const cameras = (await ef.api("/api/v1/cameras")).cameras;
+    const select = document.getElementById("f-group");
+    ef.fillGroups(select, cameras, document.getElementById("group-form"));
+    renderGrid(select.dataset.value ? cameras.filter((c) => c.group === select.dataset.value) : cameras);
     renderEvents((await ef.api("/api/v1/events?limit=12")).events);
     ef.showError(null);
   } catch (err) { ef.showError(err); }
@@ -129,6 +156,7 @@ let settingsFilled = false;
 function fillSettings(cam) {
   const form = document.getElementById("camera-settings");
   form.elements.name.value = cam.name && cam.name !== cam.id ? cam.name : "";
+  form.elements.group.value = cam.group || "";
   form.elements.enabled.checked = cam.enabled !== false;
   form.elements.recognition.checked = cam.recognition !== false;
   form.elements.min_face_px.value = cam.min_face_px ?? "";
@@ -142,11 +170,17 @@ async function refreshCamera() {
     document.getElementById("camera-name").textContent = ef.cameraName(cam);
     document.title = ef.cameraName(cam) + " · edgeface";
     document.getElementById("camera-status").textContent = describe(cam);
+    document.getElementById("camera-status").classList.toggle("off", !cam.online || cam.enabled === false);
+    runFeed(cam);
     document.getElementById("camera-url").textContent = cam.url;
     renderHealth(document.getElementById("camera-health"), cam);
     renderPeopleNow(document.getElementById("people-now"), cam);
     if (!settingsFilled) {
       fillSettings(cam);
+      ef.api("/api/v1/cameras").then((all) => {
+        const groups = [...new Set(all.cameras.map((c) => c.group).filter(Boolean))].sort();
+        document.getElementById("camera-groups").replaceChildren(...groups.map((g) => ef.el("option", { value: g })));
+      }).catch(() => {});
       if (cam.online && window.efZone) window.efZone.newStill();
     }
     renderEvents((await ef.api("/api/v1/events?limit=20&camera=" + encodeURIComponent(cameraId))).events);
@@ -155,9 +189,22 @@ async function refreshCamera() {
   }
 }
 
-function wireCamera() {
+// The big picture streams only while the camera is online: an offline camera's page says
+// "no picture" (and finishes loading) instead of waiting on a stream that sends nothing.
+let stopFeed = null;
+function runFeed(cam) {
   const feed = document.getElementById("feed");
-  streamInto(feed, feed.dataset.src);
+  const want = cam.enabled !== false && cam.online;
+  document.getElementById("stage").classList.toggle("offline", !want);
+  if (want && !stopFeed) {
+    streamInto(feed, feed.dataset.src);
+    stopFeed = () => { feed.onerror = null; feed.removeAttribute("src"); };
+  } else if (!want && stopFeed) {
+    stopFeed(); stopFeed = null;
+  }
+}
+
+function wireCamera() {
   const stage = document.getElementById("stage");
   const full = document.getElementById("fullscreen");
   full.addEventListener("click", () => {
@@ -173,7 +220,8 @@ function wireCamera() {
     try {
       const zone = window.efZone ? window.efZone.get() : null;
       const minFace = form.elements.min_face_px.value === "" ? undefined : Number(form.elements.min_face_px.value);
-      const body = { name: form.elements.name.value.trim() || null, enabled: form.elements.enabled.checked,
+      const body = { name: form.elements.name.value.trim() || null, group: form.elements.group.value.trim() || null,
+        enabled: form.elements.enabled.checked,
         recognition: form.elements.recognition.checked, zone };
       if (minFace !== undefined) body.min_face_px = minFace;
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
@@ -202,5 +250,5 @@ function wireAdd() {
   });
 }
 
-if (ef.page === "grid") { wireAdd(); ef.every(refreshGrid); }
+if (ef.page === "grid") { wireAdd(); wireGroups(); ef.every(refreshGrid); }
 if (ef.page === "camera") { wireCamera(); ef.every(refreshCamera); }
