@@ -22,7 +22,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,6 +32,7 @@ from wsdiscovery.message import createSOAPMessage, parseSOAPMessage
 from wsdiscovery.qname import QName
 
 from edgeface.errors import ConfigError
+from edgeface.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,16 @@ class DiscoveredDevice:
         return asdict(self)
 
 
-@dataclass
-class OnvifDiscovery:
+class OnvifDiscovery(Service):
     """Listen on ``interface`` (an IPv4 address of this host) for ONVIF cameras; ``start()``, ``close()``."""
-    interface: str
-    probe_interval_s: float = 300.0
-    devices: dict[str, DiscoveredDevice] = field(default_factory=dict)
 
-    def __post_init__(self):
-        self._iface = interface_address(self.interface)
+    def __init__(self, interface: str, probe_interval_s: float = 300.0):
+        super().__init__("onvif-discovery")
+        self.interface = interface
+        self.probe_interval_s = probe_interval_s
+        self.devices: dict[str, DiscoveredDevice] = {}
+        self._iface = interface_address(interface)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._probe_socket: socket.socket | None = None
 
@@ -85,18 +84,14 @@ class OnvifDiscovery:
             self._listener = self._open_listener()
             self._probe_socket = self._open_probe_socket()
         except OSError as err:
-            self.close()
+            self._closed()
             raise _cannot_listen(self.interface, err) from None
-        self._thread = threading.Thread(target=self._run, name="onvif-discovery", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("ONVIF WS-Discovery: listening on %s (cameras found are listed, added only when confirmed)",
                  self.interface)
         return self
 
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+    def _closed(self) -> None:
         for sock in (self._listener, self._probe_socket):
             if sock is not None:
                 sock.close()
@@ -144,13 +139,13 @@ class OnvifDiscovery:
         sock.setblocking(False)
         return sock
 
-    def _run(self) -> None:
+    def run(self) -> None:
         selector = selectors.DefaultSelector()
         for sock in (self._listener, self._probe_socket):
             if sock is not None:
                 selector.register(sock, selectors.EVENT_READ)
         next_probe = 0.0
-        while not self._stop.is_set():
+        while not self.stopping:
             if time.monotonic() >= next_probe:
                 self.probe()
                 next_probe = time.monotonic() + self.probe_interval_s
