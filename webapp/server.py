@@ -147,7 +147,8 @@ class HeadBufferingWorker(ThreadWorker):
         return False
 
     def _is_proxy(self, peer: str) -> bool:
-        return is_trusted(peer, getattr(self._settings(), "trusted_proxies", ()))
+        settings = self._settings()
+        return settings is not None and is_trusted(peer, settings.http.trusted_proxies)
 
     def _settings(self):
         return getattr(getattr(self, "wsgi", None), "config", {}).get("EDGEFACE_SETTINGS")

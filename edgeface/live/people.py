@@ -40,7 +40,7 @@ class People:
             visits, last_seen = counts.get(name, (0, None))
             out.append({"name": name, "images": sources.get(name, []),
                         "image_count": int((model.labels == index).sum()), "local": local.get(name, 0),
-                        "visits": visits, "last_seen": last_seen})
+                        "known_to_model": index < len(model.names), "visits": visits, "last_seen": last_seen})
         return out
 
     def cameras(self, name: str) -> list:

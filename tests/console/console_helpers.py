@@ -29,6 +29,7 @@ class PageProblems:
         self.base = base
         self.problems: list[str] = []
         self.expected: set[tuple[str, str, int]] = set()
+        self.answered: set[int] = set()     # requests that got an expected answer (by the request object)
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.problems.append(f"uncaught: {err}"))
         page.on("requestfailed", self._failed)
@@ -57,12 +58,15 @@ class PageProblems:
 
     def _failed(self, request) -> None:
         # Leaving a page aborts its streams and polls in flight; a server error is a response, not this.
-        if request.method == "GET" and request.failure == "net::ERR_ABORTED":
+        # A request whose expected answer came is not failed either when its connection closes after.
+        if request.failure == "net::ERR_ABORTED" and (request.method == "GET" or id(request) in self.answered):
             return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def _response(self, response) -> None:
         key = (response.request.method, self._path(response.url), response.status)
+        if key in self.expected:
+            self.answered.add(id(response.request))
         if response.status >= 400 and key not in self.expected:
             self.problems.append(f"{response.status}: {response.request.method} {response.url}")
 

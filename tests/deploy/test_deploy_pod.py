@@ -318,7 +318,8 @@ def test_pod_hot_reloads_from_the_store_rolls_back_and_is_benched(app_image, s3_
         return proc.stdout.strip()
 
     def push(label: str) -> str:
-        return in_netns("model", "push", str(labelled(sample_model, label, tmp_path)))
+        # The same people and embeddings under another label: a new version only to see it served.
+        return in_netns("model", "push", str(labelled(sample_model, label, tmp_path)), "--allow-same")
 
     moto = None
     moto_log = open(tmp_path / "moto.log", "wb")  # noqa: SIM115 - closed in finally

@@ -226,7 +226,10 @@ def list_people():
 def get_person(name: str):
     """Someone the model knows, else someone operators labelled (``known_to_model``: false); any case."""
     known = next((p for p in service().people() if p["name"].lower() == name.strip().lower()), None)
-    person = {**known, "known_to_model": True} if known else service().archive().person(name)
+    person: dict | None = known
+    if known is None or not known["known_to_model"]:     # labelled by operators (and maybe corrected here)
+        labelled = service().archive().person(name)
+        person = {**known, **labelled} if known and labelled else (labelled or known)
     if person is None:
         return error_response(404, "nobody of that name: the model does not know it and no event is labelled so",
                               "the people page lists who the model knows; search the events by part of a name")
