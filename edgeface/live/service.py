@@ -68,14 +68,15 @@ class LiveService:
         parts.callback(engine.close)
         self.analyzer = Analyzer(engine, threads=live.analysis_threads, stages=self.stages).start()
         parts.callback(self.analyzer.close)
+        # Watchers close after the uplink: one stuck on the store must not delay the last stats.
+        self.watcher, candidates = start_watchers(self.models, s.model)
+        for watcher in (self.watcher, *candidates):
+            parts.callback(watcher.close)
         parts.callback(self.uplink.close)        # after the cameras: their final events go out first
         self.uplink.start()
         parts.callback(self.history.close)
         parts.callback(self.history.flush, 5.0)
         self.history.start()
-        self.watcher, candidates = start_watchers(self.models, s.model)
-        for watcher in (self.watcher, *candidates):
-            parts.callback(watcher.close)
         parts.callback(self.stills.close)
         parts.callback(self.workers.close)
         parts.callback(self.registry.close)      # stops sources; their workers stop with them
@@ -111,7 +112,6 @@ class LiveService:
         self.uplink.on_event(event)
         self.history.record(event)
 
-    # -- LiveApi: cameras ------------------------------------------------------------------------
     def camera_ids(self) -> list[str]:
         return [source.id for source in self.registry.list()]
 

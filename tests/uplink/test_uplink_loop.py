@@ -188,10 +188,12 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
         in_s3 = sidecars()
         assert dropped == 0 and figure(app, "edgeface_mqtt_dropped_total") == 0
         assert len(in_s3) == shipped == figure(app, "edgeface_captures_total", result="kept")
-        # What the app counted per version before it stops: its last stats message (sent at close)
-        # holds at least this.
+        # What the app counted per version before it stops.
         counted = {v: {r: figure(app, "edgeface_faces_total", model_version=v, result=r) for r in RESULTS}
                    for v in (v1, v2)}
+        # The periodic stats message carries them to the edge broker while the app runs.
+        wait_until(lambda: holds(collect_stats(edge.url).get("lab", {}), counted), 30,
+                   f"the app's stats at the edge broker ({counted})")
     finally:
         if camera is not None:
             camera.stop()
@@ -205,15 +207,12 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
     assert not lost and during <= {e["message_id"] for e in received}
     assert all(sc["id"] in recognitions and sc["site"] == "lab" for sc in in_s3.values())
     # Accuracy per version at the core: the manifests and the stats the app sent (retained, bridged).
-    # The last stats message leaves the app after its last events, so waiting for the events does
-    # not mean it has crossed the bridge: wait for the stats themselves (a fresh clone read v2's
+    # The stats messages travel apart from the events, so waiting for the events does not mean
+    # they have crossed the bridge: wait for the stats themselves (a fresh clone read v2's
     # previous message, named 0, here).
     consumer = f"mqtt://{link['consumer'][0]}:{link['consumer'][1]}@127.0.0.1:{core.port}"
-
-    def stats_caught_up() -> bool:
-        at_the_core = collect_stats(consumer).get("lab", {})
-        return all(int(at_the_core.get(v, {}).get(r, -1)) >= n for v, per in counted.items() for r, n in per.items())
-    wait_until(stats_caught_up, 60, f"the app's last stats at the core ({counted})")
+    wait_until(lambda: holds(collect_stats(consumer).get("lab", {}), counted), 60,
+               f"the app's stats at the core ({counted})")
     run_cli("review", "--out", str(review), "--accuracy", "--store", store, "--mqtt", consumer)
     rows = {r["version"]: r for r in json.loads((review / "accuracy.json").read_text())}
     # Under v1 the stranger was never named: Unknown, or near the threshold when his distance fell
@@ -227,3 +226,8 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
     print(f"  events: {len(published)} published, {len({e['message_id'] for e in received})} at the core "
           f"({len(received) - len({e['message_id'] for e in received})} duplicates), {len(lost)} lost; "
           f"{len(during)} published during the outage; captures: {len(in_s3)} kept and in S3, 0 dropped")
+
+
+def holds(stats: dict, counted: dict) -> bool:
+    """Whether the per-version stats messages ``stats`` count at least what the app ``counted``."""
+    return all(int(stats.get(v, {}).get(r, -1)) >= n for v, per in counted.items() for r, n in per.items())
