@@ -18,11 +18,15 @@ from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.uplink.stats import RESULTS, SHADOW_RESULTS
 
 STATS_TOPIC = "edgeface/+/model/+/stats"
-QUIET_S = 0.5        # retained messages come at once on subscribing: this long without one means all came
 
 
 def collect_stats(url: str, wait_s: float = 5.0) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{site: {version: stats message}}`` of every site, from the broker's retained messages."""
+    """``{site: {version: stats message}}`` of every site, from the broker's retained messages.
+
+    The end of the retained messages is the acknowledgement of a second subscription sent right after
+    the first: the broker answers a client's packets in order and sends a subscription's retained
+    messages with its acknowledgement, so they all precede the second one (QoS 0: no in-flight
+    window holds them back). A quiet period instead returned nothing from a busy broker or machine."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -30,8 +34,8 @@ def collect_stats(url: str, wait_s: float = 5.0) -> dict[str, dict[str, dict[str
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise ConfigError("the MQTT URL is invalid", "use mqtt://[user:password@]host[:1883] or mqtts://…:8883")
     found: dict[str, dict[str, dict[str, Any]]] = {}
-    last = [time.monotonic()]
-    subscribed, refused = threading.Event(), threading.Event()
+    marker: list[int] = []
+    done, refused = threading.Event(), threading.Event()
 
     def on_message(client, userdata, msg) -> None:
         try:
@@ -40,17 +44,18 @@ def collect_stats(url: str, wait_s: float = 5.0) -> dict[str, dict[str, dict[str
         except (ValueError, KeyError, TypeError):
             return          # an empty (cleared) or foreign message
         found.setdefault(site, {})[version] = body
-        last[0] = time.monotonic()
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             refused.set()
         else:
-            client.subscribe(STATS_TOPIC, qos=1)
+            client.subscribe(STATS_TOPIC, qos=0)
+            # Any filter does (a refused one is acknowledged too); nobody publishes here.
+            marker.append(client.subscribe(f"edgeface/end-of-retained/{uuid.uuid4().hex}", qos=0)[1])
 
-    def on_subscribe(*args: Any) -> None:
-        last[0] = time.monotonic()
-        subscribed.set()
+    def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
+        if mid in marker:
+            done.set()
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-review-{uuid.uuid4().hex[:8]}")
     if parts.username:
@@ -67,9 +72,7 @@ def collect_stats(url: str, wait_s: float = 5.0) -> dict[str, dict[str, dict[str
     client.loop_start()
     try:
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and not refused.is_set():
-            if subscribed.is_set() and time.monotonic() - last[0] > QUIET_S:
-                break
+        while time.monotonic() < deadline and not refused.is_set() and not done.is_set():
             time.sleep(0.05)
     finally:
         client.loop_stop()
@@ -77,7 +80,7 @@ def collect_stats(url: str, wait_s: float = 5.0) -> dict[str, dict[str, dict[str
     if refused.is_set():
         raise EdgefaceError(f"the MQTT broker at {where} refused the connection",
                             "check the user and password in --mqtt / EDGEFACE_MQTT_URL")
-    if not subscribed.is_set():
+    if not done.is_set():
         raise EdgefaceError(f"no answer from the MQTT broker at {where} within {wait_s:g} s",
                             "check --mqtt / EDGEFACE_MQTT_URL and that the core broker is up")
     return found

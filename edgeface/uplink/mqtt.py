@@ -122,6 +122,9 @@ class MqttPublisher(Service):
         self._connected = threading.Event()
         self._lost = threading.Event()
         self._in_flight: dict[str, mqtt.MQTTMessageInfo] = {}
+        # Retained states handed to paho and not yet acknowledged: paho holds back what exceeds its
+        # in-flight window, so a disconnect right after publish() would drop the last stats.
+        self._states_in_flight: list[mqtt.MQTTMessageInfo] = []
         self._deadline = 0.0
         self._goodbye_queued = False
         self._refused: str | None = None
@@ -214,7 +217,8 @@ class MqttPublisher(Service):
             self._publish_stats(math.inf)
         if time.monotonic() > self._deadline or self._client is None:
             return False
-        return bool(len(self.queue) or self._in_flight or any(d for _, d in self._states.values()))
+        return bool(len(self.queue) or self._in_flight or self._states_in_flight
+                    or any(d for _, d in self._states.values()))
 
     def _take(self, timeout: float) -> None:
         try:
@@ -393,9 +397,10 @@ class MqttPublisher(Service):
             topic = self.topics.audit if body.get("type") == "audit" else self.topics.events
             self._in_flight[stem] = client.publish(topic, json.dumps(body), qos=QOS)
         # States after events: at shutdown the 'offline' goodbye follows the last 'end'.
+        self._states_in_flight = [info for info in self._states_in_flight if not info.is_published()]
         for topic, (payload, dirty) in list(self._states.items()):
             if dirty:
-                client.publish(topic, payload, qos=QOS, retain=True)
+                self._states_in_flight.append(client.publish(topic, payload, qos=QOS, retain=True))
                 self._states[topic] = (payload, False)
                 if not payload:
                     del self._states[topic]     # cleared at the broker: nothing to republish
@@ -406,6 +411,7 @@ class MqttPublisher(Service):
         self._client = None
         self._connected.clear()
         self._in_flight.clear()       # still in the queue: sent again on the next connection
+        self._states_in_flight.clear()     # every state is sent again on the next connection
 
     def _disconnect(self) -> None:
         if self._client is not None and self.connected:

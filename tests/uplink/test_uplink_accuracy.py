@@ -121,3 +121,27 @@ def test_accuracy_with_an_unreachable_broker_says_what_to_check(sample_model, tm
                    "--mqtt", "mqtt://user:hunter2@127.0.0.1:1", check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "127.0.0.1:1" in proc.stderr and "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_collect_stats_reads_every_retained_message_and_stops_at_their_end(broker):
+    """The end of the retained messages is the broker's answer to a second subscription, not a quiet
+    period (which returned nothing when the machine was busy): 400 messages from 20 sites all come
+    back, each time (a marker that overtook them would lose some; one never answered, an error)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edgeface.uplink.accuracy import collect_stats
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    sent = {f"site{s}": {f"v{v}": {"site": f"site{s}", "model_version": f"v{v}", "named": s * v}
+                         for v in range(20)} for s in range(20)}
+    infos = [client.publish(Topics(site).model_stats(version), json.dumps(body), qos=1, retain=True)
+             for site, versions in sent.items() for version, body in versions.items()]
+    for info in infos:
+        info.wait_for_publish(10)
+    client.loop_stop()
+    client.disconnect()
+    for _ in range(5):
+        assert collect_stats(broker.url, wait_s=30) == sent

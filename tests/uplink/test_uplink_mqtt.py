@@ -215,3 +215,26 @@ def test_settings_errors_name_the_variable_but_never_the_password():
                                     "EDGEFACE_MQTT_QUEUE_MAX": "50"})
     assert (good.site, good.mqtt_queue_max, good.broker_label()) == ("store-12", 50, "broker:1883")
     assert "hunter2" not in repr(good) and good.url == "mqtt://u:hunter2@broker"
+
+
+def test_shutdown_delivers_every_retained_state_even_behind_a_full_window(broker, recorder_factory):
+    """At close the goodbyes (an 'end' per open event, 'offline' per camera, the stats) exceed paho's
+    in-flight window: the publisher waits for each retained state's acknowledgement before it
+    disconnects (it used to hand the last ones to paho and disconnect, and the stats were lost)."""
+    stats = {"v7": {"named": 3}}
+    pub = MqttPublisher(UplinkSettings(mqtt_url=broker.url, site="lab", stats_interval_s=3600),
+                        stats=lambda: stats).start()
+    cameras = [f"cam{i}" for i in range(40)]
+    for camera in cameras:
+        pub.camera_availability(camera, True)
+        for track in range(3):
+            pub.publish_event(sighting(f"Person {track}", track=track, camera=camera))
+    rec = recorder_factory(broker.port, "edgeface/+/events")
+    rec.wait_events(len(cameras) * 3, timeout=60)
+    stats["v7"] = {"named": 120}        # counted since the last periodic message: only close sends it
+    pub.close()
+    topics = Topics("lab")
+    state = retained(broker.port, "edgeface/#", recorder_factory)
+    assert json.loads(state[topics.model_stats("v7")]) == {"named": 120}
+    assert all(state[topics.camera(c)] == b"offline" for c in cameras)
+    assert state[topics.availability] == b"offline"
