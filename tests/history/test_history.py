@@ -193,11 +193,11 @@ def test_a_broken_disk_costs_writes_not_the_writer(history, tmp_path):
 def test_camera_settings_are_checked_and_persisted(history):
     h = history()
     store = CameraSettingsStore(h.engine)
-    assert store.get("door") == CameraOptions()
+    assert store.own("door") == CameraOptions()
     changes = parse_changes({"name": " Front door ", "min_face_px": 40, "zone": [[0, 0], [1, 0], [0, 1]]})
     store.change("door", changes)
     store.change("door", parse_changes({"recognition": False}))
-    assert store.get("door") == CameraOptions(name="Front door", recognition=False, min_face_px=40,
+    assert store.own("door") == CameraOptions(name="Front door", recognition=False, min_face_px=40,
                                               zone=[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     for bad, words in (({"zone": [[0, 0], [2, 0], [0, 1]]}, "'zone'"), ({"enabled": "yes"}, "'enabled'"),
                        ({"min_face_px": -1}, "'min_face_px'"), ({"colour": 1}, "unknown setting"), ([], "JSON")):
