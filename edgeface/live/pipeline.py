@@ -35,6 +35,7 @@ from edgeface.live.plan import Observation, SearchKind
 from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outside
 from edgeface.live.tracker import CameraTracker
 from edgeface.live.tracking import TrackState
+from edgeface.matcher import UNKNOWN
 from edgeface.privacy import blur_boxes
 from edgeface.settings import LiveSettings
 
@@ -229,16 +230,16 @@ class FramePipeline:
                 "people_now": self.tracker.people_now()}
 
     def _private(self, faces: list[FaceLabel]) -> list[FaceLabel]:
-        """The camera's privacy: a face it hides keeps no name in what leaves (drawn as Unknown)."""
+        """The camera's privacy: a named face it hides keeps no name in what leaves (drawn as Unknown)."""
         options = self.options
-        return [replace(f, name=None, state=TrackState.UNKNOWN if f.state == TrackState.NAMED else f.state)
-                if options.hides(f.name if f.state == TrackState.NAMED else None) else f for f in faces]
+        return [replace(f, name=UNKNOWN, state=TrackState.UNKNOWN, distance=None)
+                if f.state == TrackState.NAMED and options.hides(f.name) else f for f in faces]
 
     def _hidden_boxes(self, faces: list[FaceLabel]) -> list:
         """The faces ``_private`` left without a name, unless the camera's privacy is off."""
         if self.options.privacy in (None, "off"):
             return []
-        return [f.box for f in faces if f.state != TrackState.NAMED or not f.name]
+        return [f.box for f in faces if f.state != TrackState.NAMED]
 
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
