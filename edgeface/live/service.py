@@ -15,7 +15,7 @@ from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
 from edgeface.history import Archive, EventQuery, History, Page, Visit
-from edgeface.history.cameras import CameraOptions, CameraSettingsStore
+from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
@@ -126,6 +126,10 @@ class LiveService:
 
     def camera_options(self, camera_id: str) -> CameraOptions:
         return self.camera_settings.get(camera_id)
+
+    def camera_from_site(self, camera_id: str) -> list[str]:
+        own = self.camera_settings.own(camera_id)
+        return [key for key in SITE_DEFAULTS if getattr(own, key) is None]
 
     def camera_health(self, camera_id: str) -> dict:
         return self.workers.health(camera_id)

@@ -58,7 +58,8 @@ def change_camera(camera_id: str):
 
 def _camera_json(status: CameraStatus) -> dict:
     """The camera's status, the operator's settings (``name`` defaults to the id) and its health."""
-    options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id)}
+    options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id),
+               "from_site": service().camera_from_site(status.id)}
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
     health = service().camera_health(status.id)
