@@ -32,6 +32,8 @@ class RecognitionEvent:
     snapshot: bytes | None = field(default=None, repr=False, compare=False)
     frame: Any = field(default=None, repr=False, compare=False)      # the analysed frame (see module doc)
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # The faces in ``frame`` (this one included) the camera's privacy blurs: never stored as seen.
+    hide: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False, compare=False)
 
     def as_json(self) -> dict:
         return {"camera": self.camera, "name": self.name, "distance": round(self.distance, 4), "box": self.box,
@@ -48,3 +50,4 @@ class Sighting:
     box: tuple[int, int, int, int]
     time: float                    # epoch seconds
     frame: Any = field(default=None, repr=False, compare=False)
+    hide: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False, compare=False)   # as above

@@ -41,6 +41,7 @@ from edgeface import jpegmeta
 from edgeface.errors import ConfigError
 from edgeface.matcher import DEFAULT_TOLERANCE
 from edgeface.networks import DEFAULT_ALLOWED_NETWORKS, Network, parse_networks
+from edgeface.privacy import DEFAULT_PRIVACY, Consent, Privacy
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,22 @@ class CameraSettings(Section):
                                           description="interface IP to listen on for ONVIF WS-Discovery; "
                                                       "cameras found are listed, added only when an admin "
                                                       "confirms; unset: no discovery")
+    privacy: Privacy = env("EDGEFACE_PRIVACY", default=DEFAULT_PRIVACY, example="off",
+                           description="faces blurred in the live feed, stored snapshots and frames, for cameras "
+                                       "without their own `privacy`: `blur-unknown` (faces not named), "
+                                       "`blur-all-but-watchlist` (all but the watchlist's people) or `off` "
+                                       "(docs/privacy.md)")
+    watchlist: list[str] = env("EDGEFACE_PRIVACY_WATCHLIST", default_factory=list, example="Jane Doe,John Roe",
+                               description="comma-separated names `blur-all-but-watchlist` shows, for cameras "
+                                           "without their own watchlist")
+    captures: Consent = env("EDGEFACE_CAPTURES", default="denied", example="allowed",
+                            description="whether face captures may leave for the core (`EDGEFACE_OUTBOX_DIR`), for "
+                                        "cameras without their own `captures`: `allowed` or `denied`")
+
+    @field_validator("watchlist", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

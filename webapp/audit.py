@@ -30,6 +30,7 @@ from flask import Flask, Request, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgeface.history.audit import SYSTEM, AuditTrail, Entry, Row, token_id
+from edgeface.history.cameras import PRIVACY_SETTINGS
 from edgeface.live.service import LiveService
 from edgeface.settings import EventSettings
 from webapp.auth import authenticated_by, current_role
@@ -62,6 +63,14 @@ def answered(key: str) -> Part:
     return part
 
 
+def answered_fields(*names: str) -> Part:
+    """These fields of the JSON the view answered (what a deletion removed, counted per place)."""
+    def part(_req: Request, resp: Response) -> dict:
+        body = resp.get_json(silent=True) if resp.is_json else None
+        return {n: body[n] for n in names if n in body} if isinstance(body, dict) else {}
+    return part
+
+
 def body_fields(*names: str) -> Part:
     """These fields of the request's JSON body (never a URL or a password: name them, not the body)."""
     def part(req: Request, _resp: Response) -> dict:
@@ -84,6 +93,7 @@ class Action:
     failed: str | None = None         # the action's name when refused (login.failed)
     limited: bool = False             # its wrong-secret refusals are rate limited already (webapp.auth)
     who_after: bool = False           # who is known only once the view ran (login)
+    every_time: bool = False          # a read recorded each time, never throttled (an unblurred view)
 
 
 #: Endpoint -> what it does, for the trail. Pages whose data comes from the API are recorded
@@ -94,6 +104,7 @@ ACTIONS: dict[str, Action] = {
     "feeds.default_feed": Action("feed.view"),
     "feeds.camera_feed": Action("feed.view", target=view_arg("camera_id")),
     "api.camera_frame": Action("feed.frame", target=view_arg("camera_id")),
+    "api.camera_frame_unblurred": Action("feed.unblurred", target=view_arg("camera_id"), every_time=True),
     "api.list_events": Action("search", detail=filters),
     "api.recognize": Action("search.face"),
     "api.get_event": Action("visit.view", target=view_arg("event_id")),
@@ -104,14 +115,15 @@ ACTIONS: dict[str, Action] = {
     "corrections.not_this": Action("correction", target=view_arg("event_id"), detail=body_fields("name")),
     "corrections.remove_correction": Action("correction.remove", target=view_arg("correction_id")),
     "api.change_camera": Action("camera.change", target=view_arg("camera_id"),
-                                detail=body_fields("name", "enabled", "recognition", "min_face_px", "zone")),
+                                detail=body_fields("name", "enabled", "recognition", "min_face_px", "zone",
+                                                   *PRIVACY_SETTINGS)),
     "api.add_camera": Action("camera.add", target=answered("id")),
     "discovery.add_discovered": Action("camera.add", target=answered("id"), detail=body_fields("name")),
     "ops.register": Action("camera.register", target=answered("camera"), limited=True),
     "api.remove_camera": Action("camera.remove", target=view_arg("camera_id")),
     "api.remove_camera_by_query": Action("camera.remove", target=query_arg("id")),
     "discovery.export_cameras": Action("export", target=lambda _req, _resp: "cameras.yaml"),
-    "api.delete_person_history": Action("person.delete", target=view_arg("name")),
+    "api.delete_person_history": Action("person.delete", target=view_arg("name"), detail=answered_fields("removed")),
     "review.mark_reviewed": Action("review", detail=body_fields("reviewed")),
     "review.delete_events": Action("visit.delete"),
     "review.export_events": Action("export", detail=filters),
@@ -198,7 +210,8 @@ def _after(response: Response) -> Response:
     # A read repeated (polled) and requests anyone can send without credentials: once a minute.
     anonymous = role is None and not (action.limited and status in (401, 403))
     key = (request.endpoint, address, tid, name, target, status, json.dumps(detail, sort_keys=True))
-    if (request.method in ("GET", "HEAD") or anonymous) and recorder.throttle.holds(key, time.monotonic()):
+    throttled = (request.method in ("GET", "HEAD") and not action.every_time) or anonymous
+    if throttled and recorder.throttle.holds(key, time.monotonic()):
         return response
     entry = Entry(name, role=role, auth=how, token_id=tid, address=address, target=target, status=status,
                   detail=detail)

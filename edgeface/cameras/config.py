@@ -29,7 +29,7 @@ from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry, validate_url
 from edgeface.cameras.urls import is_secret_name, is_valid_camera_id, redact
 from edgeface.errors import ConfigError
-from edgeface.history.cameras import CameraSettingsStore
+from edgeface.history.cameras import PRIVACY_SETTINGS, CameraSettingsError, CameraSettingsStore, parse_privacy
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ SECRETS_NAME = "camera-credentials.json"
 _added = Table("cameras", MetaData(), Column("id", String(128), primary_key=True), Column("url", Text),
                Column("origin", String(16)), Column("added_at", Float))
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_FILE_KEYS = {"id", "name", "url", "enabled", "credentials_env"}
+_FILE_KEYS = {"id", "name", "url", "enabled", "credentials_env", *PRIVACY_SETTINGS}
 _EXAMPLE = ("cameras:\n  - id: door\n    name: Front door\n    url: rtsp://192.168.1.20:554/stream1\n"
             "    credentials_env: DOOR_CREDENTIALS   # the variable holds user:password")
 
@@ -52,6 +52,7 @@ class ConfiguredCamera:
     name: str | None = None
     enabled: bool | None = None   # None: leave the operator's setting as it is
     origin: str = "file"
+    privacy: Mapping[str, Any] | None = None   # the file's privacy settings (docs/privacy.md), checked
 
 
 class CameraConfigStore:
@@ -170,6 +171,10 @@ def _file_camera(entry: Any, where: str, environ: Mapping[str, str]) -> Configur
     enabled = entry.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise ConfigError(f"{where}: 'enabled' must be true or false", _EXAMPLE)
+    try:
+        privacy = parse_privacy({k: v for k, v in entry.items() if k in PRIVACY_SETTINGS})
+    except CameraSettingsError as err:
+        raise ConfigError(f"{where}: {err.message}", err.hint) from None
     url = expand_references(url.strip(), environ, where)
     credentials_env = entry.get("credentials_env")
     if credentials_env is not None:
@@ -178,7 +183,8 @@ def _file_camera(entry: Any, where: str, environ: Mapping[str, str]) -> Configur
         url = validate_url(url)
     except ConfigError as err:     # the message never quotes the URL: it now holds the secrets
         raise ConfigError(f"{where}: {err.message}", err.hint) from None
-    return ConfiguredCamera(camera_id, url, name=name.strip() or None if name else None, enabled=enabled)
+    return ConfiguredCamera(camera_id, url, name=name.strip() or None if name else None, enabled=enabled,
+                            privacy=privacy or None)
 
 
 def expand_references(url: str, environ: Mapping[str, str], where: str) -> str:
@@ -250,6 +256,7 @@ def export_yaml(cameras: Iterable[ConfiguredCamera]) -> str:
         entry: dict[str, Any] = {"id": cam.id, "name": cam.name, "url": url}
         if cam.enabled is not None:
             entry["enabled"] = cam.enabled
+        entry.update(cam.privacy or {})
         entries.append({k: v for k, v in entry.items() if v is not None})
     header = "# edgeface cameras: mount as EDGEFACE_CAMERAS_FILE (a ConfigMap)\n"
     if variables:
@@ -268,6 +275,7 @@ def start_configured(registry: CameraRegistry, settings: CameraSettingsStore, st
     started = []
     for cam in load_cameras_file(cameras_file) if cameras_file else []:
         changes = {k: v for k, v in (("name", cam.name), ("enabled", cam.enabled)) if v is not None}
+        changes.update(cam.privacy or {})
         if changes:     # the deployment's word on these, at every start
             settings.change(cam.id, changes)
         started.append(registry.add(cam.url, camera_id=cam.id, origin=CameraOrigin.API))
@@ -288,6 +296,10 @@ def exportable(registry: CameraRegistry, settings: CameraSettingsStore) -> list[
     for source in registry.list():
         if CameraOrigin(source.origin).announced or "://" not in source.url:   # files stay in EDGEFACE_CAMERAS
             continue
-        options = settings.get(source.id)
-        out.append(ConfiguredCamera(source.id, source.url, name=options.name, enabled=options.enabled))
+        options = settings.own(source.id)      # what the camera set, not what it follows from the site
+        own = {k: getattr(options, k) for k in PRIVACY_SETTINGS if getattr(options, k) is not None}
+        if own.get("unblurred") == "denied":
+            del own["unblurred"]              # the default: left out
+        out.append(ConfiguredCamera(source.id, source.url, name=options.name, enabled=options.enabled,
+                                    privacy=own or None))
     return out

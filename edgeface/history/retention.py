@@ -1,4 +1,5 @@
-"""Retention: visits older than ``days`` go, then the oldest until the history fits ``max_bytes``.
+"""Retention: visits older than ``days`` go (or than their camera's own ``retention_days``), then the
+oldest until the history fits ``max_bytes`` and ``max_events``, whatever their camera.
 
 The size counted is what the history holds: its snapshot files plus the database's pages in use
 (deleted rows free pages at once; the file itself is reused rather than shrunk). Open visits are
@@ -12,9 +13,9 @@ import math
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text
 
-from edgeface.history.schema import events
+from edgeface.history.schema import cameras, events
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,13 @@ def enforce(engine: Engine, directory: Path, now: float, days: float, max_bytes:
     """Delete what is past the limits (age, size, count); the number of visits deleted."""
     deleted = 0
     with engine.begin() as conn:
-        old = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
-                           .where(events.c.last_seen < now - days * 86400)).all()
+        own = dict(conn.execute(select(cameras.c.id, cameras.c.retention_days)
+                                .where(cameras.c.retention_days.is_not(None))).all())
+        # A camera with its own retention keeps its visits that long, the others ``days``.
+        too_old = [and_(events.c.camera == camera, events.c.last_seen < now - limit * 86400)
+                   for camera, limit in own.items()]
+        too_old.append(and_(events.c.camera.not_in(list(own)), events.c.last_seen < now - days * 86400))
+        old = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path).where(or_(*too_old))).all()
         deleted += remove(conn, directory, [r for r in old if r.id not in keep])
     while True:
         with engine.begin() as conn:

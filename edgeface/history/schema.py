@@ -64,4 +64,10 @@ cameras = Table(
     Column("zone", Text, nullable=True),                 # JSON [[x, y], ...] in 0..1, or NULL
     Column("group", Text, nullable=True),                # the operator's group ("Entrances"), or NULL
     Column("updated_at", Float, nullable=False),
+    # Privacy (edgeface.privacy); NULL privacy, watchlist or captures: the site's setting.
+    Column("privacy", String(32), nullable=True),
+    Column("watchlist", Text, nullable=True),            # JSON list of names
+    Column("captures", String(16), nullable=True),       # allowed | denied
+    Column("unblurred", String(16), nullable=True),      # allowed | denied (NULL: denied)
+    Column("retention_days", Float, nullable=True),      # NULL: the history's age limit
 )

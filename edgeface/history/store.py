@@ -42,6 +42,7 @@ from edgeface.history.visits import OpenVisit, VisitAggregator
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.lifecycle import LogOnChange, Service
 from edgeface.matcher import UNKNOWN
+from edgeface.privacy import blur_boxes
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class History(Service):
                                     .where(events.c.id == change.merged_away)).all()
                 retention.remove(conn, self.directory, rows)
         crop = _decode(ev.snapshot)
-        self._offer(change.visit, crop, ev.frame, list(ev.box), ev.embedding, snapshot=ev.snapshot)
+        self._offer(change.visit, crop, ev.frame, list(ev.box), ev.embedding, snapshot=ev.snapshot, hide=ev.hide)
         self._write(change.visit, kind=change.kind)
 
     def _on_sighting(self, s: Sighting) -> None:
@@ -246,7 +247,8 @@ class History(Service):
             return
         # Only pixels decoded already: a still scene's frames are not decoded, and need not be for this.
         bgr = _pixels(s.frame) if getattr(s.frame, "decoded", True) else None
-        improved = bgr is not None and self._offer(visit, self._crop(bgr, s.box), s.frame, list(s.box), None)
+        improved = bgr is not None and self._offer(visit, self._crop(bgr, s.box), s.frame, list(s.box), None,
+                                                   hide=s.hide)
         if improved or visit.last_seen - visit.written_at >= ROW_REFRESH_S:
             self._write(visit, kind="update")
 
@@ -257,15 +259,24 @@ class History(Service):
         return bgr[max(0, top - my):min(h, bottom + my), max(0, left - mx):min(w, right + mx)]
 
     def _offer(self, visit: OpenVisit, crop: np.ndarray | None, frame: Any, box: list[int],
-               embedding: np.ndarray | None, snapshot: bytes | None = None) -> bool:
-        """Keep this look as the visit's snapshot if it beats the best so far; True if it did."""
+               embedding: np.ndarray | None, snapshot: bytes | None = None, hide: list | None = None) -> bool:
+        """Keep this look as the visit's snapshot if it beats the best so far; True if it did. The
+        faces in ``hide`` (the camera's privacy) are blurred in both files before they are written."""
         if crop is None or crop.size == 0:
             return False
         score = sharpness(crop) * max(1, (box[1] - box[3]) * (box[2] - box[0]))
         if score <= visit.score:
             return False
-        face = snapshot or encode_jpeg(np.ascontiguousarray(crop), self.jpeg_quality)
-        whole = _frame_jpeg(frame, self.jpeg_quality)
+        if hide:
+            bgr = _pixels(frame)
+            if bgr is None:
+                return False       # nothing to blur with: no snapshot rather than one that shows the face
+            bgr = blur_boxes(bgr, hide)
+            face = encode_jpeg(np.ascontiguousarray(self._crop(bgr, box)), self.jpeg_quality)
+            whole: bytes | None = encode_jpeg(bgr, self.jpeg_quality)
+        else:
+            face = snapshot or encode_jpeg(np.ascontiguousarray(crop), self.jpeg_quality)
+            whole = _frame_jpeg(frame, self.jpeg_quality)
         day = datetime.fromtimestamp(visit.started_at, timezone.utc).strftime("%Y-%m-%d")
         folder = self.directory / SNAPSHOTS / day
         folder.mkdir(parents=True, exist_ok=True)
@@ -388,11 +399,17 @@ class History(Service):
 
     def delete_person(self, name: str) -> int:
         """Every visit named ``name`` or labelled so, with its snapshots; how many."""
+        return self.forget_person(name)[0]
+
+    def forget_person(self, name: str) -> tuple[int, int]:
+        """Every visit named ``name`` or labelled so, with its snapshots: (visits, snapshot files) deleted."""
         self.on_writer(lambda: self.visits.forget(name))
         with self.engine.begin() as conn:
             rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
                                 .where(or_(events.c.name == name, events.c.label == name))).all()
-            return retention.remove(conn, self.directory, rows)
+            files = sum(1 for r in rows for rel in (r.face_path, r.frame_path)
+                        if rel and (self.directory / rel).exists())
+            return retention.remove(conn, self.directory, rows), files
 
     def people(self) -> dict[str, tuple[int, float]]:
         """name -> (visits, last seen) for every named person in the history."""

@@ -109,6 +109,16 @@ class ModelHolder:
                 self._install(self._current)
             return True
 
+    def forget(self, name: str) -> int:
+        """Privacy: every correction about ``name`` (either kind) gone from the overlay; how many."""
+        with self._lock:
+            ids = [c.id for c in self.overlay.corrections if c.name == name]
+            if ids:
+                self._keep(self.overlay.without(ids))
+                if self._current is not None:
+                    self._install(self._current)
+            return len(ids)
+
     def _keep(self, overlay: Overlay) -> None:
         if self._file is None:
             raise OverlayError("this app keeps no corrections", "give it an events folder (EDGEFACE_EVENTS_DIR)")

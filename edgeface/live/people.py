@@ -4,9 +4,12 @@ and forgetting a person (privacy)."""
 from __future__ import annotations
 
 import logging
+import shlex
 from collections import Counter
+from typing import Any
 
 from edgeface.history import History, Visit
+from edgeface.history.cameras import CameraSettingsStore
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.matcher import UNKNOWN
 from edgeface.overlay import Correction, Kind, new_correction
@@ -17,10 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class People:
-    def __init__(self, models: ModelHolder, history: History, uplink: Uplink):
+    def __init__(self, models: ModelHolder, history: History, uplink: Uplink, cameras: CameraSettingsStore):
         self._models = models
         self._history = history
         self._uplink = uplink
+        self._cameras = cameras      # whether a camera lets captures leave (privacy)
 
     def known(self) -> list[dict]:
         """Everyone the current model knows: enrolment images (from its metadata), visits, last seen."""
@@ -58,7 +62,7 @@ class People:
         if embedding is not None:       # a visit kept without one still goes to the core
             self._correct("is", name, embedding, visit, role)
         maker = self._uplink.captures
-        if maker is None or face is None:
+        if maker is None or face is None or not self._cameras.get(visit.camera).captures_allowed:
             return visit, False
         # The capture maker cuts the face from the frame with a margin and records its box (training
         # falls back on it); never refused or merged: the operator chose this face.
@@ -83,8 +87,31 @@ class People:
         log.info("local correction: visit %s is %s%s (%s)", visit.id, "" if kind == "is" else "not ", name, role)
         return correction
 
-    def forget(self, name: str) -> tuple[int, dict[str, int] | None]:
-        """Privacy: the events about ``name`` deleted here, and the uplink's traces of them (retained
-        MQTT state, captures queued here and shipped to the core; None without an outbox)."""
-        deleted = self._history.delete_person(name)
-        return deleted, (None if name == UNKNOWN else self._uplink.forget(name))
+    def forget(self, name: str) -> dict[str, Any]:
+        """Privacy: every copy of ``name``'s data this site can reach, deleted, counted per place
+        (None: that place is not configured here), and what only a new model can remove: the
+        person's photos in the training images, listed with the command that retrains without them.
+
+        Unknown visits are not anybody's: forgetting "Unknown" deletes those visits only."""
+        visits, snapshots = self._history.forget_person(name)
+        removed: dict[str, int | None] = {"visits": visits, "snapshots": snapshots, "clips": None}
+        if name == UNKNOWN:
+            return {"name": name, "removed": removed, "face_images": [], "retrain": None}
+        removed.update(self._uplink.forget(name))
+        removed["corrections"] = self._models.forget(name)
+        photos = self._photos(name)
+        retrain = None
+        if photos:
+            folder = shlex.quote(f"face-images/{name}")
+            retrain = (f"rm -r {folder} && edgeface train --images face-images --out model.data && "
+                       "edgeface model push model.data")
+        log.info("forgot a person: %s", ", ".join(f"{k} {v}" for k, v in removed.items() if v is not None))
+        return {"name": name, "removed": removed, "face_images": photos, "retrain": retrain}
+
+    def _photos(self, name: str) -> list[str]:
+        """The training images of ``name`` the model in use was made from (its metadata's sources),
+        accepted review captures among them."""
+        loaded = self._models.current()
+        sources = loaded.model.metadata.get("sources", []) if loaded is not None else []
+        return sorted(str(src.get("file")) for src in sources
+                      if isinstance(src, dict) and src.get("person") == name and src.get("file"))

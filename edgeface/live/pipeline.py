@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ from edgeface.live.modelwatch import ModelHolder
 from edgeface.live.plan import Observation, SearchKind
 from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outside
 from edgeface.live.tracker import CameraTracker
+from edgeface.live.tracking import TrackState
+from edgeface.matcher import UNKNOWN
+from edgeface.privacy import blur_boxes
 from edgeface.settings import LiveSettings
 
 
@@ -120,7 +123,7 @@ class FramePipeline:
             self._collect()                # inline analysis is done already
         shown = self._delayed(frame)
         self.tracker.expire(t)
-        faces = [] if shown is None else self.tracker.labels(shown.time)
+        faces = [] if shown is None else self._private(self.tracker.labels(shown.time))
         events, self._new_events = self._new_events, []
         self.stats.frames += 1
         if shown is None:
@@ -226,6 +229,18 @@ class FramePipeline:
                 "detections_per_s": round(self._looks.rate(), 2), "detections_planned_per_s": round(planned, 2),
                 "people_now": self.tracker.people_now()}
 
+    def _private(self, faces: list[FaceLabel]) -> list[FaceLabel]:
+        """The camera's privacy: a named face it hides keeps no name in what leaves (drawn as Unknown)."""
+        options = self.options
+        return [replace(f, name=UNKNOWN, state=TrackState.UNKNOWN, distance=None)
+                if f.state == TrackState.NAMED and options.hides(f.name) else f for f in faces]
+
+    def _hidden_boxes(self, faces: list[FaceLabel]) -> list:
+        """The faces ``_private`` left without a name, unless the camera's privacy is off."""
+        if self.options.privacy in (None, "off"):
+            return []
+        return [f.box for f in faces if f.state != TrackState.NAMED]
+
     def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
         jpeg = getattr(frame, "jpeg", None)
         if not faces and jpeg:
@@ -234,6 +249,7 @@ class FramePipeline:
         if bgr is None:
             self.stats.undecodable += 1
             return None
+        bgr = blur_boxes(bgr, self._hidden_boxes(faces))   # the camera's privacy (edgeface.privacy)
         with self.stages.timed("annotate"):
             annotated = draw_faces(bgr.copy(), faces)
         with self.stages.timed("jpeg_out"):

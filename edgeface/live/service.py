@@ -15,7 +15,7 @@ from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
 from edgeface.history import Archive, EventQuery, History, Page, Visit
-from edgeface.history.cameras import CameraOptions, CameraSettingsStore
+from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
@@ -43,12 +43,12 @@ class LiveService:
                                max_events=events.max_events, snapshot_margin=live.snapshot_margin,
                                jpeg_quality=live.jpeg_quality)
         self.models = ModelHolder(live.tolerance, OverlayFile(self.history.directory / CORRECTIONS_FILE))  # + fixes
-        self.camera_settings = CameraSettingsStore(self.history.engine)   # operator settings per camera
+        self.camera_settings = CameraSettingsStore(self.history.engine, cameras)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
         self._archive = Archive(self.history)   # review, bulk actions, who is here now, camera states
         self.uplink = Uplink(settings.uplink, tolerance=live.tolerance, visit_gap_s=events.visit_gap_s,
                              snapshot_margin=live.snapshot_margin)   # MQTT events, captures: when configured
-        self._people = People(self.models, self.history, self.uplink)
+        self._people = People(self.models, self.history, self.uplink, self.camera_settings)
         self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
         self.stages = StageTimes()
         self.engine: Engine | None = None          # made by start(), with the analyzer
@@ -109,7 +109,7 @@ class LiveService:
         return pipeline
 
     def _on_event(self, event) -> None:
-        self.uplink.on_event(event)
+        self.uplink.on_event(event, captures=self.camera_settings.get(event.camera).captures_allowed)
         self.history.record(event)
 
     def camera_ids(self) -> list[str]:
@@ -127,11 +127,20 @@ class LiveService:
     def camera_options(self, camera_id: str) -> CameraOptions:
         return self.camera_settings.get(camera_id)
 
+    def camera_from_site(self, camera_id: str) -> list[str]:
+        own = self.camera_settings.own(camera_id)
+        return [key for key in SITE_DEFAULTS if getattr(own, key) is None]
+
     def camera_health(self, camera_id: str) -> dict:
         return self.workers.health(camera_id)
 
     def feed(self, camera_id: str) -> CameraFeed | None:
         return self.workers.feed(camera_id)
+
+    def unblurred_frame(self, camera_id: str) -> bytes | None:
+        worker = self.workers.worker(camera_id)
+        frame = worker.source.latest() if worker is not None else None
+        return frame.jpeg_bytes(self.settings.live.jpeg_quality) if frame is not None else None
 
     def add_camera(self, url: str, camera_id: str | None = None) -> str:
         self.camera_config.save(new_id := self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API), url)
@@ -168,7 +177,7 @@ class LiveService:
     def person_cameras(self, name: str) -> list:
         return self._people.cameras(name)
 
-    def forget_person(self, name: str) -> tuple[int, dict[str, int] | None]:
+    def forget_person(self, name: str) -> dict:
         return self._people.forget(name)
 
     def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]:

@@ -149,15 +149,22 @@ class CameraTracker:
         bgr = frame_bgr(frame, self.stages)
         return RecognitionEvent(
             camera=self.camera_id, name=tr.name or "", distance=distance, box=list(tr.box), time=time.time(),
-            track=tr.id, model_version=model.version, frame=frame,
+            track=tr.id, model_version=model.version, frame=frame, hide=self.hidden_boxes(),
             snapshot=None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality),
             embedding=np.mean(tr.encodings, axis=0).astype(np.float32) if len(tr.encodings) else None)
 
     def _sightings(self, t: float, frame) -> list[Sighting]:
         """The reported tracks that the detection pass of frame time ``t`` saw."""
         now = time.time()
-        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame)
-                for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
+        seen = [tr for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
+        hide = self.hidden_boxes() if seen else []
+        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame, hide)
+                for tr in seen if tr.reported is not None]
+
+    def hidden_boxes(self) -> list[Box]:
+        """Where the faces the camera's privacy hides are in the frame last analysed (``docs/privacy.md``)."""
+        return [tr.box for tr in self.tracks.tracks
+                if self.options.hides(tr.name if tr.state == TrackState.NAMED else None)]
 
 
 def view(tr: Track, t: float) -> TrackView:

@@ -168,6 +168,7 @@ def accuracy_figure(rows: list[dict[str, Any]]):
 def cmd_accuracy(out: Path, args) -> int:
     from edgeface.evaluation import figure_png
     from edgeface.store import open_store
+    from edgeface.uplink.shadowplot import shadow_figure, shadow_rows
 
     store = open_store(args.store, args.settings, origin="--store" if args.store else None)
     manifests = {v: store.manifest(v) for v in store.versions()}
@@ -177,6 +178,8 @@ def cmd_accuracy(out: Path, args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.json").write_text(json.dumps(rows, indent=1))
     (out / "accuracy.png").write_bytes(figure_png(accuracy_figure(rows)))
+    if shadow_rows(rows):       # the candidates the sites compared on live faces
+        (out / "shadow.png").write_bytes(figure_png(shadow_figure(rows)))
     print(f"{len(rows)} model versions ({store.where}; edge stats from {len(stats)} sites): {out / 'accuracy.png'}")
     for r in rows:
         acc = r["evaluation"].get("leave_one_out_accuracy")

@@ -149,9 +149,13 @@ class MqttPublisher(Service):
         """An audit trail row (``edgeface.history.audit.Row.as_json()``): queued and sent like an event."""
         self._put(("audit", row))
 
-    def forget(self, name: str) -> None:
-        """Privacy: clear this person's retained state on every camera (an empty retained message)."""
+    def forget(self, name: str) -> int:
+        """Privacy: clear this person's retained state on every camera (an empty retained message);
+        the number of retained topics that held it."""
+        suffix = "/person/" + topic_level(name)
+        held = sum(1 for topic, (payload, _) in list(self._states.items()) if topic.endswith(suffix) and payload)
         self._put(("forget", name))
+        return held
 
     def _put(self, item: tuple) -> None:
         try:

@@ -58,12 +58,13 @@ class Uplink:
         return self
 
     # -- the live service's callbacks: none blocks ----------------------------------------------------
-    def on_event(self, event: RecognitionEvent) -> None:
-        """Before the event store takes the event: it may move the snapshot to disk."""
+    def on_event(self, event: RecognitionEvent, captures: bool = True) -> None:
+        """Before the event store takes the event: it may move the snapshot to disk. ``captures``:
+        the camera lets face captures leave (its ``captures: allowed``, docs/privacy.md)."""
         self.stats.record(event)
         if self.publisher is not None:
-            self.publisher.publish_event(event)
-        if self.captures is not None:
+            self.publisher.publish_event(event)      # names and boxes, never pixels
+        if self.captures is not None and captures:
             self.captures.offer(event)
 
     def camera_added(self, source: Any) -> None:
@@ -74,12 +75,14 @@ class Uplink:
         if self.publisher is not None:
             self.publisher.camera_availability(source.id, False)
 
-    def forget(self, name: str) -> dict[str, int] | None:
-        """Privacy: everything about one person, here and at the core: retained MQTT state, captures
-        waiting here and captures in the bucket (``None`` when there is no outbox)."""
-        if self.publisher is not None:
-            self.publisher.forget(name)
-        return self.outbox.forget(name) if self.outbox is not None else None
+    def forget(self, name: str) -> dict[str, int | None]:
+        """Privacy: everything about one person, here and at the core: ``mqtt_retained`` (topics
+        cleared), ``local`` (captures waiting here) and ``bucket`` (captures at the core); None
+        where that part is not configured."""
+        retained = self.publisher.forget(name) if self.publisher is not None else None
+        captures: dict[str, int | None] = dict(self.outbox.forget(name)) if self.outbox is not None \
+            else {"local": None, "bucket": None}
+        return {"mqtt_retained": retained, **captures}
 
     def status(self) -> dict[str, Any]:
         captures = self.captures

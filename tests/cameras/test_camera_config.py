@@ -210,3 +210,31 @@ def test_the_cameras_component_mounts_its_list_and_the_secret_fills_it_in(tmp_pa
     for key in secret["stringData"]:     # no key the list does not use
         with pytest.raises(ConfigError, match=f"variable {key} is not set"):
             load_cameras_file(tmp_path / "cameras.yaml", {k: v for k, v in secret["stringData"].items() if k != key})
+
+
+def test_the_cameras_file_sets_privacy_and_the_export_keeps_it(tmp_path):
+    from edgeface.cameras.config import ConfiguredCamera
+    from edgeface.history.cameras import CameraSettingsStore
+
+    config = tmp_path / "cameras.yaml"
+    config.write_text("cameras:\n- {id: door, url: 'rtsp://10.0.0.5/s', privacy: blur-all-but-watchlist,\n"
+                      "   watchlist: [Jane Doe], captures: allowed, unblurred: allowed, retention_days: 7}\n"
+                      "- {id: yard, url: 'rtsp://10.0.0.6/s'}\n")
+    door, yard = load_cameras_file(config, {})
+    assert door.privacy == {"privacy": "blur-all-but-watchlist", "watchlist": ["Jane Doe"], "captures": "allowed",
+                            "unblurred": "allowed", "retention_days": 7.0}
+    assert yard.privacy is None                                  # the site's settings
+    events = tmp_path / "events"
+    events.mkdir()
+    settings = CameraSettingsStore(open_database(events))
+    settings.change("door", dict(door.privacy))
+    assert settings.get("door").hides("John Roe") and not settings.get("door").hides("Jane Doe")
+    again = yaml.safe_load(export_yaml([ConfiguredCamera("door", door.url, privacy=door.privacy)]))
+    assert again["cameras"][0]["watchlist"] == ["Jane Doe"] and again["cameras"][0]["retention_days"] == 7.0
+    for text, problem in {"privacy: blurry": "'privacy' must be one of off, blur-unknown",
+                          "captures: yes": "'captures' must be one of allowed, denied",
+                          "retention_days: 0": "'retention_days' must be a number"}.items():
+        config.write_text(f"cameras:\n- {{id: door, url: 'rtsp://10.0.0.5/s', {text}}}\n")
+        with pytest.raises(ConfigError, match="camera 'door' in") as err:
+            load_cameras_file(config, {})
+        assert problem in str(err.value), text

@@ -284,6 +284,48 @@ def test_viewer_sees_everything_and_changes_nothing(chromium, console):
     page.context.close()
 
 
+def test_the_admin_sets_a_cameras_privacy(chromium, console):
+    """The camera page's privacy controls (docs/privacy.md): the site's setting until the admin
+    chooses; saved through the API; back to the site's; they fit a phone."""
+    app, cid = console.app, console.camera_id
+    page, problems = open_page(chromium, console, ADMIN)
+    page.goto(app.base + f"/cameras/{cid}")
+    page.wait_for_function("() => document.getElementById('feed').naturalWidth === 640")
+    page.wait_for_function("() => document.querySelector('#set-privacy option').textContent.includes('blur-unknown')")
+    assert page.input_value("#set-privacy") == "" and page.input_value("#set-captures") == ""
+    assert page.is_hidden("#unblurred-link")
+    page.select_option("#set-privacy", "blur-all-but-watchlist")
+    page.fill("#set-watchlist", f"{LIN}\n")
+    page.select_option("#set-captures", "allowed")
+    page.check("#set-unblurred")
+    page.fill("#set-retention", "7")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-result.ok")
+    saved = api(console, f"/api/v1/cameras/{cid}").json()
+    assert (saved["privacy"], saved["watchlist"], saved["captures"], saved["unblurred"], saved["retention_days"],
+            saved["from_site"]) == ("blur-all-but-watchlist", [LIN], "allowed", "allowed", 7.0, [])
+    page.wait_for_selector("#unblurred-link:not([hidden])")
+    shot(page, "camera-privacy")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_function("() => document.getElementById('set-privacy').value === 'blur-all-but-watchlist'")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "camera-privacy-phone")
+    for select in ("#set-privacy", "#set-captures"):
+        page.select_option(select, "")
+    page.fill("#set-watchlist", "")
+    page.uncheck("#set-unblurred")
+    page.fill("#set-retention", "")
+    page.click("#settings-save")
+    back = wait_until(lambda: (c := api(console, f"/api/v1/cameras/{cid}").json())["from_site"] and c, 30,
+                      "the camera back on the site's settings")
+    assert (back["privacy"], back["captures"], back["unblurred"], back["retention_days"]) == \
+        ("blur-unknown", "denied", "denied", None)
+    assert back["from_site"] == ["privacy", "watchlist", "captures"]
+    problems.check()
+    page.context.close()
+
+
 def test_pages_tell_what_is_missing(chromium, console):
     page, problems = open_page(chromium, console, ADMIN)
     problems.expect("GET", "/api/v1/events/no-such-event", 404)

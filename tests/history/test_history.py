@@ -193,11 +193,11 @@ def test_a_broken_disk_costs_writes_not_the_writer(history, tmp_path):
 def test_camera_settings_are_checked_and_persisted(history):
     h = history()
     store = CameraSettingsStore(h.engine)
-    assert store.get("door") == CameraOptions()
+    assert store.own("door") == CameraOptions()
     changes = parse_changes({"name": " Front door ", "min_face_px": 40, "zone": [[0, 0], [1, 0], [0, 1]]})
     store.change("door", changes)
     store.change("door", parse_changes({"recognition": False}))
-    assert store.get("door") == CameraOptions(name="Front door", recognition=False, min_face_px=40,
+    assert store.own("door") == CameraOptions(name="Front door", recognition=False, min_face_px=40,
                                               zone=[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     for bad, words in (({"zone": [[0, 0], [2, 0], [0, 1]]}, "'zone'"), ({"enabled": "yes"}, "'enabled'"),
                        ({"min_face_px": -1}, "'min_face_px'"), ({"colour": 1}, "unknown setting"), ([], "JSON")):
@@ -246,3 +246,47 @@ def test_an_older_pods_event_store_is_imported_once(tmp_path):
         assert len(again.query(EventQuery()).events) == 3
     finally:
         again.close()
+
+
+def test_a_cameras_own_retention_beside_the_history_age_limit(history):
+    h = history(gap_s=0, retention_days=30)
+    store = CameraSettingsStore(h.engine)
+    store.change("lobby", parse_changes({"retention_days": 1}))       # shorter than the site's
+    store.change("vault", parse_changes({"retention_days": 90}))      # longer: kept under the size budget still
+    now, day = time.time(), 86400
+    seen = {("lobby", 2): "gone", ("lobby", 0.5): "kept", ("door", 2): "kept", ("door", 40): "gone",
+            ("vault", 40): "kept", ("vault", 100): "gone"}
+    for track, (camera, days) in enumerate(seen):
+        h.record(event(camera, f"{camera}-{days}", now - days * day, track=track))
+    assert h.flush()
+    h.enforce_retention()
+    left = {v.name for v in h.query(EventQuery(limit=100)).events}
+    assert left == {f"{camera}-{days}" for (camera, days), fate in seen.items() if fate == "kept"}
+    store.change("lobby", parse_changes({"retention_days": None}))    # back to the history's 30 days
+    assert store.own("lobby").retention_days is None
+
+
+def test_privacy_settings_follow_the_site_unless_the_camera_sets_its_own(history):
+    from edgeface.settings import CameraSettings
+
+    h = history()
+    site = CameraSettings(privacy="blur-all-but-watchlist", watchlist=["Ada"], captures="allowed")
+    store = CameraSettingsStore(h.engine, site)
+    door = store.get("door")
+    assert (door.privacy, door.watchlist, door.captures, door.unblurred) == \
+        ("blur-all-but-watchlist", ["Ada"], "allowed", "denied")
+    assert door.hides("Bob") and not door.hides("Ada") and door.hides(None) and door.captures_allowed
+    changed = store.change("door", parse_changes({"privacy": "off", "captures": "denied",
+                                                  "watchlist": [" Bob ", "Bob"]}))
+    assert (changed.privacy, changed.captures, changed.watchlist) == ("off", "denied", ["Bob"])
+    assert not changed.hides(UNKNOWN) and not changed.captures_allowed
+    store.change("door", parse_changes({"name": "Front door"}))        # another change keeps them
+    assert store.get("door").privacy == "off"
+    store.change("door", parse_changes({"privacy": None, "captures": None}))   # the site's again
+    assert (store.get("door").privacy, store.get("door").captures) == ("blur-all-but-watchlist", "allowed")
+    assert CameraSettingsStore(h.engine).get("yard").privacy == "blur-unknown"    # the default site: blur
+    for bad, words in (({"privacy": "blurry"}, "'privacy'"), ({"captures": "yes"}, "'captures'"),
+                       ({"unblurred": None}, "'unblurred'"), ({"watchlist": ["x" * 101]}, "'watchlist'"),
+                       ({"retention_days": -1}, "'retention_days'"), ({"retention_days": True}, "'retention_days'")):
+        with pytest.raises(CameraSettingsError, match=words):
+            parse_changes(bad)

@@ -9,7 +9,7 @@ import pytest
 from test_history import event
 
 from edgeface.matcher import UNKNOWN
-from edgeface.settings import EventSettings, HttpSettings, ModelSettings, Settings, UplinkSettings
+from edgeface.settings import CameraSettings, EventSettings, HttpSettings, ModelSettings, Settings, UplinkSettings
 from webapp import create_app
 
 ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
@@ -117,7 +117,8 @@ def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_
 
     settings = Settings(http=HttpSettings(api_token="admin-token-0123456789"),
                         model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
-                        uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab"))
+                        uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab"),
+                        cameras=CameraSettings(captures="allowed"))     # the site lets captures leave
     app = create_app(settings)
     svc, client = app.extensions["edgeface"], app.test_client()
     try:

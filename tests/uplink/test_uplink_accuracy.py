@@ -113,6 +113,7 @@ def test_the_edge_counts_per_version_and_review_plots_them(broker, recorder_fact
         assert {k: rows[version][k] for k in counts} == counts and rows[version]["sites"] == ["lab"]
         assert rows[version]["evaluation"] == store.manifest(version)["evaluation"]
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "shadow.png").exists()        # no version was a candidate: nothing to plot
 
 
 def test_accuracy_with_an_unreachable_broker_says_what_to_check(sample_model, tmp_path):

@@ -21,7 +21,8 @@ def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sampl
     uplink = UplinkSettings(mqtt_url=broker.url, site="lab", mqtt_queue_dir=str(tmp_path / "queue"),
                             outbox_dir=str(tmp_path / "outbox"))
     service = LiveService(Settings(model=ModelSettings(file=str(sample_model)),
-                                   cameras=CameraSettings(initial=[str(clip)]), uplink=uplink)).start()
+                                   cameras=CameraSettings(initial=[str(clip)], captures="allowed"),
+                                   uplink=uplink)).start()
     try:
         events = rec.wait_events(1, timeout=120)
         camera = service.camera_ids()[0]

@@ -103,6 +103,7 @@ def test_a_stranger_at_the_edge_is_named_after_review_retrain_and_rollout(link, 
            "EDGEFACE_RELOAD_INTERVAL": "0.5", "EDGEFACE_MQTT_URL": edge.url, "EDGEFACE_SITE": "lab",
            "EDGEFACE_MQTT_STATS_INTERVAL_S": "2",
            "EDGEFACE_MQTT_QUEUE_DIR": str(tmp_path / "mqtt-queue"), "EDGEFACE_OUTBOX_DIR": str(tmp_path / "outbox"),
+           "EDGEFACE_CAPTURES": "allowed",      # privacy: captures leave only where allowed (docs/privacy.md)
            "EDGEFACE_API_TOKEN": secrets.token_urlsafe(16), "EDGEFACE_CAMERA_TOKEN": camera_token,
            "EDGEFACE_REGISTER_HOST": register_host,
            # Each photo of the clip a visit of its own, each one a capture (not one per visit).

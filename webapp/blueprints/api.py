@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.urls import is_valid_camera_id
 from edgeface.history import EventQuery
-from edgeface.history.cameras import CameraSettingsError, parse_changes
+from edgeface.history.cameras import PRIVACY_SETTINGS, CameraSettingsError, parse_changes, parse_privacy
 from edgeface.history.store import decode_cursor
 from edgeface.live.interface import CameraStatus, RecognizerBusy
 from edgeface.recognize import result_json
@@ -58,7 +58,8 @@ def change_camera(camera_id: str):
 
 def _camera_json(status: CameraStatus) -> dict:
     """The camera's status, the operator's settings (``name`` defaults to the id) and its health."""
-    options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id)}
+    options = {**service().camera_options(status.id).as_json(), "name": _camera_name(status.id),
+               "from_site": service().camera_from_site(status.id)}
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
     health = service().camera_health(status.id)
@@ -80,9 +81,15 @@ def add_camera():
                               "use http(s)://, rtsp(s):// or rtmp(s)://; local files go in EDGEFACE_CAMERAS")
     if camera_id is not None and not isinstance(camera_id, str):
         return error_response(400, "'id' must be a string", "or leave it out to get one made from the URL")
+    try:        # checked before the camera is added: a refused setting adds nothing
+        privacy = parse_privacy({k: v for k, v in body.items() if k in PRIVACY_SETTINGS})
+    except CameraSettingsError as err:
+        return error_response(400, err.message, err.hint)
     new_id = service().add_camera(url, camera_id)
+    if privacy:
+        service().change_camera(new_id, privacy)
     status = service().camera(new_id)
-    return jsonify(status.as_json() if status else {"id": new_id}), 201
+    return jsonify(_camera_json(status) if status else {"id": new_id}), 201
 
 
 @bp.delete("/cameras/<camera_id>")
@@ -107,6 +114,22 @@ def camera_frame(camera_id: str):
     if feed is None:
         return _no_camera(camera_id)
     jpeg = feed.latest(FRAME_WAIT_S)
+    if jpeg is None:
+        return error_response(503, f"camera {camera_id} has no frame yet", "check the camera is online")
+    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/cameras/<camera_id>/unblurred.jpg")
+@require_admin
+def camera_frame_unblurred(camera_id: str):
+    """The camera's latest frame as it sent it: no face blurred, no box drawn. Admins only, on a
+    camera whose ``unblurred`` is ``allowed``; every view is a row in the audit trail."""
+    if service().camera(camera_id) is None:
+        return _no_camera(camera_id)
+    if service().camera_options(camera_id).unblurred != "allowed":
+        return error_response(403, f"camera {camera_id} does not allow unblurred views",
+                              'an admin sets {"unblurred": "allowed"} on the camera first (docs/privacy.md)')
+    jpeg = service().unblurred_frame(camera_id)
     if jpeg is None:
         return error_response(503, f"camera {camera_id} has no frame yet", "check the camera is online")
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -240,9 +263,13 @@ def get_person(name: str):
 @require_admin
 def delete_person_history(name: str):
     """Privacy: every event and snapshot about ``name`` (named or labelled so), known to the model or not,
-    and what the uplink holds about them (retained MQTT state, captures here and in the core's bucket)."""
-    deleted, captures = service().forget_person(name)
-    return jsonify(name=name, deleted=deleted, captures=captures)
+    what the uplink holds about them (retained MQTT state, captures here and in the core's bucket) and
+    the site's corrections; counted per place in ``removed``. ``face_images`` and ``retrain``: the
+    training photos only a new model version can take out of the fleet (docs/privacy.md)."""
+    report = service().forget_person(name)
+    removed = report["removed"]
+    captures = None if removed.get("local") is None else {"local": removed["local"], "bucket": removed["bucket"]}
+    return jsonify({**report, "deleted": removed["visits"], "captures": captures})
 
 
 

@@ -160,6 +160,19 @@ function fillSettings(cam) {
   form.elements.enabled.checked = cam.enabled !== false;
   form.elements.recognition.checked = cam.recognition !== false;
   form.elements.min_face_px.value = cam.min_face_px ?? "";
+  // Privacy: a setting the camera leaves to the site shows as "The site's setting (its value)".
+  const fromSite = cam.from_site || [];
+  for (const key of ["privacy", "captures"]) {
+    const select = form.elements[key];
+    select.options[0].textContent = "The site's setting" + (fromSite.includes(key) ? " (" + cam[key] + ")" : "");
+    select.value = fromSite.includes(key) ? "" : cam[key] || "";
+  }
+  form.elements.watchlist.value = fromSite.includes("watchlist") ? "" : (cam.watchlist || []).join("\n");
+  form.elements.watchlist.placeholder = fromSite.includes("watchlist") ? (cam.watchlist || []).join(", ") : "";
+  form.elements.unblurred.checked = cam.unblurred === "allowed";
+  form.elements.retention_days.value = cam.retention_days ?? "";
+  const unblurred = document.getElementById("unblurred-link");
+  if (unblurred) unblurred.hidden = cam.unblurred !== "allowed";
   if (window.efZone) window.efZone.set(cam.zone || null);
   settingsFilled = true;
 }
@@ -224,6 +237,11 @@ function wireCamera() {
         enabled: form.elements.enabled.checked,
         recognition: form.elements.recognition.checked, zone };
       if (minFace !== undefined) body.min_face_px = minFace;
+      const names = form.elements.watchlist.value.split("\n").map((n) => n.trim()).filter(Boolean);
+      const days = form.elements.retention_days.value;
+      Object.assign(body, { privacy: form.elements.privacy.value || null, captures: form.elements.captures.value || null,
+        watchlist: names.length ? names : null, unblurred: form.elements.unblurred.checked ? "allowed" : "denied",
+        retention_days: days === "" ? null : Number(days) });
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
       fillSettings(cam.camera || cam);
       out.className = "ok"; out.textContent = "Saved.";
