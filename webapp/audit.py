@@ -94,6 +94,7 @@ ACTIONS: dict[str, Action] = {
     "feeds.default_feed": Action("feed.view"),
     "feeds.camera_feed": Action("feed.view", target=view_arg("camera_id")),
     "api.camera_frame": Action("feed.frame", target=view_arg("camera_id")),
+    "feeds.marks": Action("feed.faces", detail=lambda req, _resp: {"cameras": req.args.get("cameras", "all")}),
     "api.list_events": Action("search", detail=filters),
     "api.recognize": Action("search.face"),
     "api.get_event": Action("visit.view", target=view_arg("event_id")),

@@ -1,4 +1,4 @@
-"""Per-camera recognition: frames in, annotated frames and recognition events out.
+"""Per-camera recognition: frames in, the faces on them and recognition events out.
 
 ``FramePipeline.process(frame)`` never waits for dlib. It owns the timing: scene cuts, when a
 detection is due (periodically, at once after a cut, never while nothing moves), where the scene
@@ -6,7 +6,10 @@ moved, the output delay. When a detection is due, the camera's ``CameraTracker``
 the shared :class:`Analyzer` runs it, and the next ``process`` call hands the observation back to
 the tracker — on the camera's thread, the only one that touches the tracks, stats and busy state.
 A frame goes pipeline → tracker → search → tracker → pipeline, and nothing calls back upstream.
-Frames without faces pass through as the camera's own JPEG — no decode, no re-encode.
+A shown frame is the camera's own JPEG — no decode, no re-encode: the browser draws the faces
+over it (``edgeface.live.marks``). A frame with the boxes drawn in is made only when asked
+(``draw=True``: viewers without a browser). ``_output`` is the one place a shown frame's JPEG
+bytes are made.
 Usable without Flask: the web app's camera workers and the benchmark both drive it.
 """
 
@@ -43,7 +46,9 @@ class FrameResult:
     time: float
     faces: list[FaceLabel]
     events: list[RecognitionEvent]     # recorded since the previous process() call
-    jpeg: bytes | None                 # annotated frame (None when render=False or undecodable)
+    jpeg: bytes | None                 # the frame shown (None when render=False or undecodable)
+    drawn: bytes | None = None         # the same with the faces drawn in (only with draw=True)
+    lag_s: float | None = None         # how old the newest analysis is at this frame (None: none yet)
 
 
 @dataclass
@@ -100,11 +105,13 @@ class FramePipeline:
         """A job of ours is queued or running (at most one per camera)."""
         return self._pending is not None
 
-    def process(self, frame, *, render: bool = True) -> FrameResult:
+    def process(self, frame, *, render: bool = True, draw: bool = False) -> FrameResult:
         """``frame``: anything with ``seq``, ``time`` (monotonic s), ``jpeg`` and/or ``bgr``.
 
-        Returns this frame annotated — or, with ``output_delay_s``, the frame that arrived that
-        long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up)."""
+        Returns this frame and its faces — or, with ``output_delay_s``, the frame that arrived
+        that long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up).
+        ``render``: its JPEG (the camera's bytes when it sent JPEG); ``draw``: also one with the
+        faces drawn in."""
         t = frame.time
         self._collect()
         with self.stages.timed("cut"):
@@ -125,8 +132,9 @@ class FramePipeline:
         self.stats.frames += 1
         if shown is None:
             return FrameResult(frame.seq, t, [], events, None)
-        jpeg = self._render(shown, faces) if render else None
-        return FrameResult(shown.seq, shown.time, faces, events, jpeg)
+        lag = max(0.0, shown.time - self._analysed_at) if self._analysed_at > float("-inf") else None
+        return FrameResult(shown.seq, shown.time, faces, events, self._output(shown, []) if render else None,
+                           self._output(shown, faces) if draw else None, lag)
 
     def _delayed(self, frame):
         """The frame to show now: this one, or the oldest buffered one that is ``output_delay_s`` old."""
@@ -226,7 +234,9 @@ class FramePipeline:
                 "detections_per_s": round(self._looks.rate(), 2), "detections_planned_per_s": round(planned, 2),
                 "people_now": self.tracker.people_now()}
 
-    def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
+    def _output(self, frame, faces: list[FaceLabel]) -> bytes | None:
+        """The one place a shown frame's JPEG bytes are made: the camera's own bytes when there is
+        nothing to draw in (``faces`` empty), else decoded, drawn on and encoded once."""
         jpeg = getattr(frame, "jpeg", None)
         if not faces and jpeg:
             return jpeg                       # nothing to draw: the camera's bytes are the output
@@ -234,7 +244,9 @@ class FramePipeline:
         if bgr is None:
             self.stats.undecodable += 1
             return None
-        with self.stages.timed("annotate"):
-            annotated = draw_faces(bgr.copy(), faces)
+        if faces:
+            with self.stages.timed("annotate"):
+                bgr = draw_faces(bgr.copy(), faces)
         with self.stages.timed("jpeg_out"):
-            return describe(encode_jpeg(annotated, self.settings.jpeg_quality), jpeg, frame.time, faces)
+            out = encode_jpeg(bgr, self.settings.jpeg_quality)
+        return describe(out, jpeg, frame.time, faces) if faces else out
