@@ -395,7 +395,8 @@ class LiveSettings(Section):
                                               "without an upload, giving its memory back (the next upload "
                                               "starts it again, ~1 s)")
     jpeg_quality: int = env("EDGEFACE_LIVE_JPEG_QUALITY", default=80, ge=1, le=100,
-                            description="JPEG quality of the annotated output frames (1 … 100)")
+                            description="JPEG quality of frames the app encodes: drawn-in frames (?boxes=drawn), "
+                                        "RTSP frames (1 … 100)")
     output_delay_s: float = env("EDGEFACE_LIVE_OUTPUT_DELAY_S", default=0.3, ge=0, le=2.0,
                                 description="show frames this much later, with the faces found up to then "
                                             "(0 … 2 s)")

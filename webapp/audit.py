@@ -105,6 +105,7 @@ ACTIONS: dict[str, Action] = {
     "feeds.camera_feed": Action("feed.view", target=view_arg("camera_id")),
     "api.camera_frame": Action("feed.frame", target=view_arg("camera_id")),
     "api.camera_frame_unblurred": Action("feed.unblurred", target=view_arg("camera_id"), every_time=True),
+    "feeds.marks": Action("feed.faces", detail=lambda req, _resp: {"cameras": req.args.get("cameras", "all")}),
     "api.list_events": Action("search", detail=filters),
     "api.recognize": Action("search.face"),
     "api.get_event": Action("visit.view", target=view_arg("event_id")),

@@ -8,6 +8,7 @@ from dataclasses import fields
 
 from edgeface.history.cameras import CameraOptions
 from edgeface.live.interface import CameraFeed, CameraStatus
+from edgeface.live.marks import MarkBoard
 from edgeface.live.pipeline import FramePipeline
 from edgeface.live.snapshot import CameraFigures
 from edgeface.live.worker import CameraWorker
@@ -19,16 +20,18 @@ class CameraWorkers:
     """Started and stopped by the registry's notifications (``added``, ``removed``); ``close()``
     stops the ones left. ``pipeline(camera_id)`` makes a camera's pipeline."""
 
-    def __init__(self, pipeline: Callable[[str], FramePipeline], stopping: threading.Event):
+    def __init__(self, pipeline: Callable[[str], FramePipeline], stopping: threading.Event,
+                 board: MarkBoard | None = None):
         self._pipeline = pipeline
         self._stopping = stopping
+        self.board = board or MarkBoard()    # every camera's faces, for the browsers watching
         self._workers: dict[str, CameraWorker] = {}
         self._lock = threading.Lock()
 
     def added(self, source) -> None:
         if self._stopping.is_set():
             return
-        worker = CameraWorker(source, self._pipeline(source.id))
+        worker = CameraWorker(source, self._pipeline(source.id), self.board)
         with self._lock:
             old = self._workers.pop(source.id, None)
             self._workers[source.id] = worker
@@ -45,6 +48,7 @@ class CameraWorkers:
         worker.close()
 
     def close(self) -> None:
+        self.board.close()                   # the browsers' streams end now
         with self._lock:
             leftovers = list(self._workers.values())
             self._workers.clear()
@@ -62,7 +66,7 @@ class CameraWorkers:
         source = {k: v for k, v in worker.source.status().items() if k in _STATUS_FIELDS}
         health = worker.pipeline.health()
         return CameraStatus(**source, output_fps=round(worker.output_fps(), 2), faces=worker.faces_now,
-                            viewers=worker.broadcaster.viewers, analysis_lag_s=health["analysis_lag_s"],
+                            viewers=worker.viewers, analysis_lag_s=health["analysis_lag_s"],
                             detections_per_s=health["detections_per_s"],
                             detections_planned_per_s=health["detections_planned_per_s"])
 
@@ -80,9 +84,11 @@ class CameraWorkers:
                 stats.frames, stats.detections, stats.still_skips, stats.encodings, worker.latency))
         return out
 
-    def feed(self, camera_id: str) -> CameraFeed | None:
+    def feed(self, camera_id: str, drawn: bool = False) -> CameraFeed | None:
         worker = self._workers.get(camera_id)
-        return None if worker is None else CameraFeed(worker.broadcaster, self._stopping)
+        if worker is None:
+            return None
+        return CameraFeed(worker.drawn if drawn else worker.broadcaster, self._stopping)
 
     def set_options(self, camera_id: str, options: CameraOptions) -> None:
         """The operator's new settings, applied to the running camera."""

@@ -7,6 +7,7 @@ Views import from here and nowhere else in ``edgeface.live``; ``LiveService`` im
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -17,10 +18,11 @@ from edgeface.history.cameras import CameraOptions
 from edgeface.live.admission import RegistrationRefused
 from edgeface.live.broadcast import FrameBroadcaster
 from edgeface.live.collector import CONTENT_TYPE
+from edgeface.live.marks import Mark, MarkBoard
 from edgeface.live.stills import RecognizerBusy
 
-__all__ = ["CONTENT_TYPE", "CameraFeed", "CameraStatus", "LiveApi", "ModelStatus", "RecognizerBusy",
-           "RegistrationRefused"]
+__all__ = ["CONTENT_TYPE", "CameraFeed", "CameraStatus", "LiveApi", "Mark", "MarkStream", "ModelStatus",
+           "RecognizerBusy", "RegistrationRefused"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,30 @@ class CameraFeed:
                 yield jpeg
 
 
+class MarkStream:
+    """What the browsers draw over the frames (every camera's faces) and the site's alerts, as
+    they come: ``marks`` yields each batch of new messages, or [] every ``poll_s`` while nothing
+    came (a heartbeat: the caller writes something, and learns that way when the client left)."""
+
+    def __init__(self, board: MarkBoard, stopping: threading.Event):
+        self._board = board
+        self._stopping = stopping
+
+    def marks(self, poll_s: float, cameras: frozenset[str] | None = None,
+              until: float | None = None) -> Generator[list[Mark], None, None]:
+        """Until the service stops or ``until`` (monotonic) passes. While iterated it counts as a
+        reader (workers make messages only for readers), so close it when the client goes."""
+        seq = 0
+        with self._board.reading():
+            while not self._stopping.is_set() and not self._board.closed:
+                if until is not None and time.monotonic() >= until:
+                    return
+                got = self._board.wait(seq, poll_s, cameras)
+                if got:
+                    seq = got[-1].seq
+                yield got
+
+
 class LiveApi(Protocol):
     """Everything a view asks of the live service."""
 
@@ -108,8 +134,9 @@ class LiveApi(Protocol):
     def camera_options(self, camera_id: str) -> CameraOptions: ...
     def camera_from_site(self, camera_id: str) -> list[str]: ...   # the privacy settings it leaves to the site
     def camera_health(self, camera_id: str) -> dict: ...    # analysis lag and who is on the camera now
-    def feed(self, camera_id: str) -> CameraFeed | None: ...
     def unblurred_frame(self, camera_id: str) -> bytes | None: ...   # the camera's own latest frame (admins)
+    def feed(self, camera_id: str, drawn: bool = False) -> CameraFeed | None: ...   # drawn: faces drawn in
+    def marks(self) -> MarkStream: ...                      # the faces for the browser to draw, and alerts
     def add_camera(self, url: str, camera_id: str | None = None) -> str: ...   # kept even when offline; its id
     def remove_camera(self, camera_id: str) -> bool: ...
     def change_camera(self, camera_id: str, changes: dict) -> CameraOptions: ...   # checked by parse_changes

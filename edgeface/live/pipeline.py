@@ -1,4 +1,4 @@
-"""Per-camera recognition: frames in, annotated frames and recognition events out.
+"""Per-camera recognition: frames in, the faces on them and recognition events out.
 
 ``FramePipeline.process(frame)`` never waits for dlib. It owns the timing: scene cuts, when a
 detection is due (periodically, at once after a cut, never while nothing moves), where the scene
@@ -6,7 +6,10 @@ moved, the output delay. When a detection is due, the camera's ``CameraTracker``
 the shared :class:`Analyzer` runs it, and the next ``process`` call hands the observation back to
 the tracker — on the camera's thread, the only one that touches the tracks, stats and busy state.
 A frame goes pipeline → tracker → search → tracker → pipeline, and nothing calls back upstream.
-Frames without faces pass through as the camera's own JPEG — no decode, no re-encode.
+A shown frame is the camera's own JPEG — no decode, no re-encode: the browser draws the faces
+over it (``edgeface.live.marks``) — unless the camera's privacy hides a face on it (blurred in).
+A frame with the boxes drawn in is made only when asked (``draw=True``: viewers without a
+browser). ``_output`` is the one place a shown frame's JPEG bytes are made.
 Usable without Flask: the web app's camera workers and the benchmark both drive it.
 """
 
@@ -46,7 +49,9 @@ class FrameResult:
     time: float
     faces: list[FaceLabel]
     events: list[RecognitionEvent]     # recorded since the previous process() call
-    jpeg: bytes | None                 # annotated frame (None when render=False or undecodable)
+    jpeg: bytes | None                 # the frame shown (None when render=False or undecodable)
+    drawn: bytes | None = None         # the same with the faces drawn in (only with draw=True)
+    lag_s: float | None = None         # how old the newest analysis is at this frame (None: none yet)
 
 
 @dataclass
@@ -103,11 +108,13 @@ class FramePipeline:
         """A job of ours is queued or running (at most one per camera)."""
         return self._pending is not None
 
-    def process(self, frame, *, render: bool = True) -> FrameResult:
+    def process(self, frame, *, render: bool = True, draw: bool = False) -> FrameResult:
         """``frame``: anything with ``seq``, ``time`` (monotonic s), ``jpeg`` and/or ``bgr``.
 
-        Returns this frame annotated — or, with ``output_delay_s``, the frame that arrived that
-        long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up)."""
+        Returns this frame and its faces — or, with ``output_delay_s``, the frame that arrived
+        that long ago (``seq``/``time`` say which; ``jpeg`` is None while the delay fills up).
+        ``render``: its JPEG (the camera's bytes when it sent JPEG); ``draw``: also one with the
+        faces drawn in."""
         t = frame.time
         self._collect()
         with self.stages.timed("cut"):
@@ -128,8 +135,10 @@ class FramePipeline:
         self.stats.frames += 1
         if shown is None:
             return FrameResult(frame.seq, t, [], events, None)
-        jpeg = self._render(shown, faces) if render else None
-        return FrameResult(shown.seq, shown.time, faces, events, jpeg)
+        lag = max(0.0, shown.time - self._analysed_at) if self._analysed_at > float("-inf") else None
+        return FrameResult(shown.seq, shown.time, faces, events,
+                           self._output(shown, faces, draw=False) if render else None,
+                           self._output(shown, faces, draw=True) if draw else None, lag)
 
     def _delayed(self, frame):
         """The frame to show now: this one, or the oldest buffered one that is ``output_delay_s`` old."""
@@ -241,16 +250,22 @@ class FramePipeline:
             return []
         return [f.box for f in faces if f.state != TrackState.NAMED]
 
-    def _render(self, frame, faces: list[FaceLabel]) -> bytes | None:
+    def _output(self, frame, faces: list[FaceLabel], draw: bool) -> bytes | None:
+        """The one place a shown frame's JPEG bytes are made: the camera's own bytes when nothing is
+        hidden (its privacy, ``edgeface.privacy``) or drawn in (``draw``), else decoded, the hidden
+        faces blurred, the faces drawn on, and encoded once."""
         jpeg = getattr(frame, "jpeg", None)
-        if not faces and jpeg:
-            return jpeg                       # nothing to draw: the camera's bytes are the output
+        hidden, drawn = self._hidden_boxes(faces), faces if draw else []
+        if not hidden and not drawn and jpeg:
+            return jpeg                       # the camera's bytes are the output
         bgr = frame_bgr(frame, self.stages)
         if bgr is None:
             self.stats.undecodable += 1
             return None
-        bgr = blur_boxes(bgr, self._hidden_boxes(faces))   # the camera's privacy (edgeface.privacy)
-        with self.stages.timed("annotate"):
-            annotated = draw_faces(bgr.copy(), faces)
+        bgr = blur_boxes(bgr, hidden)         # a copy when it hid something
+        if drawn:
+            with self.stages.timed("annotate"):
+                bgr = draw_faces(bgr.copy(), drawn)
         with self.stages.timed("jpeg_out"):
-            return describe(encode_jpeg(annotated, self.settings.jpeg_quality), jpeg, frame.time, faces)
+            out = encode_jpeg(bgr, self.settings.jpeg_quality)
+        return describe(out, jpeg, frame.time, drawn) if drawn else out

@@ -19,7 +19,7 @@ from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSetting
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
-from edgeface.live.interface import CameraFeed, CameraStatus, ModelStatus
+from edgeface.live.interface import CameraFeed, CameraStatus, MarkStream, ModelStatus
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder, ModelWatcher, start_watchers
 from edgeface.live.people import People
@@ -134,8 +134,11 @@ class LiveService:
     def camera_health(self, camera_id: str) -> dict:
         return self.workers.health(camera_id)
 
-    def feed(self, camera_id: str) -> CameraFeed | None:
-        return self.workers.feed(camera_id)
+    def feed(self, camera_id: str, drawn: bool = False) -> CameraFeed | None:
+        return self.workers.feed(camera_id, drawn)
+
+    def marks(self) -> MarkStream:
+        return MarkStream(self.workers.board, self.stopping)
 
     def unblurred_frame(self, camera_id: str) -> bytes | None:
         worker = self.workers.worker(camera_id)

@@ -26,6 +26,10 @@ def register(sub) -> None:
     live.add_argument("--scene-seconds", type=float, default=None, metavar="S",
                       help="cctv: length of the generated scene (default 40)")
     live.add_argument("--duration", type=float, default=40.0, metavar="S", help="measured seconds (default 40)")
+    live.add_argument("--overlay", choices=("browser", "drawn", "both"), default="browser",
+                      help="browser: the camera's frames and the faces as events, as the console draws them "
+                           "(default); drawn: the faces drawn into the frames by the app (?boxes=drawn); "
+                           "both: the two back to back, compared (overlay_compare)")
     live.add_argument("--warmup", type=float, default=10.0, metavar="S",
                       help="seconds of streaming before measuring (default 10)")
     live.add_argument("--reference-frames", type=int, default=None, metavar="N",

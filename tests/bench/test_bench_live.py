@@ -65,3 +65,22 @@ def test_bench_refuses_bad_input_with_a_hint(tmp_path):
     assert proc.returncode == 2 and "not found" in proc.stderr and "--source" in proc.stderr
     proc = run_cli("bench", "--app-env", "EDGEFACE_API_TOKEN=x", check=False)
     assert proc.returncode == 2 and "EDGEFACE_LIVE_" in proc.stderr
+
+
+@pytest.mark.slow
+def test_bench_compares_the_browser_overlay_with_drawn_frames_in_one_run(media_dir, tmp_path):
+    """--overlay both: drawn frames, then the camera's frames with the faces as events, back to back."""
+    proc = run_cli("bench", "--cameras", "1", "--source", str(media_dir / "video" / "short_hamilton_clip.mp4"),
+                   "--reference-frames", "12", "--warmup", "2", "--duration", "8", "--overlay", "both", "--json",
+                   timeout=400)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    compare = result["overlay_compare"]
+    assert list(compare) == ["drawn", "browser"] and result["overlay"] == "browser"
+    assert all(c["cpu_ms_per_frame"] > 0 and c["fps_per_camera"] > 0 for c in compare.values())
+    # Only drawn frames are drawn on and encoded again; the browser's are the camera's bytes.
+    assert compare["drawn"]["stages"]["annotate"]["calls_per_s"] > 0
+    assert compare["drawn"]["stages"]["jpeg_out"]["calls_per_s"] > 0
+    assert not compare["browser"]["stages"].get("jpeg_out", {}).get("calls_per_s")
+    # The faces reached the browser-side viewer through the event stream, matched to the frames.
+    assert compare["browser"]["named_frame_recall"] is not None and compare["browser"]["named_frame_recall"] > 0
+    assert "overlay, back to back" in format_table(result)

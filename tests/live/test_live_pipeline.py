@@ -36,7 +36,7 @@ def _pipeline(model_path, events: list, **settings) -> FramePipeline:
 def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_model):
     events = []
     pipeline = _pipeline(sample_model, events)
-    results = [pipeline.process(Frame(i + 1, i / 30, jpeg)) for i, jpeg in enumerate(clip_frames[:30])]
+    results = [pipeline.process(Frame(i + 1, i / 30, jpeg), draw=True) for i, jpeg in enumerate(clip_frames[:30])]
     named = [r for r in results if any(f.name == LIN for f in r.faces)]
     assert len(named) >= 17, f"{LIN} named in only {len(named)} of his 20 frames"
     assert all(r.faces == [] for r in results[20:]), "a face was drawn after the scene cut at frame 20"
@@ -45,10 +45,12 @@ def test_pipeline_names_a_face_once_and_annotates_frames(clip_frames, sample_mod
     assert events[0].snapshot.startswith(b"\xff\xd8") and events[0].camera == "test-cam"
     assert pipeline.stats.encodings <= 3, "faces are encoded per track, not per frame"
     assert pipeline.stats.detections < 30, "detection runs on a cadence, not on every frame"
-    annotated = cv2.imdecode(np.frombuffer(named[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    annotated = cv2.imdecode(np.frombuffer(named[-1].drawn, np.uint8), cv2.IMREAD_COLOR)
     top, right, _bottom, left = named[-1].faces[0].box
     assert annotated.shape == (360, 640, 3)
-    assert named[-1].jpeg != clip_frames[named[-1].seq - 1], "the frame was not annotated"
+    assert named[-1].drawn != clip_frames[named[-1].seq - 1], "the frame was not annotated"
+    assert all(r.jpeg is clip_frames[r.seq - 1] for r in results), "a shown frame is not the camera's own JPEG"
+    assert all(r.lag_s is not None and 0 <= r.lag_s < 1.0 for r in results[1:]), "the analysis' age is not told"
     green = annotated[top, left + 2:right - 2].astype(int)
     assert (green[:, 1] > 150).mean() > 0.8 and (green[:, 2] < 120).mean() > 0.8, "no green box on a known face"
 
@@ -68,6 +70,7 @@ def test_frames_without_faces_pass_through_untouched(clip_frames, sample_model):
     for i, jpeg in enumerate(clip_frames[40:60]):
         result = pipeline.process(Frame(i + 1, i / 30, jpeg))
     assert result.faces == [] and result.jpeg is jpeg
+    assert pipeline.process(Frame(98, 0.9, clip_frames[44]), draw=True).drawn is clip_frames[44], "nothing to draw"
     assert pipeline.process(Frame(99, 1.0, clip_frames[45]), render=False).jpeg is None
 
 

@@ -74,13 +74,13 @@ def test_annotated_frames_keep_camera_comments_and_say_what_was_drawn(clip_jpegs
     pipeline = _pipeline(sample_model)
     stamped = add_comment(clip_jpegs[83], FRAME_STAMP + b"1234")
     pipeline.process(Frame(1, 0.0, clip_jpegs[82]))
-    result = pipeline.process(Frame(2, 0.04, stamped))
-    assert result.faces and result.jpeg != stamped
-    assert comment_with_prefix(result.jpeg, FRAME_STAMP) == b"1234"
-    meta = json.loads(comment_with_prefix(result.jpeg, ANNOTATION))
+    result = pipeline.process(Frame(2, 0.04, stamped), draw=True)
+    assert result.faces and result.jpeg is stamped and result.drawn != stamped
+    assert comment_with_prefix(result.drawn, FRAME_STAMP) == b"1234"
+    meta = json.loads(comment_with_prefix(result.drawn, ANNOTATION))
     assert meta == {"arrived": 0.04, "faces": [f.as_json() for f in result.faces]}
     assert meta["faces"][0]["name"] == LIN and meta["faces"][0]["state"] == "named"
-    assert decode_jpeg(result.jpeg).shape == (360, 640, 3)
+    assert decode_jpeg(result.drawn).shape == (360, 640, 3)
 
 
 def test_a_still_scene_is_not_searched_again_and_keeps_its_faces(clip_jpegs, sample_model):

@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from webapp_helpers import MjpegReader, find_camera, read_mjpeg_parts, wait_until
+from webapp_helpers import MjpegReader, find_camera, read_mjpeg_parts, read_sse, wait_until
+
+from edgeface.jpegmeta import ANNOTATION, comment_with_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +64,35 @@ def test_feed_delivers_annotated_jpeg_frames(live_system):
     assert len(set(frames)) > 1, "the feed repeats one frame"
     frame = app.get(f"/api/v1/cameras/{cid}/frame.jpg")
     assert frame.status_code == 200 and _decode(frame.content).shape == (360, 640, 3)
+
+
+def test_the_feed_is_the_cameras_frames_and_the_faces_come_as_marks(live_system):
+    """The console's picture is the camera's JPEG as sent (no boxes drawn in, no re-encode); the
+    faces come over one event stream, stamped with the frame; ``?boxes=drawn`` draws them in."""
+    app, cid = live_system.app, live_system.camera_id
+    with app.get("/live/marks", stream=True) as marks:
+        assert marks.status_code == 200 and marks.headers["Content-Type"].startswith("text/event-stream")
+        named = [e["data"] for e in read_sse(marks, 400, "faces")
+                 if any(f["name"] == LIN for f in e["data"]["faces"])][:5]
+        assert named, f"no faces message named {LIN}"
+        assert app.get("/healthz", auth=False).status_code == 200, "an open event stream starves the probes"
+    for message in named:
+        assert message["camera"] == cid and message["seq"] > 0 and message["at"] > 0
+        assert message["size"] == [640, 360] and 0 <= message["lag_s"] < 5
+        face = next(f for f in message["faces"] if f["name"] == LIN)
+        top, right, bottom, left = face["box"]
+        assert 0 <= left < right <= 640 and 0 <= top < bottom <= 360
+        assert face["state"] == "named" and face["confidence"] in ("sure", "likely")
+    with app.get(f"/video_feed/{cid}", stream=True) as response:
+        frames = read_mjpeg_parts(response, 60)
+    assert not any(comment_with_prefix(f, ANNOTATION) for f in frames), "faces were drawn into the camera's frames"
+    with app.get(f"/video_feed/{cid}?boxes=drawn", stream=True) as response:
+        drawn = read_mjpeg_parts(response, 60)
+    described = [comment_with_prefix(f, ANNOTATION) for f in drawn]
+    assert any(d and LIN.encode() in d for d in described), "?boxes=drawn did not draw the faces in"
+    refused = app.get(f"/video_feed/{cid}?boxes=purple")
+    assert refused.status_code == 400 and "boxes=drawn" in refused.json()["hint"]
+    assert app.get("/live/marks", auth=False, stream=True).status_code == 401
 
 
 def test_a_new_model_is_swapped_in_without_dropping_the_feed(live_system):

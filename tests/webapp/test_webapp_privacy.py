@@ -84,7 +84,8 @@ def inside(bgr: np.ndarray, box) -> float:
 
 
 def annotated(client, camera: str) -> tuple[np.ndarray, list[dict]]:
-    jpeg = client.get(f"/api/v1/cameras/{camera}/frame.jpg", headers=VIEWER).data
+    """The latest frame with the faces drawn in, and the faces it describes."""
+    jpeg = client.get(f"/api/v1/cameras/{camera}/frame.jpg?boxes=drawn", headers=VIEWER).data
     meta = next((json.loads(c[len(ANNOTATION):]) for c in comments(jpeg) if c.startswith(ANNOTATION)),
                 {"faces": []})
     return decode_jpeg(jpeg), meta["faces"]
@@ -111,6 +112,9 @@ def test_blur_unknown_by_default_in_feed_snapshots_and_captures(app):
     kit = next(f for f in faces if f["name"] == NAMED)
     rose = next(f for f in faces if f["name"] == UNKNOWN)
     assert inside(frame, rose["box"]) < BLURRED < SHARP < inside(frame, kit["box"])
+    # The frames the browser shows (the camera's own, faces drawn over them) hide Rose as well.
+    plain = decode_jpeg(client.get(f"/api/v1/cameras/{camera}/frame.jpg", headers=VIEWER).data)
+    assert inside(plain, rose["box"]) < BLURRED < SHARP < inside(plain, kit["box"])
 
     # The history: the Unknown visit's snapshot is blurred, the named visit's is not; the named
     # visit's frame shows Kit and hides Rose.

@@ -144,3 +144,24 @@ class MjpegReader:
 def read_mjpeg_parts(response: requests.Response, count: int) -> list[bytes]:
     """The first ``count`` JPEG parts of a multipart/x-mixed-replace response."""
     return MjpegReader(response).read(count)
+
+
+def read_sse(response: requests.Response, count: int, kind: str | None = None, max_lines: int = 100_000) -> list[dict]:
+    """The first ``count`` server-sent events (of ``kind``, when given) of a streamed response,
+    each as {"event", "id", "data"} with ``data`` parsed as JSON."""
+    import json
+
+    out: list[dict] = []
+    event: dict = {}
+    for n, line in enumerate(response.iter_lines(decode_unicode=True)):
+        assert n < max_lines, f"{count} events did not come in {max_lines} lines"
+        if line == "":
+            if "data" in event and (kind is None or event.get("event") == kind):
+                out.append({**event, "data": json.loads(event["data"])})
+                if len(out) >= count:
+                    return out
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            event[field] = value.removeprefix(" ")
+    raise AssertionError(f"the event stream ended after {len(out)} of {count} events")

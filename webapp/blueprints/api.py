@@ -15,7 +15,7 @@ from edgeface.history.store import decode_cursor
 from edgeface.live.interface import CameraStatus, RecognizerBusy
 from edgeface.recognize import result_json
 from webapp.auth import current_role, require_admin
-from webapp.blueprints.common import service
+from webapp.blueprints.common import service, wants_drawn
 from webapp.errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -109,8 +109,13 @@ def remove_camera_by_query():
 
 @bp.get("/cameras/<camera_id>/frame.jpg")
 def camera_frame(camera_id: str):
-    """The latest annotated frame (for polling clients; streams use /video_feed/<id>)."""
-    feed = service().feed(camera_id)
+    """The latest frame (for polling clients; streams use /video_feed/<id>); ``?boxes=drawn``: with
+    the faces drawn in."""
+    try:
+        drawn = wants_drawn()
+    except ValueError as err:
+        return error_response(400, str(err), "leave it out for the camera's own frame, or boxes=drawn")
+    feed = service().feed(camera_id, drawn)
     if feed is None:
         return _no_camera(camera_id)
     jpeg = feed.latest(FRAME_WAIT_S)

@@ -1,19 +1,26 @@
-"""Live annotated video as ``multipart/x-mixed-replace`` JPEG streams (what an <img> shows).
+"""Live video as ``multipart/x-mixed-replace`` JPEG streams (what an <img> shows), and the faces
+on it as one server-sent event stream per page (``/live/marks``), which the browser draws over the
+pictures.
 
-Each stream holds one HTTP thread for as long as it is watched, so streams are capped below the
-thread count (``RESERVED_THREADS`` always stay for /healthz, the API and the pages) and per
-client address (one browser cannot take them all): 503 or 429 with Retry-After beyond.
+``/video_feed/<id>`` sends the camera's own frames; ``?boxes=drawn`` sends them with the faces
+drawn in, for viewers without a browser (VLC, an NVR, scripts). Each stream holds one HTTP thread
+for as long as it is watched, so streams are capped below the thread count (``RESERVED_THREADS``
+always stay for /healthz, the API and the pages) and per client address (one browser cannot take
+them all): 503 or 429 with Retry-After beyond. An event stream ends after ``MARKS_MAX_S`` (the
+browser's EventSource reconnects at once), so a forgotten tab does not hold a thread for ever.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections import Counter
 from contextlib import closing
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
-from webapp.blueprints.common import service
+from webapp.blueprints.common import service, wants_drawn
 from webapp.errors import error_response
 
 bp = Blueprint("feeds", __name__)
@@ -21,8 +28,10 @@ bp = Blueprint("feeds", __name__)
 BOUNDARY = "frame"
 WAIT_S = 1.0     # how often a waiting stream checks for shutdown or removal
 RESERVED_THREADS = 8    # HTTP threads streams never take: probes, API and pages always have some
-PER_CLIENT = 8          # the page shows 4 streams: two tabs of one browser fit
+PER_CLIENT = 10         # a page shows 4 picture streams and one of marks: two tabs of one browser fit
 RETRY_AFTER_S = 5
+MARKS_MAX_S = 300.0     # an event stream ends after this; EventSource opens a new one at once
+MARKS_RETRY_MS = 1000   # ... after this long (sent to the browser)
 
 
 class FeedSlots:
@@ -68,7 +77,12 @@ def default_feed():
 
 @bp.get("/video_feed/<camera_id>")
 def camera_feed(camera_id: str):
-    feed, status = service().feed(camera_id), service().camera(camera_id)
+    try:
+        drawn = wants_drawn()
+    except ValueError as err:
+        return error_response(400, str(err), "leave it out for the camera's own frames (the console draws the "
+                                             "faces), or boxes=drawn to have them drawn in")
+    feed, status = service().feed(camera_id, drawn), service().camera(camera_id)
     if feed is None or status is None:
         return error_response(404, "no such camera", "it may have been removed; the live page lists the cameras")
     if not status.online:
@@ -76,13 +90,9 @@ def camera_feed(camera_id: str):
         response = error_response(503, f"camera {camera_id} is offline: no picture", "the feed opens once it is back")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
-    slots: FeedSlots = current_app.extensions["edgeface.feeds"]
-    client = request.remote_addr or "?"
-    refused = slots.take(client)
+    slots, client, refused = _take_slot()
     if refused is not None:
-        response = error_response(refused[0], refused[1], f"close a stream or retry in {RETRY_AFTER_S} s")
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return refused
 
     def parts():
         # closing(): a client that goes stops counting as a viewer at once, not when collected.
@@ -91,7 +101,50 @@ def camera_feed(camera_id: str):
                 yield (b"--" + BOUNDARY.encode() + b"\r\nContent-Type: image/jpeg\r\n"
                        b"Content-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
 
-    response = Response(stream_with_context(parts()), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+    return _streamed(parts(), f"multipart/x-mixed-replace; boundary={BOUNDARY}", slots, client)
+
+
+@bp.get("/live/marks")
+def marks():
+    """Server-sent events for the console's live pictures, every camera in one stream (or those in
+    ``?cameras=a,b``): ``faces`` (a camera's shown frame: its boxes, names and confidence, stamped
+    with the frame's number and time) and ``alert`` (the alert watchlist matched). Comments keep
+    the stream alive while nothing happens."""
+    wanted = request.args.get("cameras")
+    cameras = frozenset(c for c in wanted.split(",") if c) if wanted else None
+    slots, client, refused = _take_slot()
+    if refused is not None:
+        return refused
+    stream = service().marks()
+
+    def events():
+        yield f"retry: {MARKS_RETRY_MS}\n\n".encode()
+        with closing(stream.marks(WAIT_S, cameras, until=time.monotonic() + MARKS_MAX_S)) as batches:
+            for batch in batches:
+                if not batch:
+                    yield b": still here\n\n"     # a write: a client that left is noticed now
+                    continue
+                yield b"".join(f"id: {m.seq}\nevent: {m.kind}\ndata: "
+                               f"{json.dumps({'camera': m.camera, **m.body}, separators=(',', ':'))}\n\n".encode()
+                               for m in batch)
+
+    return _streamed(events(), "text/event-stream", slots, client)
+
+
+def _take_slot():
+    """(slots, client, None) with a stream slot taken for ``client``; else (.., .., refusal)."""
+    slots: FeedSlots = current_app.extensions["edgeface.feeds"]
+    client = request.remote_addr or "?"
+    refused = slots.take(client)
+    if refused is None:
+        return slots, client, None
+    response = error_response(refused[0], refused[1], f"close a stream or retry in {RETRY_AFTER_S} s")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return slots, client, response
+
+
+def _streamed(body, mimetype: str, slots: FeedSlots, client: str) -> Response:
+    response = Response(stream_with_context(body), mimetype=mimetype,
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     # On close, not in the generator: a stream never iterated (client gone at once) must free it too.
     response.call_on_close(lambda: slots.give_back(client))

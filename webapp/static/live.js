@@ -73,10 +73,11 @@ function makeTile(cam, streamed) {
   const img = ef.el("img", { class: "feed", alt: "live feed of " + ef.cameraName(cam) });
   const parts = { img, name: ef.el("strong", { class: "cam-name" }), status: ef.el("span", { class: "status" }),
     health: ef.el("dl", { class: "health" }), people: ef.el("div", { class: "chips people-now" }) };
-  const node = ef.el("figure", { class: "tile", "data-camera": cam.id },
-    ef.el("a", { href: "/cameras/" + encodeURIComponent(cam.id), "aria-label": "open " + ef.cameraName(cam),
-      class: "screen" }, img),
+  const screen = ef.el("a", { href: "/cameras/" + encodeURIComponent(cam.id), "aria-label": "open " + ef.cameraName(cam),
+    class: "screen" }, img);
+  const node = ef.el("figure", { class: "tile", "data-camera": cam.id }, screen,
     ef.el("figcaption", {}, ef.el("div", {}, parts.name, " ", parts.status), parts.health, parts.people));
+  efMarks.attach(cam.id, img, screen);     // the faces, drawn over the picture (overlay.js)
   return { node, parts, streamed, stop: null };
 }
 
@@ -90,6 +91,7 @@ function runTile(tile, cam) {
                               : pollInto(tile.parts.img, "/api/v1/cameras/" + id + "/frame.jpg");
   } else if (!want && tile.stop) {
     tile.stop(); tile.stop = null;
+    efMarks.clear(cam.id);
   }
 }
 
@@ -113,10 +115,11 @@ function renderGrid(cameras) {
     tile.parts.status.textContent = describe(cam);
     renderHealth(tile.parts.health, cam);
     renderPeopleNow(tile.parts.people, cam);
+    efMarks.setBehind(cam.id, lagLevel(cam) !== null);
     tile.node.classList.toggle("offline", !cam.online || cam.enabled === false);
   });
   for (const [id, tile] of tiles) {
-    if (!seen.has(id)) { if (tile.stop) tile.stop(); tile.node.remove(); tiles.delete(id); }
+    if (!seen.has(id)) { if (tile.stop) tile.stop(); efMarks.detach(id); tile.node.remove(); tiles.delete(id); }
   }
   grid.dataset.tiles = String(cameras.length);
   // Smaller tiles as cameras are added, so 9 show as 3 x 3 rather than a long column of pairs.
@@ -188,6 +191,7 @@ async function refreshCamera() {
     document.getElementById("camera-url").textContent = cam.url;
     renderHealth(document.getElementById("camera-health"), cam);
     renderPeopleNow(document.getElementById("people-now"), cam);
+    efMarks.setBehind(cameraId, lagLevel(cam) !== null);
     if (!settingsFilled) {
       fillSettings(cam);
       ef.api("/api/v1/cameras").then((all) => {
@@ -214,11 +218,13 @@ function runFeed(cam) {
     stopFeed = () => { feed.onerror = null; feed.removeAttribute("src"); };
   } else if (!want && stopFeed) {
     stopFeed(); stopFeed = null;
+    efMarks.clear(cameraId);
   }
 }
 
 function wireCamera() {
   const stage = document.getElementById("stage");
+  efMarks.attach(cameraId, document.getElementById("feed"), stage);   // the faces, drawn over the picture
   const full = document.getElementById("fullscreen");
   full.addEventListener("click", () => {
     if (document.fullscreenElement) document.exitFullscreen(); else stage.requestFullscreen().catch(() => {});

@@ -6,13 +6,17 @@ One run measures, on the same machine at the same moment:
    frame of the clip, one thread — its frame rate is ``reference_fps`` and its per-frame names
    are the truth;
 2. the **live system** (``system.py``): ``edgeface serve`` under gunicorn with N ``edgeface
-   camera`` simulators added through the API; one viewer per camera reads the annotated
-   ``/video_feed/<camera>`` (``viewer.py``), while the app's ``/metrics`` (per-stage costs) and
+   camera`` simulators added through the API; one viewer per camera reads ``/video_feed/<camera>``
+   and, as the console does, one reader takes every camera's faces from ``/live/marks``
+   (``--overlay browser``, the default) — or the viewers read the frames with the faces drawn in
+   by the app (``--overlay drawn``, ``?boxes=drawn``: the console before issue 21); ``--overlay
+   both`` measures the two back to back in one run (``viewer.py``), while the app's ``/metrics`` (per-stage costs) and
    its processes' CPU time and memory (/proc) are sampled. With ``--app-url`` the app is one that
    runs already (the pod's): the same cameras and viewers, its processes given by ``--app-pids``.
 
 Frames are matched to the source by a JPEG comment the cameras stamp and the app forwards; the
-app's own comment lists the faces it drew. See docs/performance.md for the method and figures.
+faces on them by the event stream's ``camera_frame`` (browser) or the app's own comment (drawn).
+See docs/performance.md for the method and figures.
 """
 
 from __future__ import annotations
@@ -30,11 +34,15 @@ from edgeface.tools.bench_live import cctv, procstats, scoring
 from edgeface.tools.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.tools.bench_live.reference import run_reference, source_jpegs
 from edgeface.tools.bench_live.system import LiveSystem, RunningApp, attach_to
-from edgeface.tools.bench_live.viewer import FeedViewer
+from edgeface.tools.bench_live.viewer import FeedViewer, MarksViewer
 
 #: The issue's goal, reported beside the figures.
 GOAL = {"fps_per_camera": 29.0, "named_frame_recall": 0.97, "first_name_latency_ms": 500.0, "rss_mb": 600.0}
 SAMPLE_INTERVAL_S = 1.0
+OVERLAYS = ("drawn", "browser")     # --overlay both: in this order, back to back
+#: What ``overlay_compare`` reports of each.
+COMPARED = ("fps_per_camera", "named_frame_recall", "named_frame_precision", "first_name_latency_ms",
+            "cpu_ms_per_frame", "cpu_cores_used", "stages")
 
 
 def log(message: str) -> None:
@@ -93,27 +101,41 @@ def run(args) -> dict:
         load_before = procstats.loadavg()
         log(f"reference loop over {args.reference_frames or len(clip)} of {len(clip)} frames (one thread)")
         ref = run_reference(clip[:args.reference_frames or None], matcher)
-        log(f"reference: {ref.fps:.2f} fps; starting the app and {args.cameras} camera(s)")
-        live = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup, args.duration,
-                            attach)
+        modes = OVERLAYS if args.overlay == "both" else (args.overlay,)
+        lives = {}
+        for mode in modes:
+            log(f"reference: {ref.fps:.2f} fps; starting the app and {args.cameras} camera(s), overlay {mode}")
+            lives[mode] = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup,
+                                       args.duration, attach, overlay=mode)
+        live = lives[modes[-1]]
         load_after = procstats.loadavg()
         if args.logs:
             _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
-    return {**assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after),
-            "scene": cctv.bench_json(args, scene)}
+    result = {**assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after),
+              "overlay": modes[-1], "scene": cctv.bench_json(args, scene)}
+    if len(lives) > 1:     # the same figures of each, measured one after the other
+        result["overlay_compare"] = {mode: {k: v for k, v in assemble(args, video, fps, len(clip), ref, got, app_env,
+                                                                       load_before, load_after).items()
+                                            if k in COMPARED} for mode, got in lives.items()}
+    return result
 
 
 def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env: dict, warmup: float,
-                 duration: float, attach: RunningApp | None = None) -> dict:
+                 duration: float, attach: RunningApp | None = None, overlay: str = "browser") -> dict:
+    """``overlay``: "browser" (the camera's frames and the faces as events) or "drawn" (drawn in)."""
     system = LiveSystem(model, video, cameras, workdir, app_env, attach)
     viewers: list[FeedViewer] = []
+    marks: MarksViewer | None = None
     try:
         system.start()
-        viewers = [FeedViewer(system.port, cid, system.api_token).start() for cid in system.camera_ids]
+        if overlay == "browser":
+            marks = MarksViewer(system.port, system.api_token).start()
+        viewers = [FeedViewer(system.port, cid, system.api_token, drawn=overlay == "drawn").start()
+                   for cid in system.camera_ids]
         deadline = time.monotonic() + warmup + 60
         time.sleep(warmup)
         while not all(v.frames for v in viewers):
-            _check(system, viewers)
+            _check(system, viewers, marks)
             if time.monotonic() > deadline:
                 raise EdgefaceError("no annotated frames arrived from every camera", f"see the logs in {workdir}")
             time.sleep(0.5)
@@ -122,17 +144,20 @@ def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env:
         peak_rss = peak_pss = 0.0
         while time.monotonic() - start < duration:
             time.sleep(min(SAMPLE_INTERVAL_S, max(0.0, duration - (time.monotonic() - start))))
-            _check(system, viewers)
+            _check(system, viewers, marks)
             usage = system.usage()
             peak_rss, peak_pss = max(peak_rss, usage.rss_mb), max(peak_pss, usage.pss_mb)
         end, after, metrics_after = time.monotonic(), system.usage(), system.get("/metrics")
         return {"start": start, "end": end, "cpu_s": after.cpu_s - before.cpu_s, "rss_mb": peak_rss,
                 "pss_mb": peak_pss, "processes": after.processes,
                 "metrics": (parse_metrics(metrics_before or ""), parse_metrics(metrics_after or "")),
-                "frames": {cid: list(v.frames) for cid, v in zip(system.camera_ids, viewers)}}
+                "frames": {cid: marks.onto(cid, v.frames) if marks else list(v.frames)
+                           for cid, v in zip(system.camera_ids, viewers)}}
     finally:
         for v in viewers:
             v.close()
+        if marks is not None:
+            marks.close()
         system.close()
 
 
@@ -148,12 +173,11 @@ def _dump_frames(path: Path, live: dict, ref, clip_frames: int) -> None:
                                       "reference": truth}) + "\n")
 
 
-def _check(system: LiveSystem, viewers: list[FeedViewer]) -> None:
+def _check(system: LiveSystem, viewers: list[FeedViewer], marks: MarksViewer | None = None) -> None:
     system.check_running()
-    for v in viewers:
+    for v in [*viewers, *([marks] if marks else [])]:
         if v.error:
-            raise EdgefaceError(f"viewer of camera {v.camera_id} failed: {v.error}",
-                                f"the app's output:\n{system.app_log()}")
+            raise EdgefaceError(f"{v.name} failed: {v.error}", f"the app's output:\n{system.app_log()}")
 
 
 def assemble(args, video: Path, fps: float, clip_frames: int, ref, live: dict, app_env: dict,
@@ -270,6 +294,16 @@ def format_table(r: dict) -> str:
         s = r["stages"].get(stage, {})
         lines.append(f"  {stage:10} {_show(s.get('ms_per_call')):>13} {_show(s.get('calls_per_s')):>8} "
                      f"{_show(s.get('ms_per_frame')):>9} {_show(ref_ms.get(stage)):>19}")
+    compare = r.get("overlay_compare")
+    if compare:
+        lines += ["", f"  {'overlay, back to back':34} " + "".join(f"{mode:>12}" for mode in compare)]
+        for key, label in (("cpu_ms_per_frame", "CPU ms per output frame"), ("cpu_cores_used", "cores busy"),
+                           ("fps_per_camera", "output fps, slowest camera"),
+                           ("named_frame_recall", "named-frame recall")):
+            lines.append(f"  {label:34} " + "".join(f"{_show(c.get(key)):>12}" for c in compare.values()))
+        for stage in ("annotate", "jpeg_out"):
+            cells = (_show(c["stages"].get(stage, {}).get("ms_per_frame")) for c in compare.values())
+            lines.append(f"  {stage + ' ms/frame':34} " + "".join(f"{cell:>12}" for cell in cells))
     return "\n".join(lines)
 
 

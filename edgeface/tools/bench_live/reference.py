@@ -30,6 +30,9 @@ class Reference:
     stage_ms: dict[str, float]           # mean CPU ms per frame
     names: list[frozenset[str]]          # per source frame: enrolled names found (not Unknown)
     face_widths: list[int] = field(default_factory=list)
+    # per source frame: each face found, ((top, right, bottom, left), name or Unknown): where the
+    # live boxes should be (the console's overlay test compares)
+    faces: list[list[tuple[tuple[int, int, int, int], str]]] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {"frames": self.frames, "fps": round(self.fps, 2),
@@ -51,7 +54,7 @@ def source_jpegs(video: str, quality: int = 80, limit: int | None = None) -> lis
 def run_reference(jpegs: list[bytes], matcher: Matcher, detector: str = "auto") -> Reference:
     engine = FaceEngine(STILL_SETTINGS, detector=detector)
     totals = dict.fromkeys(STAGES, 0.0)
-    names, widths = [], []
+    names, widths, faces = [], [], []
     started = time.perf_counter()
     clock = time.thread_time        # stage costs in CPU time, like the app's /metrics
     for jpeg in jpegs:
@@ -77,6 +80,8 @@ def run_reference(jpegs: list[bytes], matcher: Matcher, detector: str = "auto") 
             totals[stage] += dt
         names.append(frozenset(m.name for m in matches if m.name != UNKNOWN))
         widths += [b[1] - b[3] for b in boxes]
+        faces.append([((int(b[0]), int(b[1]), int(b[2]), int(b[3])), m.name) for b, m in zip(boxes, matches)])
     elapsed = time.perf_counter() - started
     n = max(1, len(jpegs))
-    return Reference(len(jpegs), len(jpegs) / elapsed, {k: v * 1e3 / n for k, v in totals.items()}, names, widths)
+    return Reference(len(jpegs), len(jpegs) / elapsed, {k: v * 1e3 / n for k, v in totals.items()}, names, widths,
+                     faces)
