@@ -61,8 +61,10 @@ class People:
         face, frame, embedding = self._history.training_candidate(event_id)
         if embedding is not None:       # a visit kept without one still goes to the core
             self._correct("is", name, embedding, visit, role)
-        maker = self._uplink.captures
-        if maker is None or face is None or not self._cameras.get(visit.camera).captures_allowed:
+        maker, camera = self._uplink.captures, self._cameras.get(visit.camera)
+        # Privacy: only from a camera that lets captures leave, and not a face it stored blurred.
+        if maker is None or face is None or not camera.captures_allowed or \
+                camera.hides(None if visit.unknown else visit.name):
             return visit, False
         # The capture maker cuts the face from the frame with a margin and records its box (training
         # falls back on it); never refused or merged: the operator chose this face.

@@ -118,7 +118,8 @@ def test_a_label_sends_face_frame_and_embedding_to_the_outbox(sample_model, tmp_
     settings = Settings(http=HttpSettings(api_token="admin-token-0123456789"),
                         model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
                         uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab"),
-                        cameras=CameraSettings(captures="allowed"))     # the site lets captures leave
+                        # The site lets captures leave and shows faces (a blurred one would not be sent).
+                        cameras=CameraSettings(captures="allowed", privacy="off"))
     app = create_app(settings)
     svc, client = app.extensions["edgeface"], app.test_client()
     try:

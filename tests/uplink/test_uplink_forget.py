@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import boto3
 import numpy as np
 from helpers import wait_until
-from test_uplink_mqtt import retained
 
 from edgeface.events import RecognitionEvent
 from edgeface.images import encode_jpeg
@@ -23,6 +22,13 @@ from edgeface.uplink.outbox import Capture
 from webapp import create_app
 
 ADMIN = {"Authorization": "Bearer admin-token-0123456789"}
+
+
+def retained(port: int, topic: str, recorder_factory) -> dict[str, bytes]:
+    """What a consumer subscribing now is told: the retained messages (right after subscribing)."""
+    rec = recorder_factory(port, topic)
+    time.sleep(0.3)
+    return {t: p for t, p, was_retained in rec.all() if was_retained}
 
 
 def seen(camera: str, name: str, track: int, embedding: float) -> RecognitionEvent:
@@ -37,7 +43,7 @@ def test_deleting_a_person_empties_every_place_their_data_lived(sample_model, tm
     settings = Settings(http=HttpSettings(api_token="admin-token-0123456789"),
                         model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
                         uplink=UplinkSettings(mqtt_url=broker.url, outbox_dir=str(tmp_path / "outbox"), site="lab"),
-                        cameras=CameraSettings(captures="allowed"))
+                        cameras=CameraSettings(captures="allowed", privacy="off"))   # an Unknown face's label goes
     app = create_app(settings)
     svc, client = app.extensions["edgeface"], app.test_client()
     s3 = boto3.client("s3", endpoint_url=s3_env["AWS_S3_ENDPOINT"], region_name="us-east-1")

@@ -45,4 +45,5 @@ def test_the_live_service_publishes_what_it_sees(broker, recorder_factory, sampl
     sidecar = json.loads(s3.get_object(Bucket=s3_env["AWS_S3_BUCKET"], Key=sidecars[0])["Body"].read())
     assert sidecar["id"] in {e["recognition_id"] for e in rec.events()}     # the capture of a published event
     assert len(sidecar["embedding"]) == 128
-    assert sidecar["reason"] in ("unknown", "doubtful") and sidecar["quality"]["size"] >= 60
+    # Which capture ships first is the order events come (a named face's daily sample may).
+    assert sidecar["reason"] in ("unknown", "doubtful", "sample") and sidecar["quality"]["size"] >= 60

@@ -184,3 +184,8 @@ def test_captures_leave_once_the_camera_allows_them(app):
     camera = svc.camera_ids()[0]
     assert client.patch(f"/api/v1/cameras/{camera}", json={"captures": "allowed"}, headers=ADMIN).status_code == 200
     wait_until(lambda: svc.uplink.status()["outbox"]["shipped"] >= 1, 120, "a capture of the allowed camera in S3")
+    # An operator's label of a face the camera stored blurred is not sent: it could not train a model.
+    unknown = wait_until(lambda: client.get("/api/v1/events?unknown=true", headers=ADMIN).json["events"], 60,
+                         "an Unknown visit")[0]
+    label = client.post(f"/api/v1/events/{unknown['id']}/label", json={"name": "Jane Doe"}, headers=ADMIN)
+    assert label.status_code == 200 and label.json["training_candidate"] == "local"
