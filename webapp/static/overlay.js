@@ -91,7 +91,8 @@ const efMarks = {
   draw(picture) {
     const message = picture.last;
     const stale = picture.behind || (message && message.lag_s != null && message.lag_s > MARKS_STALE_S);
-    const faces = message && !stale ? message.faces : [];
+    // No boxes over a picture that is not there (loading again, or the camera offline).
+    const faces = message && !stale && picture.img.naturalWidth ? message.faces : [];
     picture.note.hidden = !(stale && picture.img.getAttribute("src"));
     picture.layer.dataset.seq = message ? message.seq : "";
     picture.layer.dataset.frame = message && message.camera_frame != null ? message.camera_frame : "";
