@@ -50,13 +50,11 @@ const efMarks = {
     this.draw(picture);
   },
 
+  // The page's one stream (app.js), with every camera's faces; alerts come on it too.
   start() {
     if (this.source) return;
-    this.source = new EventSource("/live/marks");
+    this.source = efStream.open(true);
     this.source.addEventListener("faces", (e) => this.show(JSON.parse(e.data)));
-    this.source.addEventListener("alert", (e) => document.dispatchEvent(
-      new CustomEvent("ef-alert", { detail: JSON.parse(e.data) })));
-    // EventSource opens the stream again by itself (the server ends it every few minutes).
   },
 
   show(message) {
