@@ -129,6 +129,8 @@ ACTIONS: dict[str, Action] = {
     "review.delete_events": Action("visit.delete"),
     "review.export_events": Action("export", detail=filters),
     "review.present": Action("search"),
+    "alerts.add_alert": Action("alert.add", target=answered("id"), detail=body_fields("who", "cameras", "hours")),
+    "alerts.remove_alert": Action("alert.remove", target=view_arg("rule_id")),
     "audit.page": Action("audit.view", detail=filters),
     "audit.list_audit": Action("audit.view", detail=filters),
     "audit.verify": Action("audit.verify"),

@@ -16,13 +16,14 @@ from edgeface.cameras.discovery import DiscoveredDevice
 from edgeface.history import Archive, EventQuery, Page, Visit
 from edgeface.history.cameras import CameraOptions
 from edgeface.live.admission import RegistrationRefused
+from edgeface.live.alerts import AlertRule, AlertRuleError
 from edgeface.live.broadcast import FrameBroadcaster
 from edgeface.live.collector import CONTENT_TYPE
 from edgeface.live.marks import Mark, MarkBoard
 from edgeface.live.stills import RecognizerBusy
 
-__all__ = ["CONTENT_TYPE", "CameraFeed", "CameraStatus", "LiveApi", "Mark", "MarkStream", "ModelStatus",
-           "RecognizerBusy", "RegistrationRefused"]
+__all__ = ["CONTENT_TYPE", "AlertRule", "AlertRuleError", "CameraFeed", "CameraStatus", "LiveApi", "Mark",
+           "MarkStream", "ModelStatus", "RecognizerBusy", "RegistrationRefused"]
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,14 @@ class MarkStream:
         self._board = board
         self._stopping = stopping
 
-    def marks(self, poll_s: float, cameras: frozenset[str] | None = None,
-              until: float | None = None) -> Generator[list[Mark], None, None]:
-        """Until the service stops or ``until`` (monotonic) passes. While iterated it counts as a
-        reader (workers make messages only for readers), so close it when the client goes."""
+    def marks(self, poll_s: float, cameras: frozenset[str] | None = None, until: float | None = None,
+              after: int | None = None) -> Generator[list[Mark], None, None]:
+        """Until the service stops or ``until`` (monotonic) passes. Alerts raised from now on, or
+        since ``after`` (the last message a reconnecting browser got: none is lost in between).
+        While iterated it counts as a reader (workers make messages only for readers), so close it
+        when the client goes."""
         seq = 0
+        since = self._board.seq if after is None else min(after, self._board.seq)
         with self._board.reading():
             while not self._stopping.is_set() and not self._board.closed:
                 if until is not None and time.monotonic() >= until:
@@ -120,7 +124,7 @@ class MarkStream:
                 got = self._board.wait(seq, poll_s, cameras)
                 if got:
                     seq = got[-1].seq
-                yield got
+                yield [m for m in got if m.kind != "alert" or m.seq > since]
 
 
 class LiveApi(Protocol):
@@ -137,6 +141,10 @@ class LiveApi(Protocol):
     def unblurred_frame(self, camera_id: str) -> bytes | None: ...   # the camera's own latest frame (admins)
     def feed(self, camera_id: str, drawn: bool = False) -> CameraFeed | None: ...   # drawn: faces drawn in
     def marks(self) -> MarkStream: ...                      # the faces for the browser to draw, and alerts
+    # the alert watchlist (edgeface.live.alerts): rules, and why the saved list is not used (if so)
+    def alert_rules(self) -> tuple[list[AlertRule], str | None]: ...
+    def add_alert_rule(self, body) -> AlertRule: ...         # AlertRuleError says what is wrong
+    def remove_alert_rule(self, rule_id: str) -> bool: ...
     def add_camera(self, url: str, camera_id: str | None = None) -> str: ...   # kept even when offline; its id
     def remove_camera(self, camera_id: str) -> bool: ...
     def change_camera(self, camera_id: str, changes: dict) -> CameraOptions: ...   # checked by parse_changes

@@ -17,6 +17,7 @@ from edgeface.engine import Engine
 from edgeface.history import Archive, EventQuery, History, Page, Visit
 from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSettingsStore
 from edgeface.live.admission import RegistrationGate
+from edgeface.live.alerts import ALERTS_FILE, AlertRule, AlertWatchlist, parse_rule
 from edgeface.live.analyzer import Analyzer, live_engine
 from edgeface.live.cameras import CameraWorkers
 from edgeface.live.interface import CameraFeed, CameraStatus, MarkStream, ModelStatus
@@ -58,6 +59,8 @@ class LiveService:
         self.gate = RegistrationGate(self.registry, cameras.token)   # /register and mDNS
         self.stopping = threading.Event()   # set first on shutdown: streams and new cameras stop
         self.workers = CameraWorkers(self._pipeline, self.stopping)
+        self.alerts = AlertWatchlist(self.history.directory / ALERTS_FILE, self._send_alert, site=settings.uplink.site,
+                                     camera_name=self.camera_name)
         self.discovery: OnvifDiscovery | None = None
         self.watcher: ModelWatcher | None = None
         self._parts = contextlib.ExitStack()
@@ -109,8 +112,22 @@ class LiveService:
         return pipeline
 
     def _on_event(self, event) -> None:
+        self.alerts.check(event)           # first: an alert goes out within the frame that named the face
         self.uplink.on_event(event, captures=self.camera_settings.get(event.camera).captures_allowed)
         self.history.record(event)
+
+    def _send_alert(self, alert: dict) -> None:
+        self.workers.board.publish("alert", alert["camera"], alert)     # the console, over /live/marks
+        self.uplink.on_alert(alert)                                      # edgeface/<site>/alerts
+
+    def alert_rules(self) -> tuple[list[AlertRule], str | None]:
+        return self.alerts.rules(), self.alerts.error
+
+    def add_alert_rule(self, body) -> AlertRule:
+        return self.alerts.add(parse_rule(body))
+
+    def remove_alert_rule(self, rule_id: str) -> bool:
+        return self.alerts.remove(rule_id)
 
     def camera_ids(self) -> list[str]:
         return [source.id for source in self.registry.list()]

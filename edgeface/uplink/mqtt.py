@@ -7,7 +7,9 @@ Topics (``docs/uplink.md``), all QoS 1:
 - ``edgeface/<site>/<camera>/availability``: ``online``/``offline``, retained;
 - ``edgeface/<site>/<camera>/person/<name>``: ``present``/``absent`` with when seen, retained;
 - ``edgeface/<site>/model/<version>/stats``: faces named, Unknown, near the threshold, retained;
-- ``edgeface/<site>/audit``: each audit trail row (``edgeface.history.audit``), spooled like events.
+- ``edgeface/<site>/audit``: each audit trail row (``edgeface.history.audit``), spooled like events;
+- ``edgeface/<site>/alerts``: each alert of the alert watchlist (``edgeface.live.alerts``), spooled
+  like events (``message_id`` ``alert-<recognition>-<rule>``).
 
 Every message carries ``event_id`` (one per tracked face's event), ``seq``, ``message_id``
 (``<event_id>-<seq>``: the de-duplication key) and ``seen_at`` (epoch seconds, with an ISO copy):
@@ -86,6 +88,7 @@ class Topics:
         self.events = f"{self.base}/events"
         self.availability = f"{self.base}/availability"
         self.audit = f"{self.base}/audit"
+        self.alerts = f"{self.base}/alerts"
 
     def camera(self, camera: str) -> str:
         return f"{self.base}/{topic_level(camera)}/availability"
@@ -148,6 +151,10 @@ class MqttPublisher(Service):
     def publish_audit(self, row: dict[str, Any]) -> None:
         """An audit trail row (``edgeface.history.audit.Row.as_json()``): queued and sent like an event."""
         self._put(("audit", row))
+
+    def publish_alert(self, alert: dict[str, Any]) -> None:
+        """An alert of the alert watchlist (``edgeface.live.alerts``): queued and sent like an event."""
+        self._put(("alert", alert))
 
     def forget(self, name: str) -> int:
         """Privacy: clear this person's retained state on every camera (an empty retained message);
@@ -253,6 +260,8 @@ class MqttPublisher(Service):
             body = {"type": "audit", **row, "site": self.settings.site,
                     "message_id": f"audit-{row['seq']}-{row['hash'][:12]}"}
             self.queue.put({".json": json.dumps(body).encode()}, body["message_id"])
+        elif kind == "alert":
+            self.queue.put({".json": json.dumps(item[1]).encode()}, item[1]["message_id"])
         elif kind == "forget":
             suffix = "/person/" + topic_level(item[1])
             for topic in [t for t in self._states if t.endswith(suffix)]:
@@ -398,7 +407,7 @@ class MqttPublisher(Service):
                 continue
             body = json.loads(raw)
             body["sent_at"] = round(time.time(), 3)      # seen_at stays; consumers see how late it is
-            topic = self.topics.audit if body.get("type") == "audit" else self.topics.events
+            topic = {"audit": self.topics.audit, "alert": self.topics.alerts}.get(body.get("type"), self.topics.events)
             self._in_flight[stem] = client.publish(topic, json.dumps(body), qos=QOS)
         # States after events: at shutdown the 'offline' goodbye follows the last 'end'.
         self._states_in_flight = [info for info in self._states_in_flight if not info.is_published()]

@@ -67,6 +67,11 @@ class Uplink:
         if self.captures is not None and captures:
             self.captures.offer(event)
 
+    def on_alert(self, alert: dict[str, Any]) -> None:
+        """An alert of the alert watchlist, to ``edgeface/<site>/alerts``."""
+        if self.publisher is not None:
+            self.publisher.publish_alert(alert)
+
     def camera_added(self, source: Any) -> None:
         if self.publisher is not None:
             self.publisher.camera_availability(source.id, True)

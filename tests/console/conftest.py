@@ -13,6 +13,7 @@ from edgeface.settings import EventSettings, HttpSettings, ModelSettings, Settin
 from webapp import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webapp"))   # webapp_helpers: App, Camera
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "uplink"))   # mqtt_helpers: Broker, Recorder
 
 
 @pytest.fixture

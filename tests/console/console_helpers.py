@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,3 +88,60 @@ def recognition(camera: str, name: str, t: float, track: int = 1, *, distance: f
     return RecognitionEvent(camera, name, distance, [20, 80, 80, 20], t, track=track, model_version=model_version,
                             snapshot=encode_jpeg(bgr[20:80, 20:80].copy()), frame=SimpleNamespace(bgr=bgr, jpeg=None),
                             embedding=np.full(128, embedding, np.float32))
+
+
+def stamped_camera(clip: Path, token: str, log: Path):
+    """The benchmark's camera (``edgeface.tools.bench_live.camera``): the simulator, numbering
+    the frames it sends, started as the benchmark starts it; its ``port`` set. Add it to the app
+    with ``/api/v1/cameras`` (``http://127.0.0.1:PORT/stream?token=TOKEN``); ``stop()`` it."""
+    from helpers import free_port
+    from webapp_helpers import wait_until
+
+    from edgeface.tools.bench_live.system import Child
+
+    port = free_port()
+    camera = Child("camera", "edgeface.tools.bench_live.camera", [str(clip), str(port)],
+                   {**os.environ, "PYTHONPATH": str(REPO), "EDGEFACE_CAMERA_TOKEN": token}, log)
+    camera.port = port    # type: ignore[attr-defined]
+    wait_until(lambda: f"ready {port}" in camera.tail() or camera.check_running(), what="the camera to start")
+    return camera
+
+
+@contextmanager
+def served_with_stamped_camera(model: Path, clip: Path, logs: Path, env: dict | None = None):
+    """``edgeface serve`` (both roles' tokens, ``env`` on top) with the benchmark's camera added
+    as ``stage`` and online; yields the ``App``."""
+    import secrets
+
+    from helpers import free_port
+    from webapp_helpers import App, wait_until
+
+    token = secrets.token_urlsafe(12)
+    app = App(free_port(), {"EDGEFACE_API_TOKEN": ADMIN, "EDGEFACE_VIEWER_TOKEN": VIEWER,
+                            "EDGEFACE_EVENTS_DIR": str(logs / "events"), **(env or {})},
+              logs / "app.log", "--model", str(model))
+    camera = None
+    try:
+        app.wait_ready()
+        camera = stamped_camera(clip, token, logs / "camera.log")
+        added = app.request("POST", "/api/v1/cameras",
+                            json={"url": f"http://127.0.0.1:{camera.port}/stream?token={token}", "id": "stage"})
+        assert added.status_code == 201, added.text
+        wait_until(lambda: (c := app.camera("stage")) and c["online"], what="the camera to be online")
+        yield app
+    finally:
+        if camera:
+            camera.stop()
+        app.stop()
+
+
+def logged_in_page(chromium, base: str, token: str, viewport: dict, timeout_ms: int):
+    """A fresh browser context logged in with ``token`` at ``viewport``; (page, problems)."""
+    page = chromium.new_context(viewport=viewport).new_page()
+    page.set_default_timeout(timeout_ms)
+    problems = PageProblems(page, base)
+    page.goto(base + "/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    return page, problems

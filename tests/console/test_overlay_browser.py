@@ -6,20 +6,15 @@ boxes and says so. Desktop and phone size; screenshots kept."""
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from console_helpers import ADMIN, VIEWER, PageProblems, artifact_dir
-from helpers import free_port, headless_chromium
-from webapp_helpers import REPO, App, wait_until
+from console_helpers import VIEWER, artifact_dir, logged_in_page, served_with_stamped_camera
+from helpers import headless_chromium
 
 from edgeface.matcher import UNKNOWN
 from edgeface.modelfile import FaceModel
 from edgeface.tools.bench_live.reference import run_reference, source_jpegs
-from edgeface.tools.bench_live.system import Child
 
 pytestmark = pytest.mark.slow
 
@@ -33,36 +28,10 @@ NEAR = 2             # source frames either side whose faces count as the truth 
 
 @pytest.fixture(scope="module")
 def overlay_site(sample_model, media_dir, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("overlay")
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
-    token = secrets.token_urlsafe(12)
-    env = {"EDGEFACE_API_TOKEN": ADMIN, "EDGEFACE_VIEWER_TOKEN": VIEWER, "EDGEFACE_EVENTS_DIR": str(logs / "events")}
-    app = App(free_port(), env, logs / "app.log", "--model", str(sample_model))
-    camera = None
-    try:
-        app.wait_ready()
-        camera = stamped_camera(clip, token, logs / "camera.log")
-        added = app.request("POST", "/api/v1/cameras",
-                            json={"url": f"http://127.0.0.1:{camera.port}/stream?token={token}", "id": "stage"})
-        assert added.status_code == 201, added.text
-        wait_until(lambda: (c := app.camera("stage")) and c["online"], what="the camera to be online")
+    with served_with_stamped_camera(sample_model, clip, tmp_path_factory.mktemp("overlay")) as app:
         yield SimpleNamespace(app=app, camera_id="stage", clip=source_jpegs(str(clip)),
                               matcher=FaceModel.load(sample_model).matcher())
-    finally:
-        if camera:
-            camera.stop()
-        app.stop()
-
-
-def stamped_camera(clip: Path, token: str, log: Path) -> Child:
-    """The benchmark's camera (``edgeface.tools.bench_live.camera``): the simulator, numbering
-    the frames it sends, started as the benchmark starts it."""
-    port = free_port()
-    camera = Child("camera", "edgeface.tools.bench_live.camera", [str(clip), str(port)],
-                   {**os.environ, "PYTHONPATH": str(REPO), "EDGEFACE_CAMERA_TOKEN": token}, log)
-    camera.port = port    # type: ignore[attr-defined]
-    wait_until(lambda: f"ready {port}" in camera.tail() or camera.check_running(), what="the camera to start")
-    return camera
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +41,7 @@ def chromium():
 
 
 def camera_page(chromium, site, size: str):
-    context = chromium.new_context(viewport=SIZES[size])
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    problems = PageProblems(page, site.app.base)
-    page.goto(site.app.base + "/login")
-    page.fill("#token", VIEWER)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.app.base + "/")
+    page, problems = logged_in_page(chromium, site.app.base, VIEWER, SIZES[size], WAIT_MS)
     page.goto(site.app.base + f"/cameras/{site.camera_id}")
     return page, problems
 
@@ -95,14 +57,15 @@ def iou(a, b) -> float:
 # what an operator sees, not only what the message said.
 DRAWN = """(id) => {
     const layer = document.querySelector(`.marks[data-camera="${id}"]`);
-    const img = document.getElementById('feed'), r = img.getBoundingClientRect();
-    const w = img.naturalWidth, h = img.naturalHeight, s = Math.min(r.width / w, r.height / h);
-    const x0 = r.left + (r.width - w * s) / 2, y0 = r.top + (r.height - h * s) / 2;
-    return {frame: layer.dataset.frame, faces: [...layer.querySelectorAll('.mark')].map((m) => {
+    const img = document.getElementById('feed'), r = img.getBoundingClientRect(), L = layer.getBoundingClientRect();
+    const w = img.naturalWidth, h = img.naturalHeight, s = L.width / w;
+    const over = L.left >= r.left - 1 && L.right <= r.right + 1 && L.top >= r.top - 1 && L.bottom <= r.bottom + 1
+        && Math.abs(L.height / h - s) < 0.01;
+    return {frame: layer.dataset.frame, layerOverPicture: over, faces: [...layer.querySelectorAll('.mark')].map((m) => {
         const b = m.getBoundingClientRect(), l = m.firstChild.getBoundingClientRect();
         return {name: m.dataset.name, label: m.textContent, fontPx: parseFloat(getComputedStyle(m.firstChild).fontSize),
                 labelInside: l.left >= r.left - 1 && l.right <= r.right + 1,
-                box: [(b.top - y0) / s, (b.right - x0) / s, (b.bottom - y0) / s, (b.left - x0) / s]}; })};
+                box: [(b.top - L.top) / s, (b.right - L.left) / s, (b.bottom - L.top) / s, (b.left - L.left) / s]}; })};
 }"""
 
 
@@ -115,7 +78,7 @@ def test_overlay_boxes_lie_on_the_right_faces(chromium, overlay_site, size):
         page.wait_for_function(f"""() => {{
             const l = document.querySelector('.marks[data-camera="{site.camera_id}"]');
             return l && l.dataset.frame && l.dataset.frame !== {samples[-1]['frame'] if samples else '""'!r}
-                && l.querySelector('.mark.named'); }}""")
+                && l.querySelector('.mark.named') && document.getElementById('feed').naturalWidth > 0; }}""")
         samples.append(page.evaluate(DRAWN, site.camera_id))
     page.screenshot(path=str(artifact_dir() / f"overlay-camera-{size}.png"))
     n = len(site.clip)
@@ -124,6 +87,7 @@ def test_overlay_boxes_lie_on_the_right_faces(chromium, overlay_site, size):
     agreed = 0
     for sample in samples:
         k = int(sample["frame"])
+        assert sample["layerOverPicture"], "the boxes' layer does not lie over the picture as shown"
         # The frame's own faces first; the detector misses a face in a frame now and then (a
         # track holds its box), so a frame beside it counts too.
         expected = [f for d in sorted(range(-NEAR, NEAR + 1), key=abs) for f in truth[(k + d) % n]]

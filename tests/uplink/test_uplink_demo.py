@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Recorder
 from helpers import REPO, free_port, require_tool, wait_until
+from mqtt_helpers import Recorder
 
 pytestmark = pytest.mark.slow
 

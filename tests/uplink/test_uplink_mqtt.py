@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from conftest import Broker
 from helpers import REPO, free_port, wait_until
+from mqtt_helpers import Broker
 
 from edgeface.errors import ConfigError
 from edgeface.events import RecognitionEvent

@@ -51,7 +51,7 @@ def test_metrics_parse_and_carry_every_family_per_camera(live_system):
     app, cid = live_system.app, live_system.camera_id
 
     def annotated_and_named():
-        app.get(f"/api/v1/cameras/{cid}/frame.jpg")       # someone keeps looking: faces get drawn
+        app.get(f"/api/v1/cameras/{cid}/frame.jpg?boxes=drawn")   # someone keeps looking: faces drawn in
         families = scrape(app)
         stages = {s.labels["stage"] for s in families["edgeface_stage_calls"].samples}
         named = [s for s in families["edgeface_events"].samples if s.labels == {"camera": cid, "result": "named"}]

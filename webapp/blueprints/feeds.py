@@ -110,8 +110,9 @@ def marks():
     ``?cameras=a,b``): ``faces`` (a camera's shown frame: its boxes, names and confidence, stamped
     with the frame's number and time) and ``alert`` (the alert watchlist matched). Comments keep
     the stream alive while nothing happens."""
-    wanted = request.args.get("cameras")
-    cameras = frozenset(c for c in wanted.split(",") if c) if wanted else None
+    wanted = request.args.get("cameras")      # "cameras=" (empty): alerts only, for pages without pictures
+    cameras = frozenset(c for c in wanted.split(",") if c) if wanted is not None else None
+    last = request.headers.get("Last-Event-ID", "")   # a browser reconnecting: the alerts it missed
     slots, client, refused = _take_slot()
     if refused is not None:
         return refused
@@ -119,7 +120,8 @@ def marks():
 
     def events():
         yield f"retry: {MARKS_RETRY_MS}\n\n".encode()
-        with closing(stream.marks(WAIT_S, cameras, until=time.monotonic() + MARKS_MAX_S)) as batches:
+        with closing(stream.marks(WAIT_S, cameras, until=time.monotonic() + MARKS_MAX_S,
+                                  after=int(last) if last.isdigit() else None)) as batches:
             for batch in batches:
                 if not batch:
                     yield b": still here\n\n"     # a write: a client that left is noticed now

@@ -41,6 +41,11 @@ def camera(camera_id: str):
     return _page("camera.html", nav="live", camera_id=camera_id)
 
 
+@bp.get("/alerts")
+def alerts():
+    return _page("alerts.html", nav="alerts")
+
+
 @bp.get("/present")
 def present():
     gap = current_app.config["EDGEFACE_SETTINGS"].events.visit_gap_s

@@ -130,6 +130,41 @@ const ef = {
   every(fn, ms = POLL_MS) { fn(); return setInterval(fn, ms); },
 };
 
+// The page's one event stream (/live/marks): alerts on every page; the live pages' faces too
+// (overlay.js opens it with them). EventSource opens it again by itself when it ends.
+const efStream = {
+  source: null,
+  open(faces) {
+    if (this.source) return this.source;
+    this.source = new EventSource(faces ? "/live/marks" : "/live/marks?cameras=");
+    this.source.addEventListener("alert", (e) => showAlert(JSON.parse(e.data)));
+    return this.source;
+  },
+};
+
+const ALERT_SHOWN_MS = 60000;   // a notification stays this long unless dismissed
+const ALERTS_SHOWN = 5;         // at most this many at once, newest first
+
+// A notification: who, where, when, with a link to the camera; dismissed by its button.
+function showAlert(alert) {
+  const box = document.getElementById("alert-toasts");
+  if (!box) return;
+  const who = alert.unknown ? "An unknown face" : alert.name;
+  const close = ef.el("button", { type: "button", class: "dismiss", "aria-label": "dismiss alert" }, "×");
+  const toast = ef.el("div", { class: "alert-toast" + (alert.unknown ? " unknown" : ""), role: "alert",
+    "data-rule": alert.rule, "data-name": alert.name },
+    ef.el("strong", {}, "Alert: "), who + " on ",
+    ef.el("a", { href: "/cameras/" + encodeURIComponent(alert.camera) }, alert.camera_name || alert.camera),
+    " at " + ef.clock(alert.seen_at), close);
+  close.addEventListener("click", () => toast.remove());
+  box.prepend(toast);
+  while (box.children.length > ALERTS_SHOWN) box.lastChild.remove();
+  setTimeout(() => toast.remove(), ALERT_SHOWN_MS);
+}
+
+// Pages without live pictures take only the alerts (the live pages open the stream with faces).
+if (ef.page && ef.page !== "grid" && ef.page !== "camera") efStream.open(false);
+
 async function refreshModel() {
   try {
     const model = await ef.api("/api/v1/model");

@@ -50,13 +50,11 @@ const efMarks = {
     this.draw(picture);
   },
 
+  // The page's one stream (app.js), with every camera's faces; alerts come on it too.
   start() {
     if (this.source) return;
-    this.source = new EventSource("/live/marks");
+    this.source = efStream.open(true);
     this.source.addEventListener("faces", (e) => this.show(JSON.parse(e.data)));
-    this.source.addEventListener("alert", (e) => document.dispatchEvent(
-      new CustomEvent("ef-alert", { detail: JSON.parse(e.data) })));
-    // EventSource opens the stream again by itself (the server ends it every few minutes).
   },
 
   show(message) {
@@ -91,7 +89,8 @@ const efMarks = {
   draw(picture) {
     const message = picture.last;
     const stale = picture.behind || (message && message.lag_s != null && message.lag_s > MARKS_STALE_S);
-    const faces = message && !stale ? message.faces : [];
+    // No boxes over a picture that is not there (loading again, or the camera offline).
+    const faces = message && !stale && picture.img.naturalWidth ? message.faces : [];
     picture.note.hidden = !(stale && picture.img.getAttribute("src"));
     picture.layer.dataset.seq = message ? message.seq : "";
     picture.layer.dataset.frame = message && message.camera_frame != null ? message.camera_frame : "";
