@@ -1,10 +1,12 @@
 """The site's corrections, in effect at once: a local overlay on the model.
 
-An operator says "this is X" (a positive example: the face's embedding joins X's) or "this is not
-X" (a negative anchor: a face nearer the anchor than to anyone enrolled is Unknown). The overlay
-works until a model version includes the correction: a positive example retires when the model's
-training sources hold the capture it was sent to the core as (``<person>/capture-<visit>.jpg``, as
-``edgeface review --accept`` names it: the capture's id is its visit's); the rest stay.
+An operator says "this is X" (a positive example: the face's embedding joins X's), "this is not
+X" (a negative anchor: a face nearer the anchor than to anyone enrolled is Unknown) or "this
+enrolment photo is not X" (a drop: that row of the model is left out here). The overlay works until
+a model version includes the correction: a positive example retires when the model's training
+sources hold the capture it was sent to the core as (``<person>/capture-<visit>.jpg``, as ``edgeface
+review --accept`` names it: the capture's id is its visit's); a drop retires when a model no longer
+has the photo's row; the rest stay.
 
 Never a wrong name: an anchor is matched as an identity of its own that is shown as Unknown, so
 it can only turn a name into Unknown (a winner that is an anchor, or a name without its margin
@@ -36,7 +38,8 @@ VERSION = 1
 MAX_ENTRIES = 10_000
 #: The least margin a name needs over an anchor (and any other identity) once corrections exist.
 TIE = 1e-6
-Kind = Literal["is", "not"]
+Kind = Literal["is", "not", "drop"]
+KINDS = ("is", "not", "drop")
 
 
 class OverlayError(EdgefaceError):
@@ -45,10 +48,12 @@ class OverlayError(EdgefaceError):
 
 @dataclass(frozen=True)
 class Correction:
-    kind: Kind                    # "is": a positive example of ``name``; "not": a negative anchor against it
+    kind: Kind                    # "is": a positive example of ``name``; "not": a negative anchor against it;
+                                  # "drop": one of ``name``'s enrolment rows (this embedding) left out
     name: str
     embedding: np.ndarray         # 128 float32
-    source: str = ""              # the visit it was said about (its labelled capture has the same id)
+    source: str = ""              # the visit it was said about (its labelled capture has the same id), or
+                                  # the enrolment photo's file in the model's sources (a drop)
     added_at: float = 0.0
     by: str = ""                  # the role that said it
 
@@ -92,15 +97,32 @@ class Overlay:
         return [c.id for c in self.corrections
                 if c.kind == "is" and c.source and (c.name, f"capture-{c.source}") in held]
 
+    def gone_from(self, matcher: Matcher) -> list[str]:
+        """Drops whose row a model's ``matcher`` no longer has: a model without the photo came."""
+        return [c.id for c in self.corrections if c.kind == "drop" and not dropped_rows(matcher, [c]).any()]
+
+
+def dropped_rows(base: Matcher, drops: Iterable[Correction]) -> np.ndarray:
+    """Which of ``base``'s rows the drops leave out: a row of the same person, bit for bit the embedding."""
+    out = np.zeros(len(base.labels), bool)
+    for c in drops:
+        if c.name in base.names:
+            same = (base.embeddings == np.asarray(c.embedding, np.float32)).all(axis=1)
+            out |= same & (base.labels == base.names.index(c.name))
+    return out
+
 
 class CorrectedMatcher(Matcher):
-    """``base`` with the overlay: positives as more rows of their person (a new name is added),
-    anchors as identities of their own that ``match`` reports as Unknown."""
+    """``base`` with the overlay: dropped enrolment rows left out, positives as more rows of their
+    person (a new name is added), anchors as identities of their own that ``match`` reports as Unknown."""
 
     def __init__(self, base: Matcher, overlay: Overlay):
-        names, labels, rows = list(base.names), list(base.labels), list(base.embeddings)
+        kept = ~dropped_rows(base, [c for c in overlay.corrections if c.kind == "drop"])
+        names, labels, rows = list(base.names), list(base.labels[kept]), list(base.embeddings[kept])
         self.anchors: set[int] = set()
         for c in overlay.corrections:
+            if c.kind == "drop":
+                continue
             if c.kind == "is":
                 if c.name not in names:
                     names.append(c.name)
@@ -178,7 +200,7 @@ def new_correction(kind: Kind, name: str, embedding: np.ndarray | None, *, sourc
 def _correction(entry: dict) -> Correction:
     raw = base64.b64decode(entry["embedding"], validate=True)
     vector = np.frombuffer(raw, "<f4").astype(np.float32)
-    if entry["kind"] not in ("is", "not") or not isinstance(entry["name"], str) or not entry["name"] \
+    if entry["kind"] not in KINDS or not isinstance(entry["name"], str) or not entry["name"] \
             or vector.shape != (EMBEDDING_DIM,) or not np.isfinite(vector).all():
         raise ValueError(f"correction {entry.get('id')!r}")
     c = Correction(entry["kind"], entry["name"], vector, str(entry.get("source", "")),

@@ -102,3 +102,24 @@ def headless_chromium():
             yield browser
         finally:
             browser.close()
+
+
+def history_at(folder: Path, revision: str, *statements: str) -> None:
+    """An event history database in ``folder`` at an older Alembic ``revision`` with ``statements``
+    run on it: what an earlier pod left on the volume."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from edgeface.history.db import DB_NAME, MIGRATIONS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{folder / DB_NAME}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
