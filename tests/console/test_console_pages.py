@@ -144,6 +144,7 @@ def test_every_page_fits_the_screen_and_an_offline_camera_says_so(chromium, site
 
     # Distances in words, the match explained, the face picked up counted rather than listed.
     page.goto(site.base + f"/events/{lin_visit.id}")
+    page.wait_for_selector("#event-facts dt")          # filled once the visit's JSON came
     facts = page.inner_text("#event-facts")
     assert "close match" in facts and "d=" not in facts and "Tracks" not in facts
     assert "still here" in facts

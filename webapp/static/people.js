@@ -5,18 +5,66 @@ const personUrl = (name) => "/people/" + encodeURIComponent(name);
 // How many enrolment images: ``image_count``, else the length of the ``images`` list (or the number).
 const imageCount = (p) => String(p.image_count ?? (Array.isArray(p.images) ? p.images.length : p.images ?? "—"));
 
+// Which model version knows a person, and what only this site's corrections add.
+function knownTo(p, version) {
+  if (p.known_to_model === false) return ef.el("span", {}, "this site only ", ef.localTag());
+  return ef.el("span", {}, "model " + (version || "—"), p.local ? ` + ${p.local} local example${p.local === 1 ? "" : "s"}` : "");
+}
+
 async function initPeople() {
   try {
-    const people = await ef.api("/api/v1/people");
+    const [people, model] = await Promise.all([ef.api("/api/v1/people"), ef.api("/api/v1/model")]);
     const rows = people.map((p) => ef.el("tr", { "data-name": p.name },
       ef.el("th", { scope: "row" }, ef.el("a", { href: personUrl(p.name) }, p.name)),
       ef.el("td", { "data-label": "Enrolment images" }, imageCount(p)),
+      ef.el("td", { "data-label": "Known to" }, knownTo(p, model.version)),
       ef.el("td", { "data-label": "Visits" }, String(p.visits ?? 0)),
       ef.el("td", { "data-label": "Last seen" }, ef.time(p.last_seen))));
     document.getElementById("people-rows").replaceChildren(...rows);
     document.getElementById("people-table").hidden = !people.length;
     document.getElementById("people-empty").hidden = people.length > 0;
+    const groups = (await ef.api("/api/v1/strangers?limit=6")).strangers.filter((g) => g.visits > 1 && !g.name);
+    document.getElementById("stranger-list").replaceChildren(...groups.map((g) => ef.el("li", { class: "group" },
+      ef.el("a", { href: "/unknown#stranger-" + g.id }, ef.el("strong", {}, g.label)),
+      ef.el("div", { class: "faces" }, ...g.faces.filter((f) => f.snapshot_url).map((f) => ef.el("img",
+        { alt: "a face of " + g.label, loading: "lazy", src: f.snapshot_url }))),
+      ef.el("p", { class: "meta" }, `Seen ${g.visits} times on ${g.camera_names.join(", ")}, last ${ef.time(g.last_seen)}`))));
+    document.getElementById("strangers-section").hidden = groups.length === 0;
   } catch (err) { ef.showError(err); }
+}
+
+// The model's enrolment photos of a person (the images where this site has the training folder);
+// the admin leaves a wrong one out here ("not NAME"), or takes that back.
+async function loadPhotos(name) {
+  const listed = await ef.api("/api/v1/people/" + encodeURIComponent(name) + "/photos");
+  const out = document.getElementById("photos-result");
+  const act = (fn) => async () => {
+    try { await fn(); await loadPhotos(name); } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  };
+  const items = listed.photos.map((p) => {
+    const label = p.file || `photo ${p.row}`;
+    const picture = p.image_url ? ef.el("img", { alt: `enrolment photo ${label}`, loading: "lazy", src: p.image_url })
+                                : ef.el("span", { class: "none" }, "no copy at this site");
+    const parts = [picture, ef.el("span", {}, label)];
+    if (p.dropped) parts.push(ef.el("span", {}, "left out here ", ef.localTag()));
+    if (ef.canChange) {
+      const button = p.dropped
+        ? ef.el("button", { type: "button" }, "Use it again")
+        : ef.el("button", { type: "button", class: "danger", "aria-label": `${label} is not ${name}` }, `Not ${name}`);
+      button.addEventListener("click", act(() => p.dropped
+        ? ef.api("/api/v1/corrections/" + encodeURIComponent(p.dropped), { method: "DELETE" })
+        : ef.api(`/api/v1/people/${encodeURIComponent(name)}/photos/${p.row}`, { method: "DELETE" })));
+      parts.push(button);
+    }
+    return ef.el("li", { class: "photo" + (p.dropped ? " dropped" : ""), "data-row": p.row }, ...parts);
+  });
+  document.getElementById("photos").replaceChildren(...items);
+  const copies = listed.photos.filter((p) => p.image_url).length;
+  document.getElementById("photos-hint").textContent = `${listed.photos.length} photo${listed.photos.length === 1 ? "" : "s"} in model ${listed.model || "—"}`
+    + (copies < listed.photos.length ? "; pictures shown where this site has the training folder" : "")
+    + ". A photo left out here stays out until a model version without it comes; remove it from the training "
+    + "folder for the next one.";
+  document.getElementById("photos-section").hidden = false;
 }
 
 async function initPerson() {
@@ -26,8 +74,9 @@ async function initPerson() {
     document.getElementById("person-title").textContent = p.name;   // as spelled, whatever the link's case
     const files = Array.isArray(p.images) ? p.images.map((i) => i.file).filter(Boolean) : [];
     const facts = p.known_to_model === false
-      ? [["Known to the model", "not yet: operators labelled Unknown faces with this name (training candidates "
-          + "for the next model)"], ["Visits", String(p.visits ?? 0)], ["Last seen", ef.time(p.last_seen)]]
+      ? [["Known to the model", ef.el("span", {}, "not yet: operators labelled Unknown faces with this name (training "
+          + "candidates for the next model)", p.local ? ef.el("span", {}, "; named here by their faces ", ef.localTag())
+          : null)], ["Visits", String(p.visits ?? 0)], ["Last seen", ef.time(p.last_seen)]]
       : [["Enrolment images", imageCount(p) + (files.length ? " (" + files.join(", ") + ")" : "")],
          ["Visits", String(p.visits ?? 0)], ["Last seen", ef.time(p.last_seen)]];
     ef.facts(document.getElementById("person-facts"), facts);
@@ -40,6 +89,7 @@ async function initPerson() {
       ef.el("td", { "data-label": "Last seen" }, ef.time(c.last_seen)))));
     table.hidden = !cams.length;
     document.getElementById("cameras-empty").hidden = cams.length > 0;
+    if (p.known_to_model !== false) await loadPhotos(p.name);
     const events = (await ef.api("/api/v1/events?limit=20&name=" + encodeURIComponent(name))).events;
     document.getElementById("timeline").replaceChildren(...events.map((ev) => ef.eventItem(ev)));
   } catch (err) {
