@@ -8,10 +8,11 @@ sources hold the capture it was sent to the core as (``<person>/capture-<visit>.
 review --accept`` names it: the capture's id is its visit's); a drop retires when a model no longer
 has the photo's row; the rest stay.
 
-Never a wrong name: an anchor is matched as an identity of its own that is shown as Unknown, so
-it can only turn a name into Unknown (a winner that is an anchor, or a name without its margin
-over one), never into another name. The file is JSON with a SHA-256 over its entries; a damaged
-or edited file is refused with a clear error, and the model works without it.
+Never a wrong name: an anchor is checked only against the name it is against, after the match: a
+face named X is Unknown when a "not X" anchor is as near as X plus the margin. So it can only turn
+X into Unknown, never into another name, and it does not stop the operator naming that face Y.
+The file is JSON with a SHA-256 over its entries; a damaged or edited file is refused with a clear
+error, and the model works without it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ FORMAT = "edgeface-overlay"
 CORRECTIONS_FILE = "corrections.json"
 VERSION = 1
 MAX_ENTRIES = 10_000
-#: The least margin a name needs over an anchor (and any other identity) once corrections exist.
+#: The least margin a name needs over an anchor against it: at an exact tie the anchor wins.
 TIE = 1e-6
 Kind = Literal["is", "not", "drop"]
 KINDS = ("is", "not", "drop")
@@ -114,33 +115,38 @@ def dropped_rows(base: Matcher, drops: Iterable[Correction]) -> np.ndarray:
 
 class CorrectedMatcher(Matcher):
     """``base`` with the overlay: dropped enrolment rows left out, positives as more rows of their
-    person (a new name is added), anchors as identities of their own that ``match`` reports as Unknown."""
+    person (a new name is added); anchors kept apart, per name they are against."""
 
     def __init__(self, base: Matcher, overlay: Overlay):
         kept = ~dropped_rows(base, [c for c in overlay.corrections if c.kind == "drop"])
         names, labels, rows = list(base.names), list(base.labels[kept]), list(base.embeddings[kept])
-        self.anchors: set[int] = set()
+        anchors: dict[str, list[np.ndarray]] = {}
         for c in overlay.corrections:
-            if c.kind == "drop":
-                continue
             if c.kind == "is":
                 if c.name not in names:
                     names.append(c.name)
                 labels.append(names.index(c.name))
-            else:
-                self.anchors.add(len(names))
-                labels.append(len(names))
-                names.append(f"{UNKNOWN} (not {c.name})")
-            rows.append(np.asarray(c.embedding, np.float32))
+                rows.append(np.asarray(c.embedding, np.float32))
+            elif c.kind == "not":
+                anchors.setdefault(c.name, []).append(np.asarray(c.embedding, np.float64))
+        self.anchors = {name: np.stack(vectors) for name, vectors in anchors.items()}
         self.base = base
         super().__init__(np.array(rows, np.float32).reshape(-1, EMBEDDING_DIM), np.array(labels, np.int32), names,
                          base.tolerance)
 
     def match(self, probes: np.ndarray, margin: float = 0.0) -> list[Match]:
-        # A name needs to beat every anchor, if only by a hair: at an exact tie the anchor wins
-        # (without a margin the lower row, the model's, would).
-        return [Match(UNKNOWN, m.distance, -1) if m.identity in self.anchors else m
-                for m in super().match(probes, max(margin, TIE))]
+        """A face named X is Unknown instead when a "not X" anchor is as near as X's nearest photo
+        plus the margin (at an exact tie the anchor wins). Only X's name is taken back: an anchor
+        never names anyone, nor blocks another name (the operator may name that face Y later)."""
+        probes = np.atleast_2d(np.asarray(probes, np.float32))
+        out = super().match(probes, margin)
+        for k, m in enumerate(out):
+            anchors = self.anchors.get(m.name)
+            if anchors is not None:
+                nearest = float(np.sqrt(((anchors - probes[k].astype(np.float64)) ** 2).sum(axis=1)).min())
+                if nearest <= m.distance + max(margin, TIE):
+                    out[k] = Match(UNKNOWN, m.distance, -1)
+        return out
 
 
 def corrected(matcher: Matcher, overlay: Overlay) -> Matcher:

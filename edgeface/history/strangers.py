@@ -135,15 +135,20 @@ class Strangers:
             rows = conn.execute(stmt).all()
             found = [r[0] for r in rows]
             named = {r.id: r for r in conn.execute(select(strangers).where(strangers.c.id.in_(found)))}
-            visits = conn.execute(select(events.c.stranger, events.c.id, events.c.camera, events.c.score,
-                                         events.c.last_seen).where(events.c.stranger.in_(found))).all()
+            cameras = conn.execute(select(events.c.stranger, events.c.camera).where(events.c.stranger.in_(found))
+                                   .group_by(events.c.stranger, events.c.camera)
+                                   .order_by(func.max(events.c.last_seen).desc())).all()
+            # Each group's best looks, without reading all its visits (a regular may have thousands).
+            rank = func.row_number().over(partition_by=events.c.stranger,
+                                          order_by=(events.c.score.desc(), events.c.last_seen.desc())).label("rank")
+            ranked = select(events.c.stranger, events.c.id, rank).where(events.c.stranger.in_(found)).subquery()
+            best = conn.execute(select(ranked.c.stranger, ranked.c.id).where(ranked.c.rank <= FACES_SHOWN)
+                                .order_by(ranked.c.stranger, ranked.c.rank)).all()
         out = []
         for group, count, first, last in rows:
-            mine = [v for v in visits if v.stranger == group]
-            cameras = list(dict.fromkeys(v.camera for v in sorted(mine, key=lambda v: -v.last_seen)))
-            best = [v.id for v in sorted(mine, key=lambda v: (-(v.score or 0.0), -v.last_seen))[:FACES_SHOWN]]
             row = named.get(group)
-            out.append(StrangerGroup(group, count, cameras, first, last, best, row.name if row else None,
+            out.append(StrangerGroup(group, count, [c.camera for c in cameras if c.stranger == group], first, last,
+                                     [b.id for b in best if b.stranger == group], row.name if row else None,
                                      row.named_by_role if row else None))
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,3 +88,29 @@ def recognition(camera: str, name: str, t: float, track: int = 1, *, distance: f
     return RecognitionEvent(camera, name, distance, [20, 80, 80, 20], t, track=track, model_version=model_version,
                             snapshot=encode_jpeg(bgr[20:80, 20:80].copy()), frame=SimpleNamespace(bgr=bgr, jpeg=None),
                             embedding=np.full(128, embedding, np.float32))
+
+
+@contextmanager
+def served(app):
+    """``app`` served on a loopback port by a thread (as the tests' browser needs it); yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from edgeface.ports import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="console-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def log_in(page, base: str, token: str, then: str = "/") -> None:
+    page.goto(f"{base}/login?next={then}")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + then)

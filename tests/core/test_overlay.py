@@ -122,3 +122,14 @@ def test_a_dropped_enrolment_photo_is_left_out_until_a_model_without_it_comes(tm
     assert holder.swap(model, "v1 again").local == 1, "the model still has the photo: the drop stays"
     fixed = FaceModel(np.stack([X, Y]), np.array([0, 1]), ["Xavier", "Yolanda"])
     assert holder.swap(fixed, "v2").local == 0 and len(OverlayFile(tmp_path / "corrections.json").load()) == 0
+
+
+def test_not_x_then_this_is_y_names_the_face_y():
+    """The operator says "not Xavier" of a stranger's face, then names that stranger: the anchor takes
+    back only Xavier's name, so the face is named as the operator said."""
+    stranger = near(X, 0.5)
+    fixed = CorrectedMatcher(BASE, Overlay((new_correction("not", "Xavier", stranger),
+                                            new_correction("is", "Newcomer", near(stranger, 0.01)))))
+    assert {m.name for m in fixed.match(np.stack([near(stranger, 0.1) for _ in range(20)]), margin=0.05)} \
+        == {"Newcomer"}
+    assert fixed.match(near(X, 0.2)[None], margin=0.05)[0].name == "Xavier"

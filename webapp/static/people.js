@@ -67,6 +67,28 @@ async function loadPhotos(name) {
   document.getElementById("photos-section").hidden = false;
 }
 
+// One of the person's recent visits: its best face, how near it was to their photos, and (admin,
+// for a face named so by the model) "Not NAME": that face is Unknown here from then on.
+function recentShot(ev, name) {
+  const item = ef.eventItem(ev);
+  if (ef.isUnknown(ev) || ev.name !== name) return item;
+  const out = ef.el("span", { class: "said", role: "status" });
+  const line = ef.el("div", { class: "meta" }, `face distance ${ef.distance(ev.distance)} `, out);
+  if (ef.canChange) {
+    const not = ef.el("button", { type: "button", "aria-label": `this face is not ${name}` }, `Not ${name}`);
+    not.addEventListener("click", async () => {
+      try {
+        await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/not`, { method: "POST", json: {} });
+        out.textContent = `said: not ${name} (Unknown here from now on)`;
+        not.disabled = true;
+      } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+    });
+    line.prepend(not, " ");
+  }
+  item.append(line);
+  return item;
+}
+
 async function initPerson() {
   const name = document.getElementById("person-section").dataset.name;
   try {
@@ -91,7 +113,7 @@ async function initPerson() {
     document.getElementById("cameras-empty").hidden = cams.length > 0;
     if (p.known_to_model !== false) await loadPhotos(p.name);
     const events = (await ef.api("/api/v1/events?limit=20&name=" + encodeURIComponent(name))).events;
-    document.getElementById("timeline").replaceChildren(...events.map((ev) => ef.eventItem(ev)));
+    document.getElementById("timeline").replaceChildren(...events.map((ev) => recentShot(ev, p.name)));
   } catch (err) {
     ef.showError(err.status === 404 ? new Error(`Nobody called “${name}”: the model in use does not know the name `
       + "and no event is labelled so. The events page finds names by their start.") : err);
