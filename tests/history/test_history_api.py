@@ -210,6 +210,10 @@ def test_repeat_strangers_are_listed_merged_and_named_as_a_group(app):
     named = client.post(f"/api/v1/strangers/{two['id']}/label", json={"name": "Newcomer"}, headers=ADMIN)
     assert named.status_code == 200 and named.json["labelled"] == 3, named.json
     assert client.get(f"/api/v1/strangers/{two['id']}", headers=VIEWER).json["name"] == "Newcomer"
+    from edgeface.history.audit import AuditQuery
+    trail, _ = app.extensions["edgeface.audit"].trail.query(AuditQuery(limit=100))
+    said = [(r.action, r.target, r.status) for r in reversed(trail) if r.action in ("stranger.merge", "label")]
+    assert ("stranger.merge", str(one["id"]), 200) in said and ("label", str(two["id"]), 200) in said, said
     in_use = svc.models.current().matcher
     assert [m.name for m in in_use.match(np.stack([face, other]))] == ["Newcomer", "Newcomer"]
     assert all(e["label"] == "Newcomer" for e in client.get("/api/v1/events", headers=VIEWER).json["events"])
@@ -240,5 +244,8 @@ def test_an_enrolment_photo_left_out_here_and_its_image_when_the_site_has_it(app
     assert made.status_code == 201 and made.json["kind"] == "drop" and made.json["name"] == person
     after = client.get(f"/api/v1/people/{person}/photos", headers=VIEWER).json["photos"]
     assert after[0]["dropped"] == made.json["id"] and all(p["dropped"] is None for p in after[1:])
+    from edgeface.history.audit import AuditQuery
+    trail, _ = app.extensions["edgeface.audit"].trail.query(AuditQuery(limit=100, action="correction"))
+    assert (trail[0].target, trail[0].status) == (person, 201), "the newest correction row"
     assert len(svc.models.current().matcher) == len(model.labels) - 1
     assert svc.model_status().local["drop"] == 1
