@@ -32,6 +32,7 @@ from edgeface.settings import (
     LiveSettings,
     ModelSettings,
     Settings,
+    TrainingSettings,
     UplinkSettings,
 )
 from edgeface.training import train
@@ -92,7 +93,8 @@ def test_a_newcomer_named_in_the_console_is_named_at_once_then_by_the_retrained_
                         model=ModelSettings(store=str(store), reload_interval_s=0.5),
                         cameras=CameraSettings(initial=[str(clip)]),
                         events=EventSettings(dir=str(tmp_path / "events")),
-                        uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab", capture_hold_s=0))
+                        uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab", capture_hold_s=0),
+                        training=TrainingSettings(images=faces))
     app = create_app(settings)
     service = app.extensions["edgeface"]
     try:
@@ -143,6 +145,21 @@ def test_a_newcomer_named_in_the_console_is_named_at_once_then_by_the_retrained_
             assert f"model {v2}" in row.inner_text(), row.inner_text()
             assert page.locator(f"#people-rows tr[data-name='{NEWCOMER}'] .tag.local").count() == 0
             shot(page, "corrections-people-retrained")
+
+            # A wrong enrolment photo is left out here, and taken back.
+            page.goto(f"{base}/people/{OBAMA}")
+            photo = "#photos li.photo:first-child"
+            page.wait_for_selector(f"{photo} img")
+            shot(page, "corrections-person-photos")
+            page.click(f"{photo} button")
+            page.wait_for_selector(f"{photo}.dropped .tag.local")
+            assert service.model_status().local["drop"] == 1
+            phone.goto(f"{base}/people/{OBAMA}")
+            phone.wait_for_selector(f"{photo}.dropped")
+            shot(phone, "corrections-person-photos-phone")
+            page.click(f"{photo} button:text('Use it again')")
+            page.wait_for_selector(f"{photo}:not(.dropped) button:text('Not {OBAMA}')")
+            assert service.model_status().local["drop"] == 0
             problems.check()
             phone_problems.check()
     finally:

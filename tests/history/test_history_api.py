@@ -249,3 +249,30 @@ def test_an_enrolment_photo_left_out_here_and_its_image_when_the_site_has_it(app
     assert (trail[0].target, trail[0].status) == (person, 201), "the newest correction row"
     assert len(svc.models.current().matcher) == len(model.labels) - 1
     assert svc.model_status().local["drop"] == 1
+
+
+def test_the_enrolment_photos_are_shown_from_the_sites_training_folder(sample_model, media_dir, tmp_path):
+    """Only files inside the person's folder whose SHA-256 is the model's source's are served."""
+    import hashlib
+    import shutil
+
+    from edgeface.settings import TrainingSettings
+
+    faces = tmp_path / "faces"
+    shutil.copytree(media_dir / "faces", faces)
+    settings = Settings(http=HttpSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789"),
+                        model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
+                        training=TrainingSettings(images=faces))
+    made = create_app(settings)
+    try:
+        made.extensions["edgeface"].watcher.wait_loaded(30)
+        client = made.test_client()
+        photos = client.get("/api/v1/people/Barack Obama/photos", headers=VIEWER).json["photos"]
+        assert len(photos) == 2 and all(p["has_image"] and p["image_url"] for p in photos)
+        shown = client.get(photos[0]["image_url"], headers=VIEWER)
+        assert shown.status_code == 200 and hashlib.sha256(shown.data).hexdigest() == photos[0]["sha256"]
+        (faces / photos[1]["file"]).write_bytes(b"changed since training")      # not the photo the model holds
+        assert client.get(photos[1]["image_url"], headers=VIEWER).status_code == 404
+        assert client.get("/api/v1/people/Barack Obama/photos", headers=VIEWER).json["photos"][1]["image_url"] is None
+    finally:
+        made.extensions["edgeface"].close()
