@@ -121,6 +121,10 @@ def test_a_newcomer_named_in_the_console_is_named_at_once_then_by_the_retrained_
             page.click("#timeline li.event a.event-link")
             page.wait_for_selector("#event-facts .tag.local")
             shot(page, "corrections-visit-local")
+            page.goto(f"{base}/people")        # the library: what is local, not yet in a model version
+            page.wait_for_selector(f"#correction-rows th:text('this is {NEWCOMER}')")
+            page.wait_for_selector(f"#people-rows tr[data-name='{NEWCOMER}'] .tag.local")
+            shot(page, "corrections-people-local")
             phone, phone_problems = admin_page(chromium, base, "/unknown", "phone")
             phone.wait_for_selector(f"{card}.named")
             shot(phone, "corrections-unknown-groups-phone")

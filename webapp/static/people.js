@@ -23,6 +23,7 @@ async function initPeople() {
     document.getElementById("people-rows").replaceChildren(...rows);
     document.getElementById("people-table").hidden = !people.length;
     document.getElementById("people-empty").hidden = people.length > 0;
+    await loadCorrections();
     const groups = (await ef.api("/api/v1/strangers?limit=6")).strangers.filter((g) => g.visits > 1 && !g.name);
     document.getElementById("stranger-list").replaceChildren(...groups.map((g) => ef.el("li", { class: "group" },
       ef.el("a", { href: "/unknown#stranger-" + g.id }, ef.el("strong", {}, g.label)),
@@ -31,6 +32,33 @@ async function initPeople() {
       ef.el("p", { class: "meta" }, `Seen ${g.visits} times on ${g.camera_names.join(", ")}, last ${ef.time(g.last_seen)}`))));
     document.getElementById("strangers-section").hidden = groups.length === 0;
   } catch (err) { ef.showError(err); }
+}
+
+// What the site's corrections say now (until a model version holds them); the admin may undo one.
+const SAID = { is: (c) => `this is ${c.name}`, not: (c) => `not ${c.name}`, drop: (c) => `photo is not ${c.name}` };
+
+async function loadCorrections() {
+  const listed = (await ef.api("/api/v1/corrections")).corrections;
+  const rows = listed.map((c) => {
+    const about = c.kind === "drop" ? ef.el("span", {}, c.source)
+      : ef.el("a", { href: "/events/" + encodeURIComponent(c.source) }, "the visit");
+    const cells = [ef.el("th", { scope: "row" }, SAID[c.kind] ? SAID[c.kind](c) : c.kind),
+      ef.el("td", { "data-label": "About" }, about), ef.el("td", { "data-label": "When" }, ef.time(c.added_at)),
+      ef.el("td", { "data-label": "By" }, c.by || "—")];
+    if (ef.canChange) {
+      const undo = ef.el("button", { type: "button", "aria-label": `undo: ${SAID[c.kind] ? SAID[c.kind](c) : c.kind}` }, "Undo");
+      undo.addEventListener("click", async () => {
+        try {
+          await ef.api("/api/v1/corrections/" + encodeURIComponent(c.id), { method: "DELETE" });
+          await loadCorrections();
+        } catch (err) { ef.showError(err); }
+      });
+      cells.push(ef.el("td", {}, undo));
+    }
+    return ef.el("tr", { "data-correction": c.id }, ...cells);
+  });
+  document.getElementById("correction-rows").replaceChildren(...rows);
+  document.getElementById("corrections-section").hidden = rows.length === 0;
 }
 
 // The model's enrolment photos of a person (the images where this site has the training folder);
