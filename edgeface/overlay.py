@@ -1,15 +1,18 @@
 """The site's corrections, in effect at once: a local overlay on the model.
 
-An operator says "this is X" (a positive example: the face's embedding joins X's) or "this is not
-X" (a negative anchor: a face nearer the anchor than to anyone enrolled is Unknown). The overlay
-works until a model version includes the correction: a positive example retires when the model's
-training sources hold the capture it was sent to the core as (``<person>/capture-<visit>.jpg``, as
-``edgeface review --accept`` names it: the capture's id is its visit's); the rest stay.
+An operator says "this is X" (a positive example: the face's embedding joins X's), "this is not
+X" (a negative anchor: a face nearer the anchor than to anyone enrolled is Unknown) or "this
+enrolment photo is not X" (a drop: that row of the model is left out here). The overlay works until
+a model version includes the correction: a positive example retires when the model's training
+sources hold the capture it was sent to the core as (``<person>/capture-<visit>.jpg``, as ``edgeface
+review --accept`` names it: the capture's id is its visit's); a drop retires when a model no longer
+has the photo's row; the rest stay.
 
-Never a wrong name: an anchor is matched as an identity of its own that is shown as Unknown, so
-it can only turn a name into Unknown (a winner that is an anchor, or a name without its margin
-over one), never into another name. The file is JSON with a SHA-256 over its entries; a damaged
-or edited file is refused with a clear error, and the model works without it.
+Never a wrong name: an anchor is checked only against the name it is against, after the match: a
+face named X is Unknown when a "not X" anchor is as near as X plus the margin. So it can only turn
+X into Unknown, never into another name, and it does not stop the operator naming that face Y.
+The file is JSON with a SHA-256 over its entries; a damaged or edited file is refused with a clear
+error, and the model works without it.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ FORMAT = "edgeface-overlay"
 CORRECTIONS_FILE = "corrections.json"
 VERSION = 1
 MAX_ENTRIES = 10_000
-#: The least margin a name needs over an anchor (and any other identity) once corrections exist.
+#: The least margin a name needs over an anchor against it: at an exact tie the anchor wins.
 TIE = 1e-6
-Kind = Literal["is", "not"]
+Kind = Literal["is", "not", "drop"]
+KINDS = ("is", "not", "drop")
 
 
 class OverlayError(EdgefaceError):
@@ -45,10 +49,12 @@ class OverlayError(EdgefaceError):
 
 @dataclass(frozen=True)
 class Correction:
-    kind: Kind                    # "is": a positive example of ``name``; "not": a negative anchor against it
+    kind: Kind                    # "is": a positive example of ``name``; "not": a negative anchor against it;
+                                  # "drop": one of ``name``'s enrolment rows (this embedding) left out
     name: str
     embedding: np.ndarray         # 128 float32
-    source: str = ""              # the visit it was said about (its labelled capture has the same id)
+    source: str = ""              # the visit it was said about (its labelled capture has the same id), or
+                                  # the enrolment photo's file in the model's sources (a drop)
     added_at: float = 0.0
     by: str = ""                  # the role that said it
 
@@ -92,33 +98,55 @@ class Overlay:
         return [c.id for c in self.corrections
                 if c.kind == "is" and c.source and (c.name, f"capture-{c.source}") in held]
 
+    def gone_from(self, matcher: Matcher) -> list[str]:
+        """Drops whose row a model's ``matcher`` no longer has: a model without the photo came."""
+        return [c.id for c in self.corrections if c.kind == "drop" and not dropped_rows(matcher, [c]).any()]
+
+
+def dropped_rows(base: Matcher, drops: Iterable[Correction]) -> np.ndarray:
+    """Which of ``base``'s rows the drops leave out: a row of the same person, bit for bit the embedding."""
+    out = np.zeros(len(base.labels), bool)
+    for c in drops:
+        if c.name in base.names:
+            same = (base.embeddings == np.asarray(c.embedding, np.float32)).all(axis=1)
+            out |= same & (base.labels == base.names.index(c.name))
+    return out
+
 
 class CorrectedMatcher(Matcher):
-    """``base`` with the overlay: positives as more rows of their person (a new name is added),
-    anchors as identities of their own that ``match`` reports as Unknown."""
+    """``base`` with the overlay: dropped enrolment rows left out, positives as more rows of their
+    person (a new name is added); anchors kept apart, per name they are against."""
 
     def __init__(self, base: Matcher, overlay: Overlay):
-        names, labels, rows = list(base.names), list(base.labels), list(base.embeddings)
-        self.anchors: set[int] = set()
+        kept = ~dropped_rows(base, [c for c in overlay.corrections if c.kind == "drop"])
+        names, labels, rows = list(base.names), list(base.labels[kept]), list(base.embeddings[kept])
+        anchors: dict[str, list[np.ndarray]] = {}
         for c in overlay.corrections:
             if c.kind == "is":
                 if c.name not in names:
                     names.append(c.name)
                 labels.append(names.index(c.name))
-            else:
-                self.anchors.add(len(names))
-                labels.append(len(names))
-                names.append(f"{UNKNOWN} (not {c.name})")
-            rows.append(np.asarray(c.embedding, np.float32))
+                rows.append(np.asarray(c.embedding, np.float32))
+            elif c.kind == "not":
+                anchors.setdefault(c.name, []).append(np.asarray(c.embedding, np.float64))
+        self.anchors = {name: np.stack(vectors) for name, vectors in anchors.items()}
         self.base = base
         super().__init__(np.array(rows, np.float32).reshape(-1, EMBEDDING_DIM), np.array(labels, np.int32), names,
                          base.tolerance)
 
     def match(self, probes: np.ndarray, margin: float = 0.0) -> list[Match]:
-        # A name needs to beat every anchor, if only by a hair: at an exact tie the anchor wins
-        # (without a margin the lower row, the model's, would).
-        return [Match(UNKNOWN, m.distance, -1) if m.identity in self.anchors else m
-                for m in super().match(probes, max(margin, TIE))]
+        """A face named X is Unknown instead when a "not X" anchor is as near as X's nearest photo
+        plus the margin (at an exact tie the anchor wins). Only X's name is taken back: an anchor
+        never names anyone, nor blocks another name (the operator may name that face Y later)."""
+        probes = np.atleast_2d(np.asarray(probes, np.float32))
+        out = super().match(probes, margin)
+        for k, m in enumerate(out):
+            anchors = self.anchors.get(m.name)
+            if anchors is not None:
+                nearest = float(np.sqrt(((anchors - probes[k].astype(np.float64)) ** 2).sum(axis=1)).min())
+                if nearest <= m.distance + max(margin, TIE):
+                    out[k] = Match(UNKNOWN, m.distance, -1)
+        return out
 
 
 def corrected(matcher: Matcher, overlay: Overlay) -> Matcher:
@@ -178,7 +206,7 @@ def new_correction(kind: Kind, name: str, embedding: np.ndarray | None, *, sourc
 def _correction(entry: dict) -> Correction:
     raw = base64.b64decode(entry["embedding"], validate=True)
     vector = np.frombuffer(raw, "<f4").astype(np.float32)
-    if entry["kind"] not in ("is", "not") or not isinstance(entry["name"], str) or not entry["name"] \
+    if entry["kind"] not in KINDS or not isinstance(entry["name"], str) or not entry["name"] \
             or vector.shape != (EMBEDDING_DIM,) or not np.isfinite(vector).all():
         raise ValueError(f"correction {entry.get('id')!r}")
     c = Correction(entry["kind"], entry["name"], vector, str(entry.get("source", "")),

@@ -298,6 +298,11 @@ class EventSettings(Section):
     visit_gap_s: float = env("EDGEFACE_EVENTS_VISIT_GAP_S", default=30.0, ge=0,
                              description="sightings of one person on one camera less than this apart "
                                          "are one event (a visit)")
+    stranger_distance: float = env("EDGEFACE_EVENTS_STRANGER_DISTANCE", default=0.45, gt=0, le=2,
+                                   description="an Unknown face this near (embedding distance) to the mean face "
+                                               "of a repeat stranger's group joins it (\"Unknown 17\"); "
+                                               "kept tighter than the tolerance: two strangers in one group "
+                                               "would be named as one")
     audit_max_rows: int = env("EDGEFACE_AUDIT_MAX_ROWS", default=200_000, ge=100,
                               description="audit trail rows kept at most (docs/audit.md); older ones, and those "
                                           "older than EDGEFACE_EVENTS_RETENTION_DAYS, go first")

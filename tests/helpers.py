@@ -102,3 +102,49 @@ def headless_chromium():
             yield browser
         finally:
             browser.close()
+
+
+def history_at(folder: Path, revision: str, *statements: str) -> None:
+    """An event history database in ``folder`` at an older Alembic ``revision`` with ``statements``
+    run on it: what an earlier pod left on the volume."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from edgeface.history.db import DB_NAME, MIGRATIONS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{folder / DB_NAME}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+def photo_clip(media_dir: Path, photos: list[str], out: Path, size: tuple[int, int] = (640, 480), fps: int = 10,
+               seconds: float = 3.0) -> Path:
+    """A clip of photos (paths under ``media_dir``, or absolute), ``seconds`` each, drifting a little as a person
+    in front of a camera does (the live pipeline skips detection on frames where nothing moved)."""
+    import math
+
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+    for rel in photos:
+        photo = cv2.imread(str(media_dir / rel))
+        assert photo is not None, rel
+        scale = min(size[0] / photo.shape[1], size[1] / photo.shape[0])
+        photo = cv2.resize(photo, (int(photo.shape[1] * scale), int(photo.shape[0] * scale)))
+        canvas = np.zeros((size[1], size[0], 3), np.uint8)
+        y, x = (size[1] - photo.shape[0]) // 2, (size[0] - photo.shape[1]) // 2
+        canvas[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
+        for i in range(int(seconds * fps)):
+            shift = np.array([[1, 0, 15 * math.sin(i / 4)], [0, 1, 8 * math.cos(i / 5)]], np.float32)
+            writer.write(cv2.warpAffine(canvas, shift, size))
+    writer.release()
+    return out

@@ -19,7 +19,7 @@ from edgeface.live.snapshot import take_snapshot
 from edgeface.settings import Settings, load
 from webapp.audit import install_audit
 from webapp.auth import init_auth
-from webapp.blueprints import alerts, api, corrections, discovery, feeds, ops, review, ui
+from webapp.blueprints import alerts, api, corrections, discovery, feeds, ops, review, strangers, ui
 from webapp.config import summary
 from webapp.errors import install_error_handlers
 from webapp.proxies import TrustedProxyFix
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     init_auth(app, _secret(http.api_token), http.secure_cookies, _secret(http.viewer_token))
     install_error_handlers(app)
     app.wsgi_app = TrustedProxyFix(app.wsgi_app, http.trusted_proxies, http.proxy_hops)  # type: ignore[method-assign]
-    for module in (ui, api, review, corrections, alerts, feeds, ops, discovery):
+    for module in (ui, api, review, corrections, strangers, alerts, feeds, ops, discovery):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["edgeface_version"] = __version__
 

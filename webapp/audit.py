@@ -48,7 +48,11 @@ Part = Callable[[Request, Response], Any]
 
 
 def view_arg(name: str) -> Part:
-    return lambda req, _resp: (req.view_args or {}).get(name)
+    """A part of the URL, as text (a group number too)."""
+    def part(req: Request, _resp: Response) -> str | None:
+        value = (req.view_args or {}).get(name)
+        return None if value is None else str(value)
+    return part
 
 
 def query_arg(name: str) -> Part:
@@ -115,6 +119,14 @@ ACTIONS: dict[str, Action] = {
     "api.label_event": Action("label", target=view_arg("event_id"), detail=body_fields("name")),
     "corrections.not_this": Action("correction", target=view_arg("event_id"), detail=body_fields("name")),
     "corrections.remove_correction": Action("correction.remove", target=view_arg("correction_id")),
+    "corrections.drop_photo": Action("correction", target=view_arg("name"),
+                                     detail=lambda req, _resp: {"photo_row": (req.view_args or {}).get("row")}),
+    "corrections.photo_image": Action("person.view", target=view_arg("name")),
+    "corrections.photos": Action("person.view", target=view_arg("name")),
+    "strangers.list_strangers": Action("search", detail=lambda _req, _resp: {"strangers": True}),
+    "strangers.get_stranger": Action("search", target=view_arg("group")),
+    "strangers.name_stranger": Action("label", target=view_arg("group"), detail=body_fields("name")),
+    "strangers.merge_strangers": Action("stranger.merge", target=view_arg("group"), detail=body_fields("into")),
     "api.change_camera": Action("camera.change", target=view_arg("camera_id"),
                                 detail=body_fields("name", "enabled", "recognition", "min_face_px", "zone",
                                                    *PRIVACY_SETTINGS)),

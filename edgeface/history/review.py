@@ -97,7 +97,8 @@ class Archive:
     # -- who is here now ---------------------------------------------------------------------------
     def present(self, now: float | None = None) -> list[Presence]:
         """Everyone with an open visit seen within the visit gap: named people first (by name),
-        then Unknown faces (each visit apart: they are different faces), longest here first."""
+        then Unknown faces (a repeat stranger's visits together, else each visit apart: they are
+        different faces), longest here first."""
         now = time.time() if now is None else now
         gap = self.history.visits.gap_s
         with self.history.engine.connect() as conn:
@@ -110,7 +111,7 @@ class Archive:
                                 .order_by(func.max(events.c.last_seen).desc())).all() if names else []
         people: dict[str, Presence] = {}
         for v in here:
-            key = v.id if v.unknown else v.name
+            key = (f"stranger {v.stranger}" if v.stranger is not None else v.id) if v.unknown else v.name
             people.setdefault(key, Presence(v.label or v.name if v.unknown else v.name, v.unknown, [])).here.append(v)
         for name, camera, last in seen:
             person = people[name]

@@ -43,6 +43,7 @@ events = Table(
     Column("reviewed_at", Float, nullable=True),         # an operator marked it reviewed (NULL: not yet)
     Column("reviewed_by_role", String(16), nullable=True),
     Column("model_versions", Text, nullable=True),       # JSON list when several models named the visit
+    Column("stranger", Integer, nullable=True),          # the repeat stranger's group of an Unknown visit
 )
 
 # Every listing is newest first on (started_at, id), with or without one of these filters.
@@ -52,6 +53,20 @@ Index("ix_events_name_time", events.c.name, events.c.started_at, events.c.id)
 Index("ix_events_unknown_time", events.c.unknown, events.c.started_at, events.c.id)
 Index("ix_events_model_time", events.c.model_version, events.c.started_at, events.c.id)
 Index("ix_events_last_seen", events.c.last_seen)
+Index("ix_events_stranger", events.c.stranger, events.c.last_seen)
+
+#: Repeat strangers: groups of Unknown visits whose faces are alike ("Unknown 17"), site-local.
+strangers = Table(
+    "strangers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("centroid", LargeBinary, nullable=False),     # float32 x 128: the mean of its visits' faces
+    Column("faces", Integer, nullable=False),            # how many visits made the mean
+    Column("created_at", Float, nullable=False),
+    Column("name", Text, nullable=True),                 # an operator named the whole group
+    Column("named_by_role", String(16), nullable=True),
+    Column("named_at", Float, nullable=True),
+    sqlite_autoincrement=True,
+)
 
 #: Operator settings per camera; a camera without a row has the defaults.
 cameras = Table(

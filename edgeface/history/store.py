@@ -38,6 +38,7 @@ from edgeface.events import RecognitionEvent, Sighting
 from edgeface.history import legacy, retention
 from edgeface.history.db import open_database
 from edgeface.history.schema import events
+from edgeface.history.strangers import Strangers
 from edgeface.history.visits import OpenVisit, VisitAggregator
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.lifecycle import LogOnChange, Service
@@ -78,6 +79,7 @@ class Visit:
     # Changes whenever a better look replaces the face and frame: their URLs carry it, so a
     # browser's cached face (max-age) is never shown beside a newer frame.
     image_version: str = ""
+    stranger: int | None = None               # an Unknown visit's repeat-stranger group ("Unknown 17")
 
     @classmethod
     def from_row(cls, row: Row, gap_s: float | None = None) -> Visit:
@@ -91,7 +93,8 @@ class Visit:
                    labelled_by_role=row.labelled_by_role, reviewed_at=row.reviewed_at,
                    reviewed_by_role=row.reviewed_by_role, still_here=here,
                    model_versions=tuple(json.loads(row.model_versions)) if row.model_versions else (),
-                   image_version=f"{zlib.crc32(f'{row.score}:{row.bytes}'.encode()):08x}")
+                   image_version=f"{zlib.crc32(f'{row.score}:{row.bytes}'.encode()):08x}",
+                   stranger=row.stranger)
 
     def as_json(self, camera_name: str | None = None) -> dict[str, Any]:
         base = f"/api/v1/events/{self.id}"
@@ -108,7 +111,8 @@ class Visit:
                 "label": self.label, "labelled_by_role": self.labelled_by_role,
                 "model_versions": list(self.model_versions) or ([self.model_version] if self.model_version else []),
                 "still_here": self.still_here, "reviewed": self.reviewed_at is not None,
-                "reviewed_at": self.reviewed_at, "reviewed_by_role": self.reviewed_by_role}
+                "reviewed_at": self.reviewed_at, "reviewed_by_role": self.reviewed_by_role,
+                "stranger": self.stranger}
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ class History(Service):
 
     def __init__(self, directory: str | os.PathLike | None, *, gap_s: float = 30.0, tolerance: float = 0.6,
                  retention_days: float = 30.0, max_mb: float = 2048.0, max_events: int = 100_000,
-                 snapshot_margin: float = 0.4, jpeg_quality: int = 85):
+                 snapshot_margin: float = 0.4, jpeg_quality: int = 85, stranger_distance: float = 0.5):
         super().__init__("history-writer")
         self._temporary = directory is None
         self.directory = Path(tempfile.mkdtemp(prefix="edgeface-history-") if directory is None else directory)
@@ -150,6 +154,7 @@ class History(Service):
         with self.engine.begin() as conn:       # a restart ends every visit that was open
             conn.execute(update(events).where(events.c.ended.is_(False)).values(ended=True))
         self.visits = VisitAggregator(gap_s, tolerance)
+        self.strangers = Strangers(self.engine, stranger_distance)   # repeat strangers' ids
         self.retention_days, self.max_bytes, self.max_events = retention_days, int(max_mb * (1 << 20)), max_events
         self.snapshot_margin, self.jpeg_quality = snapshot_margin, jpeg_quality
         self.counts: dict[tuple[str, bool], int] = {}    # (camera, named) -> recognitions since start
@@ -307,6 +312,9 @@ class History(Service):
         embedding = visit.embedding if visit.best_embedding is None else visit.best_embedding
         if embedding is not None:
             values["embedding"] = np.asarray(embedding, np.float32).tobytes()
+        if visit.unknown and visit.stranger is None and visit.embedding is not None:
+            visit.stranger = self.strangers.assign(visit.embedding)    # its first look, once
+        values["stranger"] = visit.stranger if visit.unknown else None   # named since: nobody's stranger
         with self.engine.begin() as conn:
             done = conn.execute(update(events).where(events.c.id == visit.id).values(**values)).rowcount
             if not done:
@@ -397,6 +405,19 @@ class History(Service):
                 return
         job.run()
 
+    def merge_strangers(self, group: int, into: int) -> bool:
+        """Two repeat strangers are one person: ``group``'s visits, open ones too, join ``into``
+        (on the writer thread, which owns both); False when either is unknown."""
+        merged: list[bool] = []
+
+        def merge() -> None:
+            merged.append(self.strangers.merge(group, into))
+            for visit in self.visits.open.values():
+                if merged[0] and visit.stranger == group:
+                    visit.stranger = into
+        self.on_writer(merge)
+        return merged[0]
+
     def delete_person(self, name: str) -> int:
         """Every visit named ``name`` or labelled so, with its snapshots; how many."""
         return self.forget_person(name)[0]
@@ -404,6 +425,7 @@ class History(Service):
     def forget_person(self, name: str) -> tuple[int, int]:
         """Every visit named ``name`` or labelled so, with its snapshots: (visits, snapshot files) deleted."""
         self.on_writer(lambda: self.visits.forget(name))
+        self.strangers.forget(name)
         with self.engine.begin() as conn:
             rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
                                 .where(or_(events.c.name == name, events.c.label == name))).all()

@@ -41,6 +41,7 @@ class OpenVisit:
     written_at: float = float("-inf")        # last_seen when the row was last written
     looks: int = 0                           # snapshots taken so far: numbers each pair of files
     stale: list[str] = field(default_factory=list)   # replaced files, deleted once the row points past them
+    stranger: int | None = None              # an Unknown visit's repeat-stranger group (history.strangers)
 
     @property
     def unknown(self) -> bool:

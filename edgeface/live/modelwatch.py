@@ -21,7 +21,7 @@ from edgeface.errors import EdgefaceError, ModelFileError
 from edgeface.lifecycle import LogOnChange, Service
 from edgeface.matcher import DEFAULT_TOLERANCE, EMBEDDING_DIM, Matcher
 from edgeface.modelfile import FaceModel
-from edgeface.overlay import Correction, Overlay, OverlayError, OverlayFile, corrected
+from edgeface.overlay import KINDS, Correction, Overlay, OverlayError, OverlayFile, corrected
 from edgeface.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,12 @@ class ModelHolder:
         check_usable(model, source)
         version = version or model.version or f"sha256:{model.content_digest()[:12]}"
         with self._lock:
-            retired = self.overlay.retired_by(model.metadata.get("sources", []))
+            model_matcher = model.matcher(self.tolerance)
+            retired = self.overlay.retired_by(model.metadata.get("sources", [])) + self.overlay.gone_from(model_matcher)
             if retired:
                 self._keep(self.overlay.without(retired))
                 log.info("%d local correction(s) retired: model %s holds them", len(retired), version)
-            self._model_matcher = model.matcher(self.tolerance)
+            self._model_matcher = model_matcher
             self._install(LoadedModel(model, self._model_matcher, version, source, time.time(), 0))
             self.last_error = None
             self.reloads["ok"] += 1
@@ -166,7 +167,7 @@ class ModelHolder:
             "loaded_at": cur.loaded_at if cur else None,
             "last_error": self.last_error,
             "reloads": dict(self.reloads),
-            "local": {kind: sum(c.kind == kind for c in self.overlay.corrections) for kind in ("is", "not")},
+            "local": {kind: sum(c.kind == kind for c in self.overlay.corrections) for kind in KINDS},
             "candidate": self._candidate[1] if self._candidate else None,
             "local_error": self.overlay_error,
         }

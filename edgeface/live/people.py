@@ -1,15 +1,19 @@
-"""The people use cases: who the model knows and what the site saw of them, an operator's label,
-and forgetting a person (privacy)."""
+"""The people use cases: who the model knows and what the site saw of them, an operator's label
+(of a visit, or of a repeat stranger's whole group), an enrolment photo left out, and forgetting a
+person (privacy)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shlex
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from edgeface.history import History, Visit
 from edgeface.history.cameras import CameraSettingsStore
+from edgeface.history.strangers import FACES_SHOWN
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.matcher import UNKNOWN
 from edgeface.overlay import Correction, Kind, new_correction
@@ -20,11 +24,15 @@ log = logging.getLogger(__name__)
 
 
 class People:
-    def __init__(self, models: ModelHolder, history: History, uplink: Uplink, cameras: CameraSettingsStore):
+    def __init__(self, models: ModelHolder, history: History, uplink: Uplink, cameras: CameraSettingsStore,
+                 images: Path | None = None):
+        """``cameras``: whether a camera lets captures leave (privacy); ``images``: the site's copy of
+        the training photos (one folder per person), if it has one."""
         self._models = models
         self._history = history
         self._uplink = uplink
-        self._cameras = cameras      # whether a camera lets captures leave (privacy)
+        self._cameras = cameras
+        self._images = images
 
     def known(self) -> list[dict]:
         """Everyone the current model knows: enrolment images (from its metadata), visits, last seen."""
@@ -46,6 +54,82 @@ class People:
                         "image_count": int((model.labels == index).sum()), "local": local.get(name, 0),
                         "known_to_model": index < len(model.names), "visits": visits, "last_seen": last_seen})
         return out
+
+    def local_names(self) -> set[str]:
+        """Names only the site's corrections know: shown as "local" until a model version knows them."""
+        loaded = self._models.current()
+        known = set(loaded.model.names) if loaded else set()
+        return {c.name for c in self._models.overlay.corrections if c.kind == "is"} - known
+
+    def photos(self, name: str) -> list[dict] | None:
+        """``name``'s enrolment photos in the model in use (row, file, sha256, whether the site left it
+        out, whether the site has the image); None when the model does not know the name."""
+        loaded = self._models.current()
+        if loaded is None or name not in loaded.model.names:
+            return None
+        model = loaded.model
+        sources = model.metadata.get("sources", [])
+        aligned = isinstance(sources, list) and len(sources) == len(model.labels)   # one source per row
+        drops = {c.embedding.tobytes(): c.id for c in self._models.overlay.corrections
+                 if c.kind == "drop" and c.name == name}
+        out = []
+        for row in map(int, (model.labels == model.names.index(name)).nonzero()[0]):
+            src = sources[row] if aligned and isinstance(sources[row], dict) else {}
+            out.append({"row": row, "file": src.get("file"), "sha256": src.get("sha256"),
+                        "dropped": drops.get(model.embeddings[row].tobytes()),
+                        "has_image": self._photo_path(name, src) is not None})
+        return out
+
+    def photo_image(self, name: str, row: int) -> bytes | None:
+        """The enrolment photo of ``row`` from the site's training photos, when it is there unchanged."""
+        photo = next((p for p in self.photos(name) or [] if p["row"] == row), None)
+        path = None if photo is None else self._photo_path(name, photo)
+        return None if path is None else path.read_bytes()
+
+    def _photo_path(self, name: str, src: dict) -> Path | None:
+        if self._images is None or not src.get("file") or not src.get("sha256"):
+            return None
+        root = self._images.resolve()
+        path = (root / str(src["file"])).resolve()
+        if not path.is_relative_to(root / name) or not path.is_file():     # never outside the person's folder
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        return path if hashlib.sha256(data).hexdigest() == src["sha256"] else None
+
+    def drop_photo(self, name: str, row: int, role: str) -> dict | None:
+        """An operator says an enrolment photo is not ``name``: its row is left out here from now
+        on (a drop), until a model version without it comes. None: no such photo of ``name``."""
+        loaded = self._models.current()
+        photo = next((p for p in self.photos(name) or [] if p["row"] == row), None)
+        if loaded is None or photo is None:
+            return None
+        correction = new_correction("drop", name, loaded.model.embeddings[row], source=photo["file"] or f"row {row}",
+                                    by=role)
+        self._models.correct(correction)
+        log.info("local correction: enrolment photo %s of %s left out (%s)", correction.source, name, role)
+        return correction.as_json()
+
+    def name_stranger(self, group: int, name: str, role: str) -> dict | None:
+        """An operator names a repeat stranger: every visit of the group is labelled ``name``; its
+        best faces become positive examples here (and labelled captures for the core). None: no
+        such group."""
+        visit_ids = self._history.strangers.visit_ids(group)
+        if not visit_ids:
+            return None
+        examples = captures = 0
+        for i, visit_id in enumerate(visit_ids):
+            if i < FACES_SHOWN:
+                visit, queued = self.label(visit_id, name, role)
+                examples += visit is not None
+                captures += queued
+            else:
+                self._history.label(visit_id, name, role)
+        self._history.strangers.name(group, name, role)
+        return {"stranger": group, "name": name, "labelled": len(visit_ids), "examples": examples,
+                "captures": captures}
 
     def cameras(self, name: str) -> list:
         return self._history.person_cameras(name)

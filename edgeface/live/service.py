@@ -16,6 +16,7 @@ from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
 from edgeface.history import Archive, EventQuery, History, Page, Visit
 from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSettingsStore
+from edgeface.history.strangers import StrangerGroup
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.alerts import ALERTS_FILE, AlertRule, AlertWatchlist, parse_rule
 from edgeface.live.analyzer import Analyzer, live_engine
@@ -42,14 +43,14 @@ class LiveService:
         self.history = History(events.dir, gap_s=events.visit_gap_s, tolerance=live.tolerance,
                                retention_days=events.retention_days, max_mb=events.max_mb,
                                max_events=events.max_events, snapshot_margin=live.snapshot_margin,
-                               jpeg_quality=live.jpeg_quality)
+                               jpeg_quality=live.jpeg_quality, stranger_distance=events.stranger_distance)
         self.models = ModelHolder(live.tolerance, OverlayFile(self.history.directory / CORRECTIONS_FILE))  # + fixes
         self.camera_settings = CameraSettingsStore(self.history.engine, cameras)   # operator settings per camera
         self.camera_config = CameraConfigStore(self.history.engine, self.history.directory)   # added cameras
         self._archive = Archive(self.history)   # review, bulk actions, who is here now, camera states
         self.uplink = Uplink(settings.uplink, tolerance=live.tolerance, visit_gap_s=events.visit_gap_s,
                              snapshot_margin=live.snapshot_margin)   # MQTT events, captures: when configured
-        self._people = People(self.models, self.history, self.uplink, self.camera_settings)
+        self._people = People(self.models, self.history, self.uplink, self.camera_settings, settings.training.images)
         self.stills = StillRecognizer(self.models, live)   # uploaded stills, off the request threads
         self.stages = StageTimes()
         self.engine: Engine | None = None          # made by start(), with the analyzer
@@ -205,6 +206,27 @@ class LiveService:
 
     def not_event(self, event_id: str, name: str | None, role: str) -> dict | None:
         return self._people.not_this(event_id, name, role)
+
+    def local_names(self) -> set[str]:
+        return self._people.local_names()
+
+    def photos(self, name: str) -> list[dict] | None:
+        return self._people.photos(name)
+
+    def photo_image(self, name: str, row: int) -> bytes | None:
+        return self._people.photo_image(name, row)
+
+    def drop_photo(self, name: str, row: int, role: str) -> dict | None:
+        return self._people.drop_photo(name, row, role)
+
+    def strangers(self, limit: int, ids: list[int] | None = None) -> list[StrangerGroup]:
+        return self.history.strangers.groups(limit, ids)
+
+    def name_stranger(self, group: int, name: str, role: str) -> dict | None:
+        return self._people.name_stranger(group, name, role)
+
+    def merge_strangers(self, group: int, into: int) -> bool:
+        return self.history.merge_strangers(group, into)
 
     def corrections(self) -> list[dict]:
         return [c.as_json() for c in self.models.overlay.corrections]

@@ -145,3 +145,29 @@ def logged_in_page(chromium, base: str, token: str, viewport: dict, timeout_ms: 
     page.click("button[type=submit]")
     page.wait_for_url(base + "/")
     return page, problems
+
+
+@contextmanager
+def served(app):
+    """``app`` served on a loopback port by a thread (as the tests' browser needs it); yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from edgeface.ports import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="console-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def log_in(page, base: str, token: str, then: str = "/") -> None:
+    page.goto(f"{base}/login?next={then}")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + then)

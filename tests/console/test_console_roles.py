@@ -22,7 +22,11 @@ PAGES = ["/", "/events", "/events?camera=door&unknown=true", "/events/no-such-ev
 CHANGES = [("POST", "/api/v1/cameras", {"url": "rtsp://127.0.0.1:9/x"}), ("DELETE", "/api/v1/cameras/door", None),
            ("PATCH", "/api/v1/cameras/door", {"name": "Front door"}),
            ("POST", "/api/v1/events/e1/label", {"name": "Jane Doe"}),
-           ("DELETE", "/api/v1/people/Barack Obama/history", None)]
+           ("DELETE", "/api/v1/people/Barack Obama/history", None),
+           ("POST", "/api/v1/events/e1/not", {}), ("DELETE", "/api/v1/people/Barack Obama/photos/0", None),
+           ("POST", "/api/v1/strangers/1/label", {"name": "Jane Doe"}),
+           ("POST", "/api/v1/strangers/1/merge", {"into": 2}),
+           ("DELETE", "/api/v1/corrections/abc", None)]
 
 
 def bearer(token: str) -> dict:

@@ -88,7 +88,7 @@ def test_the_holder_applies_corrections_as_a_new_generation_keeps_them_and_retir
     now = holder.current()
     assert now is not None and now.generation == first.generation + 1 and now.local == 1
     assert now.matcher.match(newcomer[None])[0].name == "Newcomer"
-    assert holder.status()["local"] == {"is": 1, "not": 0}
+    assert holder.status()["local"] == {"is": 1, "not": 0, "drop": 0}
 
     restarted = ModelHolder(0.6, OverlayFile(path))                # the corrections survive a restart
     assert restarted.swap(model, "test").matcher.match(newcomer[None])[0].name == "Newcomer"
@@ -102,3 +102,34 @@ def test_the_holder_applies_corrections_as_a_new_generation_keeps_them_and_retir
     damaged = ModelHolder(0.6, OverlayFile(path))
     assert damaged.swap(model, "test").matcher.match(X[None])[0].name == "Xavier"
     assert "cannot be used" in (damaged.status()["local_error"] or "")
+
+
+def test_a_dropped_enrolment_photo_is_left_out_until_a_model_without_it_comes(tmp_path):
+    """A wrong photo enrolled as Xavier (it is Yolanda's look-alike Zed) names Zed Xavier; dropping
+    its row here makes Zed Unknown, Xavier's own photo still names him; a retrained model without
+    the photo retires the drop, one that still has it keeps it."""
+    zed = near(Y, 0.7)
+    model = FaceModel(np.stack([X, zed, Y]), np.array([0, 0, 1]), ["Xavier", "Yolanda"])
+    holder = ModelHolder(0.6, OverlayFile(tmp_path / "corrections.json"))
+    holder.swap(model, "v1")
+    probe = near(zed, 0.1)[None]
+    assert holder.current().matcher.match(probe, margin=0.05)[0].name == "Xavier"
+    holder.correct(new_correction("drop", "Xavier", zed, source="Xavier/wrong.jpg"))
+    in_use = holder.current().matcher
+    assert in_use.match(probe, margin=0.05)[0].name != "Xavier"
+    assert in_use.match(near(X, 0.2)[None], margin=0.05)[0].name == "Xavier"
+    assert holder.status()["local"] == {"is": 0, "not": 0, "drop": 1}
+    assert holder.swap(model, "v1 again").local == 1, "the model still has the photo: the drop stays"
+    fixed = FaceModel(np.stack([X, Y]), np.array([0, 1]), ["Xavier", "Yolanda"])
+    assert holder.swap(fixed, "v2").local == 0 and len(OverlayFile(tmp_path / "corrections.json").load()) == 0
+
+
+def test_not_x_then_this_is_y_names_the_face_y():
+    """The operator says "not Xavier" of a stranger's face, then names that stranger: the anchor takes
+    back only Xavier's name, so the face is named as the operator said."""
+    stranger = near(X, 0.5)
+    fixed = CorrectedMatcher(BASE, Overlay((new_correction("not", "Xavier", stranger),
+                                            new_correction("is", "Newcomer", near(stranger, 0.01)))))
+    assert {m.name for m in fixed.match(np.stack([near(stranger, 0.1) for _ in range(20)]), margin=0.05)} \
+        == {"Newcomer"}
+    assert fixed.match(near(X, 0.2)[None], margin=0.05)[0].name == "Xavier"

@@ -174,8 +174,107 @@ def test_corrections_through_the_api_take_effect_and_are_listed(app):
     assert svc.models.current().matcher.match(known_face[None])[0].name == UNKNOWN
     listed = client.get("/api/v1/corrections", headers=VIEWER).json
     assert [c["kind"] for c in listed["corrections"]] == ["is", "not"]
-    assert listed["model"]["local"] == {"is": 1, "not": 1} and "embedding" not in listed["corrections"][0]
+    assert listed["model"]["local"] == {"is": 1, "not": 1, "drop": 0} and "embedding" not in listed["corrections"][0]
     assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=VIEWER).status_code == 403
     assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=ADMIN).status_code == 204
     assert client.delete(f"/api/v1/corrections/{made.json['id']}", headers=ADMIN).status_code == 404
-    assert svc.model_status().local == {"is": 1, "not": 0}
+    assert svc.model_status().local == {"is": 1, "not": 0, "drop": 0}
+
+
+def test_repeat_strangers_are_listed_merged_and_named_as_a_group(app):
+    """Unknown faces seen again share a group; the admin merges two groups and names the whole group:
+    its visits are labelled, its faces name the person here at once, shown as local."""
+    svc, client = app.extensions["edgeface"], app.test_client()
+    rng = np.random.default_rng(17)
+    face, other = ((rng.normal(size=128) / 23).astype(np.float32) for _ in range(2))
+    now = time.time()
+    for i, (camera, f) in enumerate([("door", face), ("yard", face + 0.005), ("door", other)]):
+        svc.history.record(event(camera, UNKNOWN, now - 100 + i * 40, track=i, embedding=f))
+    assert svc.history.flush()
+    groups = client.get("/api/v1/strangers", headers=VIEWER).json["strangers"]
+    assert sorted(g["visits"] for g in groups) == [1, 2]
+    two = next(g for g in groups if g["visits"] == 2)
+    one = next(g for g in groups if g["visits"] == 1)
+    assert two["label"] == f"Unknown {two['id']}" and sorted(two["cameras"]) == ["door", "yard"]
+    assert len(two["faces"]) == 2 and all(f["snapshot_url"] and f["stranger"] == two["id"] for f in two["faces"])
+    assert client.get(f"/api/v1/strangers/{two['id']}", headers=VIEWER).json["visits"] == 2
+    for bad in ({"into": "x"}, {"into": one["id"]}, {}):
+        assert client.post(f"/api/v1/strangers/{one['id']}/merge", json=bad, headers=ADMIN).status_code == 400, bad
+    assert client.post(f"/api/v1/strangers/{one['id']}/merge", json={"into": two["id"]},
+                       headers=VIEWER).status_code == 403
+    assert client.post(f"/api/v1/strangers/{one['id']}/merge", json={"into": 9999}, headers=ADMIN).status_code == 404
+    assert client.post(f"/api/v1/strangers/{one['id']}/merge", json={"into": two["id"]},
+                       headers=ADMIN).json == {"merged": one["id"], "into": two["id"]}
+    assert client.get(f"/api/v1/strangers/{one['id']}", headers=VIEWER).status_code == 404
+    assert client.get(f"/api/v1/strangers/{two['id']}", headers=VIEWER).json["visits"] == 3
+
+    assert client.post(f"/api/v1/strangers/{two['id']}/label", json={"name": ""}, headers=ADMIN).status_code == 400
+    named = client.post(f"/api/v1/strangers/{two['id']}/label", json={"name": "Newcomer"}, headers=ADMIN)
+    assert named.status_code == 200 and named.json["labelled"] == 3, named.json
+    assert client.get(f"/api/v1/strangers/{two['id']}", headers=VIEWER).json["name"] == "Newcomer"
+    from edgeface.history.audit import AuditQuery
+    trail, _ = app.extensions["edgeface.audit"].trail.query(AuditQuery(limit=100))
+    said = [(r.action, r.target, r.status) for r in reversed(trail) if r.action in ("stranger.merge", "label")]
+    assert ("stranger.merge", str(one["id"]), 200) in said and ("label", str(two["id"]), 200) in said, said
+    in_use = svc.models.current().matcher
+    assert [m.name for m in in_use.match(np.stack([face, other]))] == ["Newcomer", "Newcomer"]
+    assert all(e["label"] == "Newcomer" for e in client.get("/api/v1/events", headers=VIEWER).json["events"])
+
+    # The next sighting is named by the corrections: "local" until a model version knows the name.
+    svc.history.record(event("gate", "Newcomer", now, track=9, embedding=face))
+    assert svc.history.flush()
+    [seen] = client.get("/api/v1/events?camera=gate", headers=VIEWER).json["events"]
+    assert seen["local"] is True and seen["stranger"] is None
+    assert client.get(f"/api/v1/events/{seen['id']}", headers=VIEWER).json["local"] is True
+    present = client.get("/api/v1/present", headers=VIEWER).json["present"]
+    assert [p["local"] for p in present if not p["unknown"]] == [True]
+    assert [p["stranger"] for p in present if p["unknown"]] == [two["id"]], "one card for the stranger's visits"
+
+
+def test_an_enrolment_photo_left_out_here_and_its_image_when_the_site_has_it(app, tmp_path):
+    svc, client = app.extensions["edgeface"], app.test_client()
+    model = svc.models.current().model
+    person = model.names[0]
+    listed = client.get(f"/api/v1/people/{person}/photos", headers=VIEWER).json
+    rows = [p["row"] for p in listed["photos"]]
+    assert rows and all(p["dropped"] is None for p in listed["photos"]) and listed["model"]
+    assert client.get("/api/v1/people/Nobody/photos", headers=VIEWER).status_code == 404
+    assert client.get(f"/api/v1/people/{person}/photos/{rows[0]}.jpg", headers=VIEWER).status_code == 404
+    assert client.delete(f"/api/v1/people/{person}/photos/{rows[0]}", headers=VIEWER).status_code == 403
+    assert client.delete(f"/api/v1/people/{person}/photos/99999", headers=ADMIN).status_code == 404
+    made = client.delete(f"/api/v1/people/{person}/photos/{rows[0]}", headers=ADMIN)
+    assert made.status_code == 201 and made.json["kind"] == "drop" and made.json["name"] == person
+    after = client.get(f"/api/v1/people/{person}/photos", headers=VIEWER).json["photos"]
+    assert after[0]["dropped"] == made.json["id"] and all(p["dropped"] is None for p in after[1:])
+    from edgeface.history.audit import AuditQuery
+    trail, _ = app.extensions["edgeface.audit"].trail.query(AuditQuery(limit=100, action="correction"))
+    assert (trail[0].target, trail[0].status) == (person, 201), "the newest correction row"
+    assert len(svc.models.current().matcher) == len(model.labels) - 1
+    assert svc.model_status().local["drop"] == 1
+
+
+def test_the_enrolment_photos_are_shown_from_the_sites_training_folder(sample_model, media_dir, tmp_path):
+    """Only files inside the person's folder whose SHA-256 is the model's source's are served."""
+    import hashlib
+    import shutil
+
+    from edgeface.settings import TrainingSettings
+
+    faces = tmp_path / "faces"
+    shutil.copytree(media_dir / "faces", faces)
+    settings = Settings(http=HttpSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789"),
+                        model=ModelSettings(file=str(sample_model)), events=EventSettings(dir=str(tmp_path / "ev")),
+                        training=TrainingSettings(images=faces))
+    made = create_app(settings)
+    try:
+        made.extensions["edgeface"].watcher.wait_loaded(30)
+        client = made.test_client()
+        photos = client.get("/api/v1/people/Barack Obama/photos", headers=VIEWER).json["photos"]
+        assert len(photos) == 2 and all(p["has_image"] and p["image_url"] for p in photos)
+        shown = client.get(photos[0]["image_url"], headers=VIEWER)
+        assert shown.status_code == 200 and hashlib.sha256(shown.data).hexdigest() == photos[0]["sha256"]
+        (faces / photos[1]["file"]).write_bytes(b"changed since training")      # not the photo the model holds
+        assert client.get(photos[1]["image_url"], headers=VIEWER).status_code == 404
+        assert client.get("/api/v1/people/Barack Obama/photos", headers=VIEWER).json["photos"][1]["image_url"] is None
+    finally:
+        made.extensions["edgeface"].close()

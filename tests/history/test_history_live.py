@@ -35,3 +35,25 @@ def test_the_clip_gives_visits_with_face_and_context_frame(sample_model, media_d
     finally:
         service.close()
     assert not service.history.is_alive()
+
+
+def test_the_clips_unknown_face_seen_again_each_loop_is_one_repeat_stranger(sample_model, media_dir, tmp_path):
+    """The clip loops; with a short visit gap each loop is a new Unknown visit (issue 20: "the same
+    Unknown person shows as two cards"): they all get one site-local id."""
+    clip = media_dir / "video" / "short_hamilton_clip.mp4"
+    service = LiveService(Settings(model=ModelSettings(file=str(sample_model)),
+                                   cameras=CameraSettings(initial=[str(clip)]),
+                                   events=EventSettings(dir=str(tmp_path / "events"), visit_gap_s=2))).start()
+    try:
+        def unknown_visits():
+            service.history.flush()
+            found = service.history.query(EventQuery(unknown=True, limit=100)).events
+            return found if len(found) >= 3 else None
+
+        visits = wait_until(unknown_visits, 180, "three Unknown visits (three loops of the clip)")
+        assert len({v.stranger for v in visits}) == 1 and visits[0].stranger is not None, \
+            [(v.id, v.stranger) for v in visits]
+        [group] = service.history.strangers.groups()
+        assert group.visits >= len(visits)          # more may have come since
+    finally:
+        service.close()

@@ -133,27 +133,17 @@ def test_a_camera_is_in_its_state_since_it_changed_and_offline_since_its_last_pi
 
 def test_an_older_database_is_upgraded_in_place_its_visits_unreviewed(tmp_path):
     """A file at 0003 (before reviewed, model_versions and camera groups) opens with its rows kept."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine, text
+    from helpers import history_at
 
     from edgeface.history import History
     from edgeface.history.cameras import CameraSettingsStore
-    from edgeface.history.db import DB_NAME, MIGRATIONS
 
     folder = tmp_path / "events"
-    folder.mkdir()
-    engine = create_engine(f"sqlite:///{folder / DB_NAME}")
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003_audit")
-        conn.execute(text("INSERT INTO events (id, camera, name, unknown, started_at, last_seen, ended, tracks, "
-                          "model_version, score, bytes) VALUES ('old', 'door', 'Ada', 0, 1, 2, 1, '[1]', 'v0', 0, 0)"))
-        conn.execute(text("INSERT INTO cameras (id, name, enabled, recognition, min_face_px, updated_at) "
-                          "VALUES ('door', 'Front door', 1, 1, 0, 1)"))
-    engine.dispose()
+    history_at(folder, "0003_audit",
+               "INSERT INTO events (id, camera, name, unknown, started_at, last_seen, ended, tracks, model_version, "
+               "score, bytes) VALUES ('old', 'door', 'Ada', 0, 1, 2, 1, '[1]', 'v0', 0, 0)",
+               "INSERT INTO cameras (id, name, enabled, recognition, min_face_px, updated_at) "
+               "VALUES ('door', 'Front door', 1, 1, 0, 1)")
     h = History(folder)
     try:
         [old] = h.query(EventQuery()).events

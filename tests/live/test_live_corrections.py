@@ -52,7 +52,7 @@ def test_a_label_names_the_face_at_once_and_not_x_makes_it_unknown(sample_model,
         # (the look-alike stranger's case, played frame by frame: edgeface bench --suite identity).
         correction = service.not_event(named.id, None, "admin")
         assert correction is not None and correction["kind"] == "not" and correction["name"] == person
-        assert service.model_status().local == {"is": 1, "not": 1}
+        assert service.model_status().local == {"is": 1, "not": 1, "drop": 0}
         face = np.array(service.history.training_candidate(named.id)[2], np.float32)
         in_use = service.models.current()
         assert in_use.matcher.match(face[None], margin=settings.live.match_margin)[0].name == UNKNOWN

@@ -15,7 +15,6 @@ the app published reaches the core (counted by message id) and every capture it 
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import shutil
 import sys
@@ -23,11 +22,9 @@ import time
 from pathlib import Path
 
 import boto3
-import cv2
-import numpy as np
 import pytest
 from conftest import TcpProxy
-from helpers import free_port, run_cli, wait_until
+from helpers import free_port, photo_clip, run_cli, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgeface.uplink.accuracy import collect_stats
@@ -42,23 +39,8 @@ NEWCOMER = "Kit Harington"
 NEWCOMER_PHOTOS = ["faces/Kit Harington/john1.jpeg", "faces/Kit Harington/john2.jpeg", "probes/johnsnow_test1.jpg"]
 
 
-def newcomer_clip(media_dir: Path, out: Path, size: tuple[int, int] = (640, 480), fps: int = 10) -> Path:
-    """A clip of the newcomer's photos, 3 s each, drifting a little as a person in front of a camera
-    does (the live pipeline skips detection on frames where nothing moved)."""
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
-    for rel in NEWCOMER_PHOTOS:
-        photo = cv2.imread(str(media_dir / rel))
-        assert photo is not None, rel
-        scale = min(size[0] / photo.shape[1], size[1] / photo.shape[0])
-        photo = cv2.resize(photo, (int(photo.shape[1] * scale), int(photo.shape[0] * scale)))
-        canvas = np.zeros((size[1], size[0], 3), np.uint8)
-        y, x = (size[1] - photo.shape[0]) // 2, (size[0] - photo.shape[1]) // 2
-        canvas[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
-        for i in range(3 * fps):
-            shift = np.array([[1, 0, 15 * math.sin(i / 4)], [0, 1, 8 * math.cos(i / 5)]], np.float32)
-            writer.write(cv2.warpAffine(canvas, shift, size))
-    writer.release()
-    return out
+def newcomer_clip(media_dir: Path, out: Path) -> Path:
+    return photo_clip(media_dir, NEWCOMER_PHOTOS, out)
 
 
 def metrics(app: App) -> dict[tuple[str, tuple], float]:

@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, jsonify, request
 
 from edgeface.cameras.urls import is_valid_camera_id
-from edgeface.history import EventQuery
+from edgeface.history import EventQuery, Visit
 from edgeface.history.cameras import PRIVACY_SETTINGS, CameraSettingsError, parse_changes, parse_privacy
 from edgeface.history.store import decode_cursor
 from edgeface.live.interface import CameraStatus, RecognizerBusy
 from edgeface.recognize import result_json
 from webapp.auth import current_role, require_admin
-from webapp.blueprints.common import service, wants_drawn
+from webapp.blueprints.common import given_name, service, wants_drawn
 from webapp.errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -63,6 +63,8 @@ def _camera_json(status: CameraStatus) -> dict:
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
     health = service().camera_health(status.id)
+    local = service().local_names()
+    health = {**health, "people_local": [n for n in health.get("people_now", []) if n in local]}
     if state != "online":       # no picture, nothing to analyse: not a lag that grows while it is offline
         health = {**health, "analysis_lag_s": None}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
@@ -149,7 +151,6 @@ def _no_camera(camera_id: str):
 EVENT_FILTERS = ("camera", "group", "name", "unknown", "reviewed", "since", "until", "model_version", "limit",
                  "cursor")
 TIME_HINT = "times are epoch seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z"
-MAX_LABEL = 200
 
 
 @bp.get("/events")
@@ -164,7 +165,13 @@ def list_events():
                                              if service().camera_options(c).group == group))
     page = service().query_events(query)
     names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
-    return jsonify(events=[v.as_json(names[v.camera]) for v in page.events], next_cursor=page.next_cursor)
+    local = service().local_names()
+    return jsonify(events=[visit_json(v, names[v.camera], local) for v in page.events], next_cursor=page.next_cursor)
+
+
+def visit_json(visit: Visit, camera_name: str, local: set[str]) -> dict:
+    """A visit as the API shows it; ``local``: named by the site's corrections, no model version knows the name."""
+    return {**visit.as_json(camera_name), "local": not visit.unknown and visit.name in local}
 
 
 def _event_query(args) -> EventQuery:
@@ -204,7 +211,7 @@ def get_event(event_id: str):
     visit = service().event(event_id)
     if visit is None:
         return _no_event()
-    return jsonify(visit.as_json(_camera_name(visit.camera)))
+    return jsonify(visit_json(visit, _camera_name(visit.camera), service().local_names()))
 
 
 @bp.get("/events/<event_id>/snapshot.jpg")
@@ -227,12 +234,10 @@ def _event_image(event_id: str, kind: str):
 @bp.post("/events/<event_id>/label")
 @require_admin
 def label_event(event_id: str):
-    body = request.get_json(silent=True)
-    name = body.get("name") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_LABEL or not name.isprintable():
-        return error_response(400, f"expected a JSON object with a 'name': printable text of 1-{MAX_LABEL} characters",
-                              'POST {"name": "Jane Doe"}')
-    visit, queued = service().label_event(event_id, name.strip(), current_role() or "admin")
+    name, refused = given_name()
+    if name is None:
+        return refused
+    visit, queued = service().label_event(event_id, name, current_role() or "admin")
     if visit is None:
         return _no_event()
     return jsonify({**visit.as_json(_camera_name(visit.camera)),

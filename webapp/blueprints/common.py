@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask import current_app, request
 
 from edgeface.live.interface import LiveApi
+from webapp.errors import error_response
+
+MAX_NAME = 200
 
 
 def service() -> LiveApi:
@@ -21,3 +24,13 @@ def wants_drawn() -> bool:
     if boxes not in BOXES:
         raise ValueError(f"boxes={boxes[:20]!r} is not one of {', '.join(BOXES)}")
     return boxes == "drawn"
+
+
+def given_name():
+    """The request's ``{"name": "X"}`` stripped, or the 400 answer that says what was wrong."""
+    body = request.get_json(silent=True)
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
+        return None, error_response(400, f"expected a JSON object with a 'name': printable text of 1-{MAX_NAME} "
+                                         "characters", 'send {"name": "Jane Doe"}')
+    return name.strip(), None

@@ -76,10 +76,17 @@ const ef = {
       + `below ${limit} a face is named, lower is surer)`;
   },
   cameraName(cam) { return cam.name || cam.id; },
-  // Who an event is about, as shown: a name, "Unknown", or "Unknown — labelled Jane Doe".
+  // Who an event is about, as shown: a name, "Unknown" (or a repeat stranger's "Unknown 17"),
+  // or "Unknown — labelled Jane Doe".
   who(ev) {
     if (!ev.unknown && ev.name !== "Unknown") return ev.name;
-    return ev.label ? "Unknown — labelled " + ev.label : "Unknown";
+    const unknown = ev.stranger ? "Unknown " + ev.stranger : "Unknown";
+    return ev.label ? unknown + " — labelled " + ev.label : unknown;
+  },
+  // A name only this site's corrections know: shown until a model version knows it.
+  localTag() {
+    return ef.el("span", { class: "tag local", title: "named by a correction made at this site; "
+      + "no model version knows this name yet" }, "local");
   },
   isUnknown(ev) { return ev.unknown === true || ev.name === "Unknown"; },
   eventUrl(ev) { return "/events/" + encodeURIComponent(ev.id); },
@@ -96,6 +103,7 @@ const ef = {
       : `${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · ${ef.duration(ev.duration_s)}`
         + ` · ${match} · model ${ev.model_version || "—"}`;
     const tags = ef.el("span", { class: "tags" },
+      ev.local ? ef.localTag() : null,
       ev.still_here ? ef.el("span", { class: "tag here" }, "still here") : null,
       !compact && ev.reviewed ? ef.el("span", { class: "tag reviewed" }, "reviewed") : null);
     return ef.el("li", { class: "event " + (unknown ? "unknown" : "known"), "data-event": ev.id },

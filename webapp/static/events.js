@@ -130,45 +130,121 @@ function wireBulk(list) {
   update();
 }
 
-// -- "this is …" ---------------------------------------------------------------------------------
+// -- "this is …", "not …" ----------------------------------------------------------------------------
 function labelled(ev) {
   return ef.el("p", { class: "labelled" }, `Labelled “${ev.label}”` + (ev.labelled_by_role ? ` by ${ev.labelled_by_role}` : "")
-    + " — a training candidate for the next model.");
+    + " — named so here at once (local), and a training candidate for the next model.");
 }
+
+// A "This is [name] [button]" form; ``send(name)`` does it, ``done(name, answer)`` shows what changed.
+function nameForm(id, button, send, done) {
+  const input = ef.el("input", { id, name: "name", list: "known-names", required: true, placeholder: "Jane Doe",
+    autocomplete: "off" });
+  const error = ef.el("span", { class: "form-error", role: "alert" });
+  const form = ef.el("form", { class: "label-form" }, ef.el("label", { for: id }, "This is "), input,
+    ef.el("button", { type: "submit" }, button), error);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    try { done(name, await send(name)); } catch (err) { error.textContent = err.message; }
+  });
+  return form;
+}
+
+const labelVisit = (ev) => (name) => ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/label`,
+  { method: "POST", json: { name } });
 
 // The labelling form for an Unknown event (admin), or what was said about it; replaced in place.
 function labelArea(ev) {
   if (ev.label) return labelled(ev);
   if (!ef.canChange) return ef.el("p", { class: "hint" }, "Not labelled yet.");
-  const id = "label-" + ev.id;
-  const input = ef.el("input", { id, name: "name", list: "known-names", required: true, placeholder: "Jane Doe",
-    autocomplete: "off" });
-  const error = ef.el("span", { class: "form-error", role: "alert" });
-  const form = ef.el("form", { class: "label-form" }, ef.el("label", { for: id }, "This is "), input,
-    ef.el("button", { type: "submit" }, "Label"), error);
+  const form = nameForm("label-" + ev.id, "Label", labelVisit(ev),
+    (name, done) => form.replaceWith(labelled(Object.assign({}, ev, { label: name }, done.event || done))));
+  return form;
+}
+
+// A named visit (admin): "this is not X" (that face is Unknown here from now on; X's other faces
+// are still named), or "this is someone else" (the face joins that person here).
+function correctArea(ev) {
+  const out = ef.el("p", { class: "said", role: "status" });
+  const not = ef.el("button", { type: "button", id: "not-this" }, `Not ${ev.name}`);
+  not.addEventListener("click", async () => {
+    try {
+      await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/not`, { method: "POST", json: {} });
+      out.className = "said ok";
+      out.textContent = `Said: not ${ev.name}. From now on this face is Unknown here (a local correction); `
+        + `${ev.name}'s other faces are still named.`;
+      not.disabled = true;
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  const other = nameForm("label-" + ev.id, "Correct", labelVisit(ev), (name) => {
+    out.className = "said ok";
+    out.textContent = `Said: this is ${name}. Faces like it are named ${name} here from now on (local).`;
+  });
+  return ef.el("div", { class: "corrections" }, ef.el("p", { class: "hint" }, "Wrong name?"), not, other, out);
+}
+
+// -- /unknown: repeat strangers, then every Unknown visit ------------------------------------------------
+function strangerCard(g, groups) {
+  const faces = ef.el("div", { class: "faces" }, ...g.faces.filter((f) => f.snapshot_url).map((f) => ef.el("a", { href: ef.eventUrl(f) },
+    ef.el("img", { alt: `a face of ${g.label}, ${f.camera_name || f.camera} at ${ef.time(f.started_at)}`,
+      loading: "lazy", src: f.snapshot_url }))));
+  const times = g.visits === 1 ? "once" : `${g.visits} times`;
+  const parts = [ef.el("h3", {}, g.label, g.name ? ` — named ${g.name}` : ""), faces,
+    ef.el("p", { class: "meta" }, `Seen ${times} on ${g.camera_names.join(", ")} · first ${ef.time(g.first_seen)}`
+      + ` · last ${ef.time(g.last_seen)}`)];
+  const item = ef.el("li", { class: "group" + (g.name ? " named" : ""), id: "stranger-" + g.id, "data-stranger": g.id });
+  if (ef.canChange && !g.name) {
+    const say = ef.el("p", { class: "said", role: "status" });
+    parts.push(nameForm("stranger-name-" + g.id, "Name all",
+      (name) => ef.api(`/api/v1/strangers/${g.id}/label`, { method: "POST", json: { name } }),
+      (name, done) => {
+        say.className = "said ok";
+        say.textContent = `Named ${name}: ${done.labelled} visits labelled; faces like these are named ${name} `
+          + "here from now on (local) and sent for the next model.";
+        item.classList.add("named");
+      }), say);
+    const others = groups.filter((o) => o.id !== g.id);
+    if (others.length) parts.push(mergeForm(g, others, say));
+  }
+  item.append(...parts);
+  return item;
+}
+
+// "Same person as Unknown N": the group's visits join that one.
+function mergeForm(g, others, say) {
+  const id = "merge-" + g.id;
+  const select = ef.el("select", { id, name: "into" }, ...others.map((o) => ef.el("option", { value: o.id }, o.label)));
+  const form = ef.el("form", { class: "label-form" }, ef.el("label", { for: id }, "Same person as "), select,
+    ef.el("button", { type: "submit" }, "Merge"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      const done = await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/label`, { method: "POST",
-        json: { name: input.value.trim() } });
-      form.replaceWith(labelled(Object.assign({}, ev, { label: input.value.trim() }, done.event || done)));
-    } catch (err) { error.textContent = err.message; }
+      await ef.api(`/api/v1/strangers/${g.id}/merge`, { method: "POST", json: { into: Number(select.value) } });
+      await loadStrangers();
+    } catch (err) { say.className = "form-error"; say.textContent = err.message; }
   });
   return form;
 }
 
-// -- /unknown ------------------------------------------------------------------------------------
+async function loadStrangers() {
+  const groups = (await ef.api("/api/v1/strangers")).strangers;
+  document.getElementById("stranger-list").replaceChildren(...groups.map((g) => strangerCard(g, groups)));
+  document.getElementById("strangers-empty").hidden = groups.length > 0;
+}
+
 function unknownCard(ev) {
-  const face = ev.snapshot_url ? ef.el("img", { class: "face", alt: "Unknown face", loading: "lazy", src: ev.snapshot_url })
+  const face = ev.snapshot_url ? ef.el("img", { class: "face", alt: ef.who(ev) + " face", loading: "lazy", src: ev.snapshot_url })
                                : ef.el("span", { class: "face none" }, "no picture");
   return ef.el("li", { class: "card" + (ev.label ? " done" : ""), "data-event": ev.id },
     ef.el("a", { href: ef.eventUrl(ev), "aria-label": "event details" }, face),
-    ef.el("div", { class: "meta" }, `${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · `
+    ef.el("div", { class: "meta" }, `${ef.who(ev)} · ${ev.camera_name || ev.camera} · ${ef.time(ev.started_at ?? ev.time)} · `
       + ef.duration(ev.duration_s)),
     labelArea(ev));
 }
 
 async function initUnknown() {
+  try { await loadStrangers(); } catch (err) { ef.showError(err); }
   await pager("/api/v1/events?unknown=true", document.getElementById("unknown-list"), unknownCard,
               document.getElementById("unknown-empty"))();
   if (ef.canChange) ef.fillNames().catch((err) => ef.showError(err));
@@ -212,7 +288,8 @@ async function initEvent() {
   }
   if (ev.snapshot_url) face.src = ev.snapshot_url; else face.hidden = true;
   const camera = ef.el("a", { href: "/cameras/" + encodeURIComponent(ev.camera) }, ev.camera_name || ev.camera);
-  const person = unknown ? null : ef.el("a", { href: "/people/" + encodeURIComponent(ev.name) }, ev.name);
+  const person = unknown ? null : ef.el("span", {}, ef.el("a", { href: "/people/" + encodeURIComponent(ev.name) }, ev.name),
+    ev.local ? ef.localTag() : null);
   const tracks = (ev.tracks || [ev.track]).length;
   const versions = ev.model_versions || [];
   const model = (ev.model_version || "—") + (versions.length > 1
@@ -224,9 +301,12 @@ async function initEvent() {
     ["Best match", ef.matchExplained(ev.distance, unknown)], ["Model version", model],
     ["Face picked up", tracks === 1 ? "once" : `${tracks} times (lost from view and found again in between)`],
     ["Reviewed", ev.reviewed ? `yes, by ${ev.reviewed_by_role || "an operator"} at ${ef.time(ev.reviewed_at)}` : "not yet"]];
+  if (ev.stranger) facts.splice(1, 0, ["Repeat stranger", ef.el("a", { href: "/unknown#stranger-" + ev.stranger },
+    `Unknown ${ev.stranger}: all its visits`)]);
   ef.facts(document.getElementById("event-facts"), facts);
-  if (unknown) {
-    document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), labelArea(ev));
+  const area = unknown ? labelArea(ev) : ef.canChange ? correctArea(ev) : null;
+  if (area) {
+    document.getElementById("label-area").replaceChildren(ef.el("datalist", { id: "known-names" }), area);
     if (ef.canChange && !ev.label) ef.fillNames().catch((err) => ef.showError(err));
   }
   wireReview(ev);

@@ -47,7 +47,8 @@ function renderPeopleNow(node, cam) {
   else if (cam.recognition === false) empty = "recognition is off";
   else if (lagLevel(cam) === "bad") empty = `not known: nothing analysed for ${cam.analysis_lag_s.toFixed(0)} s`;
   node.replaceChildren(...(names.length && cam.online
-    ? names.map((n) => ef.el("span", { class: "chip" + (n === "Unknown" ? " unknown" : "") }, n))
+    ? names.map((n) => ef.el("span", { class: "chip" + (n === "Unknown" ? " unknown" : "") }, n,
+        (cam.people_local || []).includes(n) ? ef.localTag() : null))
     : [ef.el("span", { class: "hint" }, empty)]));
 }
 

@@ -7,9 +7,11 @@ function presenceCard(p) {
   const face = first.snapshot_url
     ? ef.el("img", { class: "thumb", alt: "face of " + p.name, src: first.snapshot_url })
     : ef.el("span", { class: "thumb none", "aria-hidden": "true" }, "?");
+  const unknown = p.stranger ? "Unknown " + p.stranger : "Unknown face";
   const title = p.unknown
-    ? ef.el("strong", { class: "name" }, p.name === "Unknown" ? "Unknown face" : "Unknown — labelled " + p.name)
-    : ef.el("a", { class: "name", href: "/people/" + encodeURIComponent(p.name) }, p.name);
+    ? ef.el("strong", { class: "name" }, p.name === "Unknown" ? unknown : unknown + " — labelled " + p.name)
+    : ef.el("span", {}, ef.el("a", { class: "name", href: "/people/" + encodeURIComponent(p.name) }, p.name),
+        p.local ? ef.localTag() : null);
   const here = p.here.map((v) => ef.el("li", {}, "on ",
     ef.el("a", { href: "/cameras/" + encodeURIComponent(v.camera) }, v.camera_name || v.camera),
     ` since ${ef.clock(v.started_at)} (${ef.duration(v.last_seen - v.started_at)}) · `,
