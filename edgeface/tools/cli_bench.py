@@ -31,7 +31,8 @@ def register(sub) -> None:
                            "(default); drawn: the faces drawn into the frames by the app (?boxes=drawn); "
                            "both: the two back to back, compared (overlay_compare)")
     live.add_argument("--warmup", type=float, default=10.0, metavar="S",
-                      help="seconds of streaming before measuring (default 10)")
+                      help="seconds of streaming before measuring, and on until each camera was analysed once "
+                           "(default 10)")
     live.add_argument("--reference-frames", type=int, default=None, metavar="N",
                       help="run the reference loop on the first N frames only (default: the whole clip)")
     live.add_argument("--model", default=None, help="model file (default: trained from the sample faces)")

@@ -134,10 +134,13 @@ def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env:
                    for cid in system.camera_ids]
         deadline = time.monotonic() + warmup + 60
         time.sleep(warmup)
-        while not all(v.frames for v in viewers):
+        # Warm means every camera's frames arrive and its analysis has run once: a cold engine (its
+        # children still loading dlib on a busy machine) would be measured as misses.
+        while not all(v.frames for v in viewers) or not _analysed(system):
             _check(system, viewers, marks)
             if time.monotonic() > deadline:
-                raise EdgefaceError("no annotated frames arrived from every camera", f"see the logs in {workdir}")
+                raise EdgefaceError("no frames, or no analysis, from every camera within the warm-up and 60 s",
+                                    f"see the logs in {workdir}")
             time.sleep(0.5)
         log(f"measuring for {duration:g} s")
         start, before, metrics_before = time.monotonic(), system.usage(), system.get("/metrics")
@@ -159,6 +162,13 @@ def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env:
         if marks is not None:
             marks.close()
         system.close()
+
+
+def _analysed(system: LiveSystem) -> bool:
+    """Whether the app analysed a frame of each of the bench's cameras."""
+    listed = system.get("/api/v1/cameras")
+    lags = {c["id"]: c.get("analysis_lag_s") for c in listed["cameras"]} if isinstance(listed, dict) else {}
+    return all(lags.get(cid) is not None for cid in system.camera_ids)
 
 
 def _dump_frames(path: Path, live: dict, ref, clip_frames: int) -> None:
