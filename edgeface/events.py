@@ -48,3 +48,6 @@ class Sighting:
     box: tuple[int, int, int, int]
     time: float                    # epoch seconds
     frame: Any = field(default=None, repr=False, compare=False)
+    # The face with margin, cropped from the camera's identify (main) stream at this moment (BGR);
+    # None: the history crops the frame's box.
+    shot: np.ndarray | None = field(default=None, repr=False, compare=False)

@@ -17,8 +17,9 @@ import numpy as np
 from edgeface.events import RecognitionEvent, Sighting
 from edgeface.geometry import Box, inside, width
 from edgeface.history.cameras import CameraOptions
+from edgeface.images import encode_jpeg
 from edgeface.live.annotate import FaceLabel
-from edgeface.live.frames import frame_bgr, snapshot_jpeg
+from edgeface.live.frames import face_crop, frame_bgr, snapshot_jpeg
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel
 from edgeface.live.plan import Observation, SearchKind, SearchPlan, TrackView
@@ -91,6 +92,8 @@ class CameraTracker:
                                    shadow_result(match.name, shadow.name))
                 kept.remember(face.encoding)
                 kept.look = face.look
+                if face.shot is not None and face.shot_box is not None:
+                    kept.shot, kept.shot_at = face_crop(face.shot, face.shot_box, self.settings.snapshot_margin), t
                 if self.tracks.apply(kept, match, t, seen.model.generation):
                     named.append((kept, match.distance))
         dropped = self._enforce_options(frame)
@@ -146,17 +149,21 @@ class CameraTracker:
         """The event of ``tr`` just named (or found Unknown), with its snapshot, the frame it was
         found in and its embedding (the mean the match used): the visit's context."""
         s = self.settings
-        bgr = frame_bgr(frame, self.stages)
+        if tr.shot is not None and tr.shot_at == tr.seen_at:     # from the identify stream, this moment
+            snapshot: bytes | None = encode_jpeg(tr.shot, s.jpeg_quality)
+        else:
+            bgr = frame_bgr(frame, self.stages)
+            snapshot = None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality)
         return RecognitionEvent(
             camera=self.camera_id, name=tr.name or "", distance=distance, box=list(tr.box), time=time.time(),
-            track=tr.id, model_version=model.version, frame=frame,
-            snapshot=None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality),
+            track=tr.id, model_version=model.version, frame=frame, snapshot=snapshot,
             embedding=np.mean(tr.encodings, axis=0).astype(np.float32) if len(tr.encodings) else None)
 
     def _sightings(self, t: float, frame) -> list[Sighting]:
         """The reported tracks that the detection pass of frame time ``t`` saw."""
         now = time.time()
-        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame)
+        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame,
+                         shot=tr.shot if tr.shot_at == t else None)
                 for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
 
 

@@ -28,6 +28,8 @@ function health(cam) {
   const fps = (v) => (v == null ? "—" : v.toFixed(1));
   const pairs = [["frames in per s", fps(cam.fps_in ?? cam.fps)], ["frames shown per s", fps(cam.fps_out)]];
   if (cam.recognition === false) pairs.push(["recognition", "off"]);
+  // A camera with a main stream: whether faces are cropped from it, or from the detect stream and why.
+  if (cam.identify_url && cam.identify) pairs.push(["faces from", cam.identify]);
   return pairs;
 }
 
@@ -160,6 +162,10 @@ function fillSettings(cam) {
   form.elements.enabled.checked = cam.enabled !== false;
   form.elements.recognition.checked = cam.recognition !== false;
   form.elements.min_face_px.value = cam.min_face_px ?? "";
+  // Shown redacted, so never sent back: a new URL is typed in full (credentials included).
+  form.elements.identify_url.value = "";
+  form.elements.identify_url.placeholder = cam.identify_url || "none: faces are cropped from the detect stream";
+  document.getElementById("identify-clear").hidden = !cam.identify_url;
   if (window.efZone) window.efZone.set(cam.zone || null);
   settingsFilled = true;
 }
@@ -224,10 +230,20 @@ function wireCamera() {
         enabled: form.elements.enabled.checked,
         recognition: form.elements.recognition.checked, zone };
       if (minFace !== undefined) body.min_face_px = minFace;
+      if (form.elements.identify_url.value.trim()) body.identify_url = form.elements.identify_url.value.trim();
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
       fillSettings(cam.camera || cam);
       out.className = "ok"; out.textContent = "Saved.";
       refreshCamera();
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  document.getElementById("identify-clear").addEventListener("click", async () => {
+    const out = document.getElementById("settings-result");
+    try {
+      const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId),
+        { method: "PATCH", json: { identify_url: null } });
+      fillSettings(cam);
+      out.className = "ok"; out.textContent = "Faces are cropped from the detect stream now.";
     } catch (err) { out.className = "form-error"; out.textContent = err.message; }
   });
   const remove = document.getElementById("remove-camera");
