@@ -176,7 +176,10 @@ class FramePipeline:
         if plan.kind == SearchKind.NONE:
             self._adopt(AnalysisJob(target, plan), Observation(plan.time, plan.model))   # no decode either
             return
-        held = None if self.identify is None else self.identify.hold(target.time, 2 * self.settings.identify_max_skew_s)
+        # Only while faces are tracked: in an empty scene the main stream is decoded, never
+        # converted (a newcomer's first encoding is the detect stream's, the next ones are not).
+        held = None if self.identify is None or not plan.tracks else \
+            self.identify.hold(target.time, 2 * self.settings.identify_max_skew_s)
         job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at, identify=held,
                           drift=drifting(list(self._offsets), self.settings.identify_max_skew_s))
         self._pending_job, self._pending = job, self.analyzer.submit(job)

@@ -134,7 +134,10 @@ def _run_camera(source: CameraSource, model_path, until, what: str) -> tuple[Fra
     pipeline = FramePipeline("door", analyzer, holder, settings, on_event=on_event)
     worker = CameraWorker(source, pipeline).start()
     try:
-        wait_until(lambda: until(pipeline), timeout=90, what=what)
+        try:
+            wait_until(lambda: until(pipeline), timeout=90, what=what)
+        except AssertionError as err:
+            raise AssertionError(f"{err}: {pipeline.stats}, {pipeline.health()}") from None
     finally:
         worker.close()
         analyzer.close()
@@ -146,6 +149,8 @@ def test_faces_are_encoded_from_the_identify_stream(two_stream_camera, streams, 
     _, events = _run_camera(source, sample_model, lambda p: p.stats.identify_crops >= 3,
                                    "three faces encoded from the identify stream")
     assert {e.name for e in events} <= CLIP_NAMES and "Lin-Manuel Miranda" in {e.name for e in events}
+    identify = source.identify
+    assert identify.converted < identify.status()["frames"], "frames converted while no face was tracked"
 
 
 def test_a_four_by_three_sub_stream_maps_to_the_main_stream(two_stream_camera, streams, sample_model):

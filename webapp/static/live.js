@@ -164,7 +164,7 @@ function fillSettings(cam) {
   form.elements.min_face_px.value = cam.min_face_px ?? "";
   // Shown redacted, so never sent back: a new URL is typed in full (credentials included).
   form.elements.identify_url.value = "";
-  form.elements.identify_url.placeholder = cam.identify_url || "none: faces are cropped from the detect stream";
+  form.elements.identify_url.placeholder = cam.identify_url || "none: faces from the detect stream";
   document.getElementById("identify-clear").hidden = !cam.identify_url;
   if (window.efZone) window.efZone.set(cam.zone || null);
   settingsFilled = true;
