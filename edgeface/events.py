@@ -32,6 +32,10 @@ class RecognitionEvent:
     snapshot: bytes | None = field(default=None, repr=False, compare=False)
     frame: Any = field(default=None, repr=False, compare=False)      # the analysed frame (see module doc)
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # The region around the face in the camera's identify (main) stream at this moment (BGR), and
+    # the face's box in it: captures for training are cut from there (more pixels, margin enough).
+    shot: np.ndarray | None = field(default=None, repr=False, compare=False)
+    shot_box: list[int] | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict:
         return {"camera": self.camera, "name": self.name, "distance": round(self.distance, 4), "box": self.box,

@@ -42,8 +42,9 @@ MOTION = 0.5
 MIN_OFFSETS = 5
 #: The identify crop's grey picture must correlate this much with the detect stream's.
 MIN_CORRELATION = 0.6
-#: The detector looks for the face in the mapped box grown by this much on every side.
-GROW = 0.5
+#: The detector looks for the face in the mapped box grown by this much on every side; the region
+#: is kept as the face's shot, with margin enough for a training capture (``uplink.captures.CROP_MARGIN``).
+GROW = 0.7
 #: ... scaled until the face is about this wide where the detector scans it.
 FACE_PX = 100
 

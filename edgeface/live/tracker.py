@@ -93,7 +93,7 @@ class CameraTracker:
                 kept.remember(face.encoding)
                 kept.look = face.look
                 if face.shot is not None and face.shot_box is not None:
-                    kept.shot, kept.shot_at = face_crop(face.shot, face.shot_box, self.settings.snapshot_margin), t
+                    kept.shot, kept.shot_box, kept.shot_at = face.shot, face.shot_box, t
                 if self.tracks.apply(kept, match, t, seen.model.generation):
                     named.append((kept, match.distance))
         dropped = self._enforce_options(frame)
@@ -149,21 +149,26 @@ class CameraTracker:
         """The event of ``tr`` just named (or found Unknown), with its snapshot, the frame it was
         found in and its embedding (the mean the match used): the visit's context."""
         s = self.settings
-        if tr.shot is not None and tr.shot_at == tr.seen_at:     # from the identify stream, this moment
-            snapshot: bytes | None = encode_jpeg(tr.shot, s.jpeg_quality)
+        region, box = (tr.shot, tr.shot_box) if tr.shot_at == tr.seen_at else (None, None)
+        if region is not None and box is not None:     # from the identify stream, this moment
+            snapshot: bytes | None = encode_jpeg(face_crop(region, box, s.snapshot_margin), s.jpeg_quality)
         else:
+            region = box = None
             bgr = frame_bgr(frame, self.stages)
             snapshot = None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality)
         return RecognitionEvent(
             camera=self.camera_id, name=tr.name or "", distance=distance, box=list(tr.box), time=time.time(),
             track=tr.id, model_version=model.version, frame=frame, snapshot=snapshot,
+            shot=region, shot_box=list(box) if box else None,
             embedding=np.mean(tr.encodings, axis=0).astype(np.float32) if len(tr.encodings) else None)
 
     def _sightings(self, t: float, frame) -> list[Sighting]:
         """The reported tracks that the detection pass of frame time ``t`` saw."""
         now = time.time()
+        margin = self.settings.snapshot_margin
         return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame,
-                         shot=tr.shot if tr.shot_at == t else None)
+                         shot=face_crop(tr.shot, tr.shot_box, margin)
+                         if tr.shot is not None and tr.shot_box is not None and tr.shot_at == t else None)
                 for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
 
 
