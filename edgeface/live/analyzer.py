@@ -17,6 +17,7 @@ import itertools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -118,13 +119,19 @@ class Analyzer:
                 t.join(timeout=10)
 
 
-def identify_frames(job: AnalysisJob) -> tuple[IdentifyFrame, ...] | None:
-    """The identify-stream frames around the job's frame time (None: the camera has no identify
-    stream), waiting a little for those that arrive after it."""
-    if job.identify is None:
+def identify_frames(job: AnalysisJob) -> Callable[[], tuple[IdentifyFrame, ...]] | None:
+    """What gives the identify-stream frames around the job's frame time (None: the camera has no
+    identify stream), waiting at most ``identify_max_skew_s`` for those that arrive after it (the
+    analysis thread waits: only a search with a face due an encoding asks)."""
+    held = job.identify
+    if held is None:
         return None
-    frames = job.identify.wait(job.plan.settings.identify_max_skew_s * 2)
-    return tuple(IdentifyFrame(f.time, f.bgr) for f in frames if f.bgr is not None)
+
+    def frames() -> tuple[IdentifyFrame, ...]:
+        return tuple(IdentifyFrame(f.time, f.bgr) for f in held.wait(job.plan.settings.identify_max_skew_s)
+                     if f.bgr is not None)
+
+    return frames
 
 
 class TimedEngine:

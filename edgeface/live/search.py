@@ -9,6 +9,7 @@ track's recent encodings. It reads the plan and the frame and writes neither: th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import cv2
@@ -35,10 +36,13 @@ REGION_FACE_PX = 100
 
 
 def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
-           main: tuple[IdentifyFrame, ...] | None = None, drift: float | None = None) -> Observation | None:
+           main: Callable[[], tuple[IdentifyFrame, ...]] | None = None,
+           drift: float | None = None) -> Observation | None:
     """The faces in ``frame`` as ``plan`` asks; None when the frame cannot be decoded.
-    ``main``: the camera's identify-stream frames around the frame's time (None: it has no
-    identify stream); faces are encoded from them where they pass ``edgeface.live.identify``'s checks."""
+    ``main``: gives the camera's identify-stream frames around the frame's time, asked only when
+    a face is due an encoding (it may wait for frames still arriving); None: no identify stream.
+    Faces are encoded from those frames where they pass ``edgeface.live.identify``'s checks,
+    unless the streams ``drift`` (seconds, judged by the camera over recent frames)."""
     bgr = frame_bgr(frame, stages)
     if bgr is None:
         return None
@@ -53,7 +57,7 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
     if due:
         crops: list[FaceCrop | None] = [None] * len(due)
         if main is not None:
-            choice = choose_frame(main, plan.time, bgr, plan.settings.identify_max_skew_s)
+            choice = choose_frame(main(), plan.time, bgr, plan.settings.identify_max_skew_s)
             chosen, note, offset = choice.frame, choice.why, choice.offset_s
             if drift is not None:
                 chosen, note = None, (f"the identify stream drifts: recent frames match {drift * 1000:+.0f} ms "

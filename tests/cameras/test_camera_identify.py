@@ -120,7 +120,8 @@ def test_a_letterboxed_identify_frame_gives_no_crop(video_path):
 def _run_camera(source: CameraSource, model_path, until, what: str) -> tuple[FramePipeline, list]:
     """The camera's worker and pipeline on a real analysis thread, until ``until(pipeline)``
     holds; the pipeline and the events."""
-    settings = LiveSettings()
+    # A named face is re-encoded at every detection (not verified by its look): more crops to check.
+    settings = LiveSettings(named_recheck_s=0.0)
     holder = ModelHolder(settings.tolerance)
     holder.swap(FaceModel.load(model_path), str(model_path))
     analyzer = Analyzer(FaceEngine(scale=settings.detect_scale, upsample=settings.upsample), threads=1).start()
