@@ -3,11 +3,11 @@
 Detection and tracking run on the detect stream, every frame; faces are cropped from this one
 (3–6× the pixels) at the moment a track was seen. An RTSP/H.264 stream has to be decoded frame
 by frame (a P-frame needs the one before), so FFmpeg keeps decoding every frame (``grab``), but
-the frame is converted to BGR (``retrieve``, ~as costly again at 1080p) only while the camera's
-pipeline ``want``s it: while faces are tracked or just found. An MJPEG stream's JPEGs are kept
-as bytes and decoded only when a face crop is cut from one. The last few frames are kept with
-their arrival time (``time.monotonic()``, the clock detect frames carry), and
-``hold(t)`` collects those around a detect frame's time for its analysis.
+the frame is converted to BGR (``retrieve``, another ~2.7 ms a frame at 1080p) only while the
+camera's pipeline ``want``s it: while faces are tracked. An MJPEG stream's JPEGs are kept as bytes
+and decoded only when a search with a face due an encoding asks for the frames around its time.
+The last few frames are kept with their arrival time (``time.monotonic()``, the clock detect
+frames carry), and ``hold(t)`` collects those around a detect frame's time for its analysis.
 """
 
 from __future__ import annotations
