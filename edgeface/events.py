@@ -34,6 +34,10 @@ class RecognitionEvent:
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
     # The faces in ``frame`` (this one included) the camera's privacy blurs: never stored as seen.
     hide: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False, compare=False)
+    # The region around the face in the camera's identify (main) stream at this moment (BGR), and
+    # the face's box in it: captures for training are cut from there (more pixels, margin enough).
+    shot: np.ndarray | None = field(default=None, repr=False, compare=False)
+    shot_box: list[int] | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict:
         return {"camera": self.camera, "name": self.name, "distance": round(self.distance, 4), "box": self.box,
@@ -51,3 +55,6 @@ class Sighting:
     time: float                    # epoch seconds
     frame: Any = field(default=None, repr=False, compare=False)
     hide: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False, compare=False)   # as above
+    # The face with margin, cropped from the camera's identify (main) stream at this moment (BGR);
+    # None: the history crops the frame's box.
+    shot: np.ndarray | None = field(default=None, repr=False, compare=False)

@@ -37,10 +37,13 @@ SECRETS_NAME = "camera-credentials.json"
 #: The columns of ``cameras`` this module owns (migration 0002); the operator's settings in the
 #: same rows belong to ``history.cameras``.
 _added = Table("cameras", MetaData(), Column("id", String(128), primary_key=True), Column("url", Text),
-               Column("origin", String(16)), Column("added_at", Float))
+               Column("origin", String(16)), Column("added_at", Float), Column("identify_url", Text))
+#: The credentials file's key for a camera's identify-stream URL (camera ids hold no '/').
+_IDENTIFY_KEY = "{}/identify"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_FILE_KEYS = {"id", "name", "url", "enabled", "credentials_env", *PRIVACY_SETTINGS}
-_EXAMPLE = ("cameras:\n  - id: door\n    name: Front door\n    url: rtsp://192.168.1.20:554/stream1\n"
+_FILE_KEYS = {"id", "name", "url", "identify_url", "enabled", "credentials_env", *PRIVACY_SETTINGS}
+_EXAMPLE = ("cameras:\n  - id: door\n    name: Front door\n    url: rtsp://192.168.1.20:554/stream2\n"
+            "    identify_url: rtsp://192.168.1.20:554/stream1   # optional: the main stream faces are cropped from\n"
             "    credentials_env: DOOR_CREDENTIALS   # the variable holds user:password")
 
 
@@ -53,6 +56,7 @@ class ConfiguredCamera:
     enabled: bool | None = None   # None: leave the operator's setting as it is
     origin: str = "file"
     privacy: Mapping[str, Any] | None = None   # the file's privacy settings (docs/privacy.md), checked
+    identify_url: str | None = None   # the main stream faces are cropped from (with its credentials)
 
 
 class CameraConfigStore:
@@ -64,43 +68,59 @@ class CameraConfigStore:
         self.secrets_path = Path(directory) / SECRETS_NAME
         self._lock = threading.Lock()
 
-    def save(self, camera_id: str, url: str, origin: str = "api") -> None:
-        """Keep ``url`` for ``camera_id``: redacted in the database, whole in the secrets file."""
+    def save(self, camera_id: str, url: str, origin: str = "api", identify_url: str | None = None) -> None:
+        """Keep ``url`` (and ``identify_url``) for ``camera_id``: redacted in the database, whole
+        in the secrets file."""
         with self._lock:
             self.settings.change(camera_id, {})      # the settings row, with defaults if it is new
             with self.engine.begin() as conn:
                 conn.execute(update(_added).where(_added.c.id == camera_id)
-                             .values(url=redact(url), origin=origin, added_at=time.time()))
+                             .values(url=redact(url), origin=origin, added_at=time.time(),
+                                     identify_url=redact(identify_url) if identify_url else None))
             secrets = self._secrets()
-            if redact(url) != url:
-                secrets[camera_id] = url
-            else:
-                secrets.pop(camera_id, None)
+            for key, value in ((camera_id, url), (_IDENTIFY_KEY.format(camera_id), identify_url)):
+                if value and redact(value) != value:
+                    secrets[key] = value
+                else:
+                    secrets.pop(key, None)
             self._write_secrets(secrets)
+
+    def set_identify(self, camera_id: str, identify_url: str | None) -> None:
+        """A saved camera's new identify stream (None: none). A camera from the deployment file is
+        not saved: its file says at the next start."""
+        saved = next((cam for cam in self.saved() if cam.id == camera_id), None)
+        if saved is not None:
+            self.save(camera_id, saved.url, saved.origin, identify_url)
 
     def forget(self, camera_id: str) -> None:
         """Not read at the next start; the operator's settings (name, zone...) stay with the id."""
         with self._lock:
             with self.engine.begin() as conn:
-                conn.execute(update(_added).where(_added.c.id == camera_id).values(url=None, origin=None))
+                conn.execute(update(_added).where(_added.c.id == camera_id)
+                             .values(url=None, origin=None, identify_url=None))
             secrets = self._secrets()
-            if secrets.pop(camera_id, None) is not None:
+            dropped = [secrets.pop(key, None) for key in (camera_id, _IDENTIFY_KEY.format(camera_id))]
+            if any(dropped):
                 self._write_secrets(secrets)
 
     def saved(self) -> list[ConfiguredCamera]:
-        """Every saved camera, oldest first, with its credentials back in its URL."""
+        """Every saved camera, oldest first, with its credentials back in its URLs."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(_added).where(_added.c.url.is_not(None)).order_by(_added.c.added_at)).all()
         secrets = self._secrets()
-        out = []
-        for row in rows:
-            url = secrets.get(row.id, row.url)
-            if redact(url) != row.url:    # the file is from another database, or was edited
-                log.warning("camera %s: its saved credentials do not match its URL %s; reading it without them",
-                            row.id, row.url)
-                url = row.url
-            out.append(ConfiguredCamera(row.id, url, origin=row.origin or "api"))
-        return out
+        return [ConfiguredCamera(row.id, self._with_secrets(secrets, row.id, row.url), origin=row.origin or "api",
+                                 identify_url=row.identify_url and self._with_secrets(
+                                     secrets, _IDENTIFY_KEY.format(row.id), row.identify_url))
+                for row in rows]
+
+    @staticmethod
+    def _with_secrets(secrets: dict[str, str], key: str, redacted: str) -> str:
+        url = secrets.get(key, redacted)
+        if redact(url) != redacted:    # the file is from another database, or was edited
+            log.warning("camera %s: its saved credentials do not match its URL %s; reading it without them",
+                        key, redacted)
+            return redacted
+        return url
 
     def _secrets(self) -> dict[str, str]:
         try:
@@ -160,7 +180,7 @@ def _file_camera(entry: Any, where: str, environ: Mapping[str, str]) -> Configur
     if unknown:
         raise ConfigError(f"{where} has unknown key(s): {', '.join(sorted(unknown))}",
                           f"use {', '.join(sorted(_FILE_KEYS))}")
-    camera_id, url, name = entry.get("id"), entry.get("url"), entry.get("name")
+    camera_id, url, name, identify = entry.get("id"), entry.get("url"), entry.get("name"), entry.get("identify_url")
     if not isinstance(camera_id, str) or not is_valid_camera_id(camera_id):
         raise ConfigError(f"{where} needs an 'id' of 1-63 characters a-z, 0-9 and '-'", _EXAMPLE)
     where = f"camera {camera_id!r} in {where.split(' in ', 1)[1]}"
@@ -175,16 +195,27 @@ def _file_camera(entry: Any, where: str, environ: Mapping[str, str]) -> Configur
         privacy = parse_privacy({k: v for k, v in entry.items() if k in PRIVACY_SETTINGS})
     except CameraSettingsError as err:
         raise ConfigError(f"{where}: {err.message}", err.hint) from None
+    if identify is not None and (not isinstance(identify, str) or not identify.strip()):
+        raise ConfigError(f"{where}: 'identify_url' must be the main stream's URL (or left out)", _EXAMPLE)
+    url = _file_url(url, entry, environ, where, "url")
+    identify = _file_url(identify, entry, environ, where, "identify_url") if identify else None
+    return ConfiguredCamera(camera_id, url, name=name.strip() or None if name else None, enabled=enabled,
+                            identify_url=identify, privacy=privacy or None)
+
+
+def _file_url(url: str, entry: dict, environ: Mapping[str, str], where: str, key: str) -> str:
+    """One of a file camera's URLs, its references and credentials filled in, checked."""
     url = expand_references(url.strip(), environ, where)
     credentials_env = entry.get("credentials_env")
-    if credentials_env is not None:
+    # The camera's credentials serve both streams; a main stream URL may carry its own.
+    own = key == "identify_url" and "@" in urlsplit(url).netloc
+    if credentials_env is not None and not own:
         url = _with_credentials(url, _variable(credentials_env, environ, where), where)
     try:
         url = validate_url(url)
     except ConfigError as err:     # the message never quotes the URL: it now holds the secrets
-        raise ConfigError(f"{where}: {err.message}", err.hint) from None
-    return ConfiguredCamera(camera_id, url, name=name.strip() or None if name else None, enabled=enabled,
-                            privacy=privacy or None)
+        raise ConfigError(f"{where}: {key}: {err.message}", err.hint) from None
+    return url
 
 
 def expand_references(url: str, environ: Mapping[str, str], where: str) -> str:
@@ -254,6 +285,9 @@ def export_yaml(cameras: Iterable[ConfiguredCamera]) -> str:
         url, values = templated(cam.url, variable_prefix(cam.id))
         variables.extend(values)
         entry: dict[str, Any] = {"id": cam.id, "name": cam.name, "url": url}
+        if cam.identify_url:
+            entry["identify_url"], values = templated(cam.identify_url, variable_prefix(cam.id) + "_IDENTIFY")
+            variables.extend(values)
         if cam.enabled is not None:
             entry["enabled"] = cam.enabled
         entry.update(cam.privacy or {})
@@ -278,13 +312,15 @@ def start_configured(registry: CameraRegistry, settings: CameraSettingsStore, st
         changes.update(cam.privacy or {})
         if changes:     # the deployment's word on these, at every start
             settings.change(cam.id, changes)
-        started.append(registry.add(cam.url, camera_id=cam.id, origin=CameraOrigin.API))
+        started.append(registry.add(cam.url, camera_id=cam.id, origin=CameraOrigin.API,
+                                    identify_url=cam.identify_url))
     for cam in store.saved():
         if cam.id in started:
             log.warning("saved camera %s is also in EDGEFACE_CAMERAS_FILE: the file's URL is used", cam.id)
             continue
         try:
-            started.append(registry.add(cam.url, camera_id=cam.id, origin=CameraOrigin.API))
+            started.append(registry.add(cam.url, camera_id=cam.id, origin=CameraOrigin.API,
+                                        identify_url=cam.identify_url))
         except ConfigError as err:
             log.error("saved camera %s (%s) not started: %s", cam.id, redact(cam.url), err)
     return started
@@ -301,5 +337,6 @@ def exportable(registry: CameraRegistry, settings: CameraSettingsStore) -> list[
         if own.get("unblurred") == "denied":
             del own["unblurred"]              # the default: left out
         out.append(ConfiguredCamera(source.id, source.url, name=options.name, enabled=options.enabled,
+                                    identify_url=source.identify.url if source.identify is not None else None,
                                     privacy=own or None))
     return out

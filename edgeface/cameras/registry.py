@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from edgeface.cameras.identify import IdentifyStream
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Address, Network, allowed_address
 from edgeface.cameras.origin import CameraOrigin
 from edgeface.cameras.source import CameraSource
@@ -53,13 +54,16 @@ class CameraRegistry:
 
     # -- adding ------------------------------------------------------------------------------
 
-    def add(self, url: str, *, camera_id: str | None = None, origin: CameraOrigin = CameraOrigin.API) -> str:
+    def add(self, url: str, *, camera_id: str | None = None, origin: CameraOrigin = CameraOrigin.API,
+            identify_url: str | None = None) -> str:
         """Start reading ``url`` (any URL OpenCV opens, or an MJPEG http URL); return its id.
+        ``identify_url``: the camera's main stream, faces are cropped from (see ``set_identify``).
 
         Adding the same URL again returns the existing id. API URLs are not checked against the
         allowed networks: adding them needs the API token, and RTSP servers may live anywhere.
         """
         url = validate_url(url)
+        identify_url = validate_identify_url(identify_url)
         if camera_id is not None and not is_valid_camera_id(camera_id):
             raise ConfigError(f"camera id {camera_id!r} is not valid",
                               "use 1-63 characters a-z, 0-9 and '-', starting with a letter or digit")
@@ -71,8 +75,24 @@ class CameraRegistry:
                 raise ConfigError(f"camera id {camera_id!r} is already used by {redact(self._cameras[camera_id].url)}",
                                   "remove that camera first or choose another id")
             cam = self._start(camera_id or self._unique_id(camera_id_for(url)), url, origin)
+            if identify_url:
+                cam.set_identify(IdentifyStream(cam.id, identify_url, stall_timeout=self.stall_timeout))
         self._announce(cam)
         return cam.id
+
+    def set_identify(self, camera_id: str, identify_url: str | None) -> bool:
+        """Read ``identify_url`` as the camera's identify (main) stream from now on; None or "":
+        none (faces are cropped from the detect stream). False when there is no such camera."""
+        identify_url = validate_identify_url(identify_url)
+        with self._lock:
+            cam = self._cameras.get(camera_id)
+            if cam is None:
+                return False
+            current = cam.identify.url if cam.identify is not None else None
+            if identify_url != current:
+                cam.set_identify(IdentifyStream(camera_id, identify_url, stall_timeout=self.stall_timeout)
+                                 if identify_url else None)
+        return True
 
     def register_device(self, ip: str | Address, token: str | None, port: int = 80, *, path: str = "/stream",
                         origin: CameraOrigin = CameraOrigin.REGISTER, name: str | None = None) -> str:
@@ -210,6 +230,16 @@ def validate_url(url: str) -> str:
     elif not _printable(url) or " " in url:
         raise ConfigError("camera file path contains spaces or control characters", "rename the file")
     return url
+
+
+def validate_identify_url(url: str | None) -> str | None:
+    """An identify stream's URL as ``validate_url`` checks it (None or blank: none)."""
+    if url is None or (isinstance(url, str) and not url.strip()):
+        return None
+    try:
+        return validate_url(url)
+    except ConfigError as err:
+        raise ConfigError(f"identify stream: {err.message}", err.hint) from None
 
 
 def _printable(text: str) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -71,6 +72,22 @@ class Frame:
         return self.jpeg
 
 
+@contextmanager
+def open_capture_checked(url: str, stall_timeout: float, opener: Callable[[str], cv2.VideoCapture]
+                         ) -> Iterator[cv2.VideoCapture]:
+    """``opener(url)``, released after; an error saying why when it did not open."""
+    cap = opener(url)
+    try:
+        if not cap.isOpened():
+            if rtsp.is_stream_url(url):
+                raise rtsp.diagnose(rtsp.split_transport(url)[0], stall_timeout)
+            raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
+                              "check the address, credentials and that the stream is running")
+        yield cap
+    finally:
+        cap.release()
+
+
 def is_http(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
@@ -113,6 +130,9 @@ class CameraSource(Service):
         self._reader: MjpegStream | None = None
         self._corrupt_before = 0  # corrupt frames of earlier connections
         self.started_at = time.monotonic()
+        # The camera's identify (main) stream, if it has one (``edgeface.cameras.identify``):
+        # set by the registry, started, paused and closed with this one.
+        self.identify: CameraSource | None = None
 
     def __repr__(self) -> str:
         return f"CameraSource({self.id!r}, {redact(self._url)!r})"
@@ -123,12 +143,16 @@ class CameraSource(Service):
 
     def pause(self) -> None:
         """Stop reading (the connection is closed) until ``resume()``; the thread stays, idle."""
+        if self.identify is not None:
+            self.identify.pause()
         self._paused = True
         self._abort_reader()
         self._woken.set()
 
     def resume(self) -> None:
         """Read again after ``pause()``, connecting now."""
+        if self.identify is not None:
+            self.identify.resume()
         self._paused = False
         self._woken.set()
 
@@ -141,6 +165,20 @@ class CameraSource(Service):
         self._woken.set()
         self._abort_reader()
         self._latest.close()
+
+    def _closed(self) -> None:
+        if self.identify is not None:
+            self.identify.close()
+
+    def set_identify(self, stream: CameraSource | None) -> None:
+        """Read ``stream`` as this camera's identify stream (None: none), stopping the one before."""
+        old, self.identify = self.identify, stream
+        if stream is not None:
+            if self._paused:
+                stream.pause()
+            stream.start()
+        if old is not None:
+            old.close()
 
     @property
     def corrupt_frames(self) -> int:
@@ -186,7 +224,18 @@ class CameraSource(Service):
             "error": None if online or self._paused else self._offline_reason(age),
             "frames": self._latest.seq,
             "corrupt_frames": self.corrupt_frames,
+            **self._identify_status(),
         }
+
+    def _identify_status(self) -> dict:
+        """The identify stream's URL (redacted) and whether it is read; nothing for a source
+        without one, or one that is itself an identify stream."""
+        if self.identify is None:
+            return {"identify_url": None, "identify_online": None, "identify_error": None} \
+                if self.origin != "identify" else {}
+        status = self.identify.status()
+        return {"identify_url": status["url"], "identify_online": status["online"],
+                "identify_error": status["error"]}
 
     def _offline_reason(self, age: float | None) -> str | None:
         """Why an offline camera is offline: the last error, else what is known; None only while
@@ -311,23 +360,18 @@ class CameraSource(Service):
                 return
             yield None, bgr
 
-    def _opencv_frames(self, url: str) -> Iterator[tuple[None, np.ndarray]]:
+    def _opencv_frames(self, url: str) -> Iterator[tuple[None, np.ndarray | None]]:
         """RTSP, RTMP, webcams and anything else OpenCV opens; timeouts keep a dead server from hanging us."""
-        cap = self._open_capture(url)
-        try:
-            if not cap.isOpened():
-                if rtsp.is_stream_url(url):
-                    raise rtsp.diagnose(rtsp.split_transport(url)[0], self.stall_timeout)
-                raise StreamError(f"{redact(url)}: OpenCV/FFmpeg cannot open this URL",
-                                  "check the address, credentials and that the stream is running")
+        with open_capture_checked(url, self.stall_timeout, self._open_capture) as cap:
             while not self.stopping and not self._paused:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
-                    raise StreamClosed(f"{redact(url)}: the stream stopped (no frame within "
-                                       f"{self.stall_timeout:g} s)", "it will be retried")
+                    raise self._stopped(url)
                 yield None, bgr
-        finally:
-            cap.release()
+
+    def _stopped(self, url: str) -> StreamClosed:
+        return StreamClosed(f"{redact(url)}: the stream stopped (no frame within {self.stall_timeout:g} s)",
+                            "it will be retried")
 
     def _open_capture(self, url: str) -> cv2.VideoCapture:
         """A device as it is; anything else with FFmpeg, bounded by ``stall_timeout``. An RTSP

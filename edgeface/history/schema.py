@@ -32,7 +32,7 @@ events = Table(
     Column("box", Text, nullable=True),                  # JSON [top, right, bottom, left] of the best snapshot
     Column("tracks", Text, nullable=False, default="[]"),   # JSON list of track ids
     Column("model_version", String(64), nullable=True),
-    Column("score", Float, nullable=False, default=0.0),    # sharpness x area of the best snapshot
+    Column("score", Float, nullable=False, default=0.0),    # history.shots.shot_score of the best snapshot
     Column("face_path", Text, nullable=True),            # relative to the events directory
     Column("frame_path", Text, nullable=True),
     Column("bytes", Integer, nullable=False, default=0),    # of both snapshot files

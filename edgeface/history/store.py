@@ -2,11 +2,11 @@
 
 Camera threads only put recognitions and sightings on a bounded queue (``record``, ``seen``);
 when it is full they are counted as dropped, never waited for. The writer thread turns them into
-visits (``visits.VisitAggregator``), picks each visit's best snapshot — the sharpest, largest
-face: variance of the Laplacian x face area — and writes rows and files. A full disk or a broken
-file costs that write (logged once a minute), never recognition. Retention runs on the same
-thread every minute. The web app reads through ``query``/``get``/``image`` from its own threads
-(WAL: readers never wait for the writer).
+visits (``visits.VisitAggregator``), picks each visit's best snapshot — the sharpest, largest,
+most frontal face (``shots.shot_score``), from the identify stream when the camera has one — and
+writes rows and files. A full disk or a broken file costs that write (logged once a minute), never
+recognition. Retention runs on the same thread every minute. The web app reads through
+``query``/``get``/``image`` from its own threads (WAL: readers never wait for the writer).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from sqlalchemy import Row, and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +37,7 @@ from edgeface.events import RecognitionEvent, Sighting
 from edgeface.history import legacy, retention
 from edgeface.history.db import open_database
 from edgeface.history.schema import events
+from edgeface.history.shots import shot_score
 from edgeface.history.strangers import Strangers
 from edgeface.history.visits import OpenVisit, VisitAggregator
 from edgeface.images import decode_jpeg, encode_jpeg
@@ -251,9 +251,12 @@ class History(Service):
         if visit is None:
             return
         # Only pixels decoded already: a still scene's frames are not decoded, and need not be for this.
-        bgr = _pixels(s.frame) if getattr(s.frame, "decoded", True) else None
-        improved = bgr is not None and self._offer(visit, self._crop(bgr, s.box), s.frame, list(s.box), None,
-                                                   hide=s.hide)
+        if s.shot is not None:       # cropped from the identify stream: the same face, more pixels
+            crop: np.ndarray | None = s.shot
+        else:
+            bgr = _pixels(s.frame) if getattr(s.frame, "decoded", True) else None
+            crop = None if bgr is None else self._crop(bgr, s.box)
+        improved = crop is not None and self._offer(visit, crop, s.frame, list(s.box), None, hide=s.hide)
         if improved or visit.last_seen - visit.written_at >= ROW_REFRESH_S:
             self._write(visit, kind="update")
 
@@ -269,7 +272,7 @@ class History(Service):
         faces in ``hide`` (the camera's privacy) are blurred in both files before they are written."""
         if crop is None or crop.size == 0:
             return False
-        score = sharpness(crop) * max(1, (box[1] - box[3]) * (box[2] - box[0]))
+        score = shot_score(crop)
         if score <= visit.score:
             return False
         if hide:
@@ -481,12 +484,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     if not np.isfinite(value) or not visit_id:
         raise ValueError(f"{cursor[:40]!r} is not a cursor")
     return value, visit_id
-
-
-def sharpness(bgr: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image: high for sharp edges, low for blur."""
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def _decode(jpeg: bytes | None) -> np.ndarray | None:

@@ -17,14 +17,17 @@ import itertools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from edgeface.engine import Engine, EngineSettings, FaceEngine
 from edgeface.lifecycle import LogOnChange
 from edgeface.live.engine_process import ProcessEngine
+from edgeface.live.identify import IdentifyFrame
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import Observation, SearchPlan
 from edgeface.live.search import search
@@ -39,6 +42,8 @@ class AnalysisJob:
     plan: SearchPlan
     urgent: bool = False          # the first frame of a new scene: jumps the queue
     analysed_at: float = float("-inf")   # frame time of the camera's newest analysis: the oldest goes first
+    identify: Any = None          # the identify frames around its time (``identify.Held``); None: no identify stream
+    drift: float | None = None    # the camera's streams drift this much (s): their frames are not used
 
 
 class Analyzer:
@@ -81,7 +86,7 @@ class Analyzer:
         if not future.set_running_or_notify_cancel():
             return                               # cancelled while queued (a scene cut made it stale)
         try:
-            future.set_result(search(self.engine, job.frame, job.plan, self.stages))
+            future.set_result(search(self.engine, job.frame, job.plan, self.stages, identify_frames(job), job.drift))
         except Exception as err:  # noqa: BLE001 - one bad frame must not stop analysis for every camera
             self._report(err)
             future.set_exception(err)
@@ -112,6 +117,21 @@ class Analyzer:
         for t in self._threads:
             if t.is_alive():
                 t.join(timeout=10)
+
+
+def identify_frames(job: AnalysisJob) -> Callable[[], tuple[IdentifyFrame, ...]] | None:
+    """What gives the identify-stream frames around the job's frame time (None: the camera has no
+    identify stream), waiting at most ``identify_max_skew_s`` for those that arrive after it (the
+    analysis thread waits: only a search with a face due an encoding asks)."""
+    held = job.identify
+    if held is None:
+        return None
+
+    def frames() -> tuple[IdentifyFrame, ...]:
+        return tuple(IdentifyFrame(f.time, f.bgr) for f in held.wait(job.plan.settings.identify_max_skew_s)
+                     if f.bgr is not None)
+
+    return frames
 
 
 class TimedEngine:

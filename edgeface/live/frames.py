@@ -30,8 +30,12 @@ def _decode(frame) -> np.ndarray | None:
 
 def snapshot_jpeg(bgr: np.ndarray, box: Box, margin: float, quality: int) -> bytes:
     """The face with some context around it, as JPEG (the event's thumbnail)."""
+    return encode_jpeg(face_crop(bgr, box, margin), quality)
+
+
+def face_crop(bgr: np.ndarray, box: Box, margin: float) -> np.ndarray:
+    """The face in ``box`` grown by ``margin`` of its size on every side, a copy."""
     top, right, bottom, left = box
     h, w = bgr.shape[:2]
     my, mx = int((bottom - top) * margin), int((right - left) * margin)
-    crop = bgr[max(0, top - my):min(h, bottom + my), max(0, left - mx):min(w, right + mx)]
-    return encode_jpeg(np.ascontiguousarray(crop), quality)
+    return np.ascontiguousarray(bgr[max(0, top - my):min(h, bottom + my), max(0, left - mx):min(w, right + mx)])

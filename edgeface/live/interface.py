@@ -47,6 +47,10 @@ class CameraStatus:
     analysis_lag_s: float | None = None      # age of the newest analysis; None: none yet
     detections_per_s: float = 0.0            # achieved (a look skipped because nothing moved counts)
     detections_planned_per_s: float = 0.0    # 1 / detect_interval_s while recognising
+    # The identify (main) stream faces are cropped from, if the camera has one (credentials redacted).
+    identify_url: str | None = None
+    identify_online: bool | None = None
+    identify_error: str | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -146,7 +150,9 @@ class LiveApi(Protocol):
     def alert_rules(self) -> tuple[list[AlertRule], str | None]: ...
     def add_alert_rule(self, body) -> AlertRule: ...         # AlertRuleError says what is wrong
     def remove_alert_rule(self, rule_id: str) -> bool: ...
-    def add_camera(self, url: str, camera_id: str | None = None) -> str: ...   # kept even when offline; its id
+    def add_camera(self, url: str, camera_id: str | None = None,
+                   identify_url: str | None = None) -> str: ...   # kept even when offline; its id
+    def set_identify(self, camera_id: str, identify_url: str | None) -> bool: ...   # the main stream; None: none
     def remove_camera(self, camera_id: str) -> bool: ...
     def change_camera(self, camera_id: str, changes: dict) -> CameraOptions: ...   # checked by parse_changes
     def export_cameras(self) -> str: ...                    # YAML, secrets as ${VAR} references

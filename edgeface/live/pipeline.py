@@ -32,6 +32,7 @@ from edgeface.lifecycle import RateCounter
 from edgeface.live.analyzer import AnalysisJob, Analyzer
 from edgeface.live.annotate import FaceLabel, describe, draw_faces
 from edgeface.live.frames import frame_bgr
+from edgeface.live.identify import drifting
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.live.plan import Observation, SearchKind
@@ -61,6 +62,7 @@ class PipelineStats:
     encodings: int = 0
     still_skips: int = 0               # periodic detections not needed: nothing moved since the last
     undecodable: int = 0
+    identify_crops: int = 0            # faces encoded from the identify stream
 
 
 class FramePipeline:
@@ -93,6 +95,11 @@ class FramePipeline:
         self._buffer: deque = deque(maxlen=256)   # frames waiting out output_delay_s
         self._analysed_at = float("-inf")           # frame time of the last detection pass
         self._looks = RateCounter(window_s=10.0)    # detections done, and skipped because nothing moved
+        # The camera's identify (main) stream (``edgeface.cameras.identify``), if any: faces are
+        # encoded from it; why the last encodings could not be (None: they were, or none yet).
+        self.identify: Any = None
+        self._identify_note: str | None = None
+        self._offsets: deque[float] = deque(maxlen=9)    # recent best-match offsets (drift)
 
     @property
     def options(self) -> CameraOptions:
@@ -178,10 +185,15 @@ class FramePipeline:
             if self.settings.output_delay_s > 0 else 0.0
         plan = self.tracker.plan(target.time, model, new_scene=cut_frame is not None or
                                  self._analysed_at == float("-inf"), motion=motion, lead_s=lead)
-        job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at)
         if plan.kind == SearchKind.NONE:
-            self._adopt(job, Observation(plan.time, plan.model))    # nothing to search: no decode either
+            self._adopt(AnalysisJob(target, plan), Observation(plan.time, plan.model))   # no decode either
             return
+        # Only while faces are tracked: in an empty scene the main stream is decoded, never
+        # converted (a newcomer's first encoding is the detect stream's, the next ones are not).
+        held = None if self.identify is None or not plan.tracks else \
+            self.identify.hold(target.time, 2 * self.settings.identify_max_skew_s)
+        job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at, identify=held,
+                          drift=drifting(list(self._offsets), self.settings.identify_max_skew_s))
         self._pending_job, self._pending = job, self.analyzer.submit(job)
 
     def _motion(self, t: float) -> Box | None:
@@ -215,6 +227,11 @@ class FramePipeline:
         self.stats.detections += 1
         self._looks.tick(seen.time)
         self.stats.encodings += seen.encodings
+        self.stats.identify_crops += sum(face.shot is not None for face in seen.faces)
+        if seen.identify_offset_s is not None:
+            self._offsets.append(seen.identify_offset_s)
+        if seen.encodings and job.identify is not None:
+            self._identify_note = seen.identify_note
         self._analysed_at = seen.time
         events, sighted = self.tracker.apply(job.plan, seen, job.frame)
         self._sighted(sighted)
@@ -236,7 +253,19 @@ class FramePipeline:
         planned = 1 / max(self.settings.detect_interval_s, 1 / 30) if on else 0.0
         return {"analysis_lag_s": None if lag is None else round(lag, 3),
                 "detections_per_s": round(self._looks.rate(), 2), "detections_planned_per_s": round(planned, 2),
-                "people_now": self.tracker.people_now()}
+                "people_now": self.tracker.people_now(), "identify": self._identify_health()}
+
+    def _identify_health(self) -> str | None:
+        """How faces are encoded: None without an identify stream; else whether from it, or
+        from the detect stream and why (the stream is down, drifts, or does not match)."""
+        if self.identify is None:
+            return None
+        status = self.identify.status()
+        if not status["online"]:
+            return f"detect stream (identify stream offline: {status['error'] or 'connecting'})"
+        if self._identify_note is not None:
+            return f"detect stream ({self._identify_note})"
+        return "identify stream"
 
     def _private(self, faces: list[FaceLabel]) -> list[FaceLabel]:
         """The camera's privacy: a named face it hides keeps no name in what leaves (drawn as Unknown)."""

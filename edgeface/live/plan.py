@@ -75,6 +75,8 @@ class FaceSeen:
     with_track: Match | None = None           # the track's recent encodings and this one, matched by their mean
     shadow_alone: Match | None = None         # the same two, by the candidate version (shadow evaluation)
     shadow_with_track: Match | None = None
+    shot: np.ndarray | None = None            # encoded from the identify stream: the region there (BGR)
+    shot_box: Box | None = None               # ... and the face in it
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class Observation:
     faces: tuple[FaceSeen, ...] = ()
     whole_frame: bool = False                 # the whole frame was searched (restarts the timer)
     swept: bool = False                       # ... at full resolution too
+    identify_note: str | None = None          # why faces were encoded from the detect stream, not the identify one
+    identify_offset_s: float | None = None    # where the identify frame matching best arrived (see identify.Choice)
 
     @property
     def encodings(self) -> int:

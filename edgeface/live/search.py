@@ -9,6 +9,7 @@ track's recent encodings. It reads the plan and the frame and writes neither: th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import cv2
@@ -18,9 +19,11 @@ from edgeface.engine import Engine
 from edgeface.geometry import Box, aligned, area, grown, same_place, width
 from edgeface.images import bgr_to_rgb
 from edgeface.live.frames import frame_bgr
+from edgeface.live.identify import FaceCrop, IdentifyFrame, choose_frame, crop_face
 from edgeface.live.looks import appearance, look_alike
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import FaceSeen, Observation, SearchKind, SearchPlan, TrackView
+from edgeface.live.regions import magnified
 from edgeface.live.tracking import TrackState, associate, probe_of
 
 #: Around a track, the detector looks at its predicted box grown by this many face widths on every
@@ -32,8 +35,14 @@ REGION_GROW = 1.5
 REGION_FACE_PX = 100
 
 
-def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes) -> Observation | None:
-    """The faces in ``frame`` as ``plan`` asks; None when the frame cannot be decoded."""
+def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
+           main: Callable[[], tuple[IdentifyFrame, ...]] | None = None,
+           drift: float | None = None) -> Observation | None:
+    """The faces in ``frame`` as ``plan`` asks; None when the frame cannot be decoded.
+    ``main``: gives the camera's identify-stream frames around the frame's time, asked only when
+    a face is due an encoding (it may wait for frames still arriving); None: no identify stream.
+    Faces are encoded from those frames where they pass ``edgeface.live.identify``'s checks,
+    unless the streams ``drift`` (seconds, judged by the camera over recent frames)."""
     bgr = frame_bgr(frame, stages)
     if bgr is None:
         return None
@@ -44,13 +53,38 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes) -> Obser
         faces = identify(plan, boxes, gray)
     due = [i for i, (_, due) in enumerate(faces) if due]
     seen = [face for face, _ in faces]
+    note, offset = None, None
     if due:
-        encodings = engine.encode(rgb, [seen[i].box for i in due])
+        crops: list[FaceCrop | None] = [None] * len(due)
+        if main is not None:
+            choice = choose_frame(main(), plan.time, bgr, plan.settings.identify_max_skew_s)
+            chosen, note, offset = choice.frame, choice.why, choice.offset_s
+            if drift is not None:
+                chosen, note = None, (f"the identify stream drifts: recent frames match {drift * 1000:+.0f} ms "
+                                      "from the detect stream's")
+            if chosen is not None:
+                factor = plan.settings.detect_scale * 2 ** plan.settings.upsample
+                with stages.timed("identify"):
+                    crops = [crop_face(engine, chosen, gray, seen[i].box, factor) for i in due]
+                if not any(crops):
+                    note = "faces not found at the same place in the identify frame"
+        encodings = _encode(engine, rgb, [seen[i].box for i in due], crops)
         with stages.timed("match"):
             matched = _match(plan, [seen[i] for i in due], encodings, gray)
-        for i, face in zip(due, matched):
-            seen[i] = face
-    return Observation(plan.time, plan.model, tuple(seen), whole_frame=plan.kind == SearchKind.WHOLE, swept=swept)
+        for i, face, crop in zip(due, matched, crops):
+            seen[i] = face if crop is None else replace(face, shot=crop.bgr, shot_box=crop.box)
+    return Observation(plan.time, plan.model, tuple(seen), whole_frame=plan.kind == SearchKind.WHOLE, swept=swept,
+                       identify_note=note, identify_offset_s=offset)
+
+
+def _encode(engine: Engine, rgb: np.ndarray, boxes: list[Box], crops: list[FaceCrop | None]) -> np.ndarray:
+    """Each face's encoding: from its identify crop where there is one, else from the frame."""
+    plain = [i for i, crop in enumerate(crops) if crop is None]
+    out = dict(zip(plain, engine.encode(rgb, [boxes[i] for i in plain]))) if plain else {}
+    for i, crop in enumerate(crops):
+        if crop is not None:
+            out[i] = engine.encode(crop.rgb, [crop.box])[0]
+    return np.stack([out[i] for i in range(len(boxes))])
 
 
 def identify(plan: SearchPlan, boxes: list[Box], gray: np.ndarray) -> list[tuple[FaceSeen, bool]]:
@@ -114,7 +148,7 @@ def _find_faces(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: SearchP
         boxes = _around_tracks(engine, rgb, gray, plan)
         frame_area = rgb.shape[0] * rgb.shape[1]
         if plan.motion is not None and area(plan.motion) < s.motion_search_max_share * frame_area:
-            boxes += [b for b in _magnified(engine, rgb, aligned(grown(plan.motion, 0.25, rgb.shape)), 1.0)
+            boxes += [b for b in magnified(engine, rgb, aligned(grown(plan.motion, 0.25, rgb.shape)), 1.0)
                       if not any(same_place(b, o) for o in boxes)]
         return boxes, False
     boxes, swept = _whole_frame(engine, rgb, plan)
@@ -132,11 +166,11 @@ def _whole_frame(engine: Engine, rgb: np.ndarray, plan: SearchPlan) -> tuple[lis
     if factor <= 1:
         return boxes, False
     if not boxes and plan.sweep_due:
-        return _magnified(engine, rgb, (0, rgb.shape[1], rgb.shape[0], 0), factor), True
+        return magnified(engine, rgb, (0, rgb.shape[1], rgb.shape[0], 0), factor), True
     max_jump, t = plan.settings.max_jump, plan.time
     for tr in plan.tracks:
         if not any(tr.joins(b, t) <= max_jump for b in boxes):
-            boxes += [b for b in _magnified(engine, rgb, grown(tr.predicted, 1.0, rgb.shape), factor)
+            boxes += [b for b in magnified(engine, rgb, grown(tr.predicted, 1.0, rgb.shape), factor)
                       if tr.joins(b, t) <= max_jump]
     return boxes, False
 
@@ -154,20 +188,9 @@ def _around_tracks(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: Sear
             boxes.append(followed)
             continue
         factor = min(1.0, REGION_FACE_PX / max(1, width(tr.predicted)) / engine_factor)
-        boxes += [b for b in _magnified(engine, rgb, aligned(grown(tr.predicted, REGION_GROW, rgb.shape)), factor)
+        boxes += [b for b in magnified(engine, rgb, aligned(grown(tr.predicted, REGION_GROW, rgb.shape)), factor)
                   if tr.joins(b, t) <= s.max_jump and not any(same_place(b, o) for o in boxes)]
     return boxes
-
-
-def _magnified(engine: Engine, rgb: np.ndarray, region: Box, factor: float) -> list[Box]:
-    """Faces in ``region`` of ``rgb``, looked for on a copy scaled by ``factor``, in ``rgb``'s pixels."""
-    top, right, bottom, left = region
-    crop = rgb[top:bottom, left:right]
-    if factor != 1:
-        crop = cv2.resize(crop, None, fx=factor, fy=factor,
-                          interpolation=cv2.INTER_LINEAR if factor > 1 else cv2.INTER_AREA)
-    return [(top + round(b[0] / factor), left + round(b[1] / factor), top + round(b[2] / factor),
-             left + round(b[3] / factor)) for b in engine.detect(crop)]
 
 
 def _by_look(gray: np.ndarray, tr: TrackView, same_look: float) -> Box | None:

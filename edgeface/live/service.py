@@ -163,9 +163,16 @@ class LiveService:
         frame = worker.source.latest() if worker is not None else None
         return frame.jpeg_bytes(self.settings.live.jpeg_quality) if frame is not None else None
 
-    def add_camera(self, url: str, camera_id: str | None = None) -> str:
-        self.camera_config.save(new_id := self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API), url)
+    def add_camera(self, url: str, camera_id: str | None = None, identify_url: str | None = None) -> str:
+        new_id = self.registry.add(url, camera_id=camera_id, origin=CameraOrigin.API, identify_url=identify_url)
+        self.camera_config.save(new_id, url, identify_url=identify_url or None)
         return new_id
+
+    def set_identify(self, camera_id: str, identify_url: str | None) -> bool:
+        if not self.registry.set_identify(camera_id, identify_url):
+            return False
+        self.camera_config.set_identify(camera_id, identify_url or None)
+        return True
 
     def remove_camera(self, camera_id: str) -> bool:
         self.camera_config.forget(camera_id)

@@ -17,8 +17,9 @@ import numpy as np
 from edgeface.events import RecognitionEvent, Sighting
 from edgeface.geometry import Box, inside, width
 from edgeface.history.cameras import CameraOptions
+from edgeface.images import encode_jpeg
 from edgeface.live.annotate import FaceLabel
-from edgeface.live.frames import frame_bgr, snapshot_jpeg
+from edgeface.live.frames import face_crop, frame_bgr, snapshot_jpeg
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel
 from edgeface.live.plan import Observation, SearchKind, SearchPlan, TrackView
@@ -91,6 +92,8 @@ class CameraTracker:
                                    shadow_result(match.name, shadow.name))
                 kept.remember(face.encoding)
                 kept.look = face.look
+                if face.shot is not None and face.shot_box is not None:
+                    kept.shot, kept.shot_box, kept.shot_at = face.shot, face.shot_box, t
                 if self.tracks.apply(kept, match, t, seen.model.generation):
                     named.append((kept, match.distance))
         dropped = self._enforce_options(frame)
@@ -146,11 +149,17 @@ class CameraTracker:
         """The event of ``tr`` just named (or found Unknown), with its snapshot, the frame it was
         found in and its embedding (the mean the match used): the visit's context."""
         s = self.settings
-        bgr = frame_bgr(frame, self.stages)
+        region, box = (tr.shot, tr.shot_box) if tr.shot_at == tr.seen_at else (None, None)
+        if region is not None and box is not None:     # from the identify stream, this moment
+            snapshot: bytes | None = encode_jpeg(face_crop(region, box, s.snapshot_margin), s.jpeg_quality)
+        else:
+            region = box = None
+            bgr = frame_bgr(frame, self.stages)
+            snapshot = None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality)
         return RecognitionEvent(
             camera=self.camera_id, name=tr.name or "", distance=distance, box=list(tr.box), time=time.time(),
-            track=tr.id, model_version=model.version, frame=frame, hide=self.hidden_boxes(),
-            snapshot=None if bgr is None else snapshot_jpeg(bgr, tr.box, s.snapshot_margin, s.jpeg_quality),
+            track=tr.id, model_version=model.version, frame=frame, snapshot=snapshot, hide=self.hidden_boxes(),
+            shot=region, shot_box=list(box) if box else None,
             embedding=np.mean(tr.encodings, axis=0).astype(np.float32) if len(tr.encodings) else None)
 
     def _sightings(self, t: float, frame) -> list[Sighting]:
@@ -158,7 +167,10 @@ class CameraTracker:
         now = time.time()
         seen = [tr for tr in self.tracks.tracks if tr.reported is not None and tr.seen_at == t]
         hide = self.hidden_boxes() if seen else []
-        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame, hide)
+        margin = self.settings.snapshot_margin
+        return [Sighting(self.camera_id, tr.id, tr.reported, tr.distance, tr.box, now, frame, hide,
+                         shot=face_crop(tr.shot, tr.shot_box, margin)
+                         if tr.shot is not None and tr.shot_box is not None and tr.shot_at == t else None)
                 for tr in seen if tr.reported is not None]
 
     def hidden_boxes(self) -> list[Box]:

@@ -69,6 +69,11 @@ class Track:
     history: deque = field(default_factory=lambda: deque(maxlen=16), repr=False)   # (time, box) of detections
     encodings: deque = field(default_factory=lambda: deque(maxlen=TRACK_ENCODINGS), repr=False)
     look: np.ndarray | None = field(default=None, repr=False)   # appearance at the last encoding (``appearance``)
+    # From the identify stream at its last encoding from there: the region around the face (BGR),
+    # the face's box in it, and when.
+    shot: np.ndarray | None = field(default=None, repr=False)
+    shot_box: Box | None = None
+    shot_at: float = -math.inf
 
     lead_s: float = 0.0           # may be drawn this long before its first detection (delayed output)
     ended_at: float = math.inf    # a scene cut or a face change: not drawn from then on, joined by no detection

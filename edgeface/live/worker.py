@@ -56,6 +56,7 @@ class CameraWorker(Service):
             if frame is None:
                 continue
             seq = frame.seq
+            self.pipeline.identify = self.source.identify    # the operator may change it any time
             try:
                 result = self.pipeline.process(frame, render=self.broadcaster.wanted(), draw=self.drawn.wanted())
                 self._mark(result)

@@ -5,7 +5,9 @@ real server on loopback (GStreamer's RTSP server; the camera simulator for MJPEG
 process's CPU time (every thread: OpenCV/FFmpeg decodes in threads of its own) over a window.
 Servers run in child processes, so their cost is not counted. H.264 frames are all decoded by
 FFmpeg as they arrive; MJPEG is measured twice: frames received (the app decodes only the frames
-analysis takes) and every frame decoded, which is what H.264 always costs.
+analysis takes) and every frame decoded, which is what H.264 always costs. A camera's identify
+(main) stream (``edgeface.cameras.identify``) is measured twice too: decoded only (no face
+tracked) and converted to BGR as well (faces tracked).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from edgeface.cameras.identify import IdentifyStream
 from edgeface.cameras.source import CameraSource
 from edgeface.errors import ConfigError
 from edgeface.lifecycle import ChildProcess
@@ -56,8 +59,8 @@ def _measure(src: CameraSource, duration: float, decode_all: bool) -> dict:
     stop.set()
     if consumer:
         consumer.join(2)
-    shape = first.bgr.shape if first.bgr is not None else (0, 0)
-    return {"size": f"{shape[1]}x{shape[0]}", "fps": round(frames / wall, 1),
+    shape = first.bgr.shape if first.bgr is not None else None
+    return {"size": f"{shape[1]}x{shape[0]}" if shape else "-", "fps": round(frames / wall, 1),
             "decoded_fps": round((decoded[0] - decoded0) / wall, 1) if decode_all else None,
             "cpu_ms_per_frame": round(cpu / max(frames, 1) * 1e3, 2),
             "cpu_percent_of_core": round(cpu / wall * 100, 1)}
@@ -92,6 +95,16 @@ def run(video: Path, duration: float = 8.0, heights=HEIGHTS) -> dict:
                     rows.append({**row, "decoded_fps": row["fps"]})  # FFmpeg decodes every H.264 frame
                 finally:
                     src.close()
+                for converted in (False, True):
+                    identify = IdentifyStream(f"rtsp-{height}", server.url()).start()
+                    if converted:
+                        identify.want(duration + WARMUP_S + 60)     # as while faces are tracked
+                    try:
+                        name = "identify, converted" if converted else "identify, decoded"
+                        row = {"protocol": name, "height": height, **_measure(identify, duration, False)}
+                        rows.append({**row, "decoded_fps": row["fps"]})
+                    finally:
+                        identify.close()
             finally:
                 server.close()
             camera, url = _mjpeg_camera(clip, workdir)

@@ -11,7 +11,8 @@ def register(sub) -> None:
     p.add_argument("--suite", choices=("core", "live", "identity", "decode", "history", "soak"), default="live",
                    help="core: enrolment, matching, model loading; live: the camera pipeline (default); "
                         "identity: right names on generated scenes (docs/performance.md); "
-                        "decode: CPU per camera, H.264 over RTSP vs MJPEG at 360p/720p/1080p; "
+                        "decode: CPU per camera, H.264 over RTSP vs MJPEG at 360p/720p/1080p, and a main "
+                        "(identify) stream decoded only or converted too; "
                         "history: filtered pages of 100 000 stored events (API and database); "
                         "soak: the app for --minutes under chaos, leaks and crashes reported")
     p.add_argument("--images", default=None, help="core: enrolment images (default: the sample face-images)")
@@ -66,7 +67,7 @@ def cmd_bench(args) -> int:
         from edgeface.tools import bench_decode
         from edgeface.tools.samples import SAMPLE_VIDEO
 
-        result = bench_decode.run(Path(args.source or SAMPLE_VIDEO))  # ~2 min: 9 cases of 8 s
+        result = bench_decode.run(Path(args.source or SAMPLE_VIDEO))  # ~3 min: 15 cases of 8 s
         print(json.dumps(result) if args.json else bench_decode.format_table(result))
         return 0
     if args.suite == "history":

@@ -8,6 +8,11 @@ It serves ``rtsp://127.0.0.1:PORT/cam``: the H.264 stream of an MPEG-TS file, in
 payloaded as RTP without re-encoding, over TCP (interleaved) or UDP as the client asks. (A file
 rather than a live feed: GStreamer paces a file exactly, while an MPEG-TS feed over UDP came out
 at a few frames a second; ``streamserve.h264_clip`` makes the file long enough to look looped.)
+With ``--split MAIN_WxH,SUB_WxH`` it is a camera with two streams, as IP cameras have: the clip
+is decoded once, in real time, and sent to ``/main`` and ``/sub`` at the two sizes, each encoded
+live (x264, no B-frames), so the same moment leaves both streams together. ``--main-delay-ms``
+holds the main stream back (a camera whose streams drift apart).
+
 It prints ``ready`` once listening and ``client connected`` for every connection, and runs until
 SIGTERM. The password comes from the environment, never the command line (which ``ps`` shows).
 """
@@ -35,6 +40,8 @@ def main() -> int:
     parser.add_argument("--clip", required=True, help="MPEG-TS file holding H.264")
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--auth", choices=("basic", "digest", "none"), default="basic")
+    parser.add_argument("--split", help="MAIN_WxH,SUB_WxH: serve /main and /sub from one decode of the clip")
+    parser.add_argument("--main-delay-ms", type=int, default=0, help="with --split: hold /main back this long")
     parser.add_argument("--rtp-ports", default="40000-40999", help="range for the server's RTP/RTCP UDP ports")
     args = parser.parse_args()
     Gst.init(None)
@@ -43,17 +50,20 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
 
-    factory = GstRtspServer.RTSPMediaFactory()
     clip = args.clip.replace("\\", "\\\\").replace('"', '\\"')
-    factory.set_launch(f'( filesrc location="{clip}" ! tsdemux ! h264parse config-interval=-1 '
-                       "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
-    factory.set_shared(True)  # one pipeline for every client, as a camera has one encoder
-    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
+    if args.split:
+        camera = split_camera(clip, args.split, args.main_delay_ms)
+        factories = {"/main": live_factory("main"), "/sub": live_factory("sub")}
+    else:
+        camera = None
+        factories = {args.path: media_factory(f'( filesrc location="{clip}" ! tsdemux ! h264parse config-interval=-1 '
+                                              "! rtph264pay name=pay0 pt=96 config-interval=-1 )")}
     # Unicast UDP ports from a loopback pool: nothing this server opens listens beyond 127.0.0.1.
     low, high = (int(p) for p in args.rtp_ports.split("-"))
     pool = GstRtspServer.RTSPAddressPool()
     pool.add_range("127.0.0.1", "127.0.0.1", low, high, 0)
-    factory.set_address_pool(pool)
+    for factory in factories.values():
+        factory.set_address_pool(pool)
 
     if args.auth != "none":
         user, password = os.environ["RTSP_USER"], os.environ["RTSP_PASSWORD"]
@@ -67,21 +77,55 @@ def main() -> int:
             auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
             auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
         server.set_auth(auth)
-        factory.add_role_from_structure(Gst.Structure.new_from_string(
-            f"{ROLE}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        for factory in factories.values():
+            factory.add_role_from_structure(Gst.Structure.new_from_string(
+                f"{ROLE}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
 
-    server.get_mount_points().add_factory(args.path, factory)
+    for path, factory in factories.items():
+        server.get_mount_points().add_factory(path, factory)
     # One line per TCP connection: the tests count a client's connection attempts with it.
     server.connect("client-connected", lambda *_: print("client connected", flush=True))
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr)
         return 1
+    if camera is not None:
+        camera.set_state(Gst.State.PLAYING)
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
     print("ready", flush=True)
     loop.run()
+    if camera is not None:
+        camera.set_state(Gst.State.NULL)
     return 0
+
+
+def media_factory(launch: str):
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)  # one pipeline for every client, as a camera has one encoder
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
+    return factory
+
+
+def split_camera(clip: str, sizes: str, main_delay_ms: int):
+    """The camera's sensor: the clip decoded once in real time, scaled to both streams' sizes."""
+    (mw, mh), (sw, sh) = (tuple(int(n) for n in size.split("x")) for size in sizes.split(","))
+    # The main sink shows each frame that much later; its queue holds the frames meanwhile.
+    return Gst.parse_launch(
+        f'filesrc location="{clip}" ! decodebin ! videoconvert ! tee name=t '
+        "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! videoscale add-borders=false "
+        f"! video/x-raw,width={mw},height={mh},pixel-aspect-ratio=1/1 "
+        f"! intervideosink channel=main ts-offset={main_delay_ms * 1_000_000} "
+        f"t. ! queue ! videoscale add-borders=false ! video/x-raw,width={sw},height={sh},pixel-aspect-ratio=1/1 "
+        "! intervideosink channel=sub")
+
+
+def live_factory(channel: str):
+    """One stream of the split camera, encoded live as a camera's encoder does."""
+    return media_factory(f"( intervideosrc channel={channel} ! video/x-raw,framerate=30/1 ! videoconvert "
+                         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 threads=1 "
+                         "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
 
 
 if __name__ == "__main__":

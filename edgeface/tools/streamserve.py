@@ -69,6 +69,70 @@ def h264_clip(video: Path, out_dir: Path, height: int | None = None, repeat: int
     return out
 
 
+#: Counter clips carry each frame's number as this many black/white blocks across the top.
+COUNTER_BITS = 12
+
+
+def counter_clip(video: Path, out_dir: Path, size: tuple[int, int] = (1280, 720), seconds: float = 40.0) -> Path:
+    """``video`` at ``size``, looped for ``seconds``, every frame carrying its number
+    (``frame_counter`` reads it back at any scale), as H.264 in MPEG-TS; made once, cached.
+    A camera with two streams serves it (``RtspServer(split=...)``): a test sees which moment a
+    frame of either stream is."""
+    import cv2
+
+    out = out_dir / f"{video.stem}-counter-{size[0]}x{size[1]}-{seconds:g}s.ts"
+    if out.exists():
+        return out
+    source = cv2.VideoCapture(str(video))
+    fps = source.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, bgr = source.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC))
+    source.release()
+    if not frames:
+        raise ServerError(f"{video}: no frames")
+    tmp = out.with_suffix(".part.ts")
+    encoder = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{size[0]}x{size[1]}",
+         "-r", f"{fps:.3f}", "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0",
+         "-pix_fmt", "yuv420p", "-f", "mpegts", str(tmp)], stdin=subprocess.PIPE)
+    assert encoder.stdin is not None
+    for n in range(int(seconds * fps)):
+        frame = frames[n % len(frames)].copy()
+        _draw_counter(frame, n)
+        encoder.stdin.write(frame.tobytes())
+    encoder.stdin.close()
+    if encoder.wait(timeout=300) != 0:
+        raise ServerError(f"ffmpeg could not encode {out.name}")
+    tmp.rename(out)
+    return out
+
+
+def _counter_blocks(shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """(top, right, bottom, left) of each bit's block, in a frame of ``shape``: the same part of
+    the picture at every size."""
+    h, w = shape[:2]
+    return [(0, (i + 1) * w // 32, h // 24, i * w // 32) for i in range(COUNTER_BITS)]
+
+
+def _draw_counter(bgr, n: int) -> None:
+    for i, (top, right, bottom, left) in enumerate(_counter_blocks(bgr.shape)):
+        bgr[top:bottom, left:right] = 255 if n >> i & 1 else 0
+
+
+def frame_counter(bgr) -> int:
+    """The number ``counter_clip`` drew into a frame (of either stream, at any size)."""
+    n = 0
+    for i, (top, right, bottom, left) in enumerate(_counter_blocks(bgr.shape)):
+        cy, cx = (top + bottom) // 2, (left + right) // 2
+        if bgr[cy, cx].mean() > 128:
+            n |= 1 << i
+    return n
+
+
 def _ffmpeg_to(out: Path, args: list[str]) -> None:
     """Run ffmpeg writing MPEG-TS to a temporary name, renamed when complete."""
     tmp = out.with_suffix(".part.ts")
@@ -129,23 +193,27 @@ class RtspServer(_LoggedServer):
     """
 
     def __init__(self, clip: Path, workdir: Path, *, user: str = "viewer", password: str = "pw",
-                 auth: str = "digest", path: str = "/cam"):
+                 auth: str = "digest", path: str = "/cam", split: str | None = None, main_delay_ms: int = 0):
         super().__init__(workdir, f"rtsp-{auth}")
         self.user, self.password, self.auth, self.path = user, password, auth, path
+        # "MAIN_WxH,SUB_WxH": a camera with two streams at /main and /sub (see rtsp_server.py)
+        self.split, self.main_delay_ms = split, main_delay_ms
         self.port = free_port()
         self.clip = clip
 
-    def url(self, user: str | None = None, password: str | None = None, query: str = "") -> str:
+    def url(self, user: str | None = None, password: str | None = None, query: str = "",
+            path: str | None = None) -> str:
         user = self.user if user is None else user
         password = self.password if password is None else password
         creds = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
-        return f"rtsp://{creds}127.0.0.1:{self.port}{self.path}" + (f"?{query}" if query else "")
+        return f"rtsp://{creds}127.0.0.1:{self.port}{path or self.path}" + (f"?{query}" if query else "")
 
     def start(self) -> RtspServer:
         env = {**os.environ, "RTSP_USER": self.user, "RTSP_PASSWORD": self.password}
         self.child = self._spawn("rtsp server", [
             SYSTEM_PYTHON, "-u", str(RTSP_SCRIPT), "--port", str(self.port),
-            "--clip", str(self.clip), "--path", self.path, "--auth", self.auth], env)
+            "--clip", str(self.clip), "--path", self.path, "--auth", self.auth,
+            *(["--split", self.split, "--main-delay-ms", str(self.main_delay_ms)] if self.split else [])], env)
         self._wait_ready(lambda: "ready" in self.log_text())
         return self
 

@@ -53,6 +53,7 @@ class _Job:
     capture: Capture              # what the event or label says; measured fields filled in here
     frame: Any = None             # the camera Frame (pixels, maybe decoded) if the event has it
     track: int = 0
+    shot: Any = None              # (region, face box in it) from the camera's identify stream, if any
 
 
 class CaptureMaker(Service):
@@ -91,7 +92,8 @@ class CaptureMaker(Service):
                           name=event.name, distance=event.distance, model_version=event.model_version,
                           box=list(event.box), reason=reason, id=event.id)
         try:
-            self._queue.put_nowait(_Job(capture, getattr(event, "frame", None), event.track))
+            shot = (event.shot, event.shot_box) if event.shot is not None and event.shot_box else None
+            self._queue.put_nowait(_Job(capture, getattr(event, "frame", None), event.track, shot))
         except queue.Full:
             self.skipped += 1
 
@@ -181,14 +183,18 @@ class CaptureMaker(Service):
             self.filter.add(Candidate(measured, job.track, quality.score, job.frame))
 
     def _crop(self, job: _Job) -> tuple[np.ndarray | None, Box | None, bytes]:
-        """(the crop's pixels, where the live detector's box falls in it, its JPEG): cut from the
-        frame with ``CROP_MARGIN`` when there is one, else the snapshot as it is."""
+        """(the crop's pixels, where the live detector's box falls in it, its JPEG): cut with
+        ``CROP_MARGIN`` from the identify stream's region when the event has one, else from the
+        frame when there is one, else the snapshot as it is."""
         from edgeface.images import encode_jpeg
 
         capture = job.capture
         frame = _frame_pixels(job.frame, capture.frame_jpeg)
-        if frame is not None and capture.box is not None:
-            crop, in_crop = margin_crop(frame, capture.box, CROP_MARGIN)
+        box = capture.box
+        if job.shot is not None:       # the identify stream's pixels of the same face: 3-6x as many
+            frame, box = job.shot
+        if frame is not None and box is not None:
+            crop, in_crop = margin_crop(frame, box, CROP_MARGIN)
             if crop.size:
                 # Measured as sent: the embedding is that of the JPEG's pixels, as training will see them.
                 jpeg = encode_jpeg(crop, JPEG_QUALITY)

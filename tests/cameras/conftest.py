@@ -8,7 +8,13 @@ import threading
 import cv2
 import pytest
 from camera_helpers import LiveCamera, ScriptedCamera, wait_until
-from stream_servers import h264_sample, rtmp_server, rtsp_factory  # noqa: F401 - RTSP/RTMP server fixtures
+from stream_servers import (  # noqa: F401 - RTSP/RTMP server fixtures
+    counter_h264,
+    h264_sample,
+    rtmp_server,
+    rtsp_factory,
+    two_stream_camera,
+)
 
 from edgeface.cameras.source import CameraSource
 from edgeface.images import encode_jpeg

@@ -55,13 +55,18 @@ def test_added_cameras_survive_restarts_and_round_trip_through_the_yaml_export(r
     shown: dict[str, str] = {}
     app = start_app(tmp_path, "first", events, sample_model)
     try:
-        added = app.request("POST", "/api/v1/cameras", json={"url": server.url(), "id": "door"})
+        main = server.url(query="transport=tcp")        # the same stream stands in for the main one
+        added = app.request("POST", "/api/v1/cameras", json={"url": server.url(), "id": "door", "identify_url": main})
         assert added.status_code == 201, added.text
         dead_port = free_port()
         assert app.request("POST", "/api/v1/cameras", json={"url": f"rtsp://127.0.0.1:{dead_port}/s",
                                                             "id": "gate"}).status_code == 201
         assert app.request("PATCH", "/api/v1/cameras/door", json={"name": "Front door"}).status_code == 200
         assert app.request("PATCH", "/api/v1/cameras/gate", json={"enabled": False}).status_code == 200
+        bad = app.request("PATCH", "/api/v1/cameras/gate", json={"identify_url": "file:///etc/passwd"})
+        assert bad.status_code == 400 and "only network camera URLs" in bad.json()["error"], bad.text
+        assert app.request("PATCH", "/api/v1/cameras/gate", json={"identify_url": main}).status_code == 200
+        assert app.request("PATCH", "/api/v1/cameras/gate", json={"identify_url": None}).json()["identify_url"] is None
         wait_until(lambda: (app.camera("door") or {}).get("online"), what="the RTSP camera online")
     finally:
         app.stop()
@@ -77,7 +82,9 @@ def test_added_cameras_survive_restarts_and_round_trip_through_the_yaml_export(r
         # Back with its credentials (it reaches the server), its name and the other camera's setting.
         door = wait_until(lambda: (cam := app.camera("door")) and cam["online"] and cam, what="door back online")
         assert door["name"] == "Front door" and f"{USER}:***@" in door["url"]
-        assert app.camera("gate")["enabled"] is False
+        assert f"{USER}:***@" in door["identify_url"] and "transport=tcp" in door["identify_url"]
+        wait_until(lambda: app.camera("door")["identify_online"], what="the identify stream read")
+        assert app.camera("gate")["enabled"] is False and app.camera("gate")["identify_url"] is None
         export = app.get("/api/v1/cameras/export.yaml")
         assert export.status_code == 200 and export.headers["Content-Type"].startswith("application/yaml")
         assert app.get("/api/v1/cameras/export.yaml", auth=False).status_code == 401
@@ -91,6 +98,7 @@ def test_added_cameras_survive_restarts_and_round_trip_through_the_yaml_export(r
     assert [c["id"] for c in exported] == ["door", "gate"]
     assert exported[0]["url"].startswith("rtsp://${EDGEFACE_CAMERA_DOOR_USER}:${EDGEFACE_CAMERA_DOOR_PASSWORD}@")
     assert exported[0]["name"] == "Front door" and exported[1]["enabled"] is False
+    assert exported[0]["identify_url"].startswith("rtsp://${EDGEFACE_CAMERA_DOOR_IDENTIFY_USER}:")
 
     app = start_app(tmp_path, "third", events, sample_model)
     try:
@@ -103,10 +111,11 @@ def test_added_cameras_survive_restarts_and_round_trip_through_the_yaml_export(r
     config = tmp_path / "cameras.yaml"
     config.write_text(shown["export"])
     app = start_app(tmp_path, "deployed", tmp_path / "fresh-events", sample_model, EDGEFACE_CAMERAS_FILE=str(config),
-                    EDGEFACE_CAMERA_DOOR_USER=USER, EDGEFACE_CAMERA_DOOR_PASSWORD=PASSWORD)
+                    EDGEFACE_CAMERA_DOOR_USER=USER, EDGEFACE_CAMERA_DOOR_PASSWORD=PASSWORD,
+                    EDGEFACE_CAMERA_DOOR_IDENTIFY_USER=USER, EDGEFACE_CAMERA_DOOR_IDENTIFY_PASSWORD=PASSWORD)
     try:
-        door = wait_until(lambda: (cam := app.camera("door")) and cam["online"] and cam,
-                          what="the deployed camera online")
+        door = wait_until(lambda: (cam := app.camera("door")) and cam["online"] and cam["identify_online"] and cam,
+                          what="the deployed camera and its identify stream online")
         assert door["name"] == "Front door" and app.camera("gate")["enabled"] is False
         shown["deployed cameras"] = app.get("/api/v1/cameras").text
     finally:
@@ -140,12 +149,21 @@ def test_cameras_file_references_and_mistakes(tmp_path):
     assert cams[0].url == "rtsp://admin:p%40ss%3Aword@10.0.0.5/s"
     assert cams[1].url == "rtsp://me:a%2Fb@10.0.0.6/s?token=t%261"
     assert load("") == [] and load("cameras: []") == []
+    # The camera's credentials serve its main stream too, unless that URL carries its own.
+    [door] = load("cameras: [{id: d, url: 'rtsp://10.0.0.5/sub', identify_url: 'rtsp://10.0.0.5/main', "
+                  "credentials_env: C}]", C="u:Pa55")
+    assert door.identify_url == "rtsp://u:Pa55@10.0.0.5/main"
+    [door] = load("cameras: [{id: d, url: 'rtsp://h/sub', identify_url: 'rtsp://v:w@h/main', credentials_env: C}]",
+                  C="u:Pa55")
+    assert door.identify_url == "rtsp://v:w@h/main" and door.url == "rtsp://u:Pa55@h/sub"
     mistakes = {
         "cameras: [{id: door, url: 'rtsp://${MISSING}@h/s'}]": "environment variable MISSING is not set",
         "cameras: [{id: Door!, url: 'rtsp://h/s'}]": "needs an 'id'",
         "cameras: [{id: d, url: 'rtsp://h/s', colour: red}]": "unknown key(s): colour",
         "cameras: [{id: d, url: 'rtsp://h/s'}, {id: d, url: 'rtsp://h/t'}]": "appears twice",
         "cameras: [{id: d, url: 'gopher://h/s'}]": "scheme 'gopher' is not supported",
+        "cameras: [{id: d, url: 'rtsp://h/s', identify_url: 'gopher://h/m'}]": "identify_url: camera URL scheme",
+        "cameras: [{id: d, url: 'rtsp://h/s', identify_url: 7}]": "'identify_url' must be the main stream's URL",
         "cameras: [{id: d, url: 'rtsp://h/s', credentials_env: C}]": "must hold user:password",
         "cameras: [{id: d, url: 'rtsp://u:p@h/s', credentials_env: D}]": "credentials_env names more",
         "cameras: [{id: d}": "not valid YAML at line 1",
@@ -169,14 +187,21 @@ def test_export_references_every_secret_and_loads_back(tmp_path):
     events = tmp_path / "events"
     events.mkdir()
     store = CameraConfigStore(open_database(events), events)
-    store.save("door", url)
+    main = "rtsp://admin:p%40ss@10.0.0.5:554/s0"
+    store.save("door", url, identify_url=main)
     store.save("yard", "rtsp://10.0.0.6/s")
+    assert [(c.url, c.identify_url) for c in store.saved()] == [(url, main), ("rtsp://10.0.0.6/s", None)]
     text = export_yaml(store.saved())
     assert "p@ss" not in text and "abc" not in text and "EDGEFACE_CAMERA_DOOR_PASSWORD" in text
+    assert "EDGEFACE_CAMERA_DOOR_IDENTIFY_PASSWORD" in text
     (tmp_path / "cameras.yaml").write_text(text)
     env = {"EDGEFACE_CAMERA_DOOR_USER": "admin", "EDGEFACE_CAMERA_DOOR_PASSWORD": "p@ss",
-           "EDGEFACE_CAMERA_DOOR_TOKEN": "abc"}
-    assert [c.url for c in load_cameras_file(tmp_path / "cameras.yaml", env)] == [url, "rtsp://10.0.0.6/s"]
+           "EDGEFACE_CAMERA_DOOR_TOKEN": "abc", "EDGEFACE_CAMERA_DOOR_IDENTIFY_USER": "admin",
+           "EDGEFACE_CAMERA_DOOR_IDENTIFY_PASSWORD": "p@ss"}
+    loaded = load_cameras_file(tmp_path / "cameras.yaml", env)
+    assert [(c.url, c.identify_url) for c in loaded] == [(url, main), ("rtsp://10.0.0.6/s", None)]
+    store.set_identify("door", None)
+    assert store.saved()[0].identify_url is None and "s0" not in (events / SECRETS_NAME).read_text()
     store.forget("door")
     assert [c.id for c in store.saved()] == ["yard"]
     assert "door" not in (events / SECRETS_NAME).read_text()

@@ -207,14 +207,18 @@ def test_app_lists_discovered_cameras_and_adds_one_only_when_an_admin_confirms(r
         assert bad.status_code == 400 and "hint" in bad.json()
         creds_in_url = app.request("POST", add, json={**body, "url": server.url()})
         assert creds_in_url.status_code == 400 and "without credentials" in creds_in_url.json()["error"]
+        bad_main = app.request("POST", add, json={**body, "identify_url": "http://x/main"})
+        assert bad_main.status_code == 400 and "'identify_url'" in bad_main.json()["error"]
         assert app.request("POST", "/api/v1/discovered/onvif-000000000000/add", json=body).status_code == 404
         assert server.connections() == 0
 
-        added = app.request("POST", add, json=body)
+        # The device's main stream beside it (the same stream stands in for it here).
+        added = app.request("POST", add, json={**body, "identify_url": body["url"] + "?transport=tcp"})
         assert added.status_code == 201, added.text
         shown["added"] = added.text
         porch = wait_until(lambda: (c := app.camera("porch")) and c["online"] and c, what="the confirmed camera")
         assert porch["name"] == "Porch" and f"{USER}:***@" in porch["url"]
+        assert f"{USER}:***@" in porch["identify_url"]
         assert server.connections() >= 1
         listed = next(d for d in app.get("/api/v1/discovered").json()["discovered"] if d["id"] == cam.id)
         assert listed["camera"] == "porch"

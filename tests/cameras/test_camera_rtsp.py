@@ -223,7 +223,10 @@ def test_real_app_names_people_and_never_shows_rtsp_credentials(rtsp_factory, sa
 def test_decode_bench_measures_both_protocols(video_path):
     result = bench_decode.run(video_path, duration=1.0, heights=(360,))
     rows = {row["protocol"]: row for row in result["rows"]}
-    assert set(rows) == {"rtsp/h264", "mjpeg, received", "mjpeg, all decoded"}
+    assert set(rows) == {"rtsp/h264", "mjpeg, received", "mjpeg, all decoded", "identify, decoded",
+                         "identify, converted"}
+    # a main stream no face needs is decoded, never converted: its frames carry no pixels
+    assert rows.pop("identify, decoded")["size"] == "-"
     for row in rows.values():
         assert row["size"] == "640x360" and row["fps"] > 5 and row["cpu_ms_per_frame"] > 0
     assert rows["mjpeg, all decoded"]["decoded_fps"] > 5

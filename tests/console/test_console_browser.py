@@ -228,7 +228,19 @@ def test_admin_walks_every_page(chromium, console):
     assert saved["name"] == "Front door" and len(saved["zone"]) == 4
     assert all(0 <= v <= 1 for point in saved["zone"] for v in point)
     page.wait_for_function("document.getElementById('camera-name').textContent === 'Front door'")
+    # A main stream to crop faces from: nothing listens there, so faces come from the detect
+    # stream, and the health says why; the URL comes back redacted, as a hint, never to resend.
+    page.fill("#set-identify", f"rtsp://admin:Secr3t@127.0.0.1:{free_port()}/main")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-result.ok")
+    assert "admin:***@" in page.get_attribute("#set-identify", "placeholder")
+    assert page.input_value("#set-identify") == ""
+    page.wait_for_selector("#camera-health >> text=detect stream (identify stream offline")
+    assert "Secr3t" not in page.content()
     shot(page, "camera")
+    page.click("#identify-clear")
+    page.wait_for_selector("#settings-result >> text=detect stream now")
+    assert api(console, f"/api/v1/cameras/{cid}").json()["identify_url"] is None
     page.goto(app.base + "/")
     page.wait_for_selector(f"{tile} .cam-name >> text=Front door")
 

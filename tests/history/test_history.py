@@ -6,6 +6,7 @@ import json
 import time
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -290,3 +291,35 @@ def test_privacy_settings_follow_the_site_unless_the_camera_sets_its_own(history
                        ({"retention_days": -1}, "'retention_days'"), ({"retention_days": True}, "'retention_days'")):
         with pytest.raises(CameraSettingsError, match=words):
             parse_changes(bad)
+
+
+def test_the_best_shot_is_large_frontal_and_from_the_identify_stream(history, media_dir):
+    """A visit's snapshot is replaced by a better look while it lasts: the same face cropped from
+    the identify stream (more pixels) beats the detect stream's; a turned face never beats a
+    frontal one of the same size and sharpness."""
+    from edgeface.engine import FaceEngine
+    from edgeface.history.shots import frontal
+
+    portrait = cv2.imread(str(media_dir / "faces" / "Lin-Manuel Miranda" / "lin-manuel-miranda.png"))
+    [(top, right, bottom, left)] = FaceEngine().detect(cv2.cvtColor(portrait, cv2.COLOR_BGR2RGB))
+    face = portrait[max(0, top - 40):bottom + 40, max(0, left - 40):right + 40]
+    turned = np.roll(face, face.shape[1] // 3, axis=1)      # the same pixels, the face off its centre
+    assert frontal(face) > frontal(turned)
+    small = cv2.resize(face, None, fx=1 / 3, fy=1 / 3, interpolation=cv2.INTER_AREA)   # the detect stream's
+    sub = SimpleNamespace(bgr=np.zeros((360, 640, 3), np.uint8), jpeg=None)
+    sub.bgr[100:100 + small.shape[0], 200:200 + small.shape[1]] = small
+    box = (100, 200 + small.shape[1], 100 + small.shape[0], 200)
+    h = history(gap_s=30)
+    now = time.time()
+    h.record(RecognitionEvent("door", "Lin", 0.3, list(box), now - 5, track=1, snapshot=encode_jpeg(small),
+                              frame=sub, embedding=np.zeros(128, np.float32)))
+    assert h.flush()
+    visit = h.query(EventQuery()).events[0]
+    h.seen([Sighting("door", 1, "Lin", 0.3, box, now - 4, sub, shot=face)])
+    assert h.flush()
+    best = h.image(visit.id, "snapshot")
+    shown = cv2.imdecode(np.frombuffer(best, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape[:2] == face.shape[:2], "the identify stream's crop did not replace the detect stream's"
+    h.seen([Sighting("door", 1, "Lin", 0.3, box, now - 3, sub, shot=turned)])    # turned: not better
+    h.seen([Sighting("door", 1, "Lin", 0.3, box, now - 2, sub)])     # the detect stream's look again
+    assert h.flush() and h.image(visit.id, "snapshot") == best and h.get(visit.id).last_seen == pytest.approx(now - 2)

@@ -94,3 +94,26 @@ def test_a_visit_waiting_for_a_better_face_is_sent_when_the_app_stops(scenes, tm
     assert maker.kept == 1 and len(outbox.spool) == 1
     sidecar = json.loads(outbox.spool.read(outbox.spool.stems()[0]))
     assert sidecar["merged"] == 1 and sidecar["id"] in (first.id, second.id)
+
+
+def test_a_face_from_the_identify_stream_is_captured_from_there(scenes, tmp_path):
+    """The event carries the main stream's region around the face (here the frame at twice the
+    size): the capture is cut from it, with the training margin, at its pixels."""
+    outbox = Outbox(str(tmp_path / "outbox"), "lab")          # not started: the capture stays in its spool
+    maker = CaptureMaker(outbox, tolerance=0.6, policy=CapturePolicy(hold_s=0, samples_per_name_day=0)).start()
+    frame, box = scenes["obama"]
+    ev = event("Unknown", 0.75, scenes["obama"])
+    ev.shot, ev.shot_box = cv2.resize(frame, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC), [2 * v for v in box]
+    try:
+        maker.offer(ev)
+        wait_until(lambda: maker.kept + maker.refused == 1, 60, "the capture")
+    finally:
+        maker.close()
+    assert maker.kept == 1
+    [stem] = outbox.spool.stems()
+    sidecar = json.loads(outbox.spool.read(stem))
+    crop = cv2.imdecode(np.frombuffer(outbox.spool.read(stem, ".jpg"), np.uint8), 1)
+    top, right, bottom, left = sidecar["face_box"]
+    width = box[1] - box[3]
+    assert right - left >= 1.6 * width, "the face is not the identify stream's"
+    assert min(crop.shape[:2]) >= 2 * (bottom - top), "no training margin around the face"

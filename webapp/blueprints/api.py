@@ -44,16 +44,41 @@ def get_camera(camera_id: str):
 @bp.patch("/cameras/<camera_id>")
 @require_admin
 def change_camera(camera_id: str):
-    """``{"name"?, "enabled"?, "recognition"?, "min_face_px"?, "zone"?}``: persisted, applied live."""
+    """``{"name"?, "enabled"?, "recognition"?, "min_face_px"?, "zone"?, "identify_url"?}``:
+    persisted, applied live (``identify_url``: the main stream; null or "": none)."""
     status = service().camera(camera_id)
     if status is None:
         return _no_camera(camera_id)
+    body = request.get_json(silent=True)
+    identify = body.pop("identify_url", _UNCHANGED) if isinstance(body, dict) else _UNCHANGED
+    if identify is not _UNCHANGED and (problem := _identify_problem(identify)):
+        return problem
     try:
-        changes = parse_changes(request.get_json(silent=True))
+        changes = parse_changes(body) if not isinstance(body, dict) or body or identify is _UNCHANGED else {}
     except CameraSettingsError as err:
         return error_response(400, err.message, err.hint)
-    service().change_camera(camera_id, changes)
-    return jsonify(_camera_json(status))
+    if identify is not _UNCHANGED:
+        service().set_identify(camera_id, str(identify) if identify else None)
+    if changes:
+        service().change_camera(camera_id, changes)
+    return jsonify(_camera_json(service().camera(camera_id) or status))
+
+
+_UNCHANGED = object()
+
+
+def _identify_problem(url):
+    """Why ``url`` cannot be a camera's identify stream over the API (None: it can): the detect
+    URL's rules."""
+    if url is None or url == "":
+        return None
+    if not isinstance(url, str):
+        return error_response(400, "'identify_url' must be a URL string, or null for none",
+                              '{"identify_url": "rtsp://192.168.1.20/stream1"}')
+    if not url.strip().lower().startswith(API_URL_SCHEMES):
+        return error_response(400, "only network camera URLs can be an identify stream",
+                              "use http(s)://, rtsp(s):// or rtmp(s)://")
+    return None
 
 
 def _camera_json(status: CameraStatus) -> dict:
@@ -77,17 +102,19 @@ def add_camera():
     if not isinstance(body, dict) or not isinstance(body.get("url"), str):
         return error_response(400, "expected a JSON object with a 'url' string",
                               'POST {"url": "rtsp://192.168.1.20/stream", "id": "door"} (id optional)')
-    url, camera_id = body["url"].strip(), body.get("id")
+    url, camera_id, identify = body["url"].strip(), body.get("id"), body.get("identify_url")
     if not url.lower().startswith(API_URL_SCHEMES):
         return error_response(400, "only network camera URLs can be added over the API",
                               "use http(s)://, rtsp(s):// or rtmp(s)://; local files go in EDGEFACE_CAMERAS")
     if camera_id is not None and not isinstance(camera_id, str):
         return error_response(400, "'id' must be a string", "or leave it out to get one made from the URL")
+    if problem := _identify_problem(identify):
+        return problem
     try:        # checked before the camera is added: a refused setting adds nothing
         privacy = parse_privacy({k: v for k, v in body.items() if k in PRIVACY_SETTINGS})
     except CameraSettingsError as err:
         return error_response(400, err.message, err.hint)
-    new_id = service().add_camera(url, camera_id)
+    new_id = service().add_camera(url, camera_id, identify or None)
     if privacy:
         service().change_camera(new_id, privacy)
     status = service().camera(new_id)

@@ -17,7 +17,8 @@ from webapp.errors import error_response
 bp = Blueprint("discovery", __name__, url_prefix="/api/v1")
 
 ADD_HINT = ('POST {"username": "admin", "password": "...", "name": "Front door", '
-            '"url": "rtsp://192.168.1.20:554/stream1"} (url optional: rtsp://ADDRESS:554/ by default)')
+            '"url": "rtsp://192.168.1.20:554/stream2", "identify_url": "rtsp://192.168.1.20:554/stream1"} '
+            '(url optional: rtsp://ADDRESS:554/ by default; identify_url, the main stream, optional)')
 
 
 @bp.get("/cameras/export.yaml")
@@ -45,17 +46,21 @@ def add_discovered(device_id: str):
         return error_response(404, f"no discovered device {shown}", "GET /api/v1/discovered lists them")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or any(not isinstance(body.get(k, ""), str)
-                                         for k in ("url", "username", "password", "name")):
+                                         for k in ("url", "username", "password", "name", "identify_url")):
         return error_response(400, "expected a JSON object of strings", ADD_HINT)
     url = _with_credentials(body.get("url") or f"rtsp://{device.address}:554/",
                             body.get("username", ""), body.get("password", ""))
-    if url is None:
-        return error_response(400, "'url' must be an rtsp:// or rtsps:// URL without credentials in it",
+    # The device's main stream, if the admin gives it: the same credentials (docs/cameras.md).
+    identify = _with_credentials(body["identify_url"], body.get("username", ""), body.get("password", "")) \
+        if body.get("identify_url") else ""
+    if url is None or identify is None:
+        field = "url" if url is None else "identify_url"
+        return error_response(400, f"'{field}' must be an rtsp:// or rtsps:// URL without credentials in it",
                               "give the credentials as 'username' and 'password'")
     # The PATCH route's check, for the admin's name and the one the device announced alike.
     name = parse_changes({"name": body.get("name", "").strip() or device.name})["name"]
     camera_id = _camera_id(name, device)
-    camera_id = service().add_camera(url, camera_id)
+    camera_id = service().add_camera(url, camera_id, identify or None)
     if name:
         service().change_camera(camera_id, {"name": name})
     service().discovered_added(device_id, camera_id)

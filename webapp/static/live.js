@@ -28,6 +28,8 @@ function health(cam) {
   const fps = (v) => (v == null ? "—" : v.toFixed(1));
   const pairs = [["frames in per s", fps(cam.fps_in ?? cam.fps)], ["frames shown per s", fps(cam.fps_out)]];
   if (cam.recognition === false) pairs.push(["recognition", "off"]);
+  // A camera with a main stream: whether faces are cropped from it, or from the detect stream and why.
+  if (cam.identify_url && cam.identify) pairs.push(["faces from", cam.identify]);
   return pairs;
 }
 
@@ -177,6 +179,10 @@ function fillSettings(cam) {
   form.elements.retention_days.value = cam.retention_days ?? "";
   const unblurred = document.getElementById("unblurred-link");
   if (unblurred) unblurred.hidden = cam.unblurred !== "allowed";
+  // Shown redacted, so never sent back: a new URL is typed in full (credentials included).
+  form.elements.identify_url.value = "";
+  form.elements.identify_url.placeholder = cam.identify_url || "none: faces from the detect stream";
+  document.getElementById("identify-clear").hidden = !cam.identify_url;
   if (window.efZone) window.efZone.set(cam.zone || null);
   settingsFilled = true;
 }
@@ -249,10 +255,20 @@ function wireCamera() {
       Object.assign(body, { privacy: form.elements.privacy.value || null, captures: form.elements.captures.value || null,
         watchlist: names.length ? names : null, unblurred: form.elements.unblurred.checked ? "allowed" : "denied",
         retention_days: days === "" ? null : Number(days) });
+      if (form.elements.identify_url.value.trim()) body.identify_url = form.elements.identify_url.value.trim();
       const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId), { method: "PATCH", json: body });
       fillSettings(cam.camera || cam);
       out.className = "ok"; out.textContent = "Saved.";
       refreshCamera();
+    } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+  });
+  document.getElementById("identify-clear").addEventListener("click", async () => {
+    const out = document.getElementById("settings-result");
+    try {
+      const cam = await ef.api("/api/v1/cameras/" + encodeURIComponent(cameraId),
+        { method: "PATCH", json: { identify_url: null } });
+      fillSettings(cam);
+      out.className = "ok"; out.textContent = "Faces are cropped from the detect stream now.";
     } catch (err) { out.className = "form-error"; out.textContent = err.message; }
   });
   const remove = document.getElementById("remove-camera");
