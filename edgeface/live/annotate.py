@@ -85,11 +85,18 @@ def _paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
     frame[y:y + ph, x:x + pw] = patch[:ph, :pw]
 
 
-def describe(annotated: bytes, source: bytes | None, arrived: float, faces: list[FaceLabel]) -> bytes:
-    """The annotated JPEG with the camera's own comments kept (a frame number, a timestamp) and
-    one of ours: ``edgeface:{"arrived": T, "faces": [...]}`` — what was drawn, machine-readable,
-    and when (``time.monotonic()``) the frame came in. Viewers and browsers ignore comments."""
+def with_camera_comments(encoded: bytes, source: bytes | None) -> bytes:
+    """``encoded`` (a frame we re-encoded) with the camera's own JPEG comments kept: a frame
+    number, a timestamp."""
     for text in comments(source) if source else ():
-        annotated = add_comment(annotated, text)
+        encoded = add_comment(encoded, text)
+    return encoded
+
+
+def describe(annotated: bytes, source: bytes | None, arrived: float, faces: list[FaceLabel]) -> bytes:
+    """The annotated JPEG with the camera's own comments kept and one of ours:
+    ``edgeface:{"arrived": T, "faces": [...]}`` — what was drawn, machine-readable, and when
+    (``time.monotonic()``) the frame came in. Viewers and browsers ignore comments."""
     meta = {"arrived": round(arrived, 4), "faces": [face.as_json() for face in faces]}
-    return add_comment(annotated, ANNOTATION + json.dumps(meta, separators=(",", ":")).encode())
+    return add_comment(with_camera_comments(annotated, source),
+                       ANNOTATION + json.dumps(meta, separators=(",", ":")).encode())

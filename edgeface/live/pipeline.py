@@ -30,7 +30,7 @@ from edgeface.history.cameras import CameraOptions
 from edgeface.images import encode_jpeg
 from edgeface.lifecycle import RateCounter
 from edgeface.live.analyzer import AnalysisJob, Analyzer
-from edgeface.live.annotate import FaceLabel, describe, draw_faces
+from edgeface.live.annotate import FaceLabel, describe, draw_faces, with_camera_comments
 from edgeface.live.frames import frame_bgr
 from edgeface.live.identify import drifting
 from edgeface.live.metrics import StageTimes
@@ -297,4 +297,5 @@ class FramePipeline:
                 bgr = draw_faces(bgr.copy(), drawn)
         with self.stages.timed("jpeg_out"):
             out = encode_jpeg(bgr, self.settings.jpeg_quality)
-        return describe(out, jpeg, frame.time, drawn) if drawn else out
+        # A blurred frame keeps the camera's comments: viewers match frames by its number.
+        return describe(out, jpeg, frame.time, drawn) if drawn else with_camera_comments(out, jpeg)
