@@ -84,10 +84,13 @@ class CameraWorker(Service):
             self.recorder.flush()          # the stay being recorded keeps its clip
 
     def _record(self, result) -> None:
-        assert self.recorder is not None and result.jpeg is not None
+        assert self.recorder is not None
+        jpeg = self.pipeline.clip_frame(result)       # the camera's privacy, for frames kept
+        if jpeg is None:
+            return
         # Frame times are monotonic; a clip's are epoch seconds, like the visits it shows.
         shown_at = time.time() - max(0.0, time.monotonic() - result.time)
-        self.recorder.add(shown_at, result.jpeg, bool(result.faces))
+        self.recorder.add(shown_at, jpeg, bool(result.faces))
 
     def _mark(self, result) -> None:
         """The faces of this shown frame for the browsers watching: sent for every frame with
