@@ -154,6 +154,16 @@ def test_the_timeline_lists_the_days_visits_and_filters_them(chromium, site, vis
     page.context.close()
 
 
+def test_a_bad_day_is_said_and_today_shown(chromium, site):
+    page, problems = logged_in_page(chromium, site.base, VIEWER, SIZES["desktop"], WAIT_MS)
+    page.goto(f"{site.base}/timeline?camera=stage&day=yesterday")
+    page.locator("#load-error").wait_for()
+    assert "is not a day" in page.locator("#load-error").inner_text()
+    assert page.input_value("#t-day") == datetime.now().strftime("%Y-%m-%d")
+    problems.check()
+    page.context.close()
+
+
 def test_the_camera_page_and_the_nav_link_the_timeline(chromium, site):
     page, problems = logged_in_page(chromium, site.base, VIEWER, SIZES["phone"], WAIT_MS)
     page.goto(f"{site.base}/cameras/stage")

@@ -54,6 +54,9 @@ async function showAtCursor(visits, t, first) {
 async function initDay() {
   const section = document.getElementById("day-section");
   const day = localDay(section.dataset.day), start = day.getTime() / 1000;
+  if (section.dataset.day && dayText(day) !== section.dataset.day) {
+    ef.showError(new Error(`"${section.dataset.day.slice(0, 20)}" is not a day: pick one with the Day field (today is shown).`));
+  }
   document.getElementById("t-day").value = dayText(day);
   const select = document.getElementById("t-camera");
   let camera = section.dataset.camera;
