@@ -7,10 +7,11 @@ A camera's ``privacy`` (``docs/privacy.md``):
   identified, are blurred;
 - ``blur-all-but-watchlist``: only the faces named as someone on the camera's watchlist are shown.
 
-:func:`blur_boxes` is the one place pixels are hidden: the live feed, the stored snapshots and
-frames, and anything leaving the site go through it. It does not soften a face, it removes it: the
-face region is shrunk to a few pixels (identity lives in detail finer than that) and grown back
-smoothly, so neither a detector nor the face encoder finds a face there (tests/core/test_privacy.py).
+:func:`blur_boxes` is the one place faces are hidden: the live feed, the stored snapshots and
+frames, the clips and anything leaving the site go through it (:func:`blur_frame` hides a whole
+frame). It does not soften a face, it removes it: the face region is shrunk to a few pixels
+(identity lives in detail finer than that) and grown back smoothly, so neither a detector nor the
+face encoder finds a face there (tests/core/test_privacy.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ CONSENTS: tuple[Consent, ...] = ("allowed", "denied")
 MARGIN = 0.25
 #: The region is shrunk to at most this many pixels across before it is grown back.
 CELLS = 6
+#: A whole frame hidden (``blur_frame``) keeps this many pixels across: where things are and
+#: move, a face of a few pixels at most (one filling a quarter of the frame: 4 pixels).
+FRAME_CELLS = 16
 
 
 def hidden(privacy: str, name: str | None, watchlist: Collection[str] = ()) -> bool:
@@ -65,3 +69,12 @@ def blur_boxes(bgr: np.ndarray, boxes: Iterable[Sequence[int]], margin: float = 
         # Linear, not nearest, growing back: no block edges for a detector's gradients to find.
         out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     return out
+
+
+def blur_frame(bgr: np.ndarray, cells: int = FRAME_CELLS) -> np.ndarray:
+    """The whole frame made unrecognisable, as ``blur_boxes`` does a face: for a frame kept where
+    no face has been found yet, which may show one (a clip's seconds before the first detection)."""
+    h, w = bgr.shape[:2]
+    scale = min(1.0, cells / max(w, h))
+    small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -303,6 +303,15 @@ class EventSettings(Section):
                                                "of a repeat stranger's group joins it (\"Unknown 17\"); "
                                                "kept tighter than the tolerance: two strangers in one group "
                                                "would be named as one")
+    clip_fps: float = env("EDGEFACE_CLIPS_FPS", default=4.0, ge=0, le=15,
+                          description="frames a second kept in a visit's clip (docs/clips.md); 0: no clips")
+    clip_pre_s: float = env("EDGEFACE_CLIPS_PRE_S", default=3.0, ge=0, le=10,
+                            description="seconds of a clip before the first face is seen")
+    clip_post_s: float = env("EDGEFACE_CLIPS_POST_S", default=3.0, ge=0, le=10,
+                             description="seconds of a clip after the last face is seen")
+    clip_max_s: float = env("EDGEFACE_CLIPS_MAX_S", default=60.0, ge=5, le=300,
+                            description="a clip is this long at most; a longer stay keeps its first clip and "
+                                        "a departure clip (its last 15 s and the seconds after)")
     audit_max_rows: int = env("EDGEFACE_AUDIT_MAX_ROWS", default=200_000, ge=100,
                               description="audit trail rows kept at most (docs/audit.md); older ones, and those "
                                           "older than EDGEFACE_EVENTS_RETENTION_DAYS, go first")

@@ -115,6 +115,8 @@ ACTIONS: dict[str, Action] = {
     "api.get_event": Action("visit.view", target=view_arg("event_id")),
     "api.event_snapshot": Action("snapshot.view", target=view_arg("event_id")),
     "api.event_frame": Action("frame.view", target=view_arg("event_id")),
+    "api.event_clip": Action("clip.view", target=view_arg("event_id"),
+                             detail=lambda req, _resp: {"clip": (req.view_args or {}).get("clip_id")}),
     "api.get_person": Action("person.view", target=view_arg("name")),
     "api.label_event": Action("label", target=view_arg("event_id"), detail=body_fields("name")),
     "corrections.not_this": Action("correction", target=view_arg("event_id"), detail=body_fields("name")),

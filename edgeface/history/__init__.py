@@ -4,6 +4,7 @@ embedded SQLite database with their snapshots on disk, retention, and camera set
 - ``db``: the database file (WAL) and its Alembic migrations;
 - ``schema``: the tables; ``visits``: the rules that turn recognitions into visits;
 - ``store``: ``History``, the writer thread and the queries; ``retention``: days and size limits;
+- ``clips``: the visits' short videos (WebM), encoded on their own thread;
 - ``review``: the operators' bulk actions (reviewed, delete, export), who is here now, camera states;
 - ``cameras``: the operator's per-camera settings; ``legacy``: the earlier event store's import.
 """

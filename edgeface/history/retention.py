@@ -1,9 +1,10 @@
 """Retention: visits older than ``days`` go (or than their camera's own ``retention_days``), then the
 oldest until the history fits ``max_bytes`` and ``max_events``, whatever their camera.
 
-The size counted is what the history holds: its snapshot files plus the database's pages in use
-(deleted rows free pages at once; the file itself is reused rather than shrunk). Open visits are
-never deleted: they are being written.
+The size counted is what the history holds: its snapshot files, its clips (``edgeface.history.clips``)
+plus the database's pages in use (deleted rows free pages at once; the file itself is reused rather
+than shrunk). Open visits are never deleted: they are being written. A clip goes by its camera's age
+limit too, and once no visit it shows is left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text
 
+from edgeface.history import clips
 from edgeface.history.schema import cameras, events
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,8 @@ def history_bytes(conn: Connection) -> int:
     snapshots = conn.execute(select(func.coalesce(func.sum(events.c.bytes), 0))).scalar_one()
     pragma = {name: int(conn.execute(text(f"PRAGMA {name}")).scalar_one())
               for name in ("page_count", "freelist_count", "page_size")}
-    return int(snapshots) + (pragma["page_count"] - pragma["freelist_count"]) * pragma["page_size"]
+    in_use = (pragma["page_count"] - pragma["freelist_count"]) * pragma["page_size"]
+    return int(snapshots) + clips.clip_bytes(conn) + in_use
 
 
 def enforce(engine: Engine, directory: Path, now: float, days: float, max_bytes: int, max_events: int,
@@ -36,12 +39,15 @@ def enforce(engine: Engine, directory: Path, now: float, days: float, max_bytes:
     with engine.begin() as conn:
         own = dict(conn.execute(select(cameras.c.id, cameras.c.retention_days)
                                 .where(cameras.c.retention_days.is_not(None))).all())
-        # A camera with its own retention keeps its visits that long, the others ``days``.
-        too_old = [and_(events.c.camera == camera, events.c.last_seen < now - limit * 86400)
-                   for camera, limit in own.items()]
-        too_old.append(and_(events.c.camera.not_in(list(own)), events.c.last_seen < now - days * 86400))
-        old = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path).where(or_(*too_old))).all()
+        # A camera with its own retention keeps its visits (and clips) that long, the others ``days``.
+        def too_old(seen, camera):
+            terms = [and_(camera == cam, seen < now - limit * 86400) for cam, limit in own.items()]
+            return or_(and_(camera.not_in(list(own)), seen < now - days * 86400), *terms)
+        old = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
+                           .where(too_old(events.c.last_seen, events.c.camera))).all()
         deleted += remove(conn, directory, [r for r in old if r.id not in keep])
+        clips.remove_older(conn, directory, too_old)
+        clips.remove_orphans(conn, directory, now)
     while True:
         with engine.begin() as conn:
             count = conn.execute(select(func.count()).select_from(events)).scalar_one()
@@ -57,6 +63,7 @@ def enforce(engine: Engine, directory: Path, now: float, days: float, max_bytes:
             if not batch:
                 break
             deleted += remove(conn, directory, batch)
+            clips.remove_orphans(conn, directory, now)
     if deleted:
         log.info("history: %d visits past the retention limits deleted", deleted)
     return deleted

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from edgeface.history import retention
+from edgeface.history import clips, retention
 from edgeface.history.schema import events
 from edgeface.history.store import History, Visit, _iso
 
@@ -56,11 +56,13 @@ class Archive:
             return conn.execute(update(events).where(events.c.id.in_(list(ids))).values(**values)).rowcount
 
     def delete(self, ids: Collection[str]) -> int:
-        """Delete visits with their snapshots; how many there were."""
+        """Delete visits with their snapshots and the clips that show them; how many there were."""
         self.history.on_writer(lambda: self.history.visits.forget_ids(set(ids)))   # not written again
         with self.history.engine.begin() as conn:
-            rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
+            rows = conn.execute(select(events.c.id, events.c.camera, events.c.started_at, events.c.last_seen,
+                                       events.c.face_path, events.c.frame_path)
                                 .where(events.c.id.in_(list(ids)))).all()
+            clips.remove_showing(conn, self.history.directory, rows)
             return retention.remove(conn, self.history.directory, rows)
 
     def visits(self, ids: Collection[str]) -> list[Visit]:

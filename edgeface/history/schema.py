@@ -86,3 +86,19 @@ cameras = Table(
     Column("unblurred", String(16), nullable=True),      # allowed | denied (NULL: denied)
     Column("retention_days", Float, nullable=True),      # NULL: the history's age limit
 )
+
+#: Clips: a camera's shown frames (blurred as its privacy requires) around faces, as WebM files
+#: (edgeface.history.clips). A visit's clips are its camera's clips that overlap its time span.
+clips = Table(
+    "clips", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("camera", String(128), nullable=False),
+    Column("started_at", Float, nullable=False),         # epoch seconds of the first frame
+    Column("ended_at", Float, nullable=False),           # of the last frame
+    Column("path", Text, nullable=False),                # relative to the events directory
+    Column("bytes", Integer, nullable=False),
+    Column("frames", Integer, nullable=False),
+)
+
+Index("ix_clips_camera_time", clips.c.camera, clips.c.started_at)
+Index("ix_clips_ended", clips.c.ended_at)

@@ -34,7 +34,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edgeface.errors import EdgefaceError
 from edgeface.events import RecognitionEvent, Sighting
-from edgeface.history import legacy, retention
+from edgeface.history import clips, legacy, retention
+from edgeface.history.clips import Clip, ClipStore
 from edgeface.history.db import open_database
 from edgeface.history.schema import events
 from edgeface.history.shots import shot_score
@@ -155,6 +156,7 @@ class History(Service):
             conn.execute(update(events).where(events.c.ended.is_(False)).values(ended=True))
         self.visits = VisitAggregator(gap_s, tolerance)
         self.strangers = Strangers(self.engine, stranger_distance)   # repeat strangers' ids
+        self.clips = ClipStore(self.engine, self.directory)          # started by whoever records clips
         self.retention_days, self.max_bytes, self.max_events = retention_days, int(max_mb * (1 << 20)), max_events
         self.snapshot_margin, self.jpeg_quality = snapshot_margin, jpeg_quality
         self.counts: dict[tuple[str, bool], int] = {}    # (camera, named) -> recognitions since start
@@ -341,6 +343,7 @@ class History(Service):
                     log.exception("history: a visit listener failed")
 
     def _closed(self) -> None:
+        self.clips.close()           # what it has queued is written before the database closes
         self.engine.dispose()
         if self._temporary:
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -422,19 +425,27 @@ class History(Service):
         return merged[0]
 
     def delete_person(self, name: str) -> int:
-        """Every visit named ``name`` or labelled so, with its snapshots; how many."""
+        """Every visit named ``name`` or labelled so, with its snapshots and clips; how many."""
         return self.forget_person(name)[0]
 
-    def forget_person(self, name: str) -> tuple[int, int]:
-        """Every visit named ``name`` or labelled so, with its snapshots: (visits, snapshot files) deleted."""
+    def forget_person(self, name: str) -> tuple[int, int, int]:
+        """Every visit named ``name`` or labelled so, with its snapshots and the clips that show it:
+        (visits, snapshot files, clips) deleted."""
         self.on_writer(lambda: self.visits.forget(name))
         self.strangers.forget(name)
         with self.engine.begin() as conn:
-            rows = conn.execute(select(events.c.id, events.c.face_path, events.c.frame_path)
+            rows = conn.execute(select(events.c.id, events.c.camera, events.c.started_at, events.c.last_seen,
+                                       events.c.face_path, events.c.frame_path)
                                 .where(or_(events.c.name == name, events.c.label == name))).all()
             files = sum(1 for r in rows for rel in (r.face_path, r.frame_path)
                         if rel and (self.directory / rel).exists())
-            return retention.remove(conn, self.directory, rows), files
+            shown = clips.remove_showing(conn, self.directory, rows)
+            return retention.remove(conn, self.directory, rows), files, shown
+
+    def visit_clips(self, visit_id: str) -> list[Clip]:
+        """The clips of a visit: its camera's that overlap its time span, oldest first."""
+        visit = self.get(visit_id)
+        return [] if visit is None else self.clips.overlapping(visit.camera, visit.started_at, visit.last_seen)
 
     def people(self) -> dict[str, tuple[int, float]]:
         """name -> (visits, last seen) for every named person in the history."""

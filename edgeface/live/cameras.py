@@ -10,6 +10,7 @@ from edgeface.history.cameras import CameraOptions
 from edgeface.live.interface import CameraFeed, CameraStatus
 from edgeface.live.marks import MarkBoard
 from edgeface.live.pipeline import FramePipeline
+from edgeface.live.recorder import ClipRecorder
 from edgeface.live.snapshot import CameraFigures
 from edgeface.live.worker import CameraWorker
 
@@ -21,8 +22,9 @@ class CameraWorkers:
     stops the ones left. ``pipeline(camera_id)`` makes a camera's pipeline."""
 
     def __init__(self, pipeline: Callable[[str], FramePipeline], stopping: threading.Event,
-                 board: MarkBoard | None = None):
+                 board: MarkBoard | None = None, recorder: Callable[[str], ClipRecorder | None] | None = None):
         self._pipeline = pipeline
+        self._recorder = recorder          # a camera's clip recorder (None: no clips)
         self._stopping = stopping
         self.board = board or MarkBoard()    # every camera's faces, for the browsers watching
         self._workers: dict[str, CameraWorker] = {}
@@ -31,7 +33,8 @@ class CameraWorkers:
     def added(self, source) -> None:
         if self._stopping.is_set():
             return
-        worker = CameraWorker(source, self._pipeline(source.id), self.board)
+        worker = CameraWorker(source, self._pipeline(source.id), self.board,
+                              self._recorder(source.id) if self._recorder else None)
         with self._lock:
             old = self._workers.pop(source.id, None)
             self._workers[source.id] = worker

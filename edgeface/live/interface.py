@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
 
 from edgeface.cameras.discovery import DiscoveredDevice
 from edgeface.history import Archive, EventQuery, Page, Visit
 from edgeface.history.cameras import CameraOptions
+from edgeface.history.clips import Clip
 from edgeface.history.strangers import StrangerGroup
 from edgeface.live.admission import RegistrationRefused
 from edgeface.live.alerts import AlertRule, AlertRuleError
@@ -169,6 +171,8 @@ class LiveApi(Protocol):
     def query_events(self, query: EventQuery) -> Page: ...   # visits, newest first, one page
     def event(self, event_id: str) -> Visit | None: ...
     def event_image(self, event_id: str, kind: str) -> bytes | None: ...   # kind: snapshot | frame
+    def event_clips(self, event_id: str) -> list[Clip]: ...   # its camera's clips over its span (docs/clips.md)
+    def clip_file(self, clip: Clip) -> Path | None: ...       # the WebM file, if still there
     def label_event(self, event_id: str, name: str, role: str) -> tuple[Visit | None, bool]: ...
     # corrections, in effect at once at this site (edgeface.overlay)
     def not_event(self, event_id: str, name: str | None, role: str) -> dict | None: ...

@@ -179,8 +179,8 @@ class People:
         person's photos in the training images, listed with the command that retrains without them.
 
         Unknown visits are not anybody's: forgetting "Unknown" deletes those visits only."""
-        visits, snapshots = self._history.forget_person(name)
-        removed: dict[str, int | None] = {"visits": visits, "snapshots": snapshots, "clips": None}
+        visits, snapshots, clips = self._history.forget_person(name)
+        removed: dict[str, int | None] = {"visits": visits, "snapshots": snapshots, "clips": clips}
         if name == UNKNOWN:
             return {"name": name, "removed": removed, "face_images": [], "retrain": None}
         removed.update(self._uplink.forget(name))

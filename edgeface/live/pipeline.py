@@ -27,7 +27,7 @@ import numpy as np
 from edgeface.events import RecognitionEvent, Sighting
 from edgeface.geometry import Box
 from edgeface.history.cameras import CameraOptions
-from edgeface.images import encode_jpeg
+from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.lifecycle import RateCounter
 from edgeface.live.analyzer import AnalysisJob, Analyzer
 from edgeface.live.annotate import FaceLabel, describe, draw_faces, with_camera_comments
@@ -40,7 +40,7 @@ from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outsid
 from edgeface.live.tracker import CameraTracker
 from edgeface.live.tracking import TrackState
 from edgeface.matcher import UNKNOWN
-from edgeface.privacy import blur_boxes
+from edgeface.privacy import blur_boxes, blur_frame
 from edgeface.settings import LiveSettings
 
 
@@ -278,6 +278,16 @@ class FramePipeline:
         if self.options.privacy in (None, "off"):
             return []
         return [f.box for f in faces if f.state != TrackState.NAMED]
+
+    def clip_frame(self, result: FrameResult) -> bytes | None:
+        """A shown frame as a clip keeps it (``edgeface.live.recorder``): as shown, except that a
+        camera whose privacy hides faces keeps a frame with no face on it blurred whole — a face not
+        found yet (a clip's seconds before the first detection, after a track is lost) would be
+        stored as the camera saw it."""
+        if result.jpeg is None or result.faces or self.options.privacy in (None, "off"):
+            return result.jpeg
+        bgr = decode_jpeg(result.jpeg)
+        return None if bgr is None else encode_jpeg(blur_frame(bgr), self.settings.jpeg_quality)
 
     def _output(self, frame, faces: list[FaceLabel], draw: bool) -> bytes | None:
         """The one place a shown frame's JPEG bytes are made: the camera's own bytes when nothing is

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from pathlib import Path
 
 from edgeface.cameras.config import CameraConfigStore, export_yaml, exportable, start_configured
 from edgeface.cameras.discovery import DiscoveredDevice, OnvifDiscovery
@@ -16,6 +17,7 @@ from edgeface.cameras.registry import CameraRegistry
 from edgeface.engine import Engine
 from edgeface.history import Archive, EventQuery, History, Page, Visit
 from edgeface.history.cameras import SITE_DEFAULTS, CameraOptions, CameraSettingsStore
+from edgeface.history.clips import Clip
 from edgeface.history.strangers import StrangerGroup
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.alerts import ALERTS_FILE, AlertRule, AlertWatchlist, parse_rule
@@ -26,6 +28,7 @@ from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder, ModelWatcher, start_watchers
 from edgeface.live.people import People
 from edgeface.live.pipeline import FramePipeline
+from edgeface.live.recorder import ClipRecorder
 from edgeface.live.stills import StillRecognizer
 from edgeface.overlay import CORRECTIONS_FILE, OverlayFile
 from edgeface.settings import Settings
@@ -59,7 +62,7 @@ class LiveService:
         self.registry.disabled = lambda camera_id: not self.camera_settings.get(camera_id).enabled
         self.gate = RegistrationGate(self.registry, cameras.token)   # /register and mDNS
         self.stopping = threading.Event()   # set first on shutdown: streams and new cameras stop
-        self.workers = CameraWorkers(self._pipeline, self.stopping)
+        self.workers = CameraWorkers(self._pipeline, self.stopping, recorder=self._recorder)
         self.alerts = AlertWatchlist(self.history.directory / ALERTS_FILE, self._send_alert, site=settings.uplink.site,
                                      camera_name=self.camera_name)
         self.discovery: OnvifDiscovery | None = None
@@ -68,6 +71,7 @@ class LiveService:
 
     def start(self) -> LiveService:
         s, live, cameras, parts = self.settings, self.settings.live, self.settings.cameras, self._parts
+        events = s.events
         self.engine = engine = live_engine(live, self.stages)   # first: its children take a moment to load
         parts.callback(engine.close)
         self.analyzer = Analyzer(engine, threads=live.analysis_threads, stages=self.stages).start()
@@ -81,6 +85,8 @@ class LiveService:
         parts.callback(self.history.close)
         parts.callback(self.history.flush, 5.0)
         self.history.start()
+        if events.clip_fps > 0:
+            self.history.clips.start()      # closed by the history, after the cameras' last clips
         parts.callback(self.stills.close)
         parts.callback(self.workers.close)
         parts.callback(self.registry.close)      # stops sources; their workers stop with them
@@ -111,6 +117,13 @@ class LiveService:
                                  on_shadow=self.uplink.stats.record_shadow)
         pipeline.options = self.camera_settings.get(camera_id)
         return pipeline
+
+    def _recorder(self, camera_id: str) -> ClipRecorder | None:
+        e = self.settings.events
+        if e.clip_fps <= 0:
+            return None
+        return ClipRecorder(camera_id, self.history.clips.submit, fps=e.clip_fps, pre_s=e.clip_pre_s,
+                            post_s=e.clip_post_s, max_s=e.clip_max_s)
 
     def _on_event(self, event) -> None:
         self.alerts.check(event)           # first: an alert goes out within the frame that named the face
@@ -252,6 +265,12 @@ class LiveService:
 
     def event_image(self, event_id: str, kind: str) -> bytes | None:
         return self.history.image(event_id, kind)
+
+    def event_clips(self, event_id: str) -> list[Clip]:
+        return self.history.visit_clips(event_id)
+
+    def clip_file(self, clip: Clip) -> Path | None:
+        return self.history.clips.file(clip)
 
     def archive(self) -> Archive:
         return self._archive

@@ -16,7 +16,7 @@ from edgeface.settings import HttpSettings, Settings, load
 from webapp.auth import init_auth, require_admin, require_viewer
 
 PAGES = ["/", "/events", "/events?camera=door&unknown=true", "/events/no-such-event", "/people",
-         "/people/Barack Obama", "/unknown"]
+         "/people/Barack Obama", "/unknown", "/timeline", "/timeline?camera=door&day=2026-12-07&name=Unknown"]
 #: Every kind of change the API offers (some routes may answer 404 for the admin: the
 #: point is that the viewer never gets past the role check).
 CHANGES = [("POST", "/api/v1/cameras", {"url": "rtsp://127.0.0.1:9/x"}), ("DELETE", "/api/v1/cameras/door", None),

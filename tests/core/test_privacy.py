@@ -8,7 +8,7 @@ import pytest
 from edgeface.engine import FaceEngine
 from edgeface.images import load_image
 from edgeface.matcher import DEFAULT_TOLERANCE, UNKNOWN
-from edgeface.privacy import blur_boxes, hidden
+from edgeface.privacy import blur_boxes, blur_frame, hidden
 
 
 def sharpness(bgr: np.ndarray) -> float:
@@ -19,13 +19,18 @@ def overlaps(a, b) -> bool:
     return not (a[1] <= b[3] or b[1] <= a[3] or a[2] <= b[0] or b[2] <= a[0])
 
 
-@pytest.mark.parametrize("probe", ["obama1.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg"])
-def test_a_blurred_face_is_neither_found_nor_matched(media_dir, probe):
+def probe_faces(media_dir, probe: str):
+    """(engine, the probe's pixels, its faces' boxes, their encodings), before any blurring."""
     engine = FaceEngine(upsample=1)
     rgb = load_image(str(media_dir / "probes" / probe))
     boxes = engine.detect(rgb)
     assert boxes, f"no face found in {probe} before blurring"
-    original = engine.encode(rgb, boxes)
+    return engine, rgb, boxes, engine.encode(rgb, boxes)
+
+
+@pytest.mark.parametrize("probe", ["obama1.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg"])
+def test_a_blurred_face_is_neither_found_nor_matched(media_dir, probe):
+    engine, rgb, boxes, original = probe_faces(media_dir, probe)
     hide, shown = boxes[:1], boxes[1:]       # the first face hidden, any others kept
     blurred = blur_boxes(rgb, hide)
     assert blurred is not rgb and np.array_equal(rgb, load_image(str(media_dir / "probes" / probe)))   # a copy
@@ -38,6 +43,16 @@ def test_a_blurred_face_is_neither_found_nor_matched(media_dir, probe):
     assert sharpness(blurred[top:bottom, left:right]) < 0.1 * sharpness(rgb[top:bottom, left:right])
     for box, encoding in zip(shown, original[1:]):      # the faces not hidden are as they were
         assert float(np.linalg.norm(engine.encode(blurred, [box])[0] - encoding)) < 0.05
+
+
+@pytest.mark.parametrize("probe", ["obama1.jpg", "kit_with_rose.jpg"])
+def test_a_frame_blurred_whole_shows_no_face(media_dir, probe):
+    """What a clip keeps of a frame where no face was found yet on a camera that hides faces."""
+    engine, rgb, boxes, original = probe_faces(media_dir, probe)
+    blurred = blur_frame(rgb)
+    assert blurred.shape == rgb.shape and engine.detect(blurred) == []
+    for box, encoding in zip(boxes, original):
+        assert float(np.linalg.norm(engine.encode(blurred, [box])[0] - encoding)) > DEFAULT_TOLERANCE
 
 
 def test_boxes_at_the_edges_and_none():

@@ -15,6 +15,7 @@ import numpy as np
 from helpers import wait_until
 
 from edgeface.events import RecognitionEvent
+from edgeface.history.clips import Segment
 from edgeface.images import encode_jpeg
 from edgeface.matcher import UNKNOWN
 from edgeface.settings import CameraSettings, EventSettings, HttpSettings, ModelSettings, Settings, UplinkSettings
@@ -58,6 +59,7 @@ def test_deleting_a_person_empties_every_place_their_data_lived(sample_model, tm
         svc.watcher.wait_loaded(30)
         person = svc.models.current().model.names[0]
         # 1. Seen on two cameras (visits, snapshots, retained "present" state) and once as Unknown.
+        seen_at = time.time()
         for camera, track in (("door", 1), ("yard", 2)):
             svc._on_event(seen(camera, person, track, 0.1 * track))
         svc._on_event(seen("door", UNKNOWN, 3, 0.5))
@@ -78,7 +80,13 @@ def test_deleting_a_person_empties_every_place_their_data_lived(sample_model, tm
         svc.uplink.outbox.add(Capture(camera="door", face_jpeg=b"\xff\xd8face", frame_jpeg=None, seen_at=time.time(),
                                       name=person, distance=0.3, model_version="v1", box=[20, 80, 80, 20],
                                       reason="sample", id="waiting-one"))
+        # 4. Their visits' clips: one per camera, and one of the door after they left (someone else's).
+        frame = encode_jpeg(np.zeros((48, 64, 3), np.uint8))
+        kept = [svc.history.clips.save(Segment(camera, [(start + k / 4, frame) for k in range(33)], 4.0))
+                for camera, start in (("door", seen_at - 3), ("yard", seen_at - 3), ("door", time.time() + 600))]
+        clips = [svc.history.directory / c.path for c in kept if c]
         files = [p for p in (svc.history.directory / "snapshots").rglob("*.jpg")]
+        assert len(clips) == 3 and all(c.exists() for c in clips)
         before = {
             "visits": len(client.get(f"/api/v1/events?name={person}", headers=ADMIN).json["events"]),
             "snapshot files": len(files),
@@ -95,7 +103,8 @@ def test_deleting_a_person_empties_every_place_their_data_lived(sample_model, tm
         removed = gone.json["removed"]
         assert (removed["visits"], removed["snapshots"]) == (3, 6)     # two seen, one labelled; face + frame each
         assert (removed["mqtt_retained"], removed["local"], removed["bucket"], removed["corrections"]) == (2, 1, 1, 1)
-        assert removed["clips"] is None                                # this site keeps no clips
+        assert removed["clips"] == 2                                   # the clips showing their visits
+        assert [c.exists() for c in clips] == [False, False, True]     # the later one showed only others
         photos = [f for f in gone.json["face_images"]]
         assert photos and all(p.startswith(f"{person}/") for p in photos)
         assert "edgeface train --images face-images" in gone.json["retrain"] and person in gone.json["retrain"]

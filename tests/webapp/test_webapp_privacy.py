@@ -68,7 +68,7 @@ def app(model_without_rose, two_faces_clip, tmp_path, s3_env):
     settings = Settings(http=HttpSettings(api_token="admin-token-0123456789", viewer_token="viewer-token-0123456789"),
                         model=ModelSettings(file=str(model_without_rose)),
                         cameras=CameraSettings(initial=[str(two_faces_clip)]),     # privacy: the defaults
-                        events=EventSettings(dir=str(tmp_path / "ev"), visit_gap_s=30),
+                        events=EventSettings(dir=str(tmp_path / "ev"), visit_gap_s=30, clip_max_s=5),   # a clip soon
                         uplink=UplinkSettings(outbox_dir=str(tmp_path / "outbox"), site="lab"))
     made = create_app(settings)
     made.extensions["edgeface"].watcher.wait_loaded(30)
@@ -151,6 +151,38 @@ def test_blur_unknown_by_default_in_feed_snapshots_and_captures(app):
         {(camera, "admin", 200): 2, (camera, "admin", 403): 1, (camera, "viewer", 403): 1}
     changes = client.get("/api/v1/audit?action=camera.change", headers=ADMIN).json["rows"]
     assert json.loads(changes[0]["detail"]) == {"unblurred": "allowed"}
+
+
+def test_a_visits_clip_hides_what_the_feed_hides(app, tmp_path):
+    """The clip is made of the frames the camera shows: with blur-unknown, Rose blurred and Kit not;
+    the seconds before the first detection (no face found yet) blurred whole."""
+    svc, client = app.extensions["edgeface"], app.test_client()
+    camera = svc.camera_ids()[0]
+    _, faces = both_faces(client, camera)
+    rose = next(f for f in faces if f["name"] == UNKNOWN)
+    kit = next(f for f in faces if f["name"] == NAMED)
+
+    def clip():
+        for ev in client.get("/api/v1/events", headers=ADMIN).json["events"]:
+            clips = client.get(f"/api/v1/events/{ev['id']}", headers=VIEWER).json["clips"]
+            if clips:
+                return clips[0]
+        return None
+    first = wait_until(clip, 90, "a visit with a clip")
+    video = client.get(first["url"], headers=VIEWER)
+    assert video.status_code == 200 and video.mimetype == "video/webm"
+    (tmp_path / "clip.webm").write_bytes(video.data)
+    capture, frames = cv2.VideoCapture(str(tmp_path / "clip.webm")), []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    assert len(frames) >= 10
+    # The faces drift a few pixels: the inside of their boxes is checked (as for the feed).
+    assert max(inside(f, rose["box"]) for f in frames) < BLURRED
+    kit_shown = [inside(f, kit["box"]) > SHARP for f in frames]
+    assert any(kit_shown)                             # the named face is in the clip as seen
+    # Kit is blurred only where the whole frame is (nothing found on it yet): the pre-roll.
+    for f, shown in zip(frames, kit_shown, strict=True):
+        assert shown or sharpness(f) < BLURRED
 
 
 def test_each_setting_changes_what_the_feed_shows(app):

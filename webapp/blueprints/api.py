@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
 
 from edgeface.cameras.urls import is_valid_camera_id
 from edgeface.history import EventQuery, Visit
@@ -238,7 +238,20 @@ def get_event(event_id: str):
     visit = service().event(event_id)
     if visit is None:
         return _no_event()
-    return jsonify(visit_json(visit, _camera_name(visit.camera), service().local_names()))
+    clips = [c.as_json(url_for("api.event_clip", event_id=visit.id, clip_id=c.id))
+             for c in service().event_clips(visit.id)]
+    return jsonify({**visit_json(visit, _camera_name(visit.camera), service().local_names()), "clips": clips})
+
+
+@bp.get("/events/<event_id>/clips/<int:clip_id>.webm")
+def event_clip(event_id: str, clip_id: int):
+    """One of the visit's clips (WebM); Range requests answered, as a video element seeks with them."""
+    clip = next((c for c in service().event_clips(event_id) if c.id == clip_id), None)
+    path = service().clip_file(clip) if clip is not None else None
+    if path is None:
+        return error_response(404, "no such clip for that visit", "it may have aged out; the visit page lists "
+                              "the clips kept")
+    return send_file(path, mimetype="video/webm", conditional=True, max_age=60)
 
 
 @bp.get("/events/<event_id>/snapshot.jpg")

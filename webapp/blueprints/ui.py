@@ -63,6 +63,13 @@ def event(event_id: str):
     return _page("event.html", nav="events", event_id=event_id)
 
 
+@bp.get("/timeline")
+def timeline():
+    """A camera's visits over one day, as bars on a 24 h axis (the day in the browser's time zone)."""
+    return _page("timeline.html", nav="timeline", camera=request.args.get("camera", ""),
+                 day=request.args.get("day", ""), name=request.args.get("name", ""))
+
+
 @bp.get("/people")
 def people():
     return _page("people.html", nav="people")

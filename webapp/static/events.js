@@ -287,6 +287,7 @@ async function initEvent() {
     document.getElementById("frame-caption").textContent = "No context frame was kept for this event.";
   }
   if (ev.snapshot_url) face.src = ev.snapshot_url; else face.hidden = true;
+  showClips(ev.clips || []);
   const camera = ef.el("a", { href: "/cameras/" + encodeURIComponent(ev.camera) }, ev.camera_name || ev.camera);
   const person = unknown ? null : ef.el("span", {}, ef.el("a", { href: "/people/" + encodeURIComponent(ev.name) }, ev.name),
     ev.local ? ef.localTag() : null);
@@ -311,6 +312,20 @@ async function initEvent() {
   }
   wireReview(ev);
   document.getElementById("event-body").hidden = false;
+}
+
+// A visit's clips: its arrival and, after a stay longer than a clip, its departure.
+function showClips(clips) {
+  const area = document.getElementById("clip-area");
+  if (!clips.length) { document.getElementById("clip-none").hidden = false; return; }
+  const shown = clips.length > 1 ? [clips[0], clips[clips.length - 1]] : clips;
+  shown.forEach((clip, i) => {
+    const video = ef.el("video", { controls: "", preload: "metadata", playsinline: "", src: clip.url,
+      class: "clip", "aria-label": i ? "departure clip" : "clip of the visit" });
+    const caption = `${shown.length > 1 ? (i ? "Leaving: " : "Arriving: ") : ""}${ef.time(clip.started_at)}, ` +
+      `${ef.duration(clip.duration_s)}`;
+    area.append(ef.el("figure", {}, video, ef.el("figcaption", {}, caption)));
+  });
 }
 
 // The admin marks this one event reviewed (or not); the facts say so at once.

@@ -148,8 +148,10 @@ class LiveSystem:
             self.cameras.append(Child(f"camera {i}", "edgeface.tools.bench_live.camera", [str(self.video), str(port)],
                                       cam_env, self.workdir / f"camera-{i}.log"))
         if self.attached is None:
+            # Clips and privacy blur off: the figures stay comparable with earlier runs; what a
+            # camera's clips and blurring cost is measured on its own (docs/performance.md).
             app_env = {**env, "EDGEFACE_API_TOKEN": self.api_token, "EDGEFACE_LOG_LEVEL": "warning",
-                       **self.app_env}
+                       "EDGEFACE_CLIPS_FPS": "0", "EDGEFACE_PRIVACY": "off", **self.app_env}
             self.app = Child("the web app", "edgeface", ["serve", "--model", str(self.model), "--host", "127.0.0.1",
                                                         "--port", str(self.port)], app_env, self.workdir / "app.log")
         self._wait(lambda: all(f"ready {p}" in c.tail() for c, p in zip(self.cameras, ports)),
