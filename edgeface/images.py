@@ -151,3 +151,9 @@ def image_files(folder: Path) -> list[Path]:
 
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
+
+
+def sharpness(bgr: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image: high for crisp edges, low for blur."""
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edgeface.images import sharpness
+
 #: A profile still scores this much of a frontal face of the same size and sharpness (never 0:
 #: a visit of turned faces still gets a snapshot).
 MIN_FRONTAL = 0.2
@@ -19,12 +21,6 @@ MIN_FRONTAL = 0.2
 SHARPNESS_PX = 96
 #: The symmetry is measured on the face's centre, this fraction of the crop (the margin is context).
 CENTRE = 0.6
-
-
-def sharpness(bgr: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image: high for sharp edges, low for blur."""
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def frontal(bgr: np.ndarray) -> float:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeface.images import sharpness
+
 UNKNOWN = "Unknown"
 
 
@@ -73,14 +75,6 @@ class Quality:
 
     def as_json(self) -> dict:
         return {"size": self.size, "sharpness": round(self.sharpness, 1), "frontal": self.frontal}
-
-
-def sharpness(bgr: np.ndarray) -> float:
-    """Variance of the Laplacian: high for crisp edges, low for blur."""
-    import cv2
-
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def yaw_ratio(points: Sequence[Sequence[float]]) -> float:

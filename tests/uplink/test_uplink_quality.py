@@ -8,7 +8,8 @@ import face_recognition_models
 import numpy as np
 import pytest
 
-from edgeface.uplink.quality import QualityGate, sharpness, yaw_ratio
+from edgeface.images import sharpness
+from edgeface.uplink.quality import QualityGate, yaw_ratio
 
 
 @pytest.fixture(scope="module")

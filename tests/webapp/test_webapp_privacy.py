@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 from helpers import wait_until
 
-from edgeface.history.store import sharpness
-from edgeface.images import decode_jpeg
+from edgeface.images import decode_jpeg, sharpness
 from edgeface.jpegmeta import ANNOTATION, comments
 from edgeface.matcher import UNKNOWN
 from edgeface.settings import CameraSettings, EventSettings, HttpSettings, ModelSettings, Settings, UplinkSettings
