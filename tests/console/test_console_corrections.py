@@ -152,7 +152,7 @@ def test_a_newcomer_named_in_the_console_is_named_at_once_then_by_the_retrained_
 
             # A wrong enrolment photo is left out here, and taken back.
             page.goto(f"{base}/people/{OBAMA}")
-            photo = "#photos li.photo:first-child"
+            photo = ".photos li.photo:first-child"
             page.wait_for_selector(f"{photo} img")
             shot(page, "corrections-person-photos")
             page.click(f"{photo} button")

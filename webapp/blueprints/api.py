@@ -165,13 +165,14 @@ def list_events():
                                              if service().camera_options(c).group == group))
     page = service().query_events(query)
     names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
-    local = service().local_names()
+    local = service().local_visits(page.events)
     return jsonify(events=[visit_json(v, names[v.camera], local) for v in page.events], next_cursor=page.next_cursor)
 
 
 def visit_json(visit: Visit, camera_name: str, local: set[str]) -> dict:
-    """A visit as the API shows it; ``local``: named by the site's corrections, no model version knows the name."""
-    return {**visit.as_json(camera_name), "local": not visit.unknown and visit.name in local}
+    """A visit as the API shows it; ``local``: the ids of visits named with the site's corrections (a name no
+    model version knows, or with the help of an example the site added)."""
+    return {**visit.as_json(camera_name), "local": visit.id in local}
 
 
 def _event_query(args) -> EventQuery:
@@ -211,7 +212,7 @@ def get_event(event_id: str):
     visit = service().event(event_id)
     if visit is None:
         return _no_event()
-    return jsonify(visit_json(visit, _camera_name(visit.camera), service().local_names()))
+    return jsonify(visit_json(visit, _camera_name(visit.camera), service().local_visits([visit])))
 
 
 @bp.get("/events/<event_id>/snapshot.jpg")
