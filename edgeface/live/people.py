@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from edgeface.history import History, Visit
+from edgeface.history import EventQuery, History, Visit
 from edgeface.history.cameras import CameraSettingsStore
 from edgeface.history.strangers import FACES_SHOWN
 from edgeface.live.modelwatch import ModelHolder
@@ -79,6 +79,18 @@ class People:
             return out
         faces = self._history.embeddings([v.id for v in check])
         return out | {v.id for v in check if v.id in faces and loaded.matcher.helped(v.name, faces[v.id])}
+
+    def local_now(self, camera: str, names: list[str]) -> list[str]:
+        """Of ``names`` on ``camera`` now, those named by the site's corrections: a name only they
+        know, or one whose latest visit there is "local" (``local_visits``)."""
+        only_local = self.local_names()
+        added = {c.name for c in self._models.overlay.corrections if c.kind == "is"}
+        latest = []
+        for name in set(names) & added - only_local:        # rare: one small query each
+            found = self._history.query(EventQuery(camera=camera, name=name, limit=10)).events
+            latest += [v for v in found if v.name == name and not v.unknown][:1]
+        helped = {v.name for v in latest if v.id in self.local_visits(latest)}
+        return [n for n in names if n in only_local or n in helped]
 
     def photos(self, name: str) -> list[dict] | None:
         """``name``'s enrolment photos in the model in use (row, file, sha256, whether the site left it

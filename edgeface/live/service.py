@@ -214,6 +214,9 @@ class LiveService:
     def local_visits(self, visits: Iterable[Visit]) -> set[str]:
         return self._people.local_visits(visits)
 
+    def local_now(self, camera: str, names: list[str]) -> list[str]:
+        return self._people.local_now(camera, names)
+
     def photos(self, name: str) -> list[dict] | None:
         return self._people.photos(name)
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from console_helpers import ADMIN, VIEWER, PageProblems, artifact_dir, log_in, recognition, served
-from helpers import headless_chromium
+from console_helpers import ADMIN, SIZES, VIEWER, PageProblems, artifact_dir, log_in, recognition, served
 from webapp_helpers import wait_until
 
 from edgeface.matcher import UNKNOWN
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.slow
 
 LIN = "Lin-Manuel Miranda"
 WAIT_MS = 30_000
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with headless_chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -255,6 +255,7 @@ def test_a_visit_named_with_the_help_of_an_example_the_site_added_is_local(app):
     assert {c: e["name"] for c, e in seen.items()} == {"door": UNKNOWN, "gate": known, "yard": known}
     assert {c: e["local"] for c, e in seen.items()} == {"door": False, "gate": True, "yard": False}
     assert client.get(f"/api/v1/events/{seen['gate']['id']}", headers=VIEWER).json["local"] is True
+    assert (svc.local_now("gate", [known]), svc.local_now("yard", [known])) == ([known], []), "who is here now"
     present = client.get("/api/v1/present", headers=VIEWER).json["present"]
     assert [(p["name"], p["local"]) for p in present if not p["unknown"]] == [(known, True)], "here at the gate"
     # Undone, the example no longer names anyone here: the tag goes with it.

@@ -63,8 +63,7 @@ def _camera_json(status: CameraStatus) -> dict:
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
     health = service().camera_health(status.id)
-    local = service().local_names()
-    health = {**health, "people_local": [n for n in health.get("people_now", []) if n in local]}
+    health = {**health, "people_local": service().local_now(status.id, health.get("people_now", []))}
     if state != "online":       # no picture, nothing to analyse: not a lag that grows while it is offline
         health = {**health, "analysis_lag_s": None}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
