@@ -61,9 +61,11 @@ def open_person(page, name: str):
     page.click(f"{card} summary")
     page.wait_for_selector(f"{card} .photos li.photo img")
     page.wait_for_selector(f"{card} .shots li.event")
-    # The pictures themselves, from the site's training folder: decoded, not broken links.
-    assert page.eval_on_selector_all(f"{card} .photos li.photo img",
-                                     "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
+    # The pictures themselves, from the site's training folder: decoded, not broken links (lazy: in view).
+    photos = f"{card} .photos li.photo img"
+    page.locator(photos).first.scroll_into_view_if_needed()
+    page.wait_for_function("sel => [...document.querySelectorAll(sel)].every(i => i.complete && i.naturalWidth > 0)",
+                           arg=photos)
     return card
 
 
@@ -108,7 +110,9 @@ def test_the_admin_improves_the_library_from_the_train_tab(chromium, site):
     fits(phone, "train-admin-phone")
 
     for c in site.service.corrections():     # undone: the summary is back to nothing waiting
-        page.click(f"#correction-rows tr[data-correction='{c['id']}'] button")
+        row = f"#correction-rows tr[data-correction='{c['id']}']"
+        page.click(f"{row} button")
+        page.wait_for_selector(row, state="detached")
     page.reload()
     page.wait_for_selector("#next-summary:text-matches('Nothing waits')")
     problems.check()
