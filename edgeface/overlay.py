@@ -131,6 +131,7 @@ class CorrectedMatcher(Matcher):
                 anchors.setdefault(c.name, []).append(np.asarray(c.embedding, np.float64))
         self.anchors = {name: np.stack(vectors) for name, vectors in anchors.items()}
         self.base = base
+        self.local_from = int(kept.sum())      # rows from here on are the site's positive examples
         super().__init__(np.array(rows, np.float32).reshape(-1, EMBEDDING_DIM), np.array(labels, np.int32), names,
                          base.tolerance)
 
@@ -147,6 +148,18 @@ class CorrectedMatcher(Matcher):
                 if nearest <= m.distance + max(margin, TIE):
                     out[k] = Match(UNKNOWN, m.distance, -1)
         return out
+
+
+    def helped(self, name: str, probe: np.ndarray) -> bool:
+        """Whether the nearest of ``name``'s rows to ``probe`` is a positive example the site added
+        (not one of the model's photos): a face named so is named with the help of the overlay."""
+        if name not in self.names:
+            return False
+        rows = np.flatnonzero(self.labels == self.names.index(name))
+        if not len(rows):
+            return False
+        diff = self.embeddings[rows].astype(np.float64) - np.asarray(probe, np.float64).reshape(-1)
+        return bool(rows[int(np.einsum("ij,ij->i", diff, diff).argmin())] >= self.local_from)
 
 
 def corrected(matcher: Matcher, overlay: Overlay) -> Matcher:

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -394,6 +394,14 @@ class History(Service):
             return None, None, None
         embedding = np.frombuffer(row.embedding, np.float32).tolist() if row.embedding else None
         return self._read(row.face_path), self._read(row.frame_path), embedding
+
+    def embeddings(self, visit_ids: Collection[str]) -> dict[str, np.ndarray]:
+        """The best look's embedding of each of these visits that has one (for the "local" tag)."""
+        if not visit_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(events.c.id, events.c.embedding).where(events.c.id.in_(list(visit_ids)))).all()
+        return {row.id: np.frombuffer(row.embedding, np.float32) for row in rows if row.embedding}
 
     def label(self, visit_id: str, name: str, role: str) -> Visit | None:
         with self.engine.begin() as conn:

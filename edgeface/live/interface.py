@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -177,6 +177,8 @@ class LiveApi(Protocol):
     # corrections, in effect at once at this site (edgeface.overlay)
     def not_event(self, event_id: str, name: str | None, role: str) -> dict | None: ...
     def local_names(self) -> set[str]: ...                  # names only the corrections know ("local")
+    def local_visits(self, visits: Iterable[Visit]) -> set[str]: ...   # ids of those named with local help
+    def local_now(self, camera: str, names: list[str]) -> list[str]: ...   # of the names on a camera now
     def photos(self, name: str) -> list[dict] | None: ...   # enrolment photos in the model in use
     def photo_image(self, name: str, row: int) -> bytes | None: ...
     def drop_photo(self, name: str, row: int, role: str) -> dict | None: ...   # left out here

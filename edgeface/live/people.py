@@ -8,15 +8,16 @@ import hashlib
 import logging
 import shlex
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from edgeface.history import History, Visit
+from edgeface.history import EventQuery, History, Visit
 from edgeface.history.cameras import CameraSettingsStore
 from edgeface.history.strangers import FACES_SHOWN
 from edgeface.live.modelwatch import ModelHolder
 from edgeface.matcher import UNKNOWN
-from edgeface.overlay import Correction, Kind, new_correction
+from edgeface.overlay import CorrectedMatcher, Correction, Kind, new_correction
 from edgeface.uplink.outbox import Capture
 from edgeface.uplink.service import Uplink
 
@@ -60,6 +61,36 @@ class People:
         loaded = self._models.current()
         known = set(loaded.model.names) if loaded else set()
         return {c.name for c in self._models.overlay.corrections if c.kind == "is"} - known
+
+    def local_visits(self, visits: Iterable[Visit]) -> set[str]:
+        """Which of ``visits`` are shown "local": named by a name only the corrections know, or named
+        X with the help of an example the site added to X — the visit's best face is nearer one of
+        those examples than any of the model's own photos of X (the matcher in use says which row
+        is nearest). Worked out when asked, from the corrections in effect now (as for the names):
+        a model version that holds the examples takes the tag off older visits too. Never changes
+        a name."""
+        loaded = self._models.current()
+        only_local = self.local_names()
+        named = [v for v in visits if not v.unknown]
+        out = {v.id for v in named if v.name in only_local}
+        added = {c.name for c in self._models.overlay.corrections if c.kind == "is"} - only_local
+        check = [v for v in named if v.name in added]
+        if loaded is None or not check or not isinstance(loaded.matcher, CorrectedMatcher):
+            return out
+        faces = self._history.embeddings([v.id for v in check])
+        return out | {v.id for v in check if v.id in faces and loaded.matcher.helped(v.name, faces[v.id])}
+
+    def local_now(self, camera: str, names: list[str]) -> list[str]:
+        """Of ``names`` on ``camera`` now, those named by the site's corrections: a name only they
+        know, or one whose latest visit there is "local" (``local_visits``)."""
+        only_local = self.local_names()
+        added = {c.name for c in self._models.overlay.corrections if c.kind == "is"}
+        latest = []
+        for name in set(names) & added - only_local:        # rare: one small query each
+            found = self._history.query(EventQuery(camera=camera, name=name, limit=10)).events
+            latest += [v for v in found if v.name == name and not v.unknown][:1]
+        helped = {v.name for v in latest if v.id in self.local_visits(latest)}
+        return [n for n in names if n in only_local or n in helped]
 
     def photos(self, name: str) -> list[dict] | None:
         """``name``'s enrolment photos in the model in use (row, file, sha256, whether the site left it

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from edgeface.cameras.config import CameraConfigStore, export_yaml, exportable, start_configured
@@ -229,6 +230,12 @@ class LiveService:
 
     def local_names(self) -> set[str]:
         return self._people.local_names()
+
+    def local_visits(self, visits: Iterable[Visit]) -> set[str]:
+        return self._people.local_visits(visits)
+
+    def local_now(self, camera: str, names: list[str]) -> list[str]:
+        return self._people.local_now(camera, names)
 
     def photos(self, name: str) -> list[dict] | None:
         return self._people.photos(name)

@@ -52,6 +52,9 @@ def register(sub) -> None:
     identity.add_argument("--media", default=None, metavar="DIR",
                           help="faces/ and probes/ to build scenes from (default: $EDGEFACE_MEDIA or ../shared/media)")
     identity.add_argument("--seed", type=int, default=None, help="scene generator seed (default: a fixed one)")
+    identity.add_argument("--scenario", action="append", default=None, metavar="NAME",
+                          help="identity: only this scenario (repeatable), e.g. lookalike; the figures are the "
+                               "full suite's (each scenario draws from its own generator)")
     p.set_defaults(handler=cmd_bench)
 
 

@@ -222,3 +222,18 @@ def test_a_look_alike_stranger_named_wrong_is_unknown_after_not_x_and_x_is_still
     assert c["after"]["segments_wrong_name"] == 0 and c["after"]["strangers_named"] == 0, c["after"]
     assert c["after"]["segments_named_right"] == c["before"]["segments_named_right"] == c["after"]["enrolled_segments"]
     assert quick_result["goal"]["corrected_lookalike"]["met"] and "lookalike" in format_table(quick_result)
+
+
+@pytest.mark.slow
+def test_the_look_alike_scenario_runs_alone(media_dir):
+    """``--scenario lookalike``: only that scene (it draws from its own generator: the whole run's figures)."""
+    proc = run_cli("bench", "--suite", "identity", "--quick", "--scenario", "lookalike", "--media", str(media_dir),
+                   "--json", timeout=600)
+    alone = json.loads(proc.stdout)
+    c = alone["corrections"]["lookalike"]
+    assert alone["scenarios"] == {} and c["before"]["segments_wrong_name"] > 0, c
+    assert c["after"]["segments_wrong_name"] == 0 and alone["goal"]["corrected_lookalike"]["met"], c
+    table = format_table(alone)
+    assert "lookalike:" in table and "  all " not in table and "reference names" not in table, table
+    wrong = run_cli("bench", "--suite", "identity", "--scenario", "nope", check=False)
+    assert wrong.returncode == 2 and "choose from" in wrong.stderr and "lookalike" in wrong.stderr

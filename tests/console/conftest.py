@@ -16,6 +16,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webapp"))   # weba
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "uplink"))   # mqtt_helpers: Broker, Recorder
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module (a module that needs its own defines its own)."""
+    from helpers import headless_chromium
+
+    with headless_chromium() as browser:
+        yield browser
+
+
 @pytest.fixture
 def make_app(sample_model, tmp_path):
     """``make(api_token=, viewer_token=)`` -> a started app (real LiveService, no cameras)."""

@@ -10,6 +10,8 @@ from types import SimpleNamespace
 ADMIN = "console-admin-token-0123456789"
 VIEWER = "console-viewer-token-9876543210"
 REPO = Path(__file__).resolve().parents[2]
+#: The two screen sizes a console page is checked at.
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 def artifact_dir() -> Path:

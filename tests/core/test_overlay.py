@@ -58,6 +58,19 @@ def test_this_is_newcomer_names_the_face_at_once():
     assert fixed.match(near(X, 0.2)[None], margin=0.05)[0].name == "Xavier"
 
 
+def test_the_matcher_says_when_a_name_came_with_the_help_of_an_example_the_site_added():
+    example = near(X, 0.5)                         # Xavier, far from his enrolment photo
+    fixed = CorrectedMatcher(BASE, Overlay((new_correction("is", "Xavier", example),)))
+    by_example, by_photo = near(example, 0.1), near(X, 0.1)
+    assert [m.name for m in fixed.match(np.stack([by_example, by_photo]))] == ["Xavier", "Xavier"]
+    assert fixed.helped("Xavier", by_example) and not fixed.helped("Xavier", by_photo)
+    assert not fixed.helped("Yolanda", near(Y, 0.1)) and not fixed.helped("Nobody", by_example)
+    # A dropped photo shifts the rows: the examples are still told from the model's own.
+    dropped = CorrectedMatcher(BASE, Overlay((new_correction("drop", "Yolanda", Y),
+                                               new_correction("is", "Xavier", example))))
+    assert dropped.helped("Xavier", by_example) and not dropped.helped("Xavier", by_photo)
+
+
 def test_the_file_keeps_the_corrections_and_refuses_a_damaged_one(tmp_path):
     path = tmp_path / "corrections.json"
     kept = Overlay((new_correction("is", "Newcomer", X, source="v1"), new_correction("not", "Yolanda", Y)))

@@ -231,6 +231,39 @@ def test_repeat_strangers_are_listed_merged_and_named_as_a_group(app):
     assert [p["stranger"] for p in present if p["unknown"]] == [two["id"]], "one card for the stranger's visits"
 
 
+def test_a_visit_named_with_the_help_of_an_example_the_site_added_is_local(app):
+    """A person the model knows, with a face the site added to them: a visit whose face is nearest that
+    example is "local"; one nearest the model's own photos is not; the names are the model's either way."""
+    svc, client = app.extensions["edgeface"], app.test_client()
+    model = svc.models.current().model
+    known = model.names[0]
+    own = model.embeddings[model.labels == 0][0]
+    rng = np.random.default_rng(8)
+    step = rng.normal(size=128)
+    added = (own + step / np.linalg.norm(step) * 0.7).astype(np.float32)     # theirs, but far from their photos
+    assert svc.models.current().matcher.match(added[None])[0].name == UNKNOWN
+    now = time.time()
+    svc.history.record(event("door", UNKNOWN, now - 300, track=1, embedding=added))
+    assert svc.history.flush()
+    [first] = client.get("/api/v1/events", headers=ADMIN).json["events"]
+    assert client.post(f"/api/v1/events/{first['id']}/label", json={"name": known}, headers=ADMIN).status_code == 200
+    assert svc.models.current().matcher.match(added[None])[0].name == known
+    svc.history.record(event("gate", known, now, track=2, embedding=(added + 0.001).astype(np.float32)))
+    svc.history.record(event("yard", known, now, track=3, embedding=own))
+    assert svc.history.flush()
+    seen = {e["camera"]: e for e in client.get("/api/v1/events?name=" + known, headers=VIEWER).json["events"]}
+    assert {c: e["name"] for c, e in seen.items()} == {"door": UNKNOWN, "gate": known, "yard": known}
+    assert {c: e["local"] for c, e in seen.items()} == {"door": False, "gate": True, "yard": False}
+    assert client.get(f"/api/v1/events/{seen['gate']['id']}", headers=VIEWER).json["local"] is True
+    assert (svc.local_now("gate", [known]), svc.local_now("yard", [known])) == ([known], []), "who is here now"
+    present = client.get("/api/v1/present", headers=VIEWER).json["present"]
+    assert [(p["name"], p["local"]) for p in present if not p["unknown"]] == [(known, True)], "here at the gate"
+    # Undone, the example no longer names anyone here: the tag goes with it.
+    [said] = client.get("/api/v1/corrections", headers=VIEWER).json["corrections"]
+    assert client.delete(f"/api/v1/corrections/{said['id']}", headers=ADMIN).status_code == 204
+    assert client.get(f"/api/v1/events/{seen['gate']['id']}", headers=VIEWER).json["local"] is False
+
+
 def test_an_enrolment_photo_left_out_here_and_its_image_when_the_site_has_it(app, tmp_path):
     svc, client = app.extensions["edgeface"], app.test_client()
     model = svc.models.current().model

@@ -88,8 +88,7 @@ def _camera_json(status: CameraStatus) -> dict:
     state = "disabled" if not options["enabled"] else "online" if status.online else "offline"
     since = service().archive().camera_since(status.id, state, status.last_frame_age_s)
     health = service().camera_health(status.id)
-    local = service().local_names()
-    health = {**health, "people_local": [n for n in health.get("people_now", []) if n in local]}
+    health = {**health, "people_local": service().local_now(status.id, health.get("people_now", []))}
     if state != "online":       # no picture, nothing to analyse: not a lag that grows while it is offline
         health = {**health, "analysis_lag_s": None}
     return {**status.as_json(), **options, "fps_in": status.fps, "fps_out": status.output_fps,
@@ -192,13 +191,14 @@ def list_events():
                                              if service().camera_options(c).group == group))
     page = service().query_events(query)
     names = {camera: _camera_name(camera) for camera in {v.camera for v in page.events}}
-    local = service().local_names()
+    local = service().local_visits(page.events)
     return jsonify(events=[visit_json(v, names[v.camera], local) for v in page.events], next_cursor=page.next_cursor)
 
 
 def visit_json(visit: Visit, camera_name: str, local: set[str]) -> dict:
-    """A visit as the API shows it; ``local``: named by the site's corrections, no model version knows the name."""
-    return {**visit.as_json(camera_name), "local": not visit.unknown and visit.name in local}
+    """A visit as the API shows it; ``local``: the ids of visits named with the site's corrections (a name no
+    model version knows, or with the help of an example the site added)."""
+    return {**visit.as_json(camera_name), "local": visit.id in local}
 
 
 def _event_query(args) -> EventQuery:
@@ -240,7 +240,7 @@ def get_event(event_id: str):
         return _no_event()
     clips = [c.as_json(url_for("api.event_clip", event_id=visit.id, clip_id=c.id))
              for c in service().event_clips(visit.id)]
-    return jsonify({**visit_json(visit, _camera_name(visit.camera), service().local_names()), "clips": clips})
+    return jsonify({**visit_json(visit, _camera_name(visit.camera), service().local_visits([visit])), "clips": clips})
 
 
 @bp.get("/events/<event_id>/clips/<int:clip_id>.webm")

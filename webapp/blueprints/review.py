@@ -77,7 +77,7 @@ def present():
 
 
 def _presence_json(p: Presence) -> dict:
-    return {"name": p.name, "unknown": p.unknown, "local": not p.unknown and p.name in service().local_names(),
+    return {"name": p.name, "unknown": p.unknown, "local": bool(service().local_visits(p.here)),
             "stranger": p.here[0].stranger if p.unknown else None,
             "here": [v.as_json(service().camera_name(v.camera)) for v in p.here],
             "elsewhere": [{"camera": camera, "camera_name": service().camera_name(camera), "last_seen": last}

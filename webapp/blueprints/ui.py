@@ -1,6 +1,7 @@
 """Operator pages: the live grid, one camera (full screen, with its settings), who is here now,
 the events timeline (with bulk review) and one event, the face library and one person, the
-Unknown queue, the login form.
+Unknown queue, the train tab (the library in one place and what the next training would gain),
+the login form.
 
 The pages are shells rendered here; their data comes from the JSON API (``/api/v1``) through
 small scripts in ``webapp/static``, with the page's filters as the same query parameters the API
@@ -78,6 +79,11 @@ def people():
 @bp.get("/people/<path:name>")
 def person(name: str):
     return _page("person.html", nav="people", name=name)
+
+
+@bp.get("/train")
+def train():
+    return _page("train.html", nav="train")
 
 
 @bp.get("/unknown")

@@ -1,4 +1,5 @@
-// The face library (who the model knows) and one person's page (when and where they were seen).
+// The face library (who the model knows), one person's page (when and where they were seen) and the train
+// tab (the library in one place, and what the next training would gain).
 "use strict";
 
 const personUrl = (name) => "/people/" + encodeURIComponent(name);
@@ -61,13 +62,13 @@ async function loadCorrections() {
   document.getElementById("corrections-section").hidden = rows.length === 0;
 }
 
-// The model's enrolment photos of a person (the images where this site has the training folder);
-// the admin leaves a wrong one out here ("not NAME"), or takes that back.
-async function loadPhotos(name) {
+// The model's enrolment photos of a person (the images where this site has the training folder) into
+// ``box`` (the _photos.html partial); the admin leaves a wrong one out here ("not NAME"), or takes that back.
+async function loadPhotos(name, box) {
   const listed = await ef.api("/api/v1/people/" + encodeURIComponent(name) + "/photos");
-  const out = document.getElementById("photos-result");
+  const out = box.querySelector(".photos-result");
   const act = (fn) => async () => {
-    try { await fn(); await loadPhotos(name); } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+    try { await fn(); await loadPhotos(name, box); } catch (err) { out.className = "photos-result form-error"; out.textContent = err.message; }
   };
   const items = listed.photos.map((p) => {
     const label = p.file || `photo ${p.row}`;
@@ -86,32 +87,37 @@ async function loadPhotos(name) {
     }
     return ef.el("li", { class: "photo" + (p.dropped ? " dropped" : ""), "data-row": p.row }, ...parts);
   });
-  document.getElementById("photos").replaceChildren(...items);
+  box.querySelector("ol.photos").replaceChildren(...items);
   const copies = listed.photos.filter((p) => p.image_url).length;
-  document.getElementById("photos-hint").textContent = `${listed.photos.length} photo${listed.photos.length === 1 ? "" : "s"} in model ${listed.model || "—"}`
+  box.querySelector(".photos-hint").textContent = `${listed.photos.length} photo${listed.photos.length === 1 ? "" : "s"} in model ${listed.model || "—"}`
     + (copies < listed.photos.length ? "; pictures shown where this site has the training folder" : "")
     + ". A photo left out here stays out until a model version without it comes; remove it from the training "
     + "folder for the next one.";
-  document.getElementById("photos-section").hidden = false;
+  box.hidden = false;
 }
 
-// One of the person's recent visits: its best face, how near it was to their photos, and (admin,
-// for a face named so by the model) "Not NAME": that face is Unknown here from then on.
+// One of the person's recent visits: its best face, how near it was to their photos, and (admin, for a
+// face named so) "Add to NAME" (the face joins NAME's photos here: a local example, and a labelled capture
+// for the next model) or "Not NAME" (that face is Unknown here from then on).
 function recentShot(ev, name) {
   const item = ef.eventItem(ev);
   if (ef.isUnknown(ev) || ev.name !== name) return item;
   const out = ef.el("span", { class: "said", role: "status" });
   const line = ef.el("div", { class: "meta" }, `face distance ${ef.distance(ev.distance)} `, out);
   if (ef.canChange) {
-    const not = ef.el("button", { type: "button", "aria-label": `this face is not ${name}` }, `Not ${name}`);
-    not.addEventListener("click", async () => {
+    const say = (button, path, json, said) => button.addEventListener("click", async () => {
       try {
-        await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/not`, { method: "POST", json: {} });
-        out.textContent = `said: not ${name} (Unknown here from now on)`;
-        not.disabled = true;
-      } catch (err) { out.className = "form-error"; out.textContent = err.message; }
+        await ef.api(`/api/v1/events/${encodeURIComponent(ev.id)}/${path}`, { method: "POST", json });
+        out.textContent = said;
+        for (const b of line.querySelectorAll("button")) b.disabled = true;
+      } catch (err) { out.className = "said form-error"; out.textContent = err.message; }
     });
-    line.prepend(not, " ");
+    const add = ef.el("button", { type: "button", "aria-label": `add this face to ${name}` }, `Add to ${name}`);
+    const not = ef.el("button", { type: "button", "aria-label": `this face is not ${name}` }, `Not ${name}`);
+    say(add, "label", { name }, `said: this is ${name} (a local example here, and sent for the next model)`);
+    say(not, "not", {}, `said: not ${name} (Unknown here from now on)`);
+    add.disabled = ev.label === name;
+    line.prepend(add, " ", not, " ");
   }
   item.append(line);
   return item;
@@ -139,7 +145,7 @@ async function initPerson() {
       ef.el("td", { "data-label": "Last seen" }, ef.time(c.last_seen)))));
     table.hidden = !cams.length;
     document.getElementById("cameras-empty").hidden = cams.length > 0;
-    if (p.known_to_model !== false) await loadPhotos(p.name);
+    if (p.known_to_model !== false) await loadPhotos(p.name, document.querySelector("#person-section .photos-box"));
     const events = (await ef.api("/api/v1/events?limit=20&name=" + encodeURIComponent(name))).events;
     document.getElementById("timeline").replaceChildren(...events.map((ev) => recentShot(ev, p.name)));
   } catch (err) {
@@ -158,5 +164,79 @@ async function initPerson() {
   });
 }
 
+// -- /train: the face library in one place -----------------------------------------------------------
+// What the site's corrections (not yet in a model version) would give the next training, per person.
+function pendingByPerson(corrections) {
+  const out = new Map();
+  for (const c of corrections) {
+    if (!out.has(c.name)) out.set(c.name, { is: 0, not: 0, drop: [] });
+    const p = out.get(c.name);
+    if (c.kind === "drop") p.drop.push(c.source); else if (c.kind in p) p[c.kind] += 1;
+  }
+  return out;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function showNextTraining(pending, version) {
+  const rows = [...pending].map(([name, p]) => ef.el("tr", { "data-name": name },
+    ef.el("th", { scope: "row" }, name),
+    ef.el("td", { "data-label": "Labelled faces to learn" }, String(p.is)),
+    ef.el("td", { "data-label": "Photos to take out" }, p.drop.length ? p.drop.join(", ") : "0"),
+    ef.el("td", { "data-label": "“Not” (stays at this site)" }, String(p.not))));
+  document.getElementById("next-rows").replaceChildren(...rows);
+  document.getElementById("next-table").hidden = rows.length === 0;
+  const sum = (f) => [...pending.values()].reduce((n, p) => n + f(p), 0);
+  const learn = sum((p) => p.is), out = sum((p) => p.drop.length);
+  document.getElementById("next-summary").textContent = rows.length === 0
+    ? `Nothing waits: the model in use (${version || "none"}) holds everything said at this site.`
+    : `${plural(learn, "labelled face")} to learn, ${plural(out, "photo")} to take out `
+      + `(${rows.length === 1 ? "1 person" : rows.length + " people"}). A “not” cannot be trained: it stays here.`;
+}
+
+// One person: their name, which model version knows them and what is local; opened, their photos and
+// recent best faces (fetched the first time it is opened).
+function personCard(p, version, pending) {
+  const card = document.getElementById("person-card").content.firstElementChild.cloneNode(true);
+  card.dataset.name = p.name;
+  card.querySelector(".name").textContent = p.name;
+  card.querySelector(".known").append(knownTo(p, version));
+  const waiting = pending.get(p.name);
+  if (waiting) card.querySelector(".pending").textContent = " · waiting for the next training: "
+    + [waiting.is && plural(waiting.is, "face"), waiting.drop.length && plural(waiting.drop.length, "photo") + " out",
+       waiting.not && `${waiting.not} “not”`].filter(Boolean).join(", ");
+  const link = card.querySelector(".person-link");
+  link.href = personUrl(p.name);
+  const details = card.querySelector("details");
+  let loaded = false;
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      if (p.known_to_model !== false) await loadPhotos(p.name, card.querySelector(".photos-box"));
+      const events = (await ef.api("/api/v1/events?limit=8&name=" + encodeURIComponent(p.name))).events
+        .filter((ev) => ev.name === p.name);
+      card.querySelector(".shots").replaceChildren(...events.map((ev) => recentShot(ev, p.name)));
+      card.querySelector(".shots-empty").hidden = events.length > 0;
+    } catch (err) { ef.showError(err); }
+  });
+  return card;
+}
+
+async function initTrain() {
+  try {
+    const [people, model, corrections] = await Promise.all([ef.api("/api/v1/people"), ef.api("/api/v1/model"),
+      ef.api("/api/v1/corrections")]);
+    const pending = pendingByPerson(corrections.corrections);
+    showNextTraining(pending, model.version);
+    document.getElementById("library").replaceChildren(...people.map((p) => personCard(p, model.version, pending)));
+    document.getElementById("library-empty").hidden = people.length > 0;
+    await loadCorrections();
+    await loadStrangers();
+    if (ef.canChange) await ef.fillNames();
+  } catch (err) { ef.showError(err); }
+}
+
 if (ef.page === "people") initPeople();
 if (ef.page === "person") initPerson();
+if (ef.page === "train") initTrain();
