@@ -26,6 +26,12 @@ def register(sub) -> None:
                            "in and out (--media, --seed; cached in ~/.cache/edgeface/scenes; docs/performance.md)")
     live.add_argument("--scene-seconds", type=float, default=None, metavar="S",
                       help="cctv: length of the generated scene (default 40)")
+    live.add_argument("--transport", choices=("mjpeg", "rtsp"), default="mjpeg",
+                      help="mjpeg: each camera is the MJPEG simulator (default); rtsp: a real RTSP server sending "
+                           "H.264, as IP cameras do (needs Debian's GStreamer RTSP server; docs/performance.md)")
+    live.add_argument("--main-streams", action="store_true",
+                      help="rtsp: each camera also sends a 1920x1080 main stream, added as its identify stream "
+                           "(the CCTV scene is drawn at that size; the sub-stream stays 640x360)")
     live.add_argument("--duration", type=float, default=40.0, metavar="S", help="measured seconds (default 40)")
     live.add_argument("--overlay", choices=("browser", "drawn", "both"), default="browser",
                       help="browser: the camera's frames and the faces as events, as the console draws them "

@@ -12,6 +12,10 @@ With ``--split MAIN_WxH,SUB_WxH`` it is a camera with two streams, as IP cameras
 is decoded once, in real time, and sent to ``/main`` and ``/sub`` at the two sizes, each encoded
 live (x264, no B-frames), so the same moment leaves both streams together. ``--main-delay-ms``
 holds the main stream back (a camera whose streams drift apart).
+With ``--play MOUNT=FILE`` (repeatable; ``--clip`` is then unused) it serves files already encoded
+(MPEG-TS H.264, the same length), each at its mount, played together by one pipeline in real time
+and looped for ever: a camera with one or two streams that costs next to no CPU (no decode, no
+encode), so a benchmark of many cameras measures the app, not the cameras.
 
 It prints ``ready`` once listening and ``client connected`` for every connection, and runs until
 SIGTERM. The password comes from the environment, never the command line (which ``ps`` shows).
@@ -37,7 +41,9 @@ ROLE = "camera-user"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--clip", required=True, help="MPEG-TS file holding H.264")
+    parser.add_argument("--clip", help="MPEG-TS file holding H.264")
+    parser.add_argument("--play", action="append", metavar="MOUNT=FILE",
+                        help="serve FILE (MPEG-TS H.264) at MOUNT, looped; all --play files in step")
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--auth", choices=("basic", "digest", "none"), default="basic")
     parser.add_argument("--split", help="MAIN_WxH,SUB_WxH: serve /main and /sub from one decode of the clip")
@@ -50,8 +56,12 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
 
-    clip = args.clip.replace("\\", "\\\\").replace('"', '\\"')
-    if args.split:
+    if not args.clip and not args.play:
+        parser.error("give --clip FILE or --play MOUNT=FILE")
+    clip = (args.clip or "").replace("\\", "\\\\").replace('"', '\\"')
+    if args.play:
+        camera, factories = looped_files(dict(item.split("=", 1) for item in args.play))
+    elif args.split:
         camera = split_camera(clip, args.split, args.main_delay_ms)
         factories = {"/main": live_factory("main"), "/sub": live_factory("sub")}
     else:
@@ -126,6 +136,57 @@ def live_factory(channel: str):
     return media_factory(f"( intervideosrc channel={channel} ! video/x-raw,framerate=30/1 ! videoconvert "
                          "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 threads=1 "
                          "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+
+
+class _Fanout:
+    """Each played stream's access units, pushed to the ``appsrc`` of every client pipeline of its
+    mount (one, shared, while anyone watches); stamped there with that pipeline's clock."""
+
+    def __init__(self) -> None:
+        self.sources: list = []
+
+    def configure(self, _factory, media) -> None:
+        src = media.get_element().get_by_name("src")
+        self.sources.append(src)
+        media.connect("unprepared", lambda *_: self.sources.remove(src))
+
+    def sample(self, sink) -> Gst.FlowReturn:
+        data = sink.emit("pull-sample").get_buffer().extract_dup(0, 2**31 - 1)
+        for src in list(self.sources):
+            src.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+        return Gst.FlowReturn.OK
+
+
+def looped_files(files: dict[str, str]):
+    """One pipeline plays every file in real time (the sinks sync to its clock), looping at the
+    end; each mount's clients get its stream as it plays, so the streams of a camera stay in step."""
+    branches = []
+    for k, path in enumerate(files.values()):
+        location = path.replace("\\", "\\\\").replace('"', '\\"')
+        branches.append(f'filesrc location="{location}" ! tsdemux ! h264parse config-interval=-1 '
+                        f"! video/x-h264,stream-format=byte-stream,alignment=au "
+                        f"! appsink name=s{k} sync=true emit-signals=true max-buffers=4")
+    player = Gst.parse_launch(" ".join(branches))
+    factories = {}
+    for k, mount in enumerate(files):
+        fanout = _Fanout()
+        player.get_by_name(f"s{k}").connect("new-sample", fanout.sample)
+        factory = media_factory("( appsrc name=src is-live=true do-timestamp=true format=time "
+                                "caps=video/x-h264,stream-format=byte-stream,alignment=au "
+                                "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+        factory.connect("media-configure", fanout.configure)
+        factories[mount] = factory
+
+    def at_end(_bus, message) -> None:
+        if message.type == Gst.MessageType.EOS:
+            player.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
+        elif message.type == Gst.MessageType.ERROR:
+            print(f"player: {message.parse_error()[0].message}", file=sys.stderr, flush=True)
+
+    bus = player.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", at_end)
+    return player, factories
 
 
 if __name__ == "__main__":

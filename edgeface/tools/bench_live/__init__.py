@@ -16,7 +16,10 @@ One run measures, on the same machine at the same moment:
 
 Frames are matched to the source by a JPEG comment the cameras stamp and the app forwards; the
 faces on them by the event stream's ``camera_frame`` (browser) or the app's own comment (drawn).
-See docs/performance.md for the method and figures.
+With ``--transport rtsp`` the cameras are RTSP servers sending H.264 (``rtsp.py``; with
+``--main-streams`` a 1920x1080 main stream too, the camera's ``identify_url``): the frame number is
+drawn into the pixels (``barcode.py``) and the event stream's faces are matched by the app's frame
+``seq`` (``MarksViewer.seq_offset``). See docs/performance.md for the method and figures.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import time
 from pathlib import Path
 
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.tools.bench_live import cctv, procstats, scoring
+from edgeface.tools.bench_live import cctv, procstats, rtsp, scoring
 from edgeface.tools.bench_live.metrics import STAGES, counter_rates, parse_metrics, stage_costs
 from edgeface.tools.bench_live.reference import run_reference, source_jpegs
 from edgeface.tools.bench_live.system import LiveSystem, RunningApp, attach_to
@@ -86,6 +89,7 @@ def run(args) -> dict:
         raise ConfigError(f"video {video} not found", "pass --source VIDEO (the sample clip is in sample-media/video)")
     if not 1 <= args.cameras <= 16:
         raise ConfigError(f"--cameras {args.cameras} is out of range", "use 1-16")
+    transport, main_streams = _transport(args)
     app_env = _app_env(args.app_env)
     attach = attach_to(args.app_url, args.app_pids, app_env)   # a running app (the pod's), else None
     with tempfile.TemporaryDirectory(prefix="edgeface-bench-") as tmp:
@@ -98,6 +102,7 @@ def run(args) -> dict:
         matcher = FaceModel.load(model_path).matcher()
         clip = source_jpegs(str(video))
         fps = Playback(video).fps
+        files = rtsp.camera_files(video, fps, main_streams, scene, args.media, log) if transport == "rtsp" else None
         load_before = procstats.loadavg()
         log(f"reference loop over {args.reference_frames or len(clip)} of {len(clip)} frames (one thread)")
         ref = run_reference(clip[:args.reference_frames or None], matcher)
@@ -106,13 +111,14 @@ def run(args) -> dict:
         for mode in modes:
             log(f"reference: {ref.fps:.2f} fps; starting the app and {args.cameras} camera(s), overlay {mode}")
             lives[mode] = measure_live(model_path, video, args.cameras, workdir, app_env, args.warmup,
-                                       args.duration, attach, overlay=mode)
+                                       args.duration, attach, overlay=mode, files=files, clip_frames=len(clip))
         live = lives[modes[-1]]
         load_after = procstats.loadavg()
         if args.logs:
             _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
     result = {**assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after),
-              "overlay": modes[-1], "scene": cctv.bench_json(args, scene)}
+              "overlay": modes[-1], "scene": cctv.bench_json(args, scene), "transport": transport,
+              "main_streams": main_streams, "frame_matching": live["matching"]}
     if len(lives) > 1:     # the same figures of each, measured one after the other
         result["overlay_compare"] = {mode: {k: v for k, v in assemble(args, video, fps, len(clip), ref, got, app_env,
                                                                        load_before, load_after).items()
@@ -120,18 +126,32 @@ def run(args) -> dict:
     return result
 
 
+def _transport(args) -> tuple[str, bool]:
+    """``--transport``, ``--main-streams``: checked before anything starts."""
+    transport, main_streams = getattr(args, "transport", "mjpeg"), bool(getattr(args, "main_streams", False))
+    if main_streams and transport != "rtsp":
+        raise ConfigError("--main-streams needs --transport rtsp",
+                          "add --transport rtsp (MJPEG cameras have one stream)")
+    if transport == "rtsp":
+        rtsp.check_tools()
+    return transport, main_streams
+
+
 def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env: dict, warmup: float,
-                 duration: float, attach: RunningApp | None = None, overlay: str = "browser") -> dict:
-    """``overlay``: "browser" (the camera's frames and the faces as events) or "drawn" (drawn in)."""
-    system = LiveSystem(model, video, cameras, workdir, app_env, attach)
+                 duration: float, attach: RunningApp | None = None, overlay: str = "browser",
+                 files: rtsp.CameraFiles | None = None, clip_frames: int = 0) -> dict:
+    """``overlay``: "browser" (the camera's frames and the faces as events) or "drawn" (drawn in).
+    ``files``: the cameras are RTSP servers playing those (frames numbered in their pixels, the
+    numbers starting again every ``clip_frames``)."""
+    system = LiveSystem(model, video, cameras, workdir, app_env, attach, files)
     viewers: list[FeedViewer] = []
     marks: MarksViewer | None = None
     try:
         system.start()
         if overlay == "browser":
             marks = MarksViewer(system.port, system.api_token).start()
-        viewers = [FeedViewer(system.port, cid, system.api_token, drawn=overlay == "drawn").start()
-                   for cid in system.camera_ids]
+        viewers = [FeedViewer(system.port, cid, system.api_token, drawn=overlay == "drawn",
+                              period=clip_frames if files else None).start() for cid in system.camera_ids]
         deadline = time.monotonic() + warmup + 60
         time.sleep(warmup)
         # Warm means every camera's frames arrive and its analysis has run once: a cold engine (its
@@ -155,13 +175,25 @@ def measure_live(model: Path, video: Path, cameras: int, workdir: Path, app_env:
                 "pss_mb": peak_pss, "processes": after.processes,
                 "metrics": (parse_metrics(metrics_before or ""), parse_metrics(metrics_after or "")),
                 "frames": {cid: marks.onto(cid, v.frames) if marks else list(v.frames)
-                           for cid, v in zip(system.camera_ids, viewers)}}
+                           for cid, v in zip(system.camera_ids, viewers)},
+                "matching": _matching(system.camera_ids, viewers, marks) if files else None}
     finally:
         for v in viewers:
             v.close()
         if marks is not None:
             marks.close()
         system.close()
+
+
+def _matching(camera_ids: list[str], viewers: list[FeedViewer], marks: MarksViewer | None) -> dict:
+    """Per camera: frames whose barcode did not read, and (browser overlay) the seq offset its
+    marks were matched by and the share of marks whose nearest frame agreed with it."""
+    out = {}
+    for cid, v in zip(camera_ids, viewers):
+        offset, agree = marks.seq_offset(cid, v.frames) if marks else (None, None)
+        out[cid] = {"frames": len(v.frames), "unreadable": v.unreadable, "seq_offset": offset,
+                    "marks_agreeing": None if agree is None else round(agree, 3)}
+    return out
 
 
 def _analysed(system: LiveSystem) -> bool:
@@ -280,7 +312,7 @@ def format_table(r: dict) -> str:
     m = r["machine"]
     lines = [
         f"edgeface bench: {r['cameras']} camera(s) x {r['source_fps']:g} fps of {Path(r['source']).name}, "
-        f"{r['duration_s']} s measured",
+        f"{r['duration_s']} s measured, over {_transport_label(r)}",
         f"machine: {m['cpus']} CPUs ({m['cpu']}), load {m['loadavg_before'][0]:.2f} -> {m['loadavg_after'][0]:.2f}, "
         f"dlib {m['dlib']} (BLAS {'yes' if m['dlib_blas'] else 'no'}, CUDA {'yes' if m['cuda'] else 'no'})",
         "",
@@ -315,6 +347,14 @@ def format_table(r: dict) -> str:
             cells = (_show(c["stages"].get(stage, {}).get("ms_per_frame")) for c in compare.values())
             lines.append(f"  {stage + ' ms/frame':34} " + "".join(f"{cell:>12}" for cell in cells))
     return "\n".join(lines)
+
+
+def _transport_label(r: dict) -> str:
+    if r.get("transport") != "rtsp":
+        return "MJPEG"
+    size = "x".join(map(str, rtsp.MAIN_SIZE))
+    main = f"main stream {size} as identify stream" if r["main_streams"] else "no main stream"
+    return f"RTSP/H.264 (sub-stream, {main})"
 
 
 def _show(value) -> str:

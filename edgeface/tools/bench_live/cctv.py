@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,28 +151,59 @@ def generate(portraits: dict[str, list[sc.Portrait]], path: Path, *, seed: int =
              seconds: float = DEFAULT_SECONDS) -> dict:
     """Write the scene to ``path`` (Motion-JPEG AVI); returns its description (``describe``)."""
     visits = plan(portraits, seed, seconds)
-    total = round(seconds * FPS)
-    rng = np.random.default_rng((seed, 1))         # the room and the noise: apart from the plan's draws
-    wall = room(rng)
-    noise = [rng.standard_normal((HEIGHT, WIDTH, 3), dtype=np.float32) * NOISE_SIGMA for _ in range(NOISE_FIELDS)]
     writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter.fourcc(*"MJPG"), FPS, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise EdgefaceError(f"cannot write a video to {path}", "check that the folder is writable")
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, QUALITY)
-    canvas = sc.Canvas()
     truth: list[list[sc.TruthFace]] = []
     empty = 0
     try:
-        for i in range(total):
-            layers = [layer for v in visits if (layer := v.layer(i)) is not None]
-            img, faces = sc.draw_frame(wall, canvas, layers)
-            img += noise[int(rng.integers(NOISE_FIELDS))]
-            writer.write(rgb_to_bgr(np.clip(img + 0.5, 0, 255).astype(np.uint8)))
+        for bgr, faces, anyone in render(visits, seed, seconds):
+            writer.write(bgr)
             truth.append([f for f in faces if _inside(f.box)])
-            empty += not layers
+            empty += not anyone
     finally:
         writer.release()
     return describe(visits, truth, empty, seed, seconds)
+
+
+def render(visits: list[Visit], seed: int, seconds: float, size: tuple[int, int] = (WIDTH, HEIGHT)
+           ) -> Iterator[tuple[np.ndarray, list[sc.TruthFace], bool]]:
+    """Each frame (BGR), the faces drawn on it and whether anyone is in view. At another ``size``
+    (a camera's main stream, e.g. 1920x1080): the same room, people and places scaled, their faces
+    drawn from the photos at the larger size, the sensor noise drawn at that size; the faces are
+    then those of the 640x360 scene scaled (``sc.draw_frame`` only draws at that size)."""
+    scale = size[0] / WIDTH
+    if size[1] * WIDTH != HEIGHT * size[0]:
+        raise ConfigError(f"a CCTV scene of {size[0]}x{size[1]} is not 16:9", "e.g. 1920x1080")
+    rng = np.random.default_rng((seed, 1))         # the room and the noise: apart from the plan's draws
+    wall = room(rng)
+    if scale != 1:
+        wall = cv2.resize(wall, size, interpolation=cv2.INTER_CUBIC)
+    noise = [rng.standard_normal((size[1], size[0], 3), dtype=np.float32) * NOISE_SIGMA for _ in range(NOISE_FIELDS)]
+    canvas = sc.Canvas()
+    for i in range(round(seconds * FPS)):
+        layers = [layer for v in visits if (layer := v.layer(i)) is not None]
+        if scale == 1:
+            img, faces = sc.draw_frame(wall, canvas, layers)
+        else:
+            img, faces = wall.copy(), []
+            for layer in layers:
+                _paste_scaled(img, canvas, layer, scale)
+        img += noise[int(rng.integers(NOISE_FIELDS))]
+        yield rgb_to_bgr(np.clip(img + 0.5, 0, 255).astype(np.uint8)), faces, bool(layers)
+
+
+def _paste_scaled(img: np.ndarray, canvas: sc.Canvas, layer: sc.Layer, scale: float) -> None:
+    """``layer`` blended into ``img`` (float32 RGB) with its face and place ``scale`` times larger."""
+    crop, mask, (top, right, bottom, left) = canvas.scaled(layer.portrait, round(layer.width * scale))
+    x, y = round(layer.cx * scale - (left + right) / 2), round(layer.cy * scale - (top + bottom) / 2)
+    rows = slice(max(0, y), min(img.shape[0], y + crop.shape[0]))
+    cols = slice(max(0, x), min(img.shape[1], x + crop.shape[1]))
+    if rows.stop <= rows.start or cols.stop <= cols.start:
+        return
+    inner = np.s_[rows.start - y:rows.stop - y, cols.start - x:cols.stop - x]
+    img[rows, cols] += mask[inner] * layer.alpha * (crop[inner] - img[rows, cols])
 
 
 def _inside(box: sc.Box) -> bool:

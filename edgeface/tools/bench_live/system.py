@@ -1,5 +1,7 @@
 """The system under test, started the way it runs in production: ``edgeface serve`` (gunicorn,
-the same code as the pod) and one simulated camera process per camera, added through the API.
+the same code as the pod) and one simulated camera process per camera, added through the API:
+an MJPEG simulator, or (``camera_files``) an RTSP server sending H.264, a sub-stream and
+optionally a main stream, added with the main stream as its ``identify_url``.
 
 Or attached (``RunningApp``): an app that already runs, such as the one in the pod, with the
 benchmark's cameras added to it through its API and its processes sampled by their PIDs. The
@@ -19,25 +21,30 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.lifecycle import ChildProcess, stop_all
 from edgeface.ports import free_port
 from edgeface.tools.bench_live import procstats
+from edgeface.tools.bench_live.rtsp import CameraFiles
 from edgeface.tools.samples import REPO_ROOT
 
 APP_START_TIMEOUT_S = 120
 CAMERA_START_TIMEOUT_S = 60
+RTSP_USER = "bench"
 
 
 class Child(ChildProcess):
     """A ``python -m MODULE`` child in its own session, output in a log file; stopped by PID."""
 
-    def __init__(self, label: str, module: str, args: list[str], env: dict, log: Path):
+    def __init__(self, label: str, module: str, args: list[str], env: dict, log: Path,
+                 interpreter: tuple[str, ...] | None = None):
+        """``interpreter``: run ``module`` as a script with it (default: this Python's ``-m``)."""
         self.log_path = log
+        program = [*interpreter, module] if interpreter else [sys.executable, "-m", module]
         with open(log, "ab") as out:     # the child keeps its own copy of the descriptor
-            super().__init__(label, [sys.executable, "-m", module, *args], env=env, stdout=out,
+            super().__init__(label, [*program, *args], env=env, stdout=out,
                              stderr=subprocess.STDOUT, new_session=True)
             self.start()
 
@@ -86,11 +93,12 @@ class RunningApp:
 class LiveSystem:
     """App + cameras; ``start()`` then ``close()``. ``app_env``: extra variables for the app
     (``EDGEFACE_LIVE_*`` tuning). ``attach``: measure that running app instead of starting one
-    (``app`` stays None then)."""
+    (``app`` stays None then). ``rtsp``: the cameras are RTSP servers playing those files."""
 
     def __init__(self, model: Path, video: Path, cameras: int, workdir: Path, app_env: dict | None = None,
-                 attach: RunningApp | None = None):
+                 attach: RunningApp | None = None, rtsp: CameraFiles | None = None):
         self.model, self.video, self.count, self.workdir = model, video, cameras, workdir
+        self.rtsp = rtsp
         self.app_env = dict(app_env or {})
         self.attached = attach
         self.api_token = attach.token if attach else secrets.token_urlsafe(16)
@@ -145,8 +153,7 @@ class LiveSystem:
         ports = [free_port() for _ in range(self.count)]
         cam_env = {**env, "EDGEFACE_CAMERA_TOKEN": self.camera_token}    # not on a command line (ps)
         for i, port in enumerate(ports, 1):
-            self.cameras.append(Child(f"camera {i}", "edgeface.tools.bench_live.camera", [str(self.video), str(port)],
-                                      cam_env, self.workdir / f"camera-{i}.log"))
+            self.cameras.append(self._camera(i, port, cam_env))
         if self.attached is None:
             # Clips and privacy blur off: the figures stay comparable with earlier runs; what a
             # camera's clips and blurring cost is measured on its own (docs/performance.md).
@@ -154,16 +161,42 @@ class LiveSystem:
                        "EDGEFACE_CLIPS_FPS": "0", "EDGEFACE_PRIVACY": "off", **self.app_env}
             self.app = Child("the web app", "edgeface", ["serve", "--model", str(self.model), "--host", "127.0.0.1",
                                                         "--port", str(self.port)], app_env, self.workdir / "app.log")
-        self._wait(lambda: all(f"ready {p}" in c.tail() for c, p in zip(self.cameras, ports)),
+        ready = "ready" if self.rtsp else "ready {}"       # the RTSP server does not say its port
+        self._wait(lambda: all(ready.format(p) in c.tail() for c, p in zip(self.cameras, ports)),
                    CAMERA_START_TIMEOUT_S, "the simulated cameras to start", self.cameras)
         self._wait(lambda: self.get("/readyz") is not None, APP_START_TIMEOUT_S, "the web app to load the model", [])
         if self.attached is not None:
             self._check_attached_model()
         for i, port in enumerate(ports, 1):
-            body = self._api("POST", "/api/v1/cameras", {
-                "url": f"http://127.0.0.1:{port}/stream?token={self.camera_token}", "id": f"bench-{i}"})
+            body = self._api("POST", "/api/v1/cameras", {"id": f"bench-{i}", **self._camera_urls(port)})
             self.camera_ids.append(body["id"])
+        # An RTSP camera takes a moment to connect (its feed is refused while offline).
+        self._wait(self._online, CAMERA_START_TIMEOUT_S, "the cameras to come online in the app", self.cameras)
         return self
+
+    def _online(self) -> bool:
+        listed = self.get("/api/v1/cameras")
+        online = {c["id"] for c in listed["cameras"] if c.get("online")} if isinstance(listed, dict) else set()
+        return online >= set(self.camera_ids)
+
+    def _camera(self, i: int, port: int, env: dict) -> Child:
+        log = self.workdir / f"camera-{i}.log"
+        if self.rtsp is None:
+            return Child(f"camera {i}", "edgeface.tools.bench_live.camera", [str(self.video), str(port)], env, log)
+        from edgeface.tools.streamserve import RTSP_SCRIPT, SYSTEM_PYTHON
+
+        # The password is the camera token, from the environment (ps shows command lines).
+        env = {**env, "RTSP_USER": RTSP_USER, "RTSP_PASSWORD": self.camera_token}
+        return Child(f"RTSP camera {i}", str(RTSP_SCRIPT), ["--port", str(port), "--auth", "digest",
+                                                            *self.rtsp.play_args()],
+                     env, log, interpreter=(SYSTEM_PYTHON, "-u"))
+
+    def _camera_urls(self, port: int) -> dict:
+        """The camera's fields for ``POST /api/v1/cameras``."""
+        if self.rtsp is None:
+            return {"url": f"http://127.0.0.1:{port}/stream?token={self.camera_token}"}
+        base = f"rtsp://{RTSP_USER}:{quote(self.camera_token, safe='')}@127.0.0.1:{port}"
+        return {"url": f"{base}/sub", **({"identify_url": f"{base}/main"} if self.rtsp.main else {})}
 
     def _api(self, method: str, path: str, body: dict | None = None):
         """``request``, with a refused token or call said plainly (an attached app has its own token)."""

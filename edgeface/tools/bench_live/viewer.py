@@ -1,25 +1,33 @@
 """A viewer of one camera's feed (``/video_feed/<camera>``), as a browser tab would watch it.
 
-For every frame received it notes when and which source frame it shows (the camera's
-``edgeface-frame:`` comment, kept by the app). What was on it comes, as the overlay is drawn:
+For every frame received it notes when and which source frame it shows: the camera's
+``edgeface-frame:`` comment, kept by the app (MJPEG cameras), or the number drawn into the pixels
+(``barcode``; RTSP cameras send H.264, which has no comment). What was on it comes, as the overlay
+is drawn:
 
 - ``browser`` (what the console does): the camera's own frames, and the faces from the page's one
-  event stream (``MarksViewer`` on ``/live/marks``), matched to the frames by the camera's number;
+  event stream (``MarksViewer`` on ``/live/marks``), matched to the frames by the camera's number —
+  or, for RTSP cameras, whose marks carry the app's frame ``seq`` only, by ``seq`` plus the one
+  offset between the two counts (``seq_offset``);
 - ``drawn``: ``?boxes=drawn``, the faces drawn in by the app and listed in its ``edgeface:`` comment.
 
-Nothing is decoded: the bytes are only split into JPEGs and their headers read.
+MJPEG frames are not decoded (the bytes are split into JPEGs and their headers read); an RTSP
+camera's are, at a quarter of their size and grey, for the barcode.
 """
 
 from __future__ import annotations
 
+import bisect
 import http.client
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from edgeface.cameras.mjpeg import READ_CHUNK, JpegStreamParser
 from edgeface.jpegmeta import ANNOTATION, FRAME_STAMP, comment_with_prefix
 from edgeface.lifecycle import Service
+from edgeface.tools.bench_live import barcode
 
 
 @dataclass(frozen=True)
@@ -76,14 +84,34 @@ class _Streaming(Service):
         raise NotImplementedError
 
 
-class FeedViewer(_Streaming):
-    """Watches ``/video_feed/<camera>`` (``drawn``: with the faces drawn in) until ``close()``."""
+class Unwrap:
+    """A barcode's number (the frame in the clip, again from 0 at each loop) made into frames since
+    the camera started, as the MJPEG cameras' stamp counts: a number far below the last is a loop."""
 
-    def __init__(self, port: int, camera_id: str, token: str, drawn: bool = True):
+    def __init__(self, period: int):
+        self.period, self.loops = period, 0
+        self.last: int | None = None
+
+    def __call__(self, k: int | None) -> int | None:
+        if k is None:
+            return None
+        if self.last is not None and k < self.last - self.period // 2:
+            self.loops += 1
+        self.last = k
+        return self.loops * self.period + k
+
+
+class FeedViewer(_Streaming):
+    """Watches ``/video_feed/<camera>`` (``drawn``: with the faces drawn in) until ``close()``.
+    ``period``: the frames carry their number in the clip as a barcode, the clip that long."""
+
+    def __init__(self, port: int, camera_id: str, token: str, drawn: bool = True, period: int | None = None):
         super().__init__(f"viewer-{camera_id}", port, token,
                          f"/video_feed/{camera_id}" + ("?boxes=drawn" if drawn else ""))
         self.camera_id = camera_id
         self.frames: list[Received] = []
+        self._unwrap = Unwrap(period) if period else None
+        self.unreadable = 0          # frames whose barcode did not read (not scored)
 
     def read(self, response: http.client.HTTPResponse) -> None:
         parser = JpegStreamParser()
@@ -92,7 +120,12 @@ class FeedViewer(_Streaming):
             if not data:
                 break
             now = time.monotonic()
-            self.frames.extend(read_frame(jpeg, now) for jpeg in parser.feed(data))
+            for jpeg in parser.feed(data):
+                frame = read_frame(jpeg, now)
+                if self._unwrap is not None:
+                    frame = replace(frame, counter=self._unwrap(barcode.read(jpeg)))
+                    self.unreadable += frame.counter is None
+                self.frames.append(frame)
 
 
 class MarksViewer(_Streaming):
@@ -103,6 +136,8 @@ class MarksViewer(_Streaming):
     def __init__(self, port: int, token: str):
         super().__init__("viewer-marks", port, token, "/live/marks")
         self.marks: dict[tuple[str, int], tuple[frozenset[str], int, float]] = {}
+        # (camera, the app's frame seq): the same, and when it came here; for cameras without a stamp
+        self.by_seq: dict[tuple[str, int], tuple[frozenset[str], int, float, float]] = {}
         self.messages = 0
 
     def read(self, response: http.client.HTTPResponse) -> None:
@@ -123,17 +158,45 @@ class MarksViewer(_Streaming):
 
     def _faces(self, message: dict) -> None:
         self.messages += 1
-        if message.get("camera_frame") is None:
-            return
         faces = message.get("faces", [])
         arrived = message["at"] - (time.time() - time.monotonic())
-        self.marks[(message["camera"], message["camera_frame"])] = (
-            frozenset(f["name"] for f in faces if f.get("state") == "named"), len(faces), arrived)
+        mark = (frozenset(f["name"] for f in faces if f.get("state") == "named"), len(faces), arrived)
+        if message.get("camera_frame") is not None:
+            self.marks[(message["camera"], message["camera_frame"])] = mark
+        else:
+            self.by_seq[(message["camera"], message["seq"])] = (*mark, time.monotonic())
 
     def onto(self, camera_id: str, frames: list[Received]) -> list[Received]:
         """``frames`` of ``camera_id`` with the faces the stream said were on them (none: nothing drawn)."""
+        offset = self.seq_offset(camera_id, frames)[0]
         out = []
         for f in frames:
-            got = self.marks.get((camera_id, f.counter)) if f.counter is not None else None
+            got = None
+            if f.counter is not None:
+                got = self.marks.get((camera_id, f.counter)) or (
+                    self.by_seq.get((camera_id, f.counter - offset)) if offset is not None else None)
             out.append(replace(f, names=got[0], faces=got[1], arrived=got[2]) if got else f)
         return out
+
+    def seq_offset(self, camera_id: str, frames: list[Received]) -> tuple[int | None, float | None]:
+        """(camera's frame number - the app's ``seq``, share of marks that agree) for a camera whose
+        marks carry only ``seq``. The app sends a frame's mark and then the frame itself, so each
+        mark came here within milliseconds of its frame (frames are 33 ms apart): the number of the
+        frame received nearest each mark, less its seq, is the offset, the same for every frame
+        while the camera stays connected (the app's seq counts the frames it decoded). The most
+        common one is taken; (None, None) when there is nothing to match."""
+        numbered = [f for f in frames if f.counter is not None]
+        times = [f.at for f in numbered]
+        votes: Counter[int] = Counter()
+        for (camera, seq), mark in self.by_seq.items():
+            if camera != camera_id or not times:
+                continue
+            i = bisect.bisect_left(times, mark[3])
+            near = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - mark[3]))
+            counter = numbered[near].counter
+            assert counter is not None
+            votes[counter - seq] += 1
+        if not votes:
+            return None, None
+        offset, agree = votes.most_common(1)[0]
+        return offset, agree / sum(votes.values())
