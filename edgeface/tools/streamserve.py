@@ -193,11 +193,14 @@ class RtspServer(_LoggedServer):
     """
 
     def __init__(self, clip: Path, workdir: Path, *, user: str = "viewer", password: str = "pw",
-                 auth: str = "digest", path: str = "/cam", split: str | None = None, main_delay_ms: int = 0):
+                 auth: str = "digest", path: str = "/cam", split: str | None = None, main_delay_ms: int = 0,
+                 play: dict[str, Path] | None = None):
         super().__init__(workdir, f"rtsp-{auth}")
         self.user, self.password, self.auth, self.path = user, password, auth, path
         # "MAIN_WxH,SUB_WxH": a camera with two streams at /main and /sub (see rtsp_server.py)
         self.split, self.main_delay_ms = split, main_delay_ms
+        # {mount: file}: files already encoded, played in step and looped (``clip`` unused)
+        self.play = play
         self.port = free_port()
         self.clip = clip
 
@@ -213,7 +216,8 @@ class RtspServer(_LoggedServer):
         self.child = self._spawn("rtsp server", [
             SYSTEM_PYTHON, "-u", str(RTSP_SCRIPT), "--port", str(self.port),
             "--clip", str(self.clip), "--path", self.path, "--auth", self.auth,
-            *(["--split", self.split, "--main-delay-ms", str(self.main_delay_ms)] if self.split else [])], env)
+            *(["--split", self.split, "--main-delay-ms", str(self.main_delay_ms)] if self.split else []),
+            *(arg for mount, path in (self.play or {}).items() for arg in ("--play", f"{mount}={path}"))], env)
         self._wait_ready(lambda: "ready" in self.log_text())
         return self
 

@@ -104,9 +104,7 @@ def test_the_server_plays_both_files_in_a_loop(media_dir, tmp_path):
             barcode.draw(bgr, n)
         files[name] = tmp_path / f"{name}.ts"
         rtsp.encode(iter(frames), size, 30.0, files[name])
-    server = RtspServer(files["sub"], tmp_path, auth="none")
-    server.start = _play_start(server, files)          # type: ignore[method-assign]
-    server.start()
+    server = RtspServer(files["sub"], tmp_path, auth="none", play={f"/{k}": v for k, v in files.items()}).start()
     try:
         seen: dict[str, list[int | None]] = {}
 
@@ -132,19 +130,6 @@ def test_the_server_plays_both_files_in_a_loop(media_dir, tmp_path):
         assert len(got) == 75, f"/{mount} ended after {len(got)} frames: the file must loop"
         assert None not in got and set(got) == set(range(30)), (mount, got)
         assert any(b < a for a, b in itertools.pairwise(got)), f"/{mount} never started the file again"
-
-
-def _play_start(server: RtspServer, files: dict[str, Path]):
-    """``RtspServer.start`` serving ``files`` with ``--play`` (the bench's cameras do the same)."""
-    from edgeface.tools.streamserve import RTSP_SCRIPT, SYSTEM_PYTHON
-
-    def start() -> RtspServer:
-        server.child = server._spawn("rtsp server", [
-            SYSTEM_PYTHON, "-u", str(RTSP_SCRIPT), "--port", str(server.port), "--auth", "none",
-            *(arg for mount, path in files.items() for arg in ("--play", f"/{mount}={path}"))])
-        server._wait_ready(lambda: "ready" in server.log_text())
-        return server
-    return start
 
 
 def test_the_cctv_scene_at_1080p_is_the_640x360_scene_scaled(media_dir, tmp_path, monkeypatch):
