@@ -167,6 +167,7 @@ def test_bench_over_rtsp_with_a_main_stream(media_dir, tmp_path):
     result = json.loads(lines[0])
     assert result["transport"] == "rtsp" and result["main_streams"] is True
     assert "RTSP/H.264" in format_table(result) and "main stream 1920x1080" in format_table(result)
+    assert result["main_stream_size"] == [1920, 1080]
     # The camera served its sub-stream and its main stream (the app's identify stream) to the app.
     assert (logs / "camera-1.log").read_text().count("client connected") >= 2
     frames = [json.loads(line) for line in (logs / "frames.jsonl").read_text().splitlines()]

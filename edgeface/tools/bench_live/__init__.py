@@ -118,7 +118,8 @@ def run(args) -> dict:
             _dump_frames(workdir / "frames.jsonl", live, ref, len(clip))
     result = {**assemble(args, video, fps, len(clip), ref, live, app_env, load_before, load_after),
               "overlay": modes[-1], "scene": cctv.bench_json(args, scene), "transport": transport,
-              "main_streams": main_streams, "frame_matching": live["matching"]}
+              "main_streams": main_streams, "main_stream_size": files.main_size if files else None,
+              "frame_matching": live["matching"]}
     if len(lives) > 1:     # the same figures of each, measured one after the other
         result["overlay_compare"] = {mode: {k: v for k, v in assemble(args, video, fps, len(clip), ref, got, app_env,
                                                                        load_before, load_after).items()
@@ -352,7 +353,7 @@ def format_table(r: dict) -> str:
 def _transport_label(r: dict) -> str:
     if r.get("transport") != "rtsp":
         return "MJPEG"
-    size = "x".join(map(str, rtsp.MAIN_SIZE))
+    size = "x".join(map(str, r.get("main_stream_size") or ()))
     main = f"main stream {size} as identify stream" if r["main_streams"] else "no main stream"
     return f"RTSP/H.264 (sub-stream, {main})"
 

@@ -3,8 +3,9 @@ cameras do, optionally with a main stream (``--main-streams``).
 
 The server (``edgeface.tools.rtsp_server``, GStreamer, run with Debian's Python) plays files made
 once here: the video every camera loops, as H.264 at its own size (the sub-stream, 640x360 for
-the clip and the CCTV scene) and, with main streams, at 1920x1080 — the CCTV scene rendered again
-at that size (its faces three times the pixels, the same places), another source upscaled. Both
+the clip and the CCTV scene) and, with main streams, 1080 px high (1920x1080 for them) — the CCTV
+scene rendered again at that size (its faces three times the pixels, the same places), another
+source upscaled, its aspect kept. Both
 streams of a camera leave in step. Every frame carries its number in the clip as a barcode
 (``barcode``): H.264 has no JPEG comment to carry it. The files are cached beside the CCTV scenes
 (``~/.cache/edgeface/scenes/h264``), keyed by what makes them.
@@ -25,8 +26,8 @@ import numpy as np
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.tools.bench_live import barcode, cctv
 
-#: Main streams' size: the common 1080p of IP cameras; sub-streams keep the video's (640x360).
-MAIN_SIZE = (1920, 1080)
+#: Main streams' height: the common 1080p of IP cameras; sub-streams keep the video's size (640x360).
+MAIN_HEIGHT = 1080
 #: Bump when the files' making changes: cached files are keyed by it.
 VERSION = 1
 #: A keyframe a second and no B-frames, as cameras send: a client decodes within a second of joining.
@@ -40,6 +41,7 @@ class CameraFiles:
     sub: Path
     main: Path | None
     sub_size: tuple[int, int]
+    main_size: tuple[int, int] | None
 
     def play_args(self) -> list[str]:
         """``rtsp_server.py`` arguments serving them at ``/sub`` and ``/main``."""
@@ -72,13 +74,14 @@ def camera_files(video: Path, fps: float, main_streams: bool, scene: tuple[Path,
     if not sub.is_file():
         say(f"encoding {video.name} as H.264 with frame numbers (once, cached in {folder})")
         encode(_numbered(_chain(first, frames)), size, fps, sub)
-    main = None
-    if main_streams:
-        main = folder / f"{video.stem}-{MAIN_SIZE[0]}x{MAIN_SIZE[1]}-{key}.ts"
-        if not main.is_file():
-            say(f"making the {MAIN_SIZE[0]}x{MAIN_SIZE[1]} main stream of {video.name} (once, cached; minutes)")
-            encode(_numbered(_main_frames(video, scene, media)), MAIN_SIZE, fps, main)
-    return CameraFiles(sub, main, size)
+    if not main_streams:
+        return CameraFiles(sub, None, size, None)
+    main_size = (2 * round(size[0] * MAIN_HEIGHT / size[1] / 2), MAIN_HEIGHT)
+    main = folder / f"{video.stem}-{main_size[0]}x{main_size[1]}-{key}.ts"
+    if not main.is_file():
+        say(f"making the {main_size[0]}x{main_size[1]} main stream of {video.name} (once, cached; minutes)")
+        encode(_numbered(_main_frames(video, scene, media, main_size)), main_size, fps, main)
+    return CameraFiles(sub, main, size, main_size)
 
 
 def _key(*parts) -> str:
@@ -96,11 +99,12 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
     yield from rest
 
 
-def _main_frames(video: Path, scene: tuple[Path, dict] | None, media: str | None) -> Iterator[np.ndarray]:
-    """The main stream's pictures: the CCTV scene drawn at ``MAIN_SIZE``, else the video upscaled."""
+def _main_frames(video: Path, scene: tuple[Path, dict] | None, media: str | None,
+                 size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The main stream's pictures: the CCTV scene drawn at ``size``, else the video upscaled."""
     if scene is None:
         for bgr in _video_frames(video):
-            yield cv2.resize(bgr, MAIN_SIZE, interpolation=cv2.INTER_CUBIC)
+            yield cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)
         return
     from edgeface.tools.bench_identity import default_media
     from edgeface.tools.bench_identity import scenes as sc
@@ -109,7 +113,7 @@ def _main_frames(video: Path, scene: tuple[Path, dict] | None, media: str | None
     visits = cctv.plan(sc.load_portraits(Path(media) if media else default_media()), info["seed"], info["seconds"])
     if [v.as_json() for v in visits] != info["visits"]:
         raise EdgefaceError("the CCTV scene drawn again differs from the cached one", f"delete {scene[0]} and rerun")
-    for bgr, _, _ in cctv.render(visits, info["seed"], info["seconds"], MAIN_SIZE):
+    for bgr, _, _ in cctv.render(visits, info["seed"], info["seconds"], size):
         yield bgr
 
 

@@ -188,7 +188,7 @@ class MarksViewer(_Streaming):
         numbered = [f for f in frames if f.counter is not None]
         times = [f.at for f in numbered]
         votes: Counter[int] = Counter()
-        for (camera, seq), mark in self.by_seq.items():
+        for (camera, seq), mark in list(self.by_seq.items()):      # the reader thread adds on
             if camera != camera_id or not times:
                 continue
             i = bisect.bisect_left(times, mark[3])
