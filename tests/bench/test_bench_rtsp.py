@@ -10,6 +10,7 @@ import itertools
 import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from helpers import missing_test_tool, run_cli
 from edgeface.cameras.playback import Playback
 from edgeface.errors import ConfigError
 from edgeface.images import encode_jpeg
+from edgeface.live.scenecut import moved, thumbnail
 from edgeface.tools.bench_identity import scenes as sc
 from edgeface.tools.bench_live import barcode, cctv, format_table, rtsp
 from edgeface.tools.bench_live.viewer import MarksViewer, Received, Unwrap
@@ -59,6 +61,15 @@ def test_the_barcode_survives_h264_at_640x360_and_the_apps_jpeg(media_dir, tmp_p
     for quality in (80, 50):
         read = [barcode.read(encode_jpeg(bgr, quality)) for bgr in decoded]
         assert read == numbers, f"quality {quality}: {[(a, b) for a, b in zip(read, numbers) if a != b][:5]}"
+    # Invisible to the app's still-scene check: only the numbers change between these two frames.
+    still = [_clip_frames(media_dir, 1)[0] for _ in range(2)]
+    for bgr, n in zip(still, (0, barcode.LIMIT - 1)):
+        barcode.draw(bgr, n)
+    rtsp.encode(iter(still), (640, 360), 30.0, tmp_path / "still.ts")
+    shown = [encode_jpeg(bgr, 80) for bgr in Playback(tmp_path / "still.ts").one_pass()]
+    assert [barcode.read(jpeg) for jpeg in shown] == [0, barcode.LIMIT - 1]
+    thumbs = [thumbnail(SimpleNamespace(jpeg=jpeg)) for jpeg in shown]
+    assert not moved(thumbs[0], thumbs[1]), "the barcode made a still scene move"
 
 
 def test_the_barcode_reads_at_any_size_and_refuses_a_flipped_block(media_dir):
@@ -68,7 +79,7 @@ def test_the_barcode_reads_at_any_size_and_refuses_a_flipped_block(media_dir):
     assert barcode.value(cv2.resize(bgr, (640, 360), interpolation=cv2.INTER_AREA)) == 4242
     # One value bit flipped: a parity bit disagrees, so no number rather than a wrong one.
     h, w = bgr.shape[:2]
-    bgr[: h // 24, : w // 40] = 255 - bgr[: h // 24, : w // 40]
+    bgr[: h // 24, : w // 40] = barcode.ONE          # bit 0 of 4242 is a 0
     assert barcode.value(bgr) is None
     with pytest.raises(ValueError):
         barcode.draw(bgr, barcode.LIMIT)

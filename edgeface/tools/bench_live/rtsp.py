@@ -29,7 +29,7 @@ from edgeface.tools.bench_live import barcode, cctv
 #: Main streams' height: the common 1080p of IP cameras; sub-streams keep the video's size (640x360).
 MAIN_HEIGHT = 1080
 #: Bump when the files' making changes: cached files are keyed by it.
-VERSION = 1
+VERSION = 2
 #: A keyframe a second and no B-frames, as cameras send: a client decodes within a second of joining.
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p"]
 
