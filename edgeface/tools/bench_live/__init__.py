@@ -329,6 +329,7 @@ def format_table(r: dict) -> str:
         f"live is x{r['speedup_vs_reference']} its throughput",
         f"  {'analysis, all cameras (per s)':34} "
         + ", ".join(f"{k.removesuffix('_per_s').replace('_', ' ')} {v:g}" for k, v in r.get("analysis", {}).items()),
+        *_matching_line(r.get("frame_matching")),
         "",
         f"  {'stage (CPU)':11} {'live ms/call':>12} {'calls/s':>8} {'ms/frame':>9} {'reference ms/frame':>19}",
     ]
@@ -348,6 +349,16 @@ def format_table(r: dict) -> str:
             cells = (_show(c["stages"].get(stage, {}).get("ms_per_frame")) for c in compare.values())
             lines.append(f"  {stage + ' ms/frame':34} " + "".join(f"{cell:>12}" for cell in cells))
     return "\n".join(lines)
+
+
+def _matching_line(matching: dict | None) -> list[str]:
+    """RTSP: how the frames were numbered (barcode) and the marks matched (seq offset)."""
+    if not matching:
+        return []
+    agree = [m["marks_agreeing"] for m in matching.values() if m["marks_agreeing"] is not None]
+    return [f"  {'frames matched (barcode, marks)':34} "
+            f"{sum(m['unreadable'] for m in matching.values())} of {sum(m['frames'] for m in matching.values())} "
+            f"unreadable; marks agreeing with the seq offset {min(agree) if agree else '-'} (lowest camera)"]
 
 
 def _transport_label(r: dict) -> str:
