@@ -128,7 +128,7 @@ def score(truth: Sequence[Sequence[TruthFace]], drawn: Mapping[int, Sequence[Dra
             raise ValueError(f"frame {i} is outside the scene's {len(truth)} frames")
         names: dict[int, set[str | None]] = {f.actor: set() for f in truth[i]}
         for box, name in faces:
-            best = max(truth[i], key=lambda f: iou(box, f.box), default=None)
+            best = _nearest(truth[i], box)
             if best is not None and iou(box, best.box) >= MIN_IOU:
                 names[best.actor].add(_named(name))
         for face in truth[i]:
@@ -143,6 +143,33 @@ def score(truth: Sequence[Sequence[TruthFace]], drawn: Mapping[int, Sequence[Dra
                 o.wrong_frames += 1
                 o.wrong_names |= wrong
     return Score(list(outcomes.values()))
+
+
+def first_named(truth: Sequence[Sequence[TruthFace]],
+                drawn: Mapping[int, Sequence[Drawn]] | Sequence[Sequence[Drawn]], actors: Sequence[int]) -> list[dict]:
+    """Per segment of these ``actors`` (walk-ins), how many frames after it starts (the face
+    wholly in the frame) the right name is first drawn on it: ``first_name_frames``, None if never
+    (a stranger: never is right; any name on one is counted by ``score``). Only the frames given
+    count: with every Nth frame, the figure is a multiple of N's granularity."""
+    frames = drawn if isinstance(drawn, Mapping) else dict(enumerate(drawn))
+    out = []
+    for seg in segments(truth):
+        if seg.actor not in actors:
+            continue
+        first = None
+        for i in sorted(k for k in frames if seg.start <= k < seg.end):
+            face = next(f for f in truth[i] if f.actor == seg.actor)
+            if seg.enrolled and any(_named(name) == seg.identity for box, name in frames[i]
+                                    if iou(box, face.box) >= MIN_IOU and _nearest(truth[i], box) is face):
+                first = i - seg.start
+                break
+        out.append({"person": seg.person, "enrolled": seg.enrolled, "frames": [seg.start, seg.end],
+                    "first_name_frames": first})
+    return out
+
+
+def _nearest(faces: Sequence[TruthFace], box: Box) -> TruthFace | None:
+    return max(faces, key=lambda f: iou(box, f.box), default=None)
 
 
 def kept(reference: Score, live: Score) -> dict:
