@@ -175,6 +175,7 @@ def test_a_stale_name_on_a_stranger_is_wrong_and_an_unnamed_face_a_miss():
     assert result["segments_wrong_name"] == 1 and result["strangers_named"] == 1
     assert result["wrong_name_frames"] == 2           # the box far from any face is not scored
     assert result["named_frame_recall"] == 0.6 and result["enrolled_frames_scored"] == 5
+    assert result["boxed_frame_recall"] == 0.8           # boxed without a name counts as found
     [wrong] = score(truth, drawn).wrong()
     assert wrong == {"frames": [5, 10], "truth": BOB, "enrolled": False, "drawn": [ADA], "wrong_frames": 2,
                      "scored_frames": 5}

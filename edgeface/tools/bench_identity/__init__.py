@@ -260,7 +260,7 @@ def format_table(r: dict) -> str:
         f"{r['frame_size'][0]}x{r['frame_size'][1]} at {r['fps']} fps, seed {r['seed']}; reference on every "
         f"{r['reference_every']}th frame; {r['runtime_s']['total']} s",
         "",
-        f"  {'scenario':15} {'px':>4} {'segments':>9} | {'live right':>10} {'wrong':>5} {'recall':>6} | "
+        f"  {'scenario':15} {'px':>4} {'segments':>9} | {'live right':>10} {'wrong':>5} {'recall':>6} {'boxed':>6} | "
         f"{'ref right':>9} {'wrong':>5} {'recall':>6} | {'kept':>5}",
     ]
 
@@ -268,8 +268,9 @@ def format_table(r: dict) -> str:
         return f"{p['segments_named_right']:>{width}} {p['segments_wrong_name']:>5} {_show(p['named_frame_recall']):>6}"
 
     def row(name: str, px: str, s: dict, live: dict, ref: dict, keep: dict) -> str:
-        return (f"  {name:15} {px:>4} {s['segments']:>3} ({s['enrolled_segments']}E) | {path(live, 10)} | "
-                f"{path(ref, 9)} | {keep['live_also']:>2}/{keep['reference_named_right']:<2}")
+        return (f"  {name:15} {px:>4} {s['segments']:>3} ({s['enrolled_segments']}E) | {path(live, 10)} "
+                f"{_show(live['boxed_frame_recall']):>6} | {path(ref, 9)} | "
+                f"{keep['live_also']:>2}/{keep['reference_named_right']:<2}")
 
     for name, s in r["scenarios"].items():
         lines.append(row(name, str(s["face_px"]), s, s["live"], s["reference"], s["live_keeps_reference"]))

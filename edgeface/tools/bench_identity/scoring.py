@@ -10,7 +10,8 @@ hidden). Then, per segment:
 - **named right**: an enrolled person's segment with the right name in at least one scored
   frame and no wrong name in any;
 - **named-frame recall**: over scored frames whose truth is an enrolled person, the share in
-  which the right name is drawn on it.
+  which the right name is drawn on it; **boxed-frame recall**: the share with a box on it, named
+  or not (a face not found cannot be named: which of the two loses a name).
 
 Only the frames given are scored (the reference looks at every Nth frame).
 """
@@ -73,6 +74,7 @@ class SegmentOutcome:
     segment: Segment
     scored_frames: int = 0
     right_frames: int = 0        # the right name drawn on it (enrolled only)
+    boxed_frames: int = 0        # a box drawn on it, named or not (found: what naming can start from)
     wrong_frames: int = 0        # a wrong name drawn on it
     wrong_names: frozenset[str] = frozenset()
 
@@ -97,6 +99,7 @@ class Score:
             "segments_wrong_name": sum(o.wrong_frames > 0 for o in self.outcomes),
             "strangers_named": sum(o.wrong_frames > 0 for o in self.outcomes if not o.segment.enrolled),
             "named_frame_recall": round(hits / frames, 4) if frames else None,
+            "boxed_frame_recall": round(sum(o.boxed_frames for o in enrolled) / frames, 4) if frames else None,
             "enrolled_frames_scored": frames,
             "wrong_name_frames": sum(o.wrong_frames for o in self.outcomes),
         }
@@ -134,6 +137,7 @@ def score(truth: Sequence[Sequence[TruthFace]], drawn: Mapping[int, Sequence[Dra
         for face in truth[i]:
             o = by_frame[(i, face.actor)]
             o.scored_frames += 1
+            o.boxed_frames += bool(names[face.actor])
             drawn_names = {n for n in names[face.actor] if n is not None}
             enrolled = face.identity != STRANGER
             wrong = drawn_names - {face.identity} if enrolled else drawn_names    # a stranger: any name
