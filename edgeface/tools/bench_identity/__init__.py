@@ -2,10 +2,12 @@
 
 Scenes generated from the shared face photos (``scenes.py``: faces replacing one another in
 place, crossing, 30-150 px wide, strangers arriving where an enrolled person left, motion blur,
-JPEG noise) are played through the live pipeline and, every Nth frame, through the
-full-resolution reference (``paths.py``); ``scoring.py`` counts per scenario the segments
-named right, the segments with a wrong name and the named-frame recall of both. Four of the six
-people are enrolled; the other two are strangers, who must never be named.
+JPEG noise, far faces walking in, a face walking in beside a named one — the last two also with a
+1080p main stream as the camera's identify stream) are played through the live pipeline and,
+every Nth frame, through the full-resolution reference (``paths.py``); ``scoring.py`` counts per
+scenario the segments named right, the segments with a wrong name, the named-frame recall of both
+and how soon each walk-in is named. Four of the six people are enrolled; the other two are
+strangers, who must never be named.
 
 Deterministic: the same media, seed and settings give the same frames and the same figures on
 any machine load (analysis runs inline). Runtime is reported, never asserted.
