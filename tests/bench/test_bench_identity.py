@@ -6,15 +6,18 @@ from __future__ import annotations
 import itertools
 import json
 
+import cv2
 import numpy as np
 import pytest
 from helpers import run_cli
 
 from edgeface.errors import ConfigError
-from edgeface.images import decode_jpeg
-from edgeface.tools.bench_identity import format_table
+from edgeface.images import decode_jpeg, encode_jpeg
+from edgeface.settings import LiveSettings
+from edgeface.tools.bench_identity import enrol, format_table
 from edgeface.tools.bench_identity import scenes as sc
-from edgeface.tools.bench_identity.scoring import MIN_IOU, Drawn, TruthFace, iou, kept, score, segments
+from edgeface.tools.bench_identity.paths import SceneIdentify, drive_live
+from edgeface.tools.bench_identity.scoring import MIN_IOU, Drawn, TruthFace, first_named, iou, kept, score, segments
 
 ADA, BOB = "Ada Lovelace", "Bob"
 
@@ -43,7 +46,10 @@ def test_same_seed_same_frames_other_seed_other_frames(portraits, quick_scenes):
 def test_every_scenario_is_there_with_enrolled_people_and_strangers(portraits, quick_scenes):
     names = [s.name for s in quick_scenes]
     assert names == ["swap_hard", "swap_fade", "crossing", *[f"size_{px}" for px in sc.SIZES],
-                     "stranger_after", "motion_blur", "jpeg_noise"] == list(sc.SCENARIOS)
+                     "stranger_after", "motion_blur", "jpeg_noise", "far_40_main", "walkin_60"]
+    assert names == list(sc.QUICK_SCENARIOS)
+    assert set(sc.SCENARIOS) - set(names) == {"far_32", "far_32_main", "far_40", "walkin_60_main", "walkin_40",
+                                              "walkin_40_main"}
     with pytest.raises(ConfigError, match="no scenario named swap"):
         sc.build_scenes(portraits, only=["swap"])
     assert set(sc.ENROLLED).isdisjoint(sc.STRANGERS) and len(sc.ENROLLED) == 4 and len(sc.STRANGERS) == 2
@@ -86,6 +92,49 @@ def test_truth_is_consistent(quick_scenes):
         assert all(s.end - s.start >= 8 for s in segs), f"{scene.name}: a segment shorter than 8 frames"
 
 
+def test_far_faces_walk_in_and_are_in_the_truth_once_wholly_in_the_frame(portraits, quick_scenes):
+    far = next(s for s in quick_scenes if s.name == "far_40_main")
+    segs = segments(far.truth)
+    assert len(segs) == 6 and sum(s.enrolled for s in segs) == 3
+    for seg in segs:
+        first, last = (next(f for f in far.truth[i] if f.actor == seg.actor).box for i in (seg.start, seg.end - 1))
+        assert abs(last[3] - first[3]) >= 40, "a far face walks (a face width or more), not only drifts"
+        assert first[3] <= 4 or first[1] >= sc.WIDTH - 5, "a far face comes in from the side"
+        assert seg.start >= 20, "in the truth only once wholly in the frame"
+    # The same scene on the detect stream alone: the very same frames and truth.
+    [alone] = sc.build_scenes(portraits, quick=True, only=["far_40"])
+    assert alone.main is None and [f.jpeg for f in alone.frames] == [f.jpeg for f in far.frames]
+    assert alone.truth == far.truth and alone.digest() != far.digest()
+
+
+def test_the_main_stream_is_the_same_scene_at_three_times_the_size(quick_scenes):
+    far = next(s for s in quick_scenes if s.name == "far_40_main")
+    assert far.main is not None and [(f.seq, f.time) for f in far.main] == [(f.seq, f.time) for f in far.frames]
+    i = max(range(len(far.truth)), key=lambda k: len(far.truth[k]))
+    main, small = decode_jpeg(far.main[i].jpeg), decode_jpeg(far.frames[i].jpeg)
+    assert main is not None and small is not None and main.shape == (1080, 1920, 3)
+    for face in far.truth[i]:
+        top, right, bottom, left = face.box
+        a = small[top:bottom, left:right].astype(np.float32)
+        b = cv2.resize(main[3 * top:3 * bottom, 3 * left:3 * right], (right - left, bottom - top),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+        a, b = a - a.mean(), b - b.mean()
+        assert (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()) > 0.9, "the main frame's face is elsewhere"
+    assert all(s.main is None for s in quick_scenes if s.name != "far_40_main")
+
+
+def test_a_face_walks_in_beside_a_named_one(quick_scenes):
+    walk = next(s for s in quick_scenes if s.name == "walkin_60")
+    segs = segments(walk.truth)
+    walkers = [s for s in segs if s.actor in walk.walk_ins]
+    assert [s.enrolled for s in walkers] == [True, False] and len(walk.walk_ins) == 2
+    for w in walkers:
+        [stander] = [s for s in segs if s.actor not in walk.walk_ins and s.start <= w.start < s.end]
+        assert stander.enrolled and w.start - stander.start >= sc.WALK_IN_DELAY, "the standing one came first"
+        entry = next(f for f in walk.truth[w.start] if f.actor == w.actor).box
+        assert entry[3] <= 8 or entry[1] >= sc.WIDTH - 9, "the walk-in is in the truth as soon as wholly in"
+
+
 def test_faces_are_replaced_in_place_and_hidden_when_crossed(quick_scenes):
     by_name = {s.name: s for s in quick_scenes}
     swap = segments(by_name["swap_hard"].truth)
@@ -126,6 +175,7 @@ def test_a_stale_name_on_a_stranger_is_wrong_and_an_unnamed_face_a_miss():
     assert result["segments_wrong_name"] == 1 and result["strangers_named"] == 1
     assert result["wrong_name_frames"] == 2           # the box far from any face is not scored
     assert result["named_frame_recall"] == 0.6 and result["enrolled_frames_scored"] == 5
+    assert result["boxed_frame_recall"] == 0.8           # boxed without a name counts as found
     [wrong] = score(truth, drawn).wrong()
     assert wrong == {"frames": [5, 10], "truth": BOB, "enrolled": False, "drawn": [ADA], "wrong_frames": 2,
                      "scored_frames": 5}
@@ -159,6 +209,45 @@ def test_a_box_counts_for_the_face_it_overlaps_most():
     assert kept(reference, reference)["share"] == 1.0
 
 
+def test_first_name_of_a_walk_in_counts_from_its_first_frame_in_the_given_frames():
+    stands, walks = TruthFace(1, FAR, ADA, ADA), TruthFace(2, BOX, BOB, BOB)
+    stranger = TruthFace(3, BOX, sc.STRANGER, BOB)
+    truth = [[stands]] * 3 + [[stands, walks]] * 6 + [[stands, stranger]] * 4
+    drawn: list[list[Drawn]] = [[(FAR, ADA)]] * 3 + [[(FAR, ADA), (NEAR, None)]] * 2 \
+        + [[(FAR, ADA), (NEAR, ADA)]] + [[(FAR, BOB), (NEAR, BOB)]] * 3 + [[(FAR, ADA), (NEAR, None)]] * 4
+    # Bob is named on the 4th frame of his segment (index 3): ADA on his box, and BOB on Ada's, do not count.
+    assert first_named(truth, drawn, [2, 3]) == [
+        {"person": BOB, "enrolled": True, "frames": [3, 9], "first_name_frames": 3},
+        {"person": BOB, "enrolled": False, "frames": [9, 13], "first_name_frames": None}]
+    every_4th = first_named(truth, {i: drawn[i] for i in range(0, 13, 4)}, [2])
+    assert every_4th[0]["first_name_frames"] == 5          # frame 8: the first one looked at, named
+    assert first_named(truth, drawn, [1])[0]["first_name_frames"] == 0
+
+
+def _scene_frames(times: list[float], size: tuple[int, int]) -> list[sc.SceneFrame]:
+    return [sc.SceneFrame(k + 1, t, encode_jpeg(np.full((size[1], size[0], 3), 8 * k % 256, np.uint8)))
+            for k, t in enumerate(times)]
+
+
+def test_the_scene_main_stream_holds_the_frames_of_a_detect_frame_moment():
+    """The bench's identify stream offers a hold the main frames within its span of the detect
+    frame's time (the one after completes it), as ``IdentifyStream`` does; at the scene's end it is
+    complete with what there is."""
+    times = [k / sc.FPS for k in range(30)]
+    identify = SceneIdentify(_scene_frames(times, (96, 54)))
+    held = identify.hold(times[10], 0.07)
+    assert held.complete.is_set() and [f.seq for f in held.wait(0)] == [9, 10, 11, 12, 13]
+    assert held.wait(0)[2].bgr is not None and held.wait(0)[2].bgr.shape == (54, 96, 3)
+    assert [f.seq for f in identify.hold(times[29], 0.07).wait(0)] == [28, 29, 30]
+    assert identify.status()["online"] and identify.holds == 2
+
+
+def test_a_main_stream_must_have_the_detect_frames_moments(media_dir):
+    frames = _scene_frames([0.0, 1 / 30], (64, 36))
+    with pytest.raises(ValueError, match="seq and times"):
+        drive_live(frames, LiveSettings(), enrol(media_dir), main=frames[:1])
+
+
 # -- the benchmark, end to end ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -183,6 +272,25 @@ def test_bench_reports_both_paths_per_scenario(quick_result, quick_scenes):
             assert 0 <= p["segments_named_right"] <= s["enrolled_segments"]
             assert p["segments_wrong_name"] == len(p["wrong"])
     assert "swap_hard" in format_table(r) and "goal" in format_table(r)
+
+
+@pytest.mark.slow
+def test_far_faces_are_encoded_from_the_identify_stream_and_walk_ins_timed(quick_result):
+    far = quick_result["scenarios"]["far_40_main"]
+    assert far["identify_stream"]["size"] == [1920, 1080]
+    assert 0 < far["identify_stream"]["identify_crops"] <= far["identify_stream"]["encodings"], far["identify_stream"]
+    assert "far_main_named" in quick_result["goal"] and "far_detect_as_reference" not in quick_result["goal"]
+    walk = quick_result["scenarios"]["walkin_60"]
+    assert [w["enrolled"] for w in walk["walk_ins"]] == [True, False]
+    known, stranger = walk["walk_ins"]
+    assert stranger["live_first_name_frames"] is None and stranger["reference_first_name_frames"] is None
+    # The reference names a 60 px face at once (its first look, every 5th frame); the live path in the end.
+    assert known["reference_granularity_frames"] == quick_result["reference_every"] == 5
+    assert known["reference_first_name_frames"] < 5
+    assert known["live_first_name_frames"] is not None
+    assert known["live_first_name_frames"] < known["frames"][1] - known["frames"][0]
+    table = format_table(quick_result)
+    assert "identify stream" in table and "walkin_60: " in table and known["person"] in table
 
 
 @pytest.mark.slow

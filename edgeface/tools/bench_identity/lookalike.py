@@ -58,8 +58,8 @@ def run(portraits: dict[str, list[sc.Portrait]], model: FaceModel, settings, see
                       60, [shot], sc.background(rng, textured=True), sc.Canvas(), (85, 85), rng)
     live = live_engine(looser)
     anchor = new_correction("not", enrolled.person, _embedding(engine, stranger), by="bench")
-    before = score(scene.truth, drive_live(scene.frames, looser, model, live)).as_json()
-    after = score(scene.truth, drive_live(scene.frames, looser, model, live, [anchor])).as_json()
+    before = score(scene.truth, drive_live(scene.frames, looser, model, live).drawn).as_json()
+    after = score(scene.truth, drive_live(scene.frames, looser, model, live, [anchor]).drawn).as_json()
     return {"about": scene.about, "enrolled": enrolled.person, "stranger": stranger.person,
             "photos": [enrolled.source, stranger.source], "photo_distance": round(distance, 3),
             "tolerance": tolerance, "frames": len(scene.frames), "before": before, "after": after,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -36,8 +36,17 @@ STRANGER = "stranger"
 ENROLLED = ("Alex Lacamoire", "Barack Obama", "Kit Harington", "Lin-Manuel Miranda")
 STRANGERS = ("Joe Biden", "Rose Leslie")
 SIZES = (30, 40, 60, 90, 120, 150)
+#: Far faces walking in, and a face walking in beside a tracked one; each also "_main": with the
+#: camera's main stream, the same scene rendered at MAIN_SCALE times the size (1920x1080).
+FAR_SIZES = (32, 40)
+WALKIN_SIZES = (60, 40)
+TWO_STREAMS = (*(f"far_{px}" for px in FAR_SIZES), *(f"walkin_{px}" for px in WALKIN_SIZES))
+MAIN = "_main"
+MAIN_SCALE = 3
 SCENARIOS = ("swap_hard", "swap_fade", "crossing", *(f"size_{px}" for px in SIZES), "stranger_after", "motion_blur",
-             "jpeg_noise")
+             "jpeg_noise", *(name for base in TWO_STREAMS for name in (base, base + MAIN)))
+#: ``--quick`` runs these (the test's profile): one far and one walk-in scenario of the new ones.
+QUICK_SCENARIOS = (*SCENARIOS[:SCENARIOS.index("jpeg_noise") + 1], "far_40_main", "walkin_60")
 DEFAULT_SEED = 9
 #: A face behind another is out of the truth once this much of its box is covered.
 HIDDEN_COVER = 0.4
@@ -79,12 +88,20 @@ class Scene:
     face_px: int                       # face width in this scene
     frames: list[SceneFrame]
     truth: list[list[TruthFace]]       # per frame
+    #: The camera's main stream: the same frames at MAIN_SCALE times the size, same seq and time.
+    main: list[SceneFrame] | None = None
+    #: Actors who walk in while another face is tracked: how soon each is named is reported.
+    walk_ins: tuple[int, ...] = ()
 
     def digest(self) -> str:
         h = hashlib.sha256(self.name.encode())
         for frame, faces in zip(self.frames, self.truth):
             h.update(frame.jpeg)
             h.update(json.dumps([[f.actor, f.box, f.identity, f.person] for f in faces]).encode())
+        for frame in self.main or ():
+            h.update(frame.jpeg)
+        if self.walk_ins:          # (a scene without main stream or walk-ins keeps its digest)
+            h.update(json.dumps(self.walk_ins).encode())
         return h.hexdigest()
 
 
@@ -151,9 +168,11 @@ class Layer:
 
 
 class Canvas:
-    """Pastes portraits at a face width; scaled crops and their masks are cached."""
+    """Pastes portraits at a face width; scaled crops and their masks are cached. ``scale``: a
+    frame ``scale`` times WIDTH x HEIGHT, layers' places and widths scaled alike (a main stream)."""
 
-    def __init__(self) -> None:
+    def __init__(self, scale: int = 1) -> None:
+        self.scale = scale
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, tuple[float, ...]]] = {}
 
     def scaled(self, p: Portrait, width: int) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
@@ -172,17 +191,18 @@ class Canvas:
 
     def paste(self, frame: np.ndarray, layer: Layer) -> Box:
         """Blend the layer into ``frame`` (float32 RGB); returns the face box in the frame."""
-        crop, mask, (t, r, b, left) = self.scaled(layer.portrait, layer.width)
-        x0 = round(layer.cx - (left + r) / 2)
-        y0 = round(layer.cy - (t + b) / 2)
+        k, width, height = self.scale, WIDTH * self.scale, HEIGHT * self.scale
+        crop, mask, (t, r, b, left) = self.scaled(layer.portrait, layer.width * k)
+        x0 = round(layer.cx * k - (left + r) / 2)
+        y0 = round(layer.cy * k - (t + b) / 2)
         h, w = crop.shape[:2]
-        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(WIDTH, x0 + w), min(HEIGHT, y0 + h)
+        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)
         if fx1 > fx0 and fy1 > fy0:
             a = mask[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0] * layer.alpha
             region = frame[fy0:fy1, fx0:fx1]
             region += a * (crop[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0] - region)
         box = (y0 + round(t), x0 + round(r), y0 + round(b), x0 + round(left))
-        return (max(0, box[0]), min(WIDTH - 1, box[1]), min(HEIGHT - 1, box[2]), max(0, box[3]))
+        return (max(0, box[0]), min(width - 1, box[1]), min(height - 1, box[2]), max(0, box[3]))
 
 
 def background(rng: np.random.Generator, textured: bool) -> np.ndarray:
@@ -224,6 +244,8 @@ class Shot:
     frames: int
     layers: Callable[[int], list[Layer]]
     blur: tuple[int, float] | None = None          # motion blur (length px, angle)
+    whole: bool = False         # a face is in the truth only once it is wholly in the frame
+    walk_ins: tuple[int, ...] = ()      # actors walking in while another face is tracked
 
 
 class Cast:
@@ -321,6 +343,42 @@ def _blurred_pair(cast: Cast, rng: np.random.Generator, width: int, frames: int,
     return shot
 
 
+def _walking(cast: Cast, rng: np.random.Generator, pattern: str, width: int, frames: int) -> Shot:
+    """Far faces walking slowly into a static scene, alternately from the left and the right, each
+    on a row of its own (no crossing), at 1-1.4 face widths a second (a stroll, seen from afar)."""
+    rows = (0.22, 0.5, 0.78)
+    walkers = []
+    for k, c in enumerate(pattern):
+        p, actor = cast.pick(c == "E"), cast.actor()
+        vx = rng.uniform(1.0, 1.4) * width / FPS * (1 if k % 2 == 0 else -1)
+        x = -0.8 * width if vx > 0 else WIDTH + 0.8 * width        # the whole face outside
+        y = HEIGHT * rows[k % len(rows)] + rng.uniform(-12, 12)
+        walkers.append((actor, p, x, y, vx, rng.uniform(-3, 3) / FPS))
+    return Shot(frames, lambda i: [Layer(a, p, width, x + vx * i, y + vy * i) for a, p, x, y, vx, vy in walkers],
+                whole=True)
+
+
+def _walk_in(cast: Cast, rng: np.random.Generator, walker: str, width: int, frames: int, delay: int) -> Shot:
+    """An enrolled person stands on one side (tracked and named); after ``delay`` frames another
+    face (``walker``: E enrolled, S stranger) walks in from the other side at about two face widths
+    a second and stops beside them."""
+    left = bool(rng.integers(2))          # the standing person's side
+    stander = _still(cast, cast.pick(True), width, WIDTH * (0.25 if left else 0.75) + rng.uniform(-15, 15),
+                     HEIGHT / 2 + rng.uniform(-30, 30), rng)
+    p, actor = cast.pick(walker == "E"), cast.actor()
+    start, stop = (WIDTH + 0.8 * width, WIDTH * 0.62) if left else (-0.8 * width, WIDTH * 0.38)
+    step = 2 * width / FPS * rng.uniform(0.9, 1.1)
+    y = HEIGHT / 2 + rng.uniform(-30, 30)
+
+    def layers(i: int) -> list[Layer]:
+        if i < delay:
+            return [stander(i)]
+        x = start + float(np.sign(stop - start)) * min(abs(stop - start), step * (i - delay))
+        return [stander(i), Layer(actor, p, width, x, y)]
+
+    return Shot(frames, layers, whole=True, walk_ins=(actor,))
+
+
 @dataclass(frozen=True)
 class Plan:
     """Lengths: ``seg`` frames per segment; quick plans are shorter and have fewer of them."""
@@ -331,10 +389,16 @@ class Plan:
     crossings: tuple[str, ...]
     stranger_pairs: int
     degraded_shots: int
+    far: tuple[str, ...]     # far scenarios: per shot, the faces walking in
+    walk_ins: str            # walk-in scenarios: per shot, who walks in beside the standing person
 
 
-FULL = Plan(seg=60, fade=15, swaps="ESEESE", crossings=("ES", "EE", "SE"), stranger_pairs=3, degraded_shots=3)
-QUICK = Plan(seg=30, fade=12, swaps="ESEE", crossings=("ES", "SE"), stranger_pairs=2, degraded_shots=2)
+FULL = Plan(seg=60, fade=15, swaps="ESEESE", crossings=("ES", "EE", "SE"), stranger_pairs=3, degraded_shots=3,
+            far=("ESE", "SES", "ESE", "SES"), walk_ins="EESEES")
+QUICK = Plan(seg=30, fade=12, swaps="ESEE", crossings=("ES", "SE"), stranger_pairs=2, degraded_shots=2,
+             far=("ESE", "SES"), walk_ins="ES")
+#: A walk-in starts this long after its shot (the standing person is named by then).
+WALK_IN_DELAY = 30
 
 
 def scenario_shots(plan: Plan, cast: Cast, rng: np.random.Generator) -> Iterator[tuple[str, int, list[Shot], str]]:
@@ -356,53 +420,96 @@ def scenario_shots(plan: Plan, cast: Cast, rng: np.random.Generator) -> Iterator
                               for k in range(plan.degraded_shots)], "faces moving at 60 px/s, 7-13 px of motion blur"
     yield "jpeg_noise", 80, [_pair(cast, rng, 80, plan.seg, "ES" if k % 2 == 0 else "SE")
                              for k in range(plan.degraded_shots)], "JPEG quality 30-50"
+    for px in FAR_SIZES:
+        yield f"far_{px}", px, [_walking(cast, rng, faces, px, 3 * plan.seg) for faces in plan.far], \
+            f"faces {px} px wide walking slowly into the scene, enrolled beside strangers"
+    for px in WALKIN_SIZES:
+        yield f"walkin_{px}", px, [_walk_in(cast, rng, c, px, WALK_IN_DELAY + 3 * plan.seg, WALK_IN_DELAY)
+                                   for c in plan.walk_ins], \
+            f"a face {px} px wide walks in (enrolled or a stranger) while an enrolled person stands, named"
 
 
 def build_scenes(portraits: dict[str, list[Portrait]], *, seed: int = DEFAULT_SEED, quick: bool = False,
                  only: list[str] | None = None) -> list[Scene]:
-    """Every scenario as a Scene (``only``: just these names, still generated from the same seed)."""
+    """Every scenario as a Scene (``only``: just these names, still generated from the same seed;
+    else ``--quick`` makes QUICK_SCENARIOS). A scenario and its "_main" twin share their frames:
+    only the main stream tells them apart."""
     unknown = sorted(set(only or ()) - set(SCENARIOS))
     if unknown:
         raise ConfigError(f"no scenario named {', '.join(unknown)}", f"choose from {', '.join(SCENARIOS)}")
+    wanted = set(only if only is not None else QUICK_SCENARIOS if quick else SCENARIOS)
     rng = np.random.default_rng(seed)
     cast = Cast(portraits, rng)
-    canvas = Canvas()
+    canvas, main_canvas = Canvas(), Canvas(MAIN_SCALE)
     scenes = []
     for k, (name, px, shots, about) in enumerate(scenario_shots(QUICK if quick else FULL, cast, rng)):
         wall = background(rng, textured=k % 2 == 0)
-        if only is None or name in only:
+        with_main = name in TWO_STREAMS and name + MAIN in wanted
+        if name in wanted or with_main:
             # Rendering draws from its own generator: leaving a scene out changes no other scene.
             quality = (30, 50) if name == "jpeg_noise" else (85, 85)
-            scenes.append(render(name, about, px, shots, wall, canvas, quality, np.random.default_rng((seed, k))))
+            scene = render(name, about, px, shots, wall, canvas, quality, np.random.default_rng((seed, k)),
+                           main_canvas if with_main else None)
+            if name in wanted:
+                scenes.append(replace(scene, main=None))
+            if with_main:
+                scenes.append(replace(scene, name=name + MAIN, about=f"{about}; with a {WIDTH * MAIN_SCALE}x"
+                                      f"{HEIGHT * MAIN_SCALE} main stream (identify stream)"))
     return scenes
 
 
-def draw_frame(wall: np.ndarray, canvas: Canvas, layers: list[Layer]) -> tuple[np.ndarray, list[TruthFace]]:
+def draw_frame(wall: np.ndarray, canvas: Canvas, layers: list[Layer], whole: bool = False,
+               ) -> tuple[np.ndarray, list[TruthFace]]:
     """The layers (back to front) pasted on a copy of the wall (float32 RGB), and the faces in
-    the truth: fully shown and not hidden behind a face in front. Also the CCTV scene's drawing."""
+    the truth: fully shown and not hidden behind a face in front (``whole``: and wholly inside
+    the frame). Also the CCTV scene's drawing."""
     img = wall.copy()
     placed = [(layer, canvas.paste(img, layer)) for layer in layers]
     faces = []
     for k, (layer, box) in enumerate(placed):
         hidden = any(_covered(front, box) > HIDDEN_COVER for _, front in placed[k + 1:])
+        if whole and not inside(box):
+            continue
         if layer.truth and layer.alpha >= 1.0 and not hidden:
             person = layer.portrait.person
             faces.append(TruthFace(layer.actor, box, person if person in ENROLLED else STRANGER, person))
     return img, faces
 
 
+def inside(box: Box) -> bool:
+    """The whole face in the frame (``Canvas.paste`` clips the boxes of faces partly outside)."""
+    top, right, bottom, left = box
+    return top > 0 and left > 0 and right < WIDTH - 1 and bottom < HEIGHT - 1
+
+
 def render(name: str, about: str, face_px: int, shots: list[Shot], wall: np.ndarray, canvas: Canvas,
-           quality: tuple[int, int], noise: np.random.Generator) -> Scene:
-    """Draw the shots on the wall, JPEG at a quality drawn from ``quality`` (inclusive) per frame."""
+           quality: tuple[int, int], noise: np.random.Generator, main_canvas: Canvas | None = None) -> Scene:
+    """Draw the shots on the wall, JPEG at a quality drawn from ``quality`` (inclusive) per frame;
+    with ``main_canvas``, also the main stream: the same layers at its scale (JPEG quality 85)."""
     frames: list[SceneFrame] = []
+    main: list[SceneFrame] = []
     truth: list[list[TruthFace]] = []
+    big_wall = None if main_canvas is None else \
+        cv2.resize(wall, (WIDTH * main_canvas.scale, HEIGHT * main_canvas.scale), interpolation=cv2.INTER_CUBIC)
+    walk_ins: tuple[int, ...] = ()
     for shot in shots:
+        walk_ins += shot.walk_ins
         for i in range(shot.frames):
-            img, faces = draw_frame(wall, canvas, shot.layers(i))
-            bgr = rgb_to_bgr(np.clip(img + 0.5, 0, 255).astype(np.uint8))
-            if shot.blur:
-                bgr = motion_blur(bgr, *shot.blur)
+            layers = shot.layers(i)
+            img, faces = draw_frame(wall, canvas, layers, shot.whole)
             n = len(frames)
-            frames.append(SceneFrame(n + 1, n / FPS, encode_jpeg(bgr, int(noise.integers(quality[0], quality[1] + 1)))))
+            frames.append(SceneFrame(n + 1, n / FPS, encode_jpeg(_bgr(img, shot.blur),
+                                                                 int(noise.integers(quality[0], quality[1] + 1)))))
             truth.append(faces)
-    return Scene(name, about, face_px, frames, truth)
+            if main_canvas is not None and big_wall is not None:
+                big = big_wall.copy()
+                for layer in layers:
+                    main_canvas.paste(big, layer)
+                blur = shot.blur and (shot.blur[0] * main_canvas.scale, shot.blur[1])
+                main.append(SceneFrame(n + 1, n / FPS, encode_jpeg(_bgr(big, blur or None), 85)))
+    return Scene(name, about, face_px, frames, truth, main or None, walk_ins)
+
+
+def _bgr(img: np.ndarray, blur: tuple[int, float] | None) -> np.ndarray:
+    bgr = rgb_to_bgr(np.clip(img + 0.5, 0, 255).astype(np.uint8))
+    return motion_blur(bgr, *blur) if blur else bgr

@@ -10,7 +10,8 @@ hidden). Then, per segment:
 - **named right**: an enrolled person's segment with the right name in at least one scored
   frame and no wrong name in any;
 - **named-frame recall**: over scored frames whose truth is an enrolled person, the share in
-  which the right name is drawn on it.
+  which the right name is drawn on it; **boxed-frame recall**: the share with a box on it, named
+  or not (a face not found cannot be named: which of the two loses a name).
 
 Only the frames given are scored (the reference looks at every Nth frame).
 """
@@ -73,6 +74,7 @@ class SegmentOutcome:
     segment: Segment
     scored_frames: int = 0
     right_frames: int = 0        # the right name drawn on it (enrolled only)
+    boxed_frames: int = 0        # a box drawn on it, named or not (found: what naming can start from)
     wrong_frames: int = 0        # a wrong name drawn on it
     wrong_names: frozenset[str] = frozenset()
 
@@ -97,6 +99,7 @@ class Score:
             "segments_wrong_name": sum(o.wrong_frames > 0 for o in self.outcomes),
             "strangers_named": sum(o.wrong_frames > 0 for o in self.outcomes if not o.segment.enrolled),
             "named_frame_recall": round(hits / frames, 4) if frames else None,
+            "boxed_frame_recall": round(sum(o.boxed_frames for o in enrolled) / frames, 4) if frames else None,
             "enrolled_frames_scored": frames,
             "wrong_name_frames": sum(o.wrong_frames for o in self.outcomes),
         }
@@ -128,12 +131,13 @@ def score(truth: Sequence[Sequence[TruthFace]], drawn: Mapping[int, Sequence[Dra
             raise ValueError(f"frame {i} is outside the scene's {len(truth)} frames")
         names: dict[int, set[str | None]] = {f.actor: set() for f in truth[i]}
         for box, name in faces:
-            best = max(truth[i], key=lambda f: iou(box, f.box), default=None)
+            best = _nearest(truth[i], box)
             if best is not None and iou(box, best.box) >= MIN_IOU:
                 names[best.actor].add(_named(name))
         for face in truth[i]:
             o = by_frame[(i, face.actor)]
             o.scored_frames += 1
+            o.boxed_frames += bool(names[face.actor])
             drawn_names = {n for n in names[face.actor] if n is not None}
             enrolled = face.identity != STRANGER
             wrong = drawn_names - {face.identity} if enrolled else drawn_names    # a stranger: any name
@@ -143,6 +147,33 @@ def score(truth: Sequence[Sequence[TruthFace]], drawn: Mapping[int, Sequence[Dra
                 o.wrong_frames += 1
                 o.wrong_names |= wrong
     return Score(list(outcomes.values()))
+
+
+def first_named(truth: Sequence[Sequence[TruthFace]],
+                drawn: Mapping[int, Sequence[Drawn]] | Sequence[Sequence[Drawn]], actors: Sequence[int]) -> list[dict]:
+    """Per segment of these ``actors`` (walk-ins), how many frames after it starts (the face
+    wholly in the frame) the right name is first drawn on it: ``first_name_frames``, None if never
+    (a stranger: never is right; any name on one is counted by ``score``). Only the frames given
+    count: with every Nth frame, the figure is a multiple of N's granularity."""
+    frames = drawn if isinstance(drawn, Mapping) else dict(enumerate(drawn))
+    out = []
+    for seg in segments(truth):
+        if seg.actor not in actors:
+            continue
+        first = None
+        for i in sorted(k for k in frames if seg.start <= k < seg.end):
+            face = next(f for f in truth[i] if f.actor == seg.actor)
+            if seg.enrolled and any(_named(name) == seg.identity for box, name in frames[i]
+                                    if iou(box, face.box) >= MIN_IOU and _nearest(truth[i], box) is face):
+                first = i - seg.start
+                break
+        out.append({"person": seg.person, "enrolled": seg.enrolled, "frames": [seg.start, seg.end],
+                    "first_name_frames": first})
+    return out
+
+
+def _nearest(faces: Sequence[TruthFace], box: Box) -> TruthFace | None:
+    return max(faces, key=lambda f: iou(box, f.box), default=None)
 
 
 def kept(reference: Score, live: Score) -> dict:
