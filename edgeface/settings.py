@@ -371,8 +371,10 @@ class LiveSettings(Section):
     analysis_processes: bool = env("EDGEFACE_LIVE_ANALYSIS_PROCESSES", default=True,
                                    description="run them in child processes (dlib would starve camera threads "
                                                "of the GIL)")
-    max_jump: float = env("EDGEFACE_LIVE_MAX_JUMP", default=0.8, ge=0,
-                          description="a detection continues a track whose centre is this many face widths away")
+    max_jump: float = env("EDGEFACE_LIVE_MAX_JUMP", default=1.2, ge=0,
+                          description="a detection continues a track whose centre is this many face widths away "
+                                      "(a walking far face moves about one width between looks; a join beyond "
+                                      "half of this is doubtful: the face is identified again at once)")
     track_ttl_s: float = env("EDGEFACE_LIVE_TRACK_TTL_S", default=1.0, ge=0,
                              description="a track not confirmed by detection for this long is dropped")
     unknown_recheck_s: float = env("EDGEFACE_LIVE_UNKNOWN_RECHECK_S", default=0.4, ge=0,

@@ -205,11 +205,10 @@ def _track_factor(face_px: int, engine_factor: float) -> float:
 
 def _motion_factor(plan: SearchPlan, shape: tuple[int, ...]) -> float:
     """Where the scene moved, the face may be far: magnified for ``FAR_FACE_PX`` faces while the
-    magnified regions stay within ``motion_search_max_share`` of the frame (they are at most that
-    share unmagnified: a wider motion is searched as the whole frame)."""
+    magnified regions hold no more pixels than the frame (a look costs at most about one
+    whole-frame search, which it stands in for)."""
     s = plan.settings
-    moved = sum(area(r) for r in plan.motion)
-    room = (s.motion_search_max_share * shape[0] * shape[1] / max(1, moved)) ** 0.5
+    room = (shape[0] * shape[1] / max(1, sum(area(r) for r in plan.motion))) ** 0.5
     return max(1.0, min(room, factor_for(FAR_FACE_PX, s.detect_scale * 2 ** s.upsample)))
 
 
