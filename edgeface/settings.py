@@ -349,18 +349,20 @@ class LiveSettings(Section):
     detect_interval_s: float = env("EDGEFACE_LIVE_DETECT_INTERVAL_S", default=0.3, ge=0,
                                    description="per camera: at least this long between two periodic detections")
     full_search_interval_s: float = env("EDGEFACE_LIVE_FULL_SEARCH_INTERVAL_S", default=1.0, ge=0,
-                                        description="with faces tracked, the whole frame is searched this often "
+                                        description="motion search off: with faces tracked, the whole frame is "
+                                                    "searched this often "
                                                     "(and at once after a scene cut); detections in between look "
                                                     "only around the tracks")
     empty_search_interval_s: float = env("EDGEFACE_LIVE_EMPTY_SEARCH_INTERVAL_S", default=0.5, ge=0,
                                          description="with no face tracked, the whole frame is searched at most "
                                                      "this often (and at once after a scene cut; a still scene "
                                                      "not at all)")
-    motion_search_max_share: float = env("EDGEFACE_LIVE_MOTION_SEARCH_MAX_SHARE", default=0.0, ge=0, le=1,
-                                         description="between whole-frame searches, where the scene moved away "
-                                                     "from the tracked faces is searched too, unless it is more "
-                                                     "than this share of the frame (the camera moved); 0: never "
-                                                     "(default: it cost more than it gained with 8 cameras)")
+    motion_search_max_share: float = env("EDGEFACE_LIVE_MOTION_SEARCH_MAX_SHARE", default=0.35, ge=0, le=1,
+                                         description="each look searches where the scene moved away from the "
+                                                     "tracked people (magnified for far faces), and what stayed "
+                                                     "still only every `still_recheck_s`; motion over this share "
+                                                     "of the frame is searched as the whole frame; 0: off (whole-"
+                                                     "frame searches every `full_search_interval_s`)")
     still_recheck_s: float = env("EDGEFACE_LIVE_STILL_RECHECK_S", default=2.0, ge=0,
                                  description="a still scene is searched again after this long all the same (a "
                                              "face missed once, or a new model, is not missed for good)")
@@ -369,8 +371,10 @@ class LiveSettings(Section):
     analysis_processes: bool = env("EDGEFACE_LIVE_ANALYSIS_PROCESSES", default=True,
                                    description="run them in child processes (dlib would starve camera threads "
                                                "of the GIL)")
-    max_jump: float = env("EDGEFACE_LIVE_MAX_JUMP", default=0.8, ge=0,
-                          description="a detection continues a track whose centre is this many face widths away")
+    max_jump: float = env("EDGEFACE_LIVE_MAX_JUMP", default=1.2, ge=0,
+                          description="a detection continues a track whose centre is this many face widths away "
+                                      "(a walking far face moves about one width between looks; a join beyond "
+                                      "half of this is doubtful: the face is identified again at once)")
     track_ttl_s: float = env("EDGEFACE_LIVE_TRACK_TTL_S", default=1.0, ge=0,
                              description="a track not confirmed by detection for this long is dropped")
     unknown_recheck_s: float = env("EDGEFACE_LIVE_UNKNOWN_RECHECK_S", default=0.4, ge=0,

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from edgeface.events import RecognitionEvent, Sighting
-from edgeface.geometry import Box
 from edgeface.history.cameras import CameraOptions
 from edgeface.images import decode_jpeg, encode_jpeg
 from edgeface.lifecycle import RateCounter
@@ -35,8 +34,9 @@ from edgeface.live.frames import frame_bgr
 from edgeface.live.identify import drifting
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import ModelHolder
+from edgeface.live.motion import away_from
 from edgeface.live.plan import Observation, SearchKind
-from edgeface.live.scenecut import THUMB_SCALE, CutDetector, moved, moved_outside
+from edgeface.live.scenecut import CutDetector, moved
 from edgeface.live.tracker import CameraTracker
 from edgeface.live.tracking import TrackState
 from edgeface.matcher import UNKNOWN
@@ -176,7 +176,9 @@ class FramePipeline:
             self._sighted(self.tracker.hold(frame.time, frame))    # still there: the visit goes on
             return
         target = frame if cut_frame is None else cut_frame
-        motion = self._motion(frame.time) if cut_frame is None and self.settings.motion_search_max_share else None
+        motion = away_from(self._cuts.latest, self._detected_thumb, self.tracker.occupied(frame.time),
+                           self.settings.motion_search_max_share) \
+            if cut_frame is None and self.settings.motion_search_max_share else None
         self._last_submit, self._detected_thumb = frame.time, self._cuts.latest
         self._searched_at = frame.time
         # With delayed output, a new face is drawn back to the previous analysed frame: it
@@ -195,21 +197,6 @@ class FramePipeline:
         job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at, identify=held,
                           drift=drifting(list(self._offsets), self.settings.identify_max_skew_s))
         self._pending_job, self._pending = job, self.analyzer.submit(job)
-
-    def _motion(self, t: float) -> Box | None:
-        """Where the scene moved since the last detection apart from the faces tracked (their
-        boxes; a quarter of a face's width around each), in frame pixels: someone may be coming in
-        there. (Not more around them: a face coming in just below another one must count.)"""
-        def thumb_box(box):
-            top, right, bottom, left = box
-            m = (right - left) // 4
-            return ((top - m) // THUMB_SCALE, (right + m) // THUMB_SCALE + 1,
-                    (bottom + m) // THUMB_SCALE + 1, (left - m) // THUMB_SCALE)
-        box = moved_outside(self._cuts.latest, self._detected_thumb, [thumb_box(b) for b in self.tracker.live_boxes(t)])
-        if box is None:
-            return None
-        top, right, bottom, left = box
-        return top * THUMB_SCALE, right * THUMB_SCALE, bottom * THUMB_SCALE, left * THUMB_SCALE
 
     def _collect(self) -> None:
         """Hand our finished analysis, if there is one, to the tracker: counts, events, sightings."""

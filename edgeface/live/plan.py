@@ -56,7 +56,7 @@ class SearchPlan:
     tracks: tuple[TrackView, ...]             # live at ``time``
     new_scene: bool = False                   # the first frame of a scene (or the camera's first)
     sweep_due: bool = False                   # whole: full resolution if the scaled copy finds nobody
-    motion: Box | None = None                 # around: where the scene moved away from the tracks
+    motion: tuple[Box, ...] = ()              # around: where the scene moved away from the tracks
     min_face_px: int = 0                      # narrower faces are drawn, never named
     lead_s: float = 0.0                       # new tracks may be drawn this long before (delayed output)
 

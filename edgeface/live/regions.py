@@ -8,6 +8,19 @@ import numpy as np
 from edgeface.engine import Engine
 from edgeface.geometry import Box
 
+#: dlib's HOG detector scans an 80x80 window: a face narrower than that where it looks (after the
+#: engine's scaling and upsampling) is not found.
+HOG_WINDOW_PX = 80
+#: The smallest face a magnified region is meant to find: around a small track, and where the
+#: scene moved (a far face walking in). Smaller ones are left to the identify stream.
+FAR_FACE_PX = 30
+
+
+def factor_for(face_px: float, engine_factor: float) -> float:
+    """The scale a region needs for a ``face_px`` face to fill the detector's window, given the
+    engine's own ``detect_scale × 2^upsample``."""
+    return HOG_WINDOW_PX / max(1.0, face_px) / engine_factor
+
 
 def magnified(engine: Engine, rgb: np.ndarray, region: Box, factor: float) -> list[Box]:
     """Faces in ``region`` of ``rgb``, looked for on a copy scaled by ``factor``, in ``rgb``'s pixels."""

@@ -34,22 +34,6 @@ def moved(a: np.ndarray | None, b: np.ndarray | None, level: int = STILL_LEVEL) 
     return int(np.abs(a - b).max()) > level
 
 
-def moved_outside(a: np.ndarray | None, b: np.ndarray | None, boxes: list[tuple[int, int, int, int]],
-                  level: int = STILL_LEVEL) -> tuple[int, int, int, int] | None:
-    """Where something changed between two thumbnails apart from inside ``boxes`` (all in
-    thumbnail pixels, (top, right, bottom, left)): the bounding box of the changed pixels, None
-    when nothing (or nothing comparable) changed."""
-    if a is None or b is None or a.shape != b.shape:
-        return None
-    changed = np.abs(a - b) > level
-    for top, right, bottom, left in boxes:
-        changed[max(0, top):max(0, bottom), max(0, left):max(0, right)] = False
-    ys, xs = np.nonzero(changed)
-    if not len(ys):
-        return None
-    return int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, int(xs.min())
-
-
 def thumbnail(frame) -> np.ndarray | None:
     """``frame`` (with ``jpeg`` bytes and/or decoded ``bgr``) as a 1/8-scale grey int16 image."""
     jpeg = getattr(frame, "jpeg", None)

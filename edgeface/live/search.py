@@ -23,7 +23,7 @@ from edgeface.live.identify import FaceCrop, IdentifyFrame, choose_frame, crop_f
 from edgeface.live.looks import appearance, look_alike
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import FaceSeen, Observation, SearchKind, SearchPlan, TrackView
-from edgeface.live.regions import magnified
+from edgeface.live.regions import FAR_FACE_PX, HOG_WINDOW_PX, factor_for, magnified
 from edgeface.live.tracking import TrackState, associate, probe_of
 
 #: Around a track, the detector looks at its predicted box grown by this many face widths on every
@@ -33,6 +33,8 @@ from edgeface.live.tracking import TrackState, associate, probe_of
 REGION_GROW = 1.5
 #: A large face's region is scaled down until the face is this wide where the detector scans it.
 REGION_FACE_PX = 100
+#: A tracked face may be this much smaller by the next look (walking away).
+SHRINK = 1.25
 
 
 def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
@@ -137,18 +139,17 @@ def _match(plan: SearchPlan, faces: list[FaceSeen], encodings: np.ndarray, gray:
 
 def _find_faces(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: SearchPlan) -> tuple[list[Box], bool]:
     """Faces in the frame, and whether the whole frame was searched at full resolution. Between
-    whole-frame searches, only where the tracks are (``_around_tracks``) and where something
-    moved away from them, unless that is more than ``motion_search_max_share`` of the frame (the
-    camera moved, a pan or a zoom: the next whole-frame search will do). A whole-frame search,
-    then where a tracked face was missed, its look."""
+    whole-frame searches, only where the tracks are (``_around_tracks``) and where the scene
+    moved away from them (``edgeface.live.motion``). A whole-frame search, then where a tracked
+    face was missed, its look."""
     if plan.kind == SearchKind.NONE:
         return [], False
     s = plan.settings
     if plan.kind == SearchKind.AROUND:
         boxes = _around_tracks(engine, rgb, gray, plan)
-        frame_area = rgb.shape[0] * rgb.shape[1]
-        if plan.motion is not None and area(plan.motion) < s.motion_search_max_share * frame_area:
-            boxes += [b for b in magnified(engine, rgb, aligned(grown(plan.motion, 0.25, rgb.shape)), 1.0)
+        factor = _motion_factor(plan, rgb.shape)
+        for region in plan.motion:
+            boxes += [b for b in magnified(engine, rgb, aligned(region), factor)
                       if not any(same_place(b, o) for o in boxes)]
         return boxes, False
     boxes, swept = _whole_frame(engine, rgb, plan)
@@ -187,10 +188,28 @@ def _around_tracks(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: Sear
         if followed is not None:
             boxes.append(followed)
             continue
-        factor = min(1.0, REGION_FACE_PX / max(1, width(tr.predicted)) / engine_factor)
+        factor = _track_factor(width(tr.predicted), engine_factor)
         boxes += [b for b in magnified(engine, rgb, aligned(grown(tr.predicted, REGION_GROW, rgb.shape)), factor)
                   if tr.joins(b, t) <= s.max_jump and not any(same_place(b, o) for o in boxes)]
     return boxes
+
+
+def _track_factor(face_px: int, engine_factor: float) -> float:
+    """A tracked face's region scale: large faces scaled down to ``REGION_FACE_PX``; faces the
+    engine would see near or under its window (they may shrink by a fifth as the person walks
+    away), magnified for it, down to the far face's (``FAR_FACE_PX``)."""
+    if face_px * engine_factor >= HOG_WINDOW_PX * SHRINK:
+        return min(1.0, REGION_FACE_PX / max(1, face_px) / engine_factor)
+    return factor_for(max(FAR_FACE_PX, face_px / SHRINK), engine_factor)
+
+
+def _motion_factor(plan: SearchPlan, shape: tuple[int, ...]) -> float:
+    """Where the scene moved, the face may be far: magnified for ``FAR_FACE_PX`` faces while the
+    magnified regions hold no more pixels than the frame (a look costs at most about one
+    whole-frame search, which it stands in for)."""
+    s = plan.settings
+    room = (shape[0] * shape[1] / max(1, sum(area(r) for r in plan.motion))) ** 0.5
+    return max(1.0, min(room, factor_for(FAR_FACE_PX, s.detect_scale * 2 ** s.upsample)))
 
 
 def _by_look(gray: np.ndarray, tr: TrackView, same_look: float) -> Box | None:

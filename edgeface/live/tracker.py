@@ -22,6 +22,7 @@ from edgeface.live.annotate import FaceLabel
 from edgeface.live.frames import face_crop, frame_bgr, snapshot_jpeg
 from edgeface.live.metrics import StageTimes
 from edgeface.live.modelwatch import LoadedModel
+from edgeface.live.motion import Motion
 from edgeface.live.plan import Observation, SearchKind, SearchPlan, TrackView
 from edgeface.live.tracking import Pair, Track, TrackSet, TrackState
 from edgeface.matcher import UNKNOWN
@@ -29,6 +30,8 @@ from edgeface.settings import LiveSettings
 
 #: With no face in the scaled copy, the whole frame is searched at full resolution at most this
 #: often (a search costs ~1.8 scaled ones): small faces arriving in a scene are found this late.
+#: With motion search on, every ``still_recheck_s``: where it moved, small faces are looked for
+#: in magnified regions already.
 SWEEP_S = 1.0
 
 
@@ -44,25 +47,28 @@ class CameraTracker:
         self.swept_at = -math.inf          # ... of the last full-resolution one
 
     # -- the camera's thread asks ---------------------------------------------------------------
-    def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Box | None = None,
+    def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Motion | None = None,
              lead_s: float = 0.0) -> SearchPlan:
-        """The search of the frame of time ``t``: with no face tracked, the whole frame at most
-        every ``empty_search_interval_s``; with faces tracked, around them (and ``motion``)
-        between whole-frame searches (every ``full_search_interval_s``, and at a scene's start).
-        New tracks it finds may be drawn ``lead_s`` before ``t`` (see ``Track``)."""
+        """The search of the frame of time ``t``: the whole frame at a scene's start; else, with
+        motion search on (``edgeface.live.motion``), around the tracks and where the scene moved
+        away from them (``motion``), the whole frame when that is too wide to be worth a region
+        (at most every ``empty_search_interval_s``) and what stayed still every ``still_recheck_s``;
+        with it off, around the tracks between whole-frame searches every ``full_search_interval_s``
+        (at most every ``empty_search_interval_s`` with none tracked). New tracks it finds may be
+        drawn ``lead_s`` before ``t`` (see ``Track``)."""
         s = self.settings
         live = [tr for tr in self.tracks.tracks if tr.ended_at > t]
         since = t - self.searched_at
-        if not live and not new_scene and since < s.empty_search_interval_s:
-            kind = SearchKind.NONE         # nobody here half a second ago: a newcomer is found at the next look
-        elif live and not new_scene and since < s.full_search_interval_s:
-            kind = SearchKind.AROUND
-        else:
+        if s.motion_search_max_share > 0:
+            kind = _with_motion(s, since, new_scene, bool(live), motion)
+        elif new_scene or since >= (s.full_search_interval_s if live else s.empty_search_interval_s):
             kind = SearchKind.WHOLE
+        else:                              # nobody here half a second ago: a newcomer is found at the next look
+            kind = SearchKind.AROUND if live else SearchKind.NONE
         return SearchPlan(
             self.camera_id, t, model, s, kind, tuple(view(tr, t) for tr in live), new_scene=new_scene,
-            sweep_due=new_scene or t - self.swept_at >= SWEEP_S,
-            motion=motion if kind == SearchKind.AROUND else None,
+            sweep_due=new_scene or t - self.swept_at >= (s.still_recheck_s if s.motion_search_max_share else SWEEP_S),
+            motion=motion.regions if kind == SearchKind.AROUND and motion is not None else (),
             min_face_px=self.options.min_face_px or s.min_face_px, lead_s=lead_s)
 
     def apply(self, plan: SearchPlan, seen: Observation, frame) -> tuple[list[RecognitionEvent], list[Sighting]]:
@@ -116,9 +122,11 @@ class CameraTracker:
         stale_s = self.tracks.stale_s()
         return [FaceLabel(tr.id, tr.predicted_box(t), *tr.identity_at(t, stale_s)) for tr in self.tracks.visible(t)]
 
-    def live_boxes(self, t: float) -> list[Box]:
-        """Where the live faces are predicted at ``t``."""
-        return [tr.predicted_box(t) for tr in self.tracks.tracks if tr.ended_at > t]
+    def occupied(self, t: float) -> list[Box]:
+        """Where the live faces are predicted at ``t``, and where each was last seen: what moved
+        between them is theirs."""
+        live = [tr for tr in self.tracks.tracks if tr.ended_at > t]
+        return [tr.predicted_box(t) for tr in live] + [tr.box for tr in live]
 
     def people_now(self) -> list[str]:
         return sorted({tr.name for tr in self.tracks.tracks if tr.state == TrackState.NAMED and tr.name})
@@ -177,6 +185,20 @@ class CameraTracker:
         """Where the faces the camera's privacy hides are in the frame last analysed (``docs/privacy.md``)."""
         return [tr.box for tr in self.tracks.tracks
                 if self.options.hides(tr.name if tr.state == TrackState.NAMED else None)]
+
+
+def _with_motion(s: LiveSettings, since: float, new_scene: bool, live: bool, motion: Motion | None) -> SearchKind:
+    """The search kind with motion search on: a newcomer comes with motion, so the whole frame
+    is searched at a scene's start, every ``still_recheck_s`` for what stayed still, and when the
+    motion is too wide for regions — then as often as with motion search off (a camera that pans
+    costs what it did)."""
+    if new_scene or since >= s.still_recheck_s:
+        return SearchKind.WHOLE
+    if motion is not None and motion.wide:
+        if since >= (s.full_search_interval_s if live else s.empty_search_interval_s):
+            return SearchKind.WHOLE
+        return SearchKind.AROUND if live else SearchKind.NONE
+    return SearchKind.AROUND if live or motion is not None else SearchKind.NONE
 
 
 def view(tr: Track, t: float) -> TrackView:
