@@ -26,6 +26,9 @@ def register(sub) -> None:
                            "in and out (--media, --seed; cached in ~/.cache/edgeface/scenes; docs/performance.md)")
     live.add_argument("--scene-seconds", type=float, default=None, metavar="S",
                       help="cctv: length of the generated scene (default 40)")
+    live.add_argument("--inline", action="store_true",
+                      help="cctv: no app and no cameras: the scene through one camera's pipeline, every look at "
+                           "once, scored against the scene's truth (deterministic; walk-in delays, detector work)")
     live.add_argument("--transport", choices=("mjpeg", "rtsp"), default="mjpeg",
                       help="mjpeg: each camera is the MJPEG simulator (default); rtsp: a real RTSP server sending "
                            "H.264, as IP cameras do (needs Debian's GStreamer RTSP server; docs/performance.md)")
@@ -93,4 +96,6 @@ def cmd_bench(args) -> int:
         return bench_identity.main(args)
     from edgeface.tools import bench_live
 
+    if args.inline:
+        return bench_live.main_inline(args)
     return bench_live.main(args)

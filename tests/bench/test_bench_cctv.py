@@ -158,3 +158,22 @@ def test_bench_runs_on_the_cctv_scene(scene, media_dir, cache, tmp_path):
 def test_bench_refuses_a_scene_too_short_to_show_anyone():
     proc = run_cli("bench", "--scene", "cctv", "--scene-seconds", "3", check=False)
     assert proc.returncode == 2 and "--scene-seconds" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_inline_plays_the_scene_through_one_pipeline_and_scores_it_against_its_truth(scene, media_dir, cache):
+    """``--inline``: no app; what the pipeline draws, scored against the scene's own truth."""
+    video, info = scene
+    proc = run_cli("bench", "--scene", "cctv", "--inline", "--scene-seconds", str(SECONDS), "--media", str(media_dir),
+                   "--json", env={"XDG_CACHE_HOME": str(cache)}, timeout=300)
+    result = json.loads(proc.stdout)
+    assert result["inline"] and result["scene"]["frames"] == len(info["truth"])
+    enrolled = [v for v in info["visits"] if v["enrolled"]]
+    assert len(result["visits"]) == len(enrolled) and result["enrolled_segments"] >= len(enrolled)
+    assert result["segments_wrong_name"] == 0 and result["strangers_named"] == 0
+    assert result["visits_never_named"] == 0 and result["named_frame_recall"] > 0
+    assert result["looks"]["whole"] >= 1 and sum(result["detector_mpx"].values()) > 0 and result["encodings"] > 0
+    table = run_cli("bench", "--scene", "cctv", "--inline", "--scene-seconds", str(SECONDS), "--media",
+                    str(media_dir), env={"XDG_CACHE_HOME": str(cache)}, timeout=300).stdout
+    assert "first name after" in table and "Traceback" not in table
+    refused = run_cli("bench", "--inline", check=False)
+    assert refused.returncode == 2 and "--scene cctv" in refused.stderr and "Traceback" not in refused.stderr

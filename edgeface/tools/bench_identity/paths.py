@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from edgeface.cameras.identify import Held
 from edgeface.cameras.source import Frame
-from edgeface.engine import Box, EngineSettings, FaceEngine
+from edgeface.engine import Box, Engine, EngineSettings, FaceEngine
 from edgeface.images import bgr_to_rgb, decode_jpeg
 from edgeface.matcher import Matcher
 from edgeface.modelfile import FaceModel
@@ -85,7 +85,7 @@ class Played:
 
 
 def drive_live(frames: Sequence[SceneFrame], settings: LiveSettings, model: FaceModel,
-               engine: FaceEngine | None = None, corrections: Sequence[Correction] = (),
+               engine: Engine | None = None, corrections: Sequence[Correction] = (),
                main: Sequence[SceneFrame] | None = None) -> Played:
     """What the live pipeline draws on each frame, with the site's ``corrections`` in effect
     (``edgeface.overlay``); ``main``: the camera's main stream (the frames' seq and times), its
@@ -101,7 +101,7 @@ def drive_live(frames: Sequence[SceneFrame], settings: LiveSettings, model: Face
     return _played(frames, settings, holder, engine, main)
 
 
-def _played(frames: Sequence[SceneFrame], settings: LiveSettings, holder, engine: FaceEngine | None,
+def _played(frames: Sequence[SceneFrame], settings: LiveSettings, holder, engine: Engine | None,
             main: Sequence[SceneFrame] | None) -> Played:
     from edgeface.live import Analyzer, FramePipeline
 

@@ -58,6 +58,17 @@ def main(args) -> int:
     return 0
 
 
+def main_inline(args) -> int:
+    """``--scene cctv --inline`` (``inline.py``)."""
+    from edgeface.tools.bench_live import inline
+
+    if args.scene != "cctv" or args.source:
+        raise ConfigError("--inline plays the CCTV scene only", "add --scene cctv (and no --source)")
+    result = inline.run(args, log)
+    print(json.dumps(result) if args.json else inline.format_table(result))
+    return 0
+
+
 def _app_env(pairs: list[str] | None) -> dict:
     env = {}
     for pair in pairs or []:
