@@ -6,8 +6,9 @@ person — the face and the body below it, which move as the person walks and ho
 instead of waiting for the next whole-frame search. What stayed still is searched again only
 every ``still_recheck_s`` (``CameraTracker.plan``). A motion region larger than
 ``motion_search_max_share`` of the frame (the camera moved, the light changed, a crowd) is not
-worth a region search: the whole frame is searched at once instead, and that search restarts the
-whole-frame timer — the budget is shared, not added to.
+worth a region search: the whole frame is searched instead. Region searches draw on the camera's
+budget — the pixels the whole-frame searches every ``full_search_interval_s`` used to cost — so
+they replace whole-frame searches instead of adding to them (``CameraTracker.plan``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 
 from edgeface.geometry import Box, area
+from edgeface.live.regions import FAR_FACE_PX, factor_for
 from edgeface.live.scenecut import STILL_LEVEL, THUMB_SCALE
 
 #: A tracked person's head around the face box (hair, ears; turning, talking), in face widths:
@@ -35,10 +37,21 @@ GROW, GROW_PX = 0.25, 16
 @dataclass(frozen=True)
 class Motion:
     """Where the scene moved away from the tracked people (frame pixels: one region per separate
-    place), and whether that is more than the share of the frame worth region searches (``wide``:
-    search the whole frame)."""
+    place), whether that is more than the share of the frame worth region searches (``wide``:
+    search the whole frame), and the frame's pixels (what a whole-frame search costs)."""
     regions: tuple[Box, ...]
     wide: bool
+    frame_px: int
+
+    def factor(self, engine_factor: float) -> float:
+        """The regions' magnification: a ``FAR_FACE_PX`` face fills the detector's window, as long
+        as the magnified regions hold no more pixels than the frame."""
+        room = (self.frame_px / max(1, sum(area(r) for r in self.regions))) ** 0.5
+        return max(1.0, min(room, factor_for(FAR_FACE_PX, engine_factor)))
+
+    def cost(self, engine_factor: float) -> float:
+        """The pixels the regions hand the detector, magnified (a whole-frame search: ``frame_px``)."""
+        return sum(area(r) for r in self.regions) * self.factor(engine_factor) ** 2
 
 
 def person(face: Box) -> list[Box]:
@@ -66,7 +79,7 @@ def away_from(latest: np.ndarray | None, before: np.ndarray | None, faces: list[
     height, width = latest.shape[0] * THUMB_SCALE, latest.shape[1] * THUMB_SCALE
     regions = _merged([_grown(x * THUMB_SCALE, y * THUMB_SCALE, w * THUMB_SCALE, h * THUMB_SCALE, width, height)
                        for x, y, w, h, _ in stats[1:count]])
-    return Motion(tuple(regions), sum(area(r) for r in regions) > max_share * width * height)
+    return Motion(tuple(regions), sum(area(r) for r in regions) > max_share * width * height, width * height)
 
 
 def _grown(x: int, y: int, w: int, h: int, width: int, height: int) -> Box:

@@ -57,6 +57,7 @@ class SearchPlan:
     new_scene: bool = False                   # the first frame of a scene (or the camera's first)
     sweep_due: bool = False                   # whole: full resolution if the scaled copy finds nobody
     motion: tuple[Box, ...] = ()              # around: where the scene moved away from the tracks
+    motion_factor: float = 1.0                # ... searched magnified this much (far faces)
     min_face_px: int = 0                      # narrower faces are drawn, never named
     lead_s: float = 0.0                       # new tracks may be drawn this long before (delayed output)
 

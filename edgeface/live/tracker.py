@@ -45,22 +45,34 @@ class CameraTracker:
         self.on_shadow: Callable[[str, str, str, str], object] | None = None   # (camera, serving, candidate, result)
         self.searched_at = -math.inf       # frame time of the last whole-frame search
         self.swept_at = -math.inf          # ... of the last full-resolution one
+        # Motion search's budget (``_budget``): detector pixels, and the frame size it is counted in.
+        self.budget, self.budget_at, self.frame_px = 0.0, -math.inf, 0
 
     # -- the camera's thread asks ---------------------------------------------------------------
     def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Motion | None = None,
              lead_s: float = 0.0) -> SearchPlan:
         """The search of the frame of time ``t``: the whole frame at a scene's start; else, with
         motion search on (``edgeface.live.motion``), around the tracks and where the scene moved
-        away from them (``motion``), the whole frame when that is too wide to be worth a region
-        (at most every ``empty_search_interval_s``) and what stayed still every ``still_recheck_s``;
-        with it off, around the tracks between whole-frame searches every ``full_search_interval_s``
-        (at most every ``empty_search_interval_s`` with none tracked). New tracks it finds may be
-        drawn ``lead_s`` before ``t`` (see ``Track``)."""
+        away from them (``motion``) while the camera's budget allows (``_spend``), the whole frame
+        every ``still_recheck_s`` for what stayed still and, on the old schedule, when the motion
+        is too wide or too costly for regions; with it off, around the tracks between whole-frame
+        searches every ``full_search_interval_s`` (at most every ``empty_search_interval_s`` with
+        none tracked). New tracks it finds may be drawn ``lead_s`` before ``t`` (see ``Track``)."""
         s = self.settings
         live = [tr for tr in self.tracks.tracks if tr.ended_at > t]
         since = t - self.searched_at
+        regions: tuple[Box, ...] = ()
+        factor = 1.0
         if s.motion_search_max_share > 0:
-            kind = _with_motion(s, since, new_scene, bool(live), motion)
+            engine_factor = s.detect_scale * 2 ** s.upsample
+            budget = self._budget(t, self.frame_px if motion is None else motion.frame_px)
+            affordable = motion is not None and budget >= motion.cost(engine_factor)
+            kind = _with_motion(s, since, new_scene, bool(live), motion, affordable)
+            if kind == SearchKind.WHOLE:
+                self.budget -= self.frame_px
+            elif kind == SearchKind.AROUND and motion is not None and affordable and not motion.wide:
+                regions, factor = motion.regions, motion.factor(engine_factor)
+                self.budget -= motion.cost(engine_factor)
         elif new_scene or since >= (s.full_search_interval_s if live else s.empty_search_interval_s):
             kind = SearchKind.WHOLE
         else:                              # nobody here half a second ago: a newcomer is found at the next look
@@ -68,8 +80,20 @@ class CameraTracker:
         return SearchPlan(
             self.camera_id, t, model, s, kind, tuple(view(tr, t) for tr in live), new_scene=new_scene,
             sweep_due=new_scene or t - self.swept_at >= (s.still_recheck_s if s.motion_search_max_share else SWEEP_S),
-            motion=motion.regions if kind == SearchKind.AROUND and motion is not None else (),
-            min_face_px=self.options.min_face_px or s.min_face_px, lead_s=lead_s)
+            motion=regions, motion_factor=factor, min_face_px=self.options.min_face_px or s.min_face_px,
+            lead_s=lead_s)
+
+    def _budget(self, t: float, frame_px: int) -> float:
+        """The detector pixels this camera may spend on a region search now: refilled at one
+        whole-frame search per ``full_search_interval_s`` (what the whole-frame searches cost
+        with motion search off), holding at most one; whole-frame searches draw on it too."""
+        if frame_px != self.frame_px:
+            self.frame_px, self.budget = frame_px, float(frame_px)
+        elif self.budget_at > -math.inf:
+            rate = frame_px / max(self.settings.full_search_interval_s, 1e-3)
+            self.budget = min(float(frame_px), self.budget + (t - self.budget_at) * rate)
+        self.budget_at = t
+        return self.budget
 
     def apply(self, plan: SearchPlan, seen: Observation, frame) -> tuple[list[RecognitionEvent], list[Sighting]]:
         """Take in what the search of ``plan`` saw in ``frame``; the events (named, renamed,
@@ -187,14 +211,15 @@ class CameraTracker:
                 if self.options.hides(tr.name if tr.state == TrackState.NAMED else None)]
 
 
-def _with_motion(s: LiveSettings, since: float, new_scene: bool, live: bool, motion: Motion | None) -> SearchKind:
+def _with_motion(s: LiveSettings, since: float, new_scene: bool, live: bool, motion: Motion | None,
+                 affordable: bool) -> SearchKind:
     """The search kind with motion search on: a newcomer comes with motion, so the whole frame
-    is searched at a scene's start, every ``still_recheck_s`` for what stayed still, and when the
-    motion is too wide for regions — then as often as with motion search off (a camera that pans
-    costs what it did)."""
+    is searched at a scene's start and every ``still_recheck_s`` for what stayed still; motion
+    too wide for regions, or more than the budget ``affordable`` allows, gets the whole frame on
+    the old schedule (a panning camera costs what it did) and no region in between."""
     if new_scene or since >= s.still_recheck_s:
         return SearchKind.WHOLE
-    if motion is not None and motion.wide:
+    if motion is not None and (motion.wide or not affordable):
         if since >= (s.full_search_interval_s if live else s.empty_search_interval_s):
             return SearchKind.WHOLE
         return SearchKind.AROUND if live else SearchKind.NONE

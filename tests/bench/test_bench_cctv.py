@@ -162,7 +162,7 @@ def test_bench_refuses_a_scene_too_short_to_show_anyone():
 
 def test_bench_inline_plays_the_scene_through_one_pipeline_and_scores_it_against_its_truth(scene, media_dir, cache):
     """``--inline``: no app; what the pipeline draws, scored against the scene's own truth."""
-    video, info = scene
+    _, info = scene
     proc = run_cli("bench", "--scene", "cctv", "--inline", "--scene-seconds", str(SECONDS), "--media", str(media_dir),
                    "--json", env={"XDG_CACHE_HOME": str(cache)}, timeout=300)
     result = json.loads(proc.stdout)

@@ -58,14 +58,17 @@ def test_with_motion_search_the_whole_frame_waits_for_wide_motion_or_still_reche
     s = LiveSettings(still_recheck_s=2.0, full_search_interval_s=1.0, empty_search_interval_s=0.5)
     narrow = away_from(_with_person(), ROOM, [], 0.35)
     wide = away_from(ROOM + 40, ROOM, [], 0.35)
-    assert _with_motion(s, 0.1, True, live, None) == SearchKind.WHOLE, "a scene's start"
-    assert _with_motion(s, 2.0, False, live, None) == SearchKind.WHOLE, "what stayed still, now and then"
-    assert _with_motion(s, 1.9, False, live, narrow) == SearchKind.AROUND, "where it moved, not the whole frame"
-    assert _with_motion(s, 1.9, False, live, None) == (SearchKind.AROUND if live else SearchKind.NONE)
-    # Wide motion (a pan, the light): the whole frame as often as without motion search, no more.
-    assert _with_motion(s, 0.4, False, live, wide) == (SearchKind.AROUND if live else SearchKind.NONE)
-    assert _with_motion(s, 0.6, False, live, wide) == (SearchKind.AROUND if live else SearchKind.WHOLE)
-    assert _with_motion(s, 1.0, False, live, wide) == SearchKind.WHOLE
+    assert _with_motion(s, 0.1, True, live, None, False) == SearchKind.WHOLE, "a scene's start"
+    assert _with_motion(s, 2.0, False, live, None, False) == SearchKind.WHOLE, "what stayed still, now and then"
+    assert _with_motion(s, 1.9, False, live, narrow, True) == SearchKind.AROUND, "where it moved, not the whole frame"
+    assert _with_motion(s, 1.9, False, live, None, False) == (SearchKind.AROUND if live else SearchKind.NONE)
+    # Wide motion (a pan, the light), or more than the budget allows: the whole frame as often as
+    # without motion search, no more.
+    around, or_whole = (SearchKind.AROUND, SearchKind.AROUND) if live else (SearchKind.NONE, SearchKind.WHOLE)
+    for motion, affordable in ((wide, True), (narrow, False)):
+        assert _with_motion(s, 0.4, False, live, motion, affordable) == around
+        assert _with_motion(s, 0.6, False, live, motion, affordable) == or_whole
+        assert _with_motion(s, 1.0, False, live, motion, affordable) == SearchKind.WHOLE
 
 
 def _with_person() -> np.ndarray:
@@ -104,3 +107,44 @@ def test_a_far_face_walking_in_while_another_is_tracked_is_found_where_the_scene
     assert arrived is not None and arrived <= 12 + 2 * 9, f"the far face was found at frame {arrived}"
     small = [f for f in found[arrived] if f.box[1] - f.box[3] < 45]
     assert small and small[0].box[0] >= 220, found[arrived]
+
+
+def _looks(motion, seconds: float = 6.0) -> tuple[float, list]:
+    """Plan a look every 0.3 s of a scene that keeps moving as ``motion`` says, nobody tracked:
+    the detector pixels spent (whole frames and magnified regions) and the kinds."""
+    from edgeface.live.modelwatch import LoadedModel
+    from edgeface.live.tracker import CameraTracker
+
+    s = LiveSettings(full_search_interval_s=1.0, still_recheck_s=2.0, empty_search_interval_s=0.5)
+    tracker = CameraTracker("cam", s)
+    model = LoadedModel(None, None, "test", "test", 0.0, 1)  # type: ignore[arg-type]
+    engine_factor = s.detect_scale * 2 ** s.upsample
+    spent, kinds = 0.0, []
+    for k in range(round(seconds / 0.3)):
+        plan = tracker.plan(k * 0.3, model, new_scene=k == 0, motion=motion)
+        kinds.append(plan.kind if not plan.motion else "regions")
+        if plan.kind == SearchKind.WHOLE:
+            tracker.searched_at = plan.time
+            spent += motion.frame_px
+        elif plan.motion:
+            assert plan.motion == motion.regions and plan.motion_factor == motion.factor(engine_factor)
+            spent += motion.cost(engine_factor)
+    return spent / motion.frame_px, kinds
+
+
+def test_motion_regions_draw_on_the_whole_frame_searches_budget():
+    """Region searches and whole-frame searches share one budget: one whole frame's pixels per
+    ``full_search_interval_s``. A small motion is searched at every look, magnified, and the whole
+    frame only every ``still_recheck_s``; motion too costly for the budget (the sample clip's
+    dancers, everywhere but never wide) gets no region search, and the whole frame on the schedule
+    it had without motion search (every ``empty_search_interval_s`` with nobody tracked)."""
+    from edgeface.live.motion import Motion
+
+    frame_px = 640 * 360
+    small = Motion(((100, 200, 200, 130),), False, frame_px)          # 7000 px: ~0.1 of a frame magnified
+    spent, kinds = _looks(small)
+    assert kinds.count("regions") >= 15 and kinds.count(SearchKind.WHOLE) == 3, kinds
+    assert spent <= 1 + 6.0, spent
+    dancing = Motion(((0, 400, 200, 0),), False, frame_px)            # 0.35 of the frame: a whole frame magnified
+    spent, kinds = _looks(dancing)
+    assert "regions" not in kinds and kinds.count(SearchKind.WHOLE) == 10, kinds   # 0, 0.6, 1.2 … 5.4 s
