@@ -53,7 +53,7 @@ class CameraTracker:
              lead_s: float = 0.0) -> SearchPlan:
         """The search of the frame of time ``t``: the whole frame at a scene's start; else, with
         motion search on (``edgeface.live.motion``), around the tracks and where the scene moved
-        away from them (``motion``) while the camera's budget allows (``_spend``), the whole frame
+        away from them (``motion``) while the camera's budget allows (``_budget``), the whole frame
         every ``still_recheck_s`` for what stayed still and, on the old schedule, when the motion
         is too wide or too costly for regions; with it off, around the tracks between whole-frame
         searches every ``full_search_interval_s`` (at most every ``empty_search_interval_s`` with
