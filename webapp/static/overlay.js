@@ -94,6 +94,7 @@ const efMarks = {
     picture.note.hidden = !(stale && picture.img.getAttribute("src"));
     picture.layer.dataset.seq = message ? message.seq : "";
     picture.layer.dataset.frame = message && message.camera_frame != null ? message.camera_frame : "";
+    picture.layer.dataset.lag = message && message.lag_s != null ? message.lag_s : "";
     const size = this.size(picture);
     if (!size) { picture.layer.replaceChildren(); return; }
     this.place(picture);
