@@ -426,6 +426,11 @@ class LiveSettings(Section):
                                                  "(about 2 frames at 30 fps: arrival jitter measured ±16 ms); "
                                                  "else from the detect stream")
 
+    @property
+    def engine_factor(self) -> float:
+        """The detector's net scale: a face ``w`` px wide is scanned at ``w × engine_factor``."""
+        return self.detect_scale * 2 ** self.upsample
+
 
 class ImageSettings(Section):
     """Reading still images (uploads, training photos, `edgeface recognize`)."""

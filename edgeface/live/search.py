@@ -65,9 +65,9 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
                 chosen, note = None, (f"the identify stream drifts: recent frames match {drift * 1000:+.0f} ms "
                                       "from the detect stream's")
             if chosen is not None:
-                factor = plan.settings.detect_scale * 2 ** plan.settings.upsample
                 with stages.timed("identify"):
-                    crops = [crop_face(engine, chosen, gray, seen[i].box, factor) for i in due]
+                    crops = [crop_face(engine, chosen, gray, seen[i].box, plan.settings.engine_factor)
+                             for i in due]
                 if not any(crops):
                     note = "faces not found at the same place in the identify frame"
         encodings = _encode(engine, rgb, [seen[i].box for i in due], crops)
@@ -180,14 +180,13 @@ def _around_tracks(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: Sear
     (~0.1 ms), else looked for by the detector in a region around where it is predicted, at
     the scale it likes best (``REGION_*``, ~20 ms); a face two regions found counts once."""
     s, t = plan.settings, plan.time
-    engine_factor = s.detect_scale * 2 ** s.upsample
     boxes: list[Box] = []
     for tr in plan.tracks:
         followed = _by_look(gray, tr, s.same_look)
         if followed is not None:
             boxes.append(followed)
             continue
-        factor = _track_factor(width(tr.predicted), engine_factor)
+        factor = _track_factor(width(tr.predicted), s.engine_factor)
         boxes += [b for b in magnified(engine, rgb, aligned(grown(tr.predicted, REGION_GROW, rgb.shape)), factor)
                   if tr.joins(b, t) <= s.max_jump and not any(same_place(b, o) for o in boxes)]
     return boxes

@@ -64,15 +64,14 @@ class CameraTracker:
         regions: tuple[Box, ...] = ()
         factor = 1.0
         if s.motion_search_max_share > 0:
-            engine_factor = s.detect_scale * 2 ** s.upsample
             budget = self._budget(t, self.frame_px if motion is None else motion.frame_px)
-            affordable = motion is not None and budget >= motion.cost(engine_factor)
-            kind = _with_motion(s, since, new_scene, bool(live), motion, affordable)
+            cost = math.inf if motion is None or motion.wide else motion.cost(s.engine_factor)
+            kind = _with_motion(s, since, new_scene, bool(live), motion, budget >= cost)
             if kind == SearchKind.WHOLE:
                 self.budget -= self.frame_px
-            elif kind == SearchKind.AROUND and motion is not None and affordable and not motion.wide:
-                regions, factor = motion.regions, motion.factor(engine_factor)
-                self.budget -= motion.cost(engine_factor)
+            elif kind == SearchKind.AROUND and motion is not None and budget >= cost:   # regions too
+                regions, factor = motion.regions, motion.factor(s.engine_factor)
+                self.budget -= cost
         elif new_scene or since >= (s.full_search_interval_s if live else s.empty_search_interval_s):
             kind = SearchKind.WHOLE
         else:                              # nobody here half a second ago: a newcomer is found at the next look

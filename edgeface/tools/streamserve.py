@@ -18,10 +18,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import quote
 
+from edgeface.errors import EdgefaceError
 from edgeface.lifecycle import ChildProcess
 from edgeface.ports import free_port
 
@@ -30,16 +31,20 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 READY_TIMEOUT_S = 30.0
+#: H.264 as IP cameras send it: a keyframe every 30 frames and no B-frames, so a client that joins
+#: or rejoins decodes within a second.
+X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p"]
 
 
 class ServerError(RuntimeError):
     """A stream server could not start (a tool is missing or it exited)."""
 
 
-def missing_tools() -> list[str]:
-    """What this machine lacks to run both servers (empty when everything is there)."""
-    missing = [tool for tool in ("ffmpeg", "nginx") if shutil.which(tool) is None]
-    if not Path(NGINX_RTMP_MODULE).exists():
+def missing_tools(rtmp: bool = True) -> list[str]:
+    """What this machine lacks to run both servers, or the RTSP one alone (``rtmp=False``);
+    empty when everything is there."""
+    missing = [tool for tool in ("ffmpeg", *(("nginx",) if rtmp else ())) if shutil.which(tool) is None]
+    if rtmp and not Path(NGINX_RTMP_MODULE).exists():
         missing.append("libnginx-mod-rtmp")
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
                            capture_output=True) if Path(SYSTEM_PYTHON).exists() else None
@@ -49,18 +54,13 @@ def missing_tools() -> list[str]:
 
 
 def h264_clip(video: Path, out_dir: Path, height: int | None = None, repeat: int = 1) -> Path:
-    """``video`` as H.264 in MPEG-TS (scaled to ``height`` if given), ``repeat`` times over;
-    made once and cached in ``out_dir``.
-
-    A keyframe every 30 frames and no B-frames, as IP cameras send: a client that joins or
-    rejoins decodes within a second.
-    """
+    """``video`` as H.264 in MPEG-TS (``X264``; scaled to ``height`` if given), ``repeat`` times
+    over; made once and cached in ``out_dir``."""
     name = f"{video.stem}-{height or 'native'}p"
     once = out_dir / f"{name}.ts"
     if not once.exists():
         scale = ["-vf", f"scale=-2:{height}"] if height else []
-        _ffmpeg_to(once, ["-i", str(video), "-an", *scale, "-c:v", "libx264", "-preset", "veryfast",
-                          "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p"])
+        _ffmpeg_to(once, ["-i", str(video), "-an", *scale, *X264])
     if repeat <= 1:
         return once
     out = out_dir / f"{name}-x{repeat}.ts"
@@ -94,21 +94,38 @@ def counter_clip(video: Path, out_dir: Path, size: tuple[int, int] = (1280, 720)
     source.release()
     if not frames:
         raise ServerError(f"{video}: no frames")
-    tmp = out.with_suffix(".part.ts")
-    encoder = subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{size[0]}x{size[1]}",
-         "-r", f"{fps:.3f}", "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0",
-         "-pix_fmt", "yuv420p", "-f", "mpegts", str(tmp)], stdin=subprocess.PIPE)
-    assert encoder.stdin is not None
-    for n in range(int(seconds * fps)):
-        frame = frames[n % len(frames)].copy()
-        _draw_counter(frame, n)
-        encoder.stdin.write(frame.tobytes())
-    encoder.stdin.close()
-    if encoder.wait(timeout=300) != 0:
-        raise ServerError(f"ffmpeg could not encode {out.name}")
-    tmp.rename(out)
+    encode_h264((_counted(frames[n % len(frames)].copy(), n) for n in range(int(seconds * fps))), size, fps, out)
     return out
+
+
+def _counted(bgr, n: int):
+    _draw_counter(bgr, n)
+    return bgr
+
+
+def encode_h264(frames: Iterable, size: tuple[int, int], fps: float, out: Path) -> None:
+    """BGR ``frames`` of ``size`` as H.264 (``X264``) in MPEG-TS at ``out``, written under a
+    temporary name and renamed when complete."""
+    import numpy as np
+
+    part = out.with_name(f".{out.name}.part")
+    encoder = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+         "-s", f"{size[0]}x{size[1]}", "-r", f"{fps:.3f}", "-i", "-", *X264, "-f", "mpegts", str(part)],
+        stdin=subprocess.PIPE)
+    assert encoder.stdin is not None
+    try:
+        for bgr in frames:
+            encoder.stdin.write(np.ascontiguousarray(bgr).tobytes())
+        encoder.stdin.close()
+        if encoder.wait(timeout=600) != 0:
+            raise EdgefaceError(f"ffmpeg could not encode {out.name}", "check that ffmpeg has libx264")
+        part.rename(out)
+    finally:
+        if encoder.poll() is None:
+            encoder.kill()
+            encoder.wait()
+        part.unlink(missing_ok=True)
 
 
 def _counter_blocks(shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:

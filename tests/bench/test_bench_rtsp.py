@@ -24,7 +24,7 @@ from edgeface.live.scenecut import moved, thumbnail
 from edgeface.tools.bench_identity import scenes as sc
 from edgeface.tools.bench_live import barcode, cctv, format_table, rtsp
 from edgeface.tools.bench_live.viewer import MarksViewer, Received, Unwrap
-from edgeface.tools.streamserve import RtspServer
+from edgeface.tools.streamserve import RtspServer, encode_h264
 
 CLIP_FRAMES = 275        # the sample clip
 
@@ -54,7 +54,7 @@ def test_the_barcode_survives_h264_at_640x360_and_the_apps_jpeg(media_dir, tmp_p
     for bgr, n in zip(frames, numbers):
         barcode.draw(bgr, n)
     out = tmp_path / "numbered.ts"
-    rtsp.encode(iter(frames), (640, 360), 30.0, out)
+    encode_h264(iter(frames), (640, 360), 30.0, out)
     decoded = list(Playback(out).one_pass())
     assert len(decoded) == len(numbers) and decoded[0].shape == (360, 640, 3)
     # The app re-encodes what it shows at its JPEG quality (a lower one too: still read).
@@ -65,7 +65,7 @@ def test_the_barcode_survives_h264_at_640x360_and_the_apps_jpeg(media_dir, tmp_p
     still = [_clip_frames(media_dir, 1)[0] for _ in range(2)]
     for bgr, n in zip(still, (0, barcode.LIMIT - 1)):
         barcode.draw(bgr, n)
-    rtsp.encode(iter(still), (640, 360), 30.0, tmp_path / "still.ts")
+    encode_h264(iter(still), (640, 360), 30.0, tmp_path / "still.ts")
     shown = [encode_jpeg(bgr, 80) for bgr in Playback(tmp_path / "still.ts").one_pass()]
     assert [barcode.read(jpeg) for jpeg in shown] == [0, barcode.LIMIT - 1]
     thumbs = [thumbnail(SimpleNamespace(jpeg=jpeg)) for jpeg in shown]
@@ -114,7 +114,7 @@ def test_the_server_plays_both_files_in_a_loop(media_dir, tmp_path):
         for n, bgr in enumerate(frames):
             barcode.draw(bgr, n)
         files[name] = tmp_path / f"{name}.ts"
-        rtsp.encode(iter(frames), size, 30.0, files[name])
+        encode_h264(iter(frames), size, 30.0, files[name])
     server = RtspServer(files["sub"], tmp_path, auth="none", play={f"/{k}": v for k, v in files.items()}).start()
     try:
         seen: dict[str, list[int | None]] = {}

@@ -118,7 +118,7 @@ def _looks(motion, seconds: float = 6.0) -> tuple[float, list]:
     s = LiveSettings(full_search_interval_s=1.0, still_recheck_s=2.0, empty_search_interval_s=0.5)
     tracker = CameraTracker("cam", s)
     model = LoadedModel(None, None, "test", "test", 0.0, 1)  # type: ignore[arg-type]
-    engine_factor = s.detect_scale * 2 ** s.upsample
+    engine_factor = s.engine_factor
     spent, kinds = 0.0, []
     for k in range(round(seconds / 0.3)):
         plan = tracker.plan(k * 0.3, model, new_scene=k == 0, motion=motion)

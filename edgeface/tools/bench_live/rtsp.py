@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +24,12 @@ import numpy as np
 
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.tools.bench_live import barcode, cctv
+from edgeface.tools.streamserve import encode_h264, missing_tools
 
 #: Main streams' height: the common 1080p of IP cameras; sub-streams keep the video's size (640x360).
 MAIN_HEIGHT = 1080
 #: Bump when the files' making changes: cached files are keyed by it.
 VERSION = 2
-#: A keyframe a second and no B-frames, as cameras send: a client decodes within a second of joining.
-X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,7 @@ class CameraFiles:
 
 def check_tools() -> None:
     """The RTSP server's GStreamer (Debian's Python) and ffmpeg, or a clear error."""
-    from edgeface.tools.streamserve import missing_tools
-
-    missing = [tool for tool in missing_tools() if "nginx" not in tool and "rtmp" not in tool]   # RTMP's
+    missing = missing_tools(rtmp=False)
     if missing:
         raise ConfigError(f"--transport rtsp needs {', '.join(missing)}",
                           "install the Debian packages (scripts/run-tests.sh does), or use --transport mjpeg")
@@ -73,14 +69,14 @@ def camera_files(video: Path, fps: float, main_streams: bool, scene: tuple[Path,
     sub = folder / f"{video.stem}-{size[0]}x{size[1]}-{key}.ts"
     if not sub.is_file():
         say(f"encoding {video.name} as H.264 with frame numbers (once, cached in {folder})")
-        encode(_numbered(_chain(first, frames)), size, fps, sub)
+        encode_h264(_numbered(_chain(first, frames)), size, fps, sub)
     if not main_streams:
         return CameraFiles(sub, None, size, None)
     main_size = (2 * round(size[0] * MAIN_HEIGHT / size[1] / 2), MAIN_HEIGHT)
     main = folder / f"{video.stem}-{main_size[0]}x{main_size[1]}-{key}.ts"
     if not main.is_file():
         say(f"making the {main_size[0]}x{main_size[1]} main stream of {video.name} (once, cached; minutes)")
-        encode(_numbered(_main_frames(video, scene, media, main_size)), main_size, fps, main)
+        encode_h264(_numbered(_main_frames(video, scene, media, main_size)), main_size, fps, main)
     return CameraFiles(sub, main, size, main_size)
 
 
@@ -123,25 +119,3 @@ def _numbered(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
             raise ConfigError(f"the video has more than {barcode.LIMIT} frames", "use a shorter --source")
         barcode.draw(bgr, n)
         yield bgr
-
-
-def encode(frames: Iterator[np.ndarray], size: tuple[int, int], fps: float, out: Path) -> None:
-    """BGR ``frames`` of ``size`` to H.264 in MPEG-TS at ``out`` (written under a temporary name)."""
-    part = out.with_name(f".{out.name}.part")
-    encoder = subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-         "-s", f"{size[0]}x{size[1]}", "-r", f"{fps:.3f}", "-i", "-", *X264, "-f", "mpegts", str(part)],
-        stdin=subprocess.PIPE)
-    assert encoder.stdin is not None
-    try:
-        for bgr in frames:
-            encoder.stdin.write(np.ascontiguousarray(bgr).tobytes())
-        encoder.stdin.close()
-        if encoder.wait(timeout=600) != 0:
-            raise EdgefaceError(f"ffmpeg could not encode {out.name}", "check that ffmpeg has libx264")
-        part.rename(out)
-    finally:
-        if encoder.poll() is None:
-            encoder.kill()
-            encoder.wait()
-        part.unlink(missing_ok=True)
