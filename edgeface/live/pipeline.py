@@ -190,9 +190,10 @@ class FramePipeline:
         if plan.kind == SearchKind.NONE:
             self._adopt(AnalysisJob(target, plan), Observation(plan.time, plan.model))   # no decode either
             return
-        # Only while faces are tracked: in an empty scene the main stream is decoded, never
-        # converted (a newcomer's first encoding is the detect stream's, the next ones are not).
-        held = None if self.identify is None or not plan.tracks else \
+        # Holding costs nothing until a face due an encoding asks (packets or JPEG bytes are
+        # kept; only the asked moment is decoded), so a newcomer's first encoding is the main
+        # stream's too.
+        held = None if self.identify is None else \
             self.identify.hold(target.time, 2 * self.settings.identify_max_skew_s)
         job = AnalysisJob(target, plan, urgent=cut_frame is not None, analysed_at=self._analysed_at, identify=held,
                           drift=drifting(list(self._offsets), self.settings.identify_max_skew_s))

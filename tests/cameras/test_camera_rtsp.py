@@ -223,10 +223,13 @@ def test_real_app_names_people_and_never_shows_rtsp_credentials(rtsp_factory, sa
 def test_decode_bench_measures_both_protocols(video_path):
     result = bench_decode.run(video_path, duration=1.0, heights=(360,))
     rows = {row["protocol"]: row for row in result["rows"]}
-    assert set(rows) == {"rtsp/h264", "mjpeg, received", "mjpeg, all decoded", "identify, decoded",
-                         "identify, converted"}
-    # a main stream no face needs is decoded, never converted: its frames carry no pixels
-    assert rows.pop("identify, decoded")["size"] == "-"
+    assert set(rows) == {"rtsp/h264", "mjpeg, received", "mjpeg, all decoded", "identify, 0 asks/s",
+                         "identify, 1 asks/s", "identify, 5 asks/s"}
+    # a main stream is kept as packets: nobody asking, nothing is decoded; asked, some frames are
+    idle, asked = rows.pop("identify, 0 asks/s"), rows.pop("identify, 5 asks/s")
+    assert idle["decoded_fps"] == 0 and idle["fps"] > 5
+    assert asked["decoded_fps"] > 0 and asked["fps"] > 5
+    rows.pop("identify, 1 asks/s")
     for row in rows.values():
         assert row["size"] == "640x360" and row["fps"] > 5 and row["cpu_ms_per_frame"] > 0
     assert rows["mjpeg, all decoded"]["decoded_fps"] > 5
