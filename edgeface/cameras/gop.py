@@ -4,8 +4,9 @@ A P-frame needs every frame back to its keyframe, so decoding only some frames m
 packets since the last keyframes (a 1080p group of pictures is a few hundred kB) and decoding
 forward from a keyframe when a moment is asked for. The decoder remembers where it stopped: a
 later moment of the same group continues from there, so while asks follow each other no frame is
-decoded twice, and a group nobody asks about is never decoded. Only the asked moment's frames
-are converted to BGR.
+decoded twice, and a group nobody asks about is never decoded. The asked moment's frames are
+given as decoded pictures: converted to BGR only if used whole (``Frame.bgr``), scaled down
+first for a thumbnail (``Frame.small``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from edgeface.cameras.source import Frame
 MAX_PACKETS = 600
 #: ... and bytes kept at most.
 MAX_BYTES = 32 * 1024 * 1024
-#: Converted frames kept for the next ask (the newest of the last one: a detection's moments
-#: overlap the one before); few, as a 1080p frame is 6 MB.
-KEEP_CONVERTED = 4
+#: Decoded frames kept for the next ask (the newest of the last one: a detection's moments
+#: overlap the one before); few, as a 1080p picture is 3 MB (6 MB converted).
+KEEP_GIVEN = 4
 
 
 @dataclass
 class DecodeCounts:
-    """Frames decoded and frames converted to BGR, over every connection of one stream."""
+    """Frames decoded, and frames given to asks (each once), over every connection of one stream."""
     decoded: int = 0
-    converted: int = 0
+    asked: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,7 +59,7 @@ class PacketLog:
         self._decoding = threading.Lock()       # the decoder and where it stopped
         self._decoder: VideoCodecContext | None = None
         self._next_seq = -1                     # the packet the decoder is ready for
-        self._converted: dict[int, Frame] = {}  # the last asks' frames, by seq
+        self._given: dict[int, Frame] = {}  # the last asks' frames, by seq
 
     def add(self, packet: av.Packet, seq: int, time: float) -> None:
         """Keep ``packet`` (frame ``seq``, arrived at ``time``); a keyframe lets go of the group
@@ -81,19 +82,19 @@ class PacketLog:
         return len(self._kept)
 
     def frames(self, t0: float, t1: float) -> list[Frame]:
-        """The frames that arrived between ``t0`` and ``t1``, decoded (and converted) now; those
-        whose keyframe is no longer kept, or that do not decode, are left out."""
+        """The frames that arrived between ``t0`` and ``t1``, decoded now (or by the ask before);
+        those whose keyframe is no longer kept, or that do not decode, are left out."""
         with self._lock:
             kept = list(self._kept)
         wanted = {p.seq for p in kept if t0 <= p.time <= t1}
         with self._decoding:
-            known = [self._converted[seq] for seq in wanted if seq in self._converted]
+            known = [self._given[seq] for seq in wanted if seq in self._given]
             missing = wanted - {f.seq for f in known}
             new = self._decode_from_key(kept, missing) if missing else []
             for frame in new:
-                self._converted[frame.seq] = frame
-            for seq in sorted(self._converted)[:-KEEP_CONVERTED]:
-                del self._converted[seq]
+                self._given[frame.seq] = frame
+            for seq in sorted(self._given)[:-KEEP_GIVEN]:
+                del self._given[seq]
         return sorted(known + new, key=lambda f: f.seq)
 
     def _decode_from_key(self, kept: list[Logged], wanted: set[int]) -> list[Frame]:
@@ -146,7 +147,6 @@ class PacketLog:
                 fed.remove(source)
                 if source.seq in left:
                     left.discard(source.seq)
-                    self.counts.converted += 1
-                    out.append(Frame(source.seq, source.time, None, picture.to_ndarray(format="bgr24"),
-                                     _decoded=True))
+                    self.counts.asked += 1
+                    out.append(Frame(source.seq, source.time, _picture=picture))
         return out

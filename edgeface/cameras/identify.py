@@ -71,11 +71,6 @@ class IdentifyStream(CameraSource):
         self._packets: PacketLog | None = None     # the current connection's, for RTSP/RTMP
         self.counts = DecodeCounts()
 
-    @property
-    def converted(self) -> int:
-        """Frames converted to BGR so far (packets: decoded when asked; the rest never were)."""
-        return self.counts.converted
-
     def want(self, seconds: float = WANT_S) -> None:
         """Keep JPEGs for the next ``seconds`` (faces may need crops)."""
         self._wanted_until = time.monotonic() + seconds

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
@@ -43,13 +44,16 @@ UNDECODABLE = "the camera sends frames that do not decode (empty or corrupt JPEG
 
 @dataclass(eq=False)
 class Frame:
-    """One camera frame. MJPEG sources fill ``jpeg``; OpenCV sources fill the decoded image."""
+    """One camera frame. MJPEG sources fill ``jpeg``; OpenCV sources fill the decoded image; a
+    packet stream (``edgeface.cameras.gop``) the decoded picture (``_picture``, a PyAV frame),
+    converted to BGR only if asked for it whole."""
 
     seq: int
     time: float  # time.monotonic() when it arrived
     jpeg: bytes | None = None
     _bgr: np.ndarray | None = field(default=None, repr=False)
     _decoded: bool = field(default=False, repr=False)
+    _picture: Any = field(default=None, repr=False)
 
     @property
     def decoded(self) -> bool:
@@ -62,8 +66,19 @@ class Frame:
         if not self._decoded:
             if self._bgr is None and self.jpeg is not None:
                 self._bgr = decode_jpeg(self.jpeg)
+            elif self._bgr is None and self._picture is not None:
+                self._bgr, self._picture = self._picture.to_ndarray(format="bgr24"), None
             self._decoded = True
         return self._bgr
+
+    def small(self, size: tuple[int, int]) -> np.ndarray | None:
+        """The frame scaled down to ``size`` (w, h), BGR; a picture not yet converted is scaled
+        before it is converted (~20x cheaper at 1080p than converting it whole)."""
+        if not self._decoded and self._picture is not None:
+            return self._picture.reformat(width=size[0], height=size[1], format="bgr24",
+                                          interpolation="AREA").to_ndarray()
+        bgr = self.bgr
+        return None if bgr is None else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
 
     def jpeg_bytes(self, quality: int = 80) -> bytes | None:
         """The frame as JPEG: the camera's own bytes when it sent JPEG, else encoded once."""

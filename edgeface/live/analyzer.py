@@ -27,7 +27,7 @@ import numpy as np
 from edgeface.engine import Engine, EngineSettings, FaceEngine
 from edgeface.lifecycle import LogOnChange
 from edgeface.live.engine_process import ProcessEngine
-from edgeface.live.identify import IdentifyFrame
+from edgeface.live.identify import Picture
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import Observation, SearchPlan
 from edgeface.live.search import search
@@ -119,7 +119,7 @@ class Analyzer:
                 t.join(timeout=10)
 
 
-def identify_frames(job: AnalysisJob) -> Callable[[], tuple[IdentifyFrame, ...]] | None:
+def identify_frames(job: AnalysisJob) -> Callable[[], tuple[Picture, ...]] | None:
     """What gives the identify-stream frames around the job's frame time (None: the camera has no
     identify stream), waiting at most ``identify_max_skew_s`` for those that arrive after it (the
     analysis thread waits: only a search with a face due an encoding asks)."""
@@ -127,9 +127,8 @@ def identify_frames(job: AnalysisJob) -> Callable[[], tuple[IdentifyFrame, ...]]
     if held is None:
         return None
 
-    def frames() -> tuple[IdentifyFrame, ...]:
-        return tuple(IdentifyFrame(f.time, f.bgr) for f in held.wait(job.plan.settings.identify_max_skew_s)
-                     if f.bgr is not None)
+    def frames() -> tuple[Picture, ...]:
+        return held.wait(job.plan.settings.identify_max_skew_s)
 
     return frames
 

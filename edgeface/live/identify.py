@@ -21,6 +21,7 @@ Everything here is pure: the frames come in, crops and the reason for a fallback
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -49,10 +50,25 @@ GROW = 0.7
 FACE_PX = 100
 
 
+class Picture(Protocol):
+    """An identify frame: when it arrived, its pixels (converted on first use: a camera's frame,
+    ``cameras.source.Frame``) and a small copy of them (cheaper than the whole)."""
+
+    @property
+    def time(self) -> float: ...
+    @property
+    def bgr(self) -> np.ndarray | None: ...
+    def small(self, size: tuple[int, int]) -> np.ndarray | None: ...
+
+
 @dataclass(frozen=True)
 class IdentifyFrame:
+    """A ``Picture`` of pixels at hand."""
     time: float
     bgr: np.ndarray
+
+    def small(self, size: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(self.bgr, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -65,8 +81,10 @@ class FaceCrop:
 
 
 def thumbnail(bgr: np.ndarray) -> np.ndarray:
-    grey = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    """A small grey picture (``THUMB_SIZE``) of a frame, or of a frame already that small."""
+    small = bgr if bgr.shape[1::-1] == THUMB_SIZE else cv2.resize(bgr, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return grey.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -74,20 +92,25 @@ class Choice:
     """The identify frame for a detect frame's moment (None: none usable, ``why``), and how far
     from the detect frame's time the identify frame whose picture matches best arrived (None: the
     picture cannot tell, a still scene) — the streams' drift, judged over many frames."""
-    frame: IdentifyFrame | None
+    frame: Picture | None
     why: str | None = None
     offset_s: float | None = None
 
 
-def choose_frame(frames: tuple[IdentifyFrame, ...], t: float, detect_bgr: np.ndarray, skew_s: float) -> Choice:
-    """The identify frame of the detect frame's moment ``t`` (see the module)."""
+def choose_frame(pictures: tuple[Picture, ...], t: float, detect_bgr: np.ndarray, skew_s: float) -> Choice:
+    """The identify frame of the detect frame's moment ``t`` (see the module); only the chosen
+    one is converted whole."""
+    frames, smalls = list(pictures), []
+    if len(pictures) >= 3:      # enough to judge by their pictures (a JPEG that does not decode is left out)
+        pairs = [(p, small) for p in pictures if (small := p.small(THUMB_SIZE)) is not None]
+        frames, smalls = [p for p, _ in pairs], [small for _, small in pairs]
     if not frames:
         return Choice(None, "no identify frame near the detect frame's time (the stream is late or stalled)")
     offset = None
     diffs: list[float] = []
     if len(frames) >= 3:
         thumb = thumbnail(detect_bgr)
-        diffs = [float(np.abs(thumbnail(f.bgr) - thumb).mean()) for f in frames]
+        diffs = [float(np.abs(thumbnail(small) - thumb).mean()) for small in smalls]
         best = min(range(len(frames)), key=diffs.__getitem__)
         if max(diffs) - diffs[best] >= MOTION:
             offset = frames[best].time - t
@@ -120,16 +143,19 @@ def _clearly(better: float, than: float) -> bool:
     return than - better >= MATCH_MARGIN and better < DRIFT_RATIO * than
 
 
-def crop_face(engine: Engine, frame: IdentifyFrame, detect_gray: np.ndarray, box: Box,
+def crop_face(engine: Engine, frame: Picture, detect_gray: np.ndarray, box: Box,
               engine_factor: float) -> FaceCrop | None:
     """The face of detect ``box`` in the identify frame, checked (see the module); None: use
     the detect stream."""
+    whole = frame.bgr
+    if whole is None:
+        return None
     dh, dw = detect_gray.shape[:2]
-    ih, iw = frame.bgr.shape[:2]
+    ih, iw = whole.shape[:2]
     sy, sx = ih / dh, iw / dw
-    region = _scaled(grown(box, GROW, detect_gray.shape), sy, sx, frame.bgr.shape)
+    region = _scaled(grown(box, GROW, detect_gray.shape), sy, sx, whole.shape)
     top, right, bottom, left = region
-    bgr = np.ascontiguousarray(frame.bgr[top:bottom, left:right])
+    bgr = np.ascontiguousarray(whole[top:bottom, left:right])
     rgb = bgr_to_rgb(bgr)
     face_px = width(box) * sx
     factor = min(1.0, FACE_PX / max(1.0, face_px) / engine_factor)
@@ -138,7 +164,7 @@ def crop_face(engine: Engine, frame: IdentifyFrame, detect_gray: np.ndarray, box
                                    detect_gray.shape), box)]
     if len(found) != 1:
         return None
-    mtop, mright, mbottom, mleft = _scaled(box, sy, sx, frame.bgr.shape)
+    mtop, mright, mbottom, mleft = _scaled(box, sy, sx, whole.shape)
     mapped = (mtop - top, mright - left, mbottom - top, mleft - left)
     if _correlation(detect_gray, box, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), mapped) < MIN_CORRELATION:
         return None      # another moment, or another view of the scene

@@ -19,7 +19,7 @@ from edgeface.engine import Engine
 from edgeface.geometry import Box, aligned, grown, same_place, width
 from edgeface.images import bgr_to_rgb
 from edgeface.live.frames import frame_bgr
-from edgeface.live.identify import FaceCrop, IdentifyFrame, choose_frame, crop_face
+from edgeface.live.identify import FaceCrop, Picture, choose_frame, crop_face
 from edgeface.live.looks import appearance, look_alike
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import FaceSeen, Observation, SearchKind, SearchPlan, TrackView
@@ -38,7 +38,7 @@ MAGNIFY_BELOW = 0.85
 
 
 def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
-           main: Callable[[], tuple[IdentifyFrame, ...]] | None = None,
+           main: Callable[[], tuple[Picture, ...]] | None = None,
            drift: float | None = None) -> Observation | None:
     """The faces in ``frame`` as ``plan`` asks; None when the frame cannot be decoded.
     ``main``: gives the camera's identify-stream frames around the frame's time, asked only when
@@ -59,7 +59,8 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
     if due:
         crops: list[FaceCrop | None] = [None] * len(due)
         if main is not None:
-            choice = choose_frame(main(), plan.time, bgr, plan.settings.identify_max_skew_s)
+            with stages.timed("identify_frames"):     # decoded now where the stream is packets
+                choice = choose_frame(main(), plan.time, bgr, plan.settings.identify_max_skew_s)
             chosen, note, offset = choice.frame, choice.why, choice.offset_s
             if drift is not None:
                 chosen, note = None, (f"the identify stream drifts: recent frames match {drift * 1000:+.0f} ms "

@@ -8,7 +8,8 @@ FFmpeg as they arrive; MJPEG is measured twice: frames received (the app decodes
 analysis takes) and every frame decoded, which is what H.264 always costs. A camera's identify
 (main) stream (``edgeface.cameras.identify``) is kept as packets and decoded when asked: measured
 with nobody asking, and with a moment asked for once a second and five times a second (as a search
-with a face due an encoding asks: ``hold`` around the newest frame, then ``wait``).
+with a face due an encoding asks: ``hold`` around the newest frame, ``wait``, a thumbnail of each
+frame given and the middle one converted whole).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from edgeface.cameras.identify import IdentifyStream
 from edgeface.cameras.source import CameraSource
 from edgeface.errors import ConfigError
 from edgeface.lifecycle import ChildProcess
+from edgeface.live.identify import THUMB_SIZE
 from edgeface.ports import free_port
 from edgeface.tools.streamserve import RtspServer, h264_clip, missing_tools
 
@@ -43,7 +45,11 @@ def _asking(identify: IdentifyStream, per_s: float, stop: threading.Event) -> th
     def ask() -> None:
         while not stop.wait(1 / per_s):
             if (frame := identify.latest()) is not None:
-                identify.hold(frame.time, ASK_SPAN_S).wait(1.0)
+                frames = identify.hold(frame.time, ASK_SPAN_S).wait(1.0)
+                for f in frames:              # as the search's choice of frame: a thumbnail of each,
+                    f.small(THUMB_SIZE)
+                if frames:                    # and the one chosen whole
+                    _ = frames[len(frames) // 2].bgr
     thread = threading.Thread(target=ask, daemon=True)
     thread.start()
     return thread

@@ -50,13 +50,17 @@ def test_a_moment_is_decoded_from_its_keyframe_and_the_next_goes_on_from_there(c
     key, next_key = _group(counter_h264)
     log = _log(counter_h264, next_key)     # up to the end of the group
     frames = log.frames((key + 10) / FPS, (key + 12) / FPS)
+    # Given as pictures: scaled down before conversion for a thumbnail, converted only if used whole.
+    assert not any(f.decoded for f in frames)
+    assert frames[0].small((64, 36)).shape == (36, 64, 3) and not frames[0].decoded
+    assert frames[0].bgr.shape == (720, 1280, 3) and frames[0].decoded
     assert _numbers(frames) == [key + 10, key + 11, key + 12]
     assert [f.seq for f in frames] == [key + 11, key + 12, key + 13]
     assert [f.time for f in frames] == [(key + 10) / FPS, (key + 11) / FPS, (key + 12) / FPS]
-    assert (log.counts.decoded, log.counts.converted) == (13, 3)    # from the keyframe; only 3 converted
+    assert (log.counts.decoded, log.counts.asked) == (13, 3)        # from the keyframe; 3 given
     # The next detection's moment overlaps this one: only the frames not seen yet are decoded.
     assert _numbers(log.frames((key + 11) / FPS, (key + 14) / FPS)) == [key + 11, key + 12, key + 13, key + 14]
-    assert (log.counts.decoded, log.counts.converted) == (15, 5)
+    assert (log.counts.decoded, log.counts.asked) == (15, 5)
     # A later moment in the same group: decoding goes on from where it stopped, nothing twice.
     assert _numbers(log.frames((key + 20) / FPS, (key + 21) / FPS)) == [key + 20, key + 21]
     assert log.counts.decoded == 13 + 9

@@ -29,6 +29,9 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 NAMED, UNNAMED = "Kit Harington", "Rose Leslie"
 BLURRED = 20.0            # a blurred face's inside stays below this Laplacian variance...
 SHARP = 60.0              # ... a face shown as seen is above this (measured: ~5 and ~150-400)
+#: In a clip (JPEG, then VP8) a blurred inside measures 4–15 on an idle machine, 22 once under load
+#: (other frames, other boxes); a face shown measures 400–1900.
+CLIP_BLURRED = 40.0
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +179,14 @@ def test_a_visits_clip_hides_what_the_feed_hides(app, tmp_path):
         frames.append(read[1])
     assert len(frames) >= 10
     # The faces drift a few pixels: the inside of their boxes is checked (as for the feed).
-    assert max(inside(f, rose["box"]) for f in frames) < BLURRED
-    kit_shown = [inside(f, kit["box"]) > SHARP for f in frames]
-    assert any(kit_shown)                             # the named face is in the clip as seen
-    # Kit is blurred only where the whole frame is (nothing found on it yet): the pre-roll.
-    for f, shown in zip(frames, kit_shown, strict=True):
-        assert shown or sharpness(f) < BLURRED
+    assert max(inside(f, rose["box"]) for f in frames) < CLIP_BLURRED
+    kit = [inside(f, kit["box"]) for f in frames]
+    assert any(k > SHARP for k in kit), kit           # the named face is in the clip as seen
+    # Kit is hidden until he is named: in the pre-roll (the whole frame blurred, nothing found on
+    # it yet) and while his face is found but not yet named (an Unknown is blurred). Each frame
+    # shows him or hides him, never half.
+    assert all(k > SHARP or k < CLIP_BLURRED for k in kit), kit
+    assert sharpness(frames[0]) < BLURRED           # the pre-roll
 
 
 def test_each_setting_changes_what_the_feed_shows(app):

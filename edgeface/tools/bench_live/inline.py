@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeface.engine import Engine, FaceEngine
-from edgeface.live.identify import IdentifyFrame
+from edgeface.live.identify import Picture
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import Observation, SearchPlan
 from edgeface.settings import LiveSettings
@@ -74,7 +74,7 @@ def run(args, say: Callable[[str], None]) -> dict:
     search = analyzer.search
 
     def counted(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
-                main: Callable[[], tuple[IdentifyFrame, ...]] | None = None,
+                main: Callable[[], tuple[Picture, ...]] | None = None,
                 drift: float | None = None) -> Observation | None:    # which kind of look asks for the pixels
         counting.kind = plan.kind.value + ("+motion" if plan.motion else "")
         counting.looks[counting.kind] += 1
