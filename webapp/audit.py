@@ -30,7 +30,7 @@ from flask import Flask, Request, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgeface.history.audit import SYSTEM, AuditTrail, Entry, Row, token_id
-from edgeface.history.cameras import PRIVACY_SETTINGS
+from edgeface.history.cameras import SETTINGS as CAMERA_SETTINGS
 from edgeface.live.service import LiveService
 from edgeface.settings import EventSettings
 from webapp.auth import authenticated_by, current_role
@@ -83,6 +83,19 @@ def body_fields(*names: str) -> Part:
     return part
 
 
+def camera_changes(req: Request, _resp: Response) -> dict:
+    """What a camera PATCH changes: each setting it gives, with its value; the identify stream as
+    ``"set"`` or ``"removed"`` only (its URL may carry credentials). Fields the PATCH does not
+    know are left out: it refuses them, and their text is anyone's."""
+    body = req.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {}
+    changes = {n: body[n] for n in CAMERA_SETTINGS if n in body}
+    if "identify_url" in body:
+        changes["identify_url"] = "set" if body["identify_url"] else "removed"
+    return changes
+
+
 def filters(req: Request, _resp: Response) -> dict:
     """A search's filters (paging left out)."""
     return {k: v for k, v in req.args.items() if v and k not in ("cursor", "limit", "before")}
@@ -129,9 +142,7 @@ ACTIONS: dict[str, Action] = {
     "strangers.get_stranger": Action("search", target=view_arg("group")),
     "strangers.name_stranger": Action("label", target=view_arg("group"), detail=body_fields("name")),
     "strangers.merge_strangers": Action("stranger.merge", target=view_arg("group"), detail=body_fields("into")),
-    "api.change_camera": Action("camera.change", target=view_arg("camera_id"),
-                                detail=body_fields("name", "enabled", "recognition", "min_face_px", "zone",
-                                                   *PRIVACY_SETTINGS)),
+    "api.change_camera": Action("camera.change", target=view_arg("camera_id"), detail=camera_changes),
     "api.add_camera": Action("camera.add", target=answered("id")),
     "discovery.add_discovered": Action("camera.add", target=answered("id"), detail=body_fields("name")),
     "ops.register": Action("camera.register", target=answered("camera"), limited=True),

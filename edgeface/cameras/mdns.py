@@ -5,8 +5,9 @@
   python-zeroconf has no API for a bare A record; its supported way (maintainer's answer in
   python-zeroconf issue #896) is a service whose ``server`` is the host name: zeroconf then
   answers A queries for that name from its registry.
-- Cameras advertise ``_edgecam._tcp`` (TXT ``path``, ``token``); ``CameraBrowser`` adds them to
-  the registry and removes them on goodbye.
+- Cameras advertise ``_edgecam._tcp`` (TXT ``path``, ``token``, and ``identify_path`` for a
+  camera with a main stream on the same address, port and token); ``CameraBrowser`` adds them to
+  the registry, follows their re-announcements and removes them on goodbye.
 - ``resolve_host`` is what a camera does to find the app.
 
 Everything binds to one interface IP (``127.0.0.1`` in tests), IPv4 only.
@@ -121,19 +122,35 @@ class RegistrationAnnouncer(_Announcer):
 
 
 class CameraAnnouncer(_Announcer):
-    """What a camera advertises: ``<name>._edgecam._tcp`` with TXT ``path`` and ``token``."""
+    """What a camera advertises: ``<name>._edgecam._tcp`` with TXT ``path``, ``token`` and, for a
+    camera with a main stream, ``identify_path``."""
 
     def __init__(self, name: str, port: int, *, token: str | None, path: str = "/stream",
-                 address: str | None = None, interface_ip: str | None = "127.0.0.1"):
-        properties = {"path": path}
-        if token:
-            properties["token"] = token
-        info = ServiceInfo(
-            CAMERA_SERVICE_TYPE, f"{name}.{CAMERA_SERVICE_TYPE}", port=port, server=fqdn(slugify(name, 63)),
-            parsed_addresses=[address] if address else announce_addresses(interface_ip), properties=properties,
+                 identify_path: str | None = None, address: str | None = None,
+                 interface_ip: str | None = "127.0.0.1"):
+        self._port, self._token, self._path = port, token, path
+        self._addresses = [address] if address else announce_addresses(interface_ip)
+        super().__init__(self._service_info(identify_path, f"{name}.{CAMERA_SERVICE_TYPE}",
+                                            fqdn(slugify(name, 63))), interface_ip)
+
+    def announce_identify_path(self, identify_path: str | None) -> None:
+        """Announce the TXT again with this main stream path (None: none), as a camera whose
+        settings changed does; browsers update the camera. (zeroconf updates a service by a new
+        ``ServiceInfo`` of the same name: its TXT cannot be set in place.)"""
+        self.info = self._service_info(identify_path, self.info.name, self.info.server or "")  # as registered
+        self.zeroconf.update_service(self.info)
+
+    def _service_info(self, identify_path: str | None, name: str, server: str) -> ServiceInfo:
+        properties = {"path": self._path}
+        if self._token:
+            properties["token"] = self._token
+        if identify_path:
+            properties["identify_path"] = identify_path
+        return ServiceInfo(
+            CAMERA_SERVICE_TYPE, name, port=self._port, server=server, parsed_addresses=self._addresses,
+            properties=properties,
             host_ttl=CAMERA_RECORD_TTL_S, other_ttl=CAMERA_RECORD_TTL_S,
         )
-        super().__init__(info, interface_ip)
 
 
 class CameraBrowser:
@@ -179,13 +196,14 @@ class CameraBrowser:
         props = info.decoded_properties
         path = props.get("path") or "/stream"
         token = props.get("token")
+        identify_path = props.get("identify_path") or None   # left out: the camera has one stream
         label = name[: -len(service_type) - 1] if name.endswith(service_type) else name
         errors = []
         for text in info.parsed_addresses(IPVersion.V4Only):
             try:
                 ip = parse_ip(text)  # the same parser as /register: only a plain IP goes on
                 camera_id = self.registry.register_device(ip, token, info.port, path=path, origin=CameraOrigin.MDNS,
-                                                          name=label)
+                                                          name=label, identify_path=identify_path)
             except EdgefaceError as err:
                 errors.append(str(err))
                 continue

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from enum import Enum
 
 from edgeface.cameras.identify import IdentifyStream
 from edgeface.cameras.netpolicy import DEFAULT_ALLOWED_NETWORKS, Address, Network, allowed_address
@@ -23,6 +24,15 @@ from edgeface.settings import DEFAULT_MAX_CAMERAS
 log = logging.getLogger(__name__)
 
 Callback = Callable[[CameraSource], None]
+
+class Unchanged(Enum):
+    """``register_device(identify_path=KEEP)``: leave the identify stream as it is. ``/register``
+    says nothing of a main stream, an mDNS announcement does (its TXT ``identify_path`` or none):
+    a camera that does both must not lose its main stream at each ``/register``."""
+    KEEP = "keep"
+
+
+KEEP = Unchanged.KEEP
 
 #: URL schemes OpenCV/FFmpeg (or our MJPEG reader) can open; plain paths are files.
 URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "file", "udp", "tcp", "srt", "rtp")
@@ -95,21 +105,23 @@ class CameraRegistry:
         return True
 
     def register_device(self, ip: str | Address, token: str | None, port: int = 80, *, path: str = "/stream",
-                        origin: CameraOrigin = CameraOrigin.REGISTER, name: str | None = None) -> str:
+                        origin: CameraOrigin = CameraOrigin.REGISTER, name: str | None = None,
+                        identify_path: str | Unchanged | None = KEEP) -> str:
         """ESP32-CAM protocol: read ``http://IP[:PORT]/stream?token=TOKEN``; return the camera id.
 
         The IP is checked against the allowed networks before anything connects to it. The same
         IP and port registering again (new token, or after a reboot) updates the camera.
+        ``identify_path``: the camera's main stream on the same address, port and token (None:
+        none; ``KEEP``: as it is), applied as ``set_identify`` applies an API's identify URL.
         """
         addr = allowed_address(ip, self.allowed_networks)  # the URL below is built from this object
         if token is not None and not _printable(token):
             raise ConfigError("camera token contains control characters", "use a plain text token")
         if name is not None and not _printable(name):  # an mDNS instance name is anyone's text too
             raise ConfigError("camera name contains control characters", "announce a printable name")
-        if not _printable(path) or " " in path or "#" in path:  # an mDNS TXT path is anyone's text
-            raise ConfigError(f"camera stream path {path[:60]!r} is not a URL path",
-                              "advertise a plain path such as /stream")
-        url = stream_url(addr, port, path, token)
+        url = stream_url(addr, port, _checked_path(path), token)
+        identify_url = identify_path if isinstance(identify_path, Unchanged) or identify_path is None else \
+            stream_url(addr, port, _checked_path(identify_path, "identify"), token)
         ip = str(addr)
         self._forget_stale()
         with self._lock:
@@ -118,12 +130,16 @@ class CameraRegistry:
                 existing.set_url(url)  # also cuts a reconnect backoff short: the camera is back
                 if name:               # mDNS after /register: the id stays, the name is learnt
                     self._names[existing.id] = name
+                if not isinstance(identify_url, Unchanged):
+                    self.set_identify(existing.id, identify_url)
                 return existing.id
             base = slugify(name) if name else slugify(f"cam-{ip}" + ("" if port == 80 else f"-{port}"))
             cam = self._start(self._unique_id(base), url, origin)
             self._by_device[(ip, port)] = cam.id
             if name:
                 self._names[cam.id] = name
+            if isinstance(identify_url, str):
+                self.set_identify(cam.id, identify_url)
         self._announce(cam)
         return cam.id
 
@@ -240,6 +256,15 @@ def validate_identify_url(url: str | None) -> str | None:
         return validate_url(url)
     except ConfigError as err:
         raise ConfigError(f"identify stream: {err.message}", err.hint) from None
+
+
+def _checked_path(path: str, stream: str = "stream") -> str:
+    """An announced stream path (an mDNS TXT value is anyone's text), or ``ConfigError``."""
+    if not _printable(path) or " " in path or "#" in path:
+        key = "identify_path" if stream == "identify" else "path"
+        raise ConfigError(f"camera {stream} path {path[:60]!r} is not a URL path",
+                          f"advertise a plain {key} such as /stream")
+    return path
 
 
 def _printable(text: str) -> bool:

@@ -14,9 +14,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from camera_helpers import DEADLINE_S, SimulatorProcess, unique, wait_until
 
-from edgeface.cameras.mdns import CameraBrowser, RegistrationAnnouncer, ServiceWatcher, open_zeroconf, resolve_host
+from edgeface.cameras.mdns import (
+    CameraAnnouncer,
+    CameraBrowser,
+    RegistrationAnnouncer,
+    ServiceWatcher,
+    open_zeroconf,
+    resolve_host,
+)
 from edgeface.cameras.registry import CameraRegistry
+from edgeface.cameras.urls import slugify
 from edgeface.errors import EdgefaceError
+from edgeface.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -128,6 +137,29 @@ def test_browser_adds_an_advertised_camera_and_removes_it_on_goodbye(video_path,
     assert sim.terminate() == 0  # sends the goodbye
     wait_until(lambda: not ours(), what="the camera removed after its goodbye")
     assert cam.stopped
+
+
+def test_an_announced_main_stream_is_the_cameras_identify_stream_and_follows_its_announcements(cleanup):
+    """TXT identify_path: the main stream on the camera's address, port and token. A camera that
+    announces again without it, or with another path, changes the camera's identify stream."""
+    registry = CameraRegistry()
+    cleanup(registry)
+    cleanup(CameraBrowser(registry, "127.0.0.1"))
+    name, port = unique("edgecam-two"), free_port()
+    announcer = CameraAnnouncer(name, port, token=TOKEN, path="/sub", identify_path="/main",
+                                interface_ip="127.0.0.1")
+    cleanup(announcer)
+
+    def identify_url():
+        cam = registry.get(slugify(name))
+        return cam.identify.url if cam is not None and cam.identify is not None else None
+
+    wait_until(lambda: identify_url() == f"http://127.0.0.1:{port}/main?token={TOKEN}", what="the main stream")
+    assert registry.get(slugify(name)).url == f"http://127.0.0.1:{port}/sub?token={TOKEN}"
+    announcer.announce_identify_path("/hd")
+    wait_until(lambda: identify_url() == f"http://127.0.0.1:{port}/hd?token={TOKEN}", what="the changed path")
+    announcer.announce_identify_path(None)
+    wait_until(lambda: identify_url() is None and registry.get(slugify(name)), what="the main stream dropped")
 
 
 def test_registration_and_advertisement_give_one_camera(video_path, cleanup):

@@ -132,6 +132,23 @@ def test_register_device_validates_port_and_token(registry):
     assert registry.list() == []
 
 
+def test_register_device_gives_the_announced_main_stream_and_keeps_it_across_register_calls(registry):
+    """mDNS says which main stream a camera has (TXT identify_path, or none); /register says nothing
+    of it, so a camera that does both keeps it."""
+    camera_id = registry.register_device("127.0.0.1", "tok", 8099, identify_path="/main")
+    cam = registry.get(camera_id)
+    assert cam.identify is not None and cam.identify.url == "http://127.0.0.1:8099/main?token=tok"
+    assert registry.register_device("127.0.0.1", "tok", 8099) == camera_id     # /register: kept
+    assert cam.identify.url == "http://127.0.0.1:8099/main?token=tok"
+    registry.register_device("127.0.0.1", "tok2", 8099, identify_path="/hd")   # changed
+    assert cam.identify.url == "http://127.0.0.1:8099/hd?token=tok2"
+    registry.register_device("127.0.0.1", "tok2", 8099, identify_path=None)    # dropped
+    assert cam.identify is None
+    with pytest.raises(ConfigError, match=r"identify path .* not a URL path"):
+        registry.register_device("127.0.0.1", "t", 8098, identify_path="/main\r\nX-Injected: 1")
+    assert [c.id for c in registry.list()] == [camera_id], "a refused main stream path added a camera"
+
+
 def test_camera_limit(live_camera_factory):
     reg = CameraRegistry(max_cameras=2)
     try:

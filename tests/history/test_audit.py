@@ -111,6 +111,23 @@ def test_a_session_is_recorded_who_what_where_and_no_token_is_stored(app, events
         assert secret.encode() not in stored, f"{secret!r} reached the database"
 
 
+def test_a_camera_change_says_which_fields_changed_never_a_url(app, events_dir):
+    client, admin = app.test_client(), bearer(ADMIN)
+    assert client.post("/api/v1/cameras", json={"url": "rtsp://127.0.0.1:9/sub", "id": "door"},
+                       headers=admin).status_code == 201
+    main = "rtsp://user:main-secret@127.0.0.1:9/main?token=tok-secret"
+    bodies = ({"identify_url": main, "group": "Entrances"}, {"identify_url": None}, {"name": "Door", "min_face_px": 40},
+              {"identify_url": ""}, {"nonsense": main})
+    # Not started: the camera may not be running, so the answer is 200 or 404; the row is the same.
+    answered = [client.patch("/api/v1/cameras/door", json=body, headers=admin).status_code for body in bodies]
+    changes = [(json.loads(r.detail), r.status) for r in rows(app, action="camera.change")]
+    assert changes == list(zip([{"identify_url": "set", "group": "Entrances"}, {"identify_url": "removed"},
+                                {"name": "Door", "min_face_px": 40}, {"identify_url": "removed"}, {}], answered))
+    app.extensions["edgeface"].history.engine.dispose()
+    stored = b"".join(p.read_bytes() for p in events_dir.glob(DB_NAME + "*"))
+    assert b"main-secret" not in stored and b"tok-secret" not in stored
+
+
 def test_the_page_shows_the_trail_to_an_admin_only(app):
     a_real_run(app)
     client = app.test_client()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from edgeface.cameras.discovery import DiscoveredDevice
+from edgeface.cameras.onvif_media import OnvifError, camera_streams
 from edgeface.cameras.urls import is_valid_camera_id, slugify
 from edgeface.history.cameras import parse_changes
 from webapp.auth import require_admin
@@ -18,7 +19,7 @@ bp = Blueprint("discovery", __name__, url_prefix="/api/v1")
 
 ADD_HINT = ('POST {"username": "admin", "password": "...", "name": "Front door", '
             '"url": "rtsp://192.168.1.20:554/stream2", "identify_url": "rtsp://192.168.1.20:554/stream1"} '
-            '(url optional: rtsp://ADDRESS:554/ by default; identify_url, the main stream, optional)')
+            '(url and identify_url optional: without url the camera\'s ONVIF profiles give both)')
 
 
 @bp.get("/cameras/export.yaml")
@@ -48,17 +49,25 @@ def add_discovered(device_id: str):
     if not isinstance(body, dict) or any(not isinstance(body.get(k, ""), str)
                                          for k in ("url", "username", "password", "name", "identify_url")):
         return error_response(400, "expected a JSON object of strings", ADD_HINT)
-    url = _with_credentials(body.get("url") or f"rtsp://{device.address}:554/",
-                            body.get("username", ""), body.get("password", ""))
-    # The device's main stream, if the admin gives it: the same credentials (docs/cameras.md).
-    identify = _with_credentials(body["identify_url"], body.get("username", ""), body.get("password", "")) \
-        if body.get("identify_url") else ""
+    # The PATCH route's check, for the admin's name and the one the device announced alike (before the
+    # device is asked anything).
+    name = parse_changes({"name": body.get("name", "").strip() or device.name})["name"]
+    credentials = body.get("username", ""), body.get("password", "")
+    # The main stream takes the same credentials (docs/cameras.md).
+    url, identify = (_with_credentials(body[k], *credentials) if body.get(k) else "" for k in ("url", "identify_url"))
     if url is None or identify is None:
         field = "url" if url is None else "identify_url"
         return error_response(400, f"'{field}' must be an rtsp:// or rtsps:// URL without credentials in it",
                               "give the credentials as 'username' and 'password'")
-    # The PATCH route's check, for the admin's name and the one the device announced alike.
-    name = parse_changes({"name": body.get("name", "").strip() or device.name})["name"]
+    if not url:     # the camera's own profiles: its smallest stream and its largest (explicit ones win)
+        try:
+            streams = camera_streams(device.xaddrs, *credentials,
+                                     current_app.config["EDGEFACE_SETTINGS"].cameras.allowed_networks)
+        except OnvifError as err:
+            return error_response(err.status, err.message, err.hint)
+        # rtsp(s) URIs rebuilt from their checked address, without user info: credentials go in
+        url = _with_credentials(streams.detect, *credentials) or ""
+        identify = identify or (_with_credentials(streams.identify, *credentials) if streams.identify else "") or ""
     camera_id = _camera_id(name, device)
     camera_id = service().add_camera(url, camera_id, identify or None)
     if name:
