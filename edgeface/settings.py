@@ -367,7 +367,9 @@ class LiveSettings(Section):
                                  description="a still scene is searched again after this long all the same (a "
                                              "face missed once, or a new model, is not missed for good)")
     analysis_threads: int = env("EDGEFACE_LIVE_ANALYSIS_THREADS", default=2, ge=0,
-                                description="detections/encodings running at once, shared by all cameras")
+                                description="detections/encodings running at once, shared by all cameras (with "
+                                            "`analysis_processes`, one more thread prepares frames or waits for an "
+                                            "identify stream's moment meanwhile)")
     analysis_processes: bool = env("EDGEFACE_LIVE_ANALYSIS_PROCESSES", default=True,
                                    description="run them in child processes (dlib would starve camera threads "
                                                "of the GIL)")

@@ -5,8 +5,8 @@ packets since the last keyframes (a 1080p group of pictures is a few hundred kB)
 forward from a keyframe when a moment is asked for. The decoder remembers where it stopped: a
 later moment of the same group continues from there, so while asks follow each other no frame is
 decoded twice, and a group nobody asks about is never decoded. The asked moment's frames are
-given as decoded pictures: converted to BGR only if used whole (``Frame.bgr``), scaled down
-first for a thumbnail (``Frame.small``).
+given as decoded pictures, converted to BGR as far as they are used (``edgeface.cameras.picture``):
+scaled down first for a thumbnail (``Frame.small``), only a face's region (``Frame.region``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ MAX_PACKETS = 600
 #: ... and bytes kept at most.
 MAX_BYTES = 32 * 1024 * 1024
 #: Decoded frames kept for the next ask (the newest of the last one: a detection's moments
-#: overlap the one before); few, as a 1080p picture is 3 MB (6 MB converted).
+#: overlap the one before); few, as a 1080p picture is 3 MB.
 KEEP_GIVEN = 4
+#: The decoder and the pictures kept are let go once packets arrive this long after the last
+#: asked moment: a 1080p decoder holds ~25 MB of pictures, worth it only while asks follow.
+IDLE_S = 2.0
 
 
 @dataclass
@@ -60,10 +63,11 @@ class PacketLog:
         self._decoder: VideoCodecContext | None = None
         self._next_seq = -1                     # the packet the decoder is ready for
         self._given: dict[int, Frame] = {}  # the last asks' frames, by seq
+        self._asked_until = float("-inf")       # the last asked moment's end (the packets' clock)
 
     def add(self, packet: av.Packet, seq: int, time: float) -> None:
         """Keep ``packet`` (frame ``seq``, arrived at ``time``); a keyframe lets go of the group
-        before the previous one."""
+        before the previous one, and ``IDLE_S`` without an ask of the decoder."""
         logged = Logged(seq, time, packet, bool(packet.is_keyframe))
         with self._lock:
             if logged.key:
@@ -74,6 +78,12 @@ class PacketLog:
             self._bytes += packet.size
             while len(self._kept) > self.max_packets or self._bytes > self.max_bytes:
                 self._drop()
+        if time - self._asked_until > IDLE_S and (self._decoder is not None or self._given) \
+                and self._decoding.acquire(blocking=False):     # an ask decoding now keeps them
+            try:
+                self._decoder, self._next_seq, self._given = None, -1, {}
+            finally:
+                self._decoding.release()
 
     def _drop(self) -> None:
         self._bytes -= self._kept.popleft().packet.size
@@ -93,8 +103,9 @@ class PacketLog:
             new = self._decode_from_key(kept, missing) if missing else []
             for frame in new:
                 self._given[frame.seq] = frame
-            for seq in sorted(self._given)[:-KEEP_GIVEN]:
+            for seq in sorted(self._given)[:max(0, len(self._given) - KEEP_GIVEN)]:
                 del self._given[seq]
+            self._asked_until = max(self._asked_until, t1)
         return sorted(known + new, key=lambda f: f.seq)
 
     def _decode_from_key(self, kept: list[Logged], wanted: set[int]) -> list[Frame]:

@@ -116,10 +116,8 @@ class IdentifyStream(CameraSource):
 
     def _packet_frames(self, url: str) -> Iterator[tuple[None, None]]:
         """Every packet kept, none decoded here (``hold`` decodes what a search asks for)."""
-        url, transport = rtsp.split_transport(url)
+        url, transport = rtsp.checked(url, self.stall_timeout)
         is_rtsp = url.lower().startswith("rtsp")
-        if is_rtsp and (refused := rtsp.check(url, self.stall_timeout)) is not None:
-            raise refused     # FFmpeg follows redirects without end: it sees only servers that answer 200
         try:
             container = av.open(url, options={"rtsp_transport": transport or "tcp"} if is_rtsp else {},
                                 timeout=(self.stall_timeout, self.stall_timeout))

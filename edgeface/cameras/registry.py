@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[CameraSource], None]
 
+
 class Unchanged(Enum):
     """``register_device(identify_path=KEEP)``: leave the identify stream as it is. ``/register``
     says nothing of a main stream, an mDNS announcement does (its TXT ``identify_path`` or none):

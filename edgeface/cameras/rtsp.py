@@ -53,6 +53,15 @@ def split_transport(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), chosen[-1]
 
 
+def checked(url: str, timeout: float) -> tuple[str, str | None]:
+    """``split_transport(url)`` once a plain RTSP server answered ``DESCRIBE`` with 200 (see
+    ``check``: FFmpeg must see only such servers); raises why not."""
+    url, transport = split_transport(url)
+    if url.lower().startswith("rtsp://") and (refused := check(url, timeout)) is not None:
+        raise refused
+    return url, transport
+
+
 def ffmpeg_options(transport: str | None) -> str | None:
     """The ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` value for one open (None: OpenCV's default, which
     prefers TCP). Options the operator set in the environment are kept."""

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from edgeface.cameras import rtsp
+from edgeface.cameras import picture, rtsp
 from edgeface.cameras.latest import Latest
 from edgeface.cameras.mjpeg import MjpegStream, StreamClosed, StreamError, StreamRejected
 from edgeface.cameras.playback import Pacer, Playback
@@ -67,7 +67,7 @@ class Frame:
             if self._bgr is None and self.jpeg is not None:
                 self._bgr = decode_jpeg(self.jpeg)
             elif self._bgr is None and self._picture is not None:
-                self._bgr, self._picture = self._picture.to_ndarray(format="bgr24"), None
+                self._bgr, self._picture = picture.whole(self._picture), None
             self._decoded = True
         return self._bgr
 
@@ -75,10 +75,25 @@ class Frame:
         """The frame scaled down to ``size`` (w, h), BGR; a picture not yet converted is scaled
         before it is converted (~20x cheaper at 1080p than converting it whole)."""
         if not self._decoded and self._picture is not None:
-            return self._picture.reformat(width=size[0], height=size[1], format="bgr24",
-                                          interpolation="AREA").to_ndarray()
+            return picture.scaled(self._picture, size)
         bgr = self.bgr
         return None if bgr is None else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(height, width); None if the JPEG is corrupt."""
+        if not self._decoded and self._picture is not None:
+            return self._picture.height, self._picture.width
+        bgr = self.bgr
+        return None if bgr is None else (bgr.shape[0], bgr.shape[1])
+
+    def region(self, top: int, right: int, bottom: int, left: int) -> np.ndarray | None:
+        """Part of the frame, BGR; a picture not yet converted has only that part converted
+        (and stays unconverted); None if the JPEG is corrupt."""
+        if not self._decoded and self._picture is not None:
+            return picture.region(self._picture, top, right, bottom, left)
+        bgr = self.bgr
+        return None if bgr is None else bgr[top:bottom, left:right]
 
     def jpeg_bytes(self, quality: int = 80) -> bytes | None:
         """The frame as JPEG: the camera's own bytes when it sent JPEG, else encoded once."""
@@ -394,9 +409,7 @@ class CameraSource(Service):
         if is_device(url):
             return cv2.VideoCapture(int(url) if url.isdigit() else url)
         ms = int(self.stall_timeout * 1000)
-        url, transport = rtsp.split_transport(url)
-        if url.lower().startswith("rtsp://") and (refused := rtsp.check(url, self.stall_timeout)) is not None:
-            raise refused     # FFmpeg follows redirects without end: it sees only servers that answer 200
+        url, transport = rtsp.checked(url, self.stall_timeout)
         with rtsp.ffmpeg_open(transport):
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
                                     [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])

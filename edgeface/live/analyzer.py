@@ -153,6 +153,13 @@ class TimedEngine:
         self.engine.close()
 
 
+def analysis_threads(live: LiveSettings) -> int:
+    """The analyzer's threads. With the engine in processes, one more than there are processes: a
+    thread waiting for an identify stream's moment (up to ``identify_max_skew_s``) or preparing
+    its frame then leaves no process idle. In this process, as many as set (0: inline)."""
+    return live.analysis_threads + 1 if live.analysis_processes and live.analysis_threads else live.analysis_threads
+
+
 def live_engine(live: LiveSettings, stages: StageTimes) -> Engine:
     """The cameras' engine: in child processes (dlib here would starve camera threads of the GIL),
     or in this process, timed."""

@@ -51,14 +51,16 @@ FACE_PX = 100
 
 
 class Picture(Protocol):
-    """An identify frame: when it arrived, its pixels (converted on first use: a camera's frame,
-    ``cameras.source.Frame``) and a small copy of them (cheaper than the whole)."""
+    """An identify frame: when it arrived, its size, and its pixels, converted as far as asked (a
+    camera's frame, ``cameras.source.Frame``): a small copy, or one region (BGR); None: its
+    pixels cannot be decoded."""
 
     @property
     def time(self) -> float: ...
     @property
-    def bgr(self) -> np.ndarray | None: ...
+    def size(self) -> tuple[int, int] | None: ...
     def small(self, size: tuple[int, int]) -> np.ndarray | None: ...
+    def region(self, top: int, right: int, bottom: int, left: int) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,15 @@ class IdentifyFrame:
     time: float
     bgr: np.ndarray
 
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.bgr.shape[0], self.bgr.shape[1]
+
     def small(self, size: tuple[int, int]) -> np.ndarray:
         return cv2.resize(self.bgr, size, interpolation=cv2.INTER_AREA)
+
+    def region(self, top: int, right: int, bottom: int, left: int) -> np.ndarray:
+        return self.bgr[top:bottom, left:right]
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,8 @@ class Choice:
 
 
 def choose_frame(pictures: tuple[Picture, ...], t: float, detect_bgr: np.ndarray, skew_s: float) -> Choice:
-    """The identify frame of the detect frame's moment ``t`` (see the module); only the chosen
-    one is converted whole."""
+    """The identify frame of the detect frame's moment ``t`` (see the module); the pictures are
+    compared by small copies, none converted whole."""
     frames, smalls = list(pictures), []
     if len(pictures) >= 3:      # enough to judge by their pictures (a JPEG that does not decode is left out)
         pairs = [(p, small) for p in pictures if (small := p.small(THUMB_SIZE)) is not None]
@@ -147,15 +156,18 @@ def crop_face(engine: Engine, frame: Picture, detect_gray: np.ndarray, box: Box,
               engine_factor: float) -> FaceCrop | None:
     """The face of detect ``box`` in the identify frame, checked (see the module); None: use
     the detect stream."""
-    whole = frame.bgr
-    if whole is None:
+    size = frame.size
+    if size is None:
         return None
     dh, dw = detect_gray.shape[:2]
-    ih, iw = whole.shape[:2]
+    ih, iw = size
     sy, sx = ih / dh, iw / dw
-    region = _scaled(grown(box, GROW, detect_gray.shape), sy, sx, whole.shape)
-    top, right, bottom, left = region
-    bgr = np.ascontiguousarray(whole[top:bottom, left:right])
+    region = _scaled(grown(box, GROW, detect_gray.shape), sy, sx, size)
+    top, _, _, left = region
+    cut = frame.region(*region)     # only this part of a decoded picture is converted
+    if cut is None:
+        return None
+    bgr = np.ascontiguousarray(cut)
     rgb = bgr_to_rgb(bgr)
     face_px = width(box) * sx
     factor = min(1.0, FACE_PX / max(1.0, face_px) / engine_factor)
@@ -164,7 +176,7 @@ def crop_face(engine: Engine, frame: Picture, detect_gray: np.ndarray, box: Box,
                                    detect_gray.shape), box)]
     if len(found) != 1:
         return None
-    mtop, mright, mbottom, mleft = _scaled(box, sy, sx, whole.shape)
+    mtop, mright, mbottom, mleft = _scaled(box, sy, sx, size)
     mapped = (mtop - top, mright - left, mbottom - top, mleft - left)
     if _correlation(detect_gray, box, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), mapped) < MIN_CORRELATION:
         return None      # another moment, or another view of the scene

@@ -22,7 +22,7 @@ from edgeface.history.clips import Clip
 from edgeface.history.strangers import StrangerGroup
 from edgeface.live.admission import RegistrationGate
 from edgeface.live.alerts import ALERTS_FILE, AlertRule, AlertWatchlist, parse_rule
-from edgeface.live.analyzer import Analyzer, live_engine
+from edgeface.live.analyzer import Analyzer, analysis_threads, live_engine
 from edgeface.live.cameras import CameraWorkers
 from edgeface.live.interface import CameraFeed, CameraStatus, MarkStream, ModelStatus
 from edgeface.live.metrics import StageTimes
@@ -75,7 +75,7 @@ class LiveService:
         events = s.events
         self.engine = engine = live_engine(live, self.stages)   # first: its children take a moment to load
         parts.callback(engine.close)
-        self.analyzer = Analyzer(engine, threads=live.analysis_threads, stages=self.stages).start()
+        self.analyzer = Analyzer(engine, threads=analysis_threads(live), stages=self.stages).start()
         parts.callback(self.analyzer.close)
         # Watchers close after the uplink: one stuck on the store must not delay the last stats.
         self.watcher, candidates = start_watchers(self.models, s.model)

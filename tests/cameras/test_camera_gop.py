@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from stream_servers import counter_h264  # noqa: F401  (fixture)
 
-from edgeface.cameras.gop import PacketLog
+from edgeface.cameras.gop import IDLE_S, PacketLog
 from edgeface.tools.streamserve import frame_counter
 
 FPS = 30.0
@@ -46,6 +47,14 @@ def _numbers(frames) -> list[int]:
     return [frame_counter(f.bgr) for f in frames]
 
 
+def _same_pixels(regions, whole, boxes) -> bool:
+    for region, (top, right, bottom, left) in zip(regions, boxes, strict=True):
+        expected = whole[top:bottom, left:right].astype(int)
+        if region.shape != expected.shape or np.abs(region.astype(int) - expected).max() > 4:
+            return False
+    return True
+
+
 def test_a_moment_is_decoded_from_its_keyframe_and_the_next_goes_on_from_there(counter_h264):  # noqa: F811
     key, next_key = _group(counter_h264)
     log = _log(counter_h264, next_key)     # up to the end of the group
@@ -53,6 +62,12 @@ def test_a_moment_is_decoded_from_its_keyframe_and_the_next_goes_on_from_there(c
     # Given as pictures: scaled down before conversion for a thumbnail, converted only if used whole.
     assert not any(f.decoded for f in frames)
     assert frames[0].small((64, 36)).shape == (36, 64, 3) and not frames[0].decoded
+    assert frames[0].size == (720, 1280) and not frames[0].decoded
+    # A face's region is converted alone (odd edges too: 4:2:0 chroma covers two pixels), the
+    # same pixels as the whole picture's, to rounding; the picture stays unconverted.
+    regions = [frames[1].region(*box) for box in ((101, 640, 400, 333), (0, 1280, 720, 0), (-4, 5000, 3, 1277))]
+    assert not frames[1].decoded
+    assert _same_pixels(regions, frames[1].bgr, ((101, 640, 400, 333), (0, 1280, 720, 0), (0, 1280, 3, 1277)))
     assert frames[0].bgr.shape == (720, 1280, 3) and frames[0].decoded
     assert _numbers(frames) == [key + 10, key + 11, key + 12]
     assert [f.seq for f in frames] == [key + 11, key + 12, key + 13]
@@ -70,6 +85,25 @@ def test_a_moment_is_decoded_from_its_keyframe_and_the_next_goes_on_from_there(c
     # Nothing beyond the log; the frames nobody asked about were never decoded.
     assert log.frames(1000 / FPS, 1001 / FPS) == []
     assert log.counts.decoded == 24 < next_key
+
+
+def test_a_decoder_nobody_asks_is_let_go_and_the_next_ask_starts_at_its_keyframe(counter_h264):  # noqa: F811
+    key, next_key = _group(counter_h264)
+    packets = _packets(counter_h264)
+    with av.open(str(counter_h264)) as container:
+        context = container.streams.video[0].codec_context
+    busy, idle = (PacketLog(context.name, context.extradata) for _ in range(2))
+    for log, gap in ((busy, IDLE_S / 2), (idle, IDLE_S * 2)):
+        for n, packet in enumerate(packets[:key + 15]):
+            log.add(packet, n + 1, n / FPS)
+        assert _numbers(log.frames((key + 10) / FPS, (key + 12) / FPS)) == [key + 10, key + 11, key + 12]
+        # The next packets arrive after a pause in the asks: short, or long enough to let go.
+        for n, packet in enumerate(packets[key + 15:next_key], start=key + 15):
+            log.add(packet, n + 1, n / FPS + gap)
+        assert log.counts.decoded == 13
+        assert _numbers(log.frames((key + 13) / FPS, (key + 14) / FPS)) == [key + 13, key + 14]
+    assert busy.counts.decoded == 13 + 2, "the decoder did not go on from where it stopped"
+    assert idle.counts.decoded == 13 + 15, "the decoder was kept while nobody asked"
 
 
 def test_only_the_last_two_groups_are_kept_and_the_log_is_bounded(counter_h264):  # noqa: F811

@@ -12,10 +12,11 @@ import pytest
 from live_helpers import Frame
 
 from edgeface.cameras.playback import Playback
-from edgeface.engine import FaceEngine
+from edgeface.engine import EngineSettings, FaceEngine
 from edgeface.images import encode_jpeg
 from edgeface.live import Analyzer, FramePipeline, LiveSettings, ModelHolder
-from edgeface.live.analyzer import AnalysisJob
+from edgeface.live.analyzer import AnalysisJob, analysis_threads
+from edgeface.live.engine_process import ProcessEngine
 from edgeface.live.tracker import CameraTracker
 from edgeface.modelfile import FaceModel
 
@@ -133,3 +134,49 @@ def test_when_analysis_falls_behind_the_camera_whose_newest_analysis_is_oldest_g
     for future in (running, *queued):
         assert future.result(timeout=60) is not None
     assert [k for k, _ in itertools.groupby(engine.seen)] == [1, 3, 4, 2], "analysis was not shared fairly"
+
+
+class LateMainStream:
+    """A camera's identify stream whose frames are late: a search that asks for a moment waits
+    until the test lets it go (``IdentifyStream``'s ``hold``, its wait not bounded by the skew)."""
+
+    def __init__(self):
+        self.asked = threading.Event()
+        self.arrive = threading.Event()
+
+    def hold(self, t: float, span_s: float):
+        return self
+
+    def wait(self, seconds: float) -> tuple:
+        self.asked.set()
+        assert self.arrive.wait(60), "the test never let the frames arrive"
+        return ()
+
+    def status(self) -> dict:
+        return {"online": True, "error": None}
+
+
+def test_a_search_waiting_for_its_main_stream_leaves_the_engine_to_other_cameras(sample_model, lin_jpegs):
+    """As deployed: the engine in one child process, the analyzer's threads from the settings."""
+    settings = LiveSettings(output_delay_s=0.0, analysis_threads=1)
+    holder = ModelHolder(settings.tolerance)
+    holder.swap(FaceModel.load(sample_model), str(sample_model))
+    engine = ProcessEngine(EngineSettings(scale=settings.detect_scale, upsample=settings.upsample), processes=1)
+    analyzer = Analyzer(engine, threads=analysis_threads(settings)).start()
+    late = LateMainStream()
+    try:
+        door, hall = (FramePipeline(cam, analyzer, holder, settings) for cam in ("door", "hall"))
+        door.identify = late
+        door.process(Frame(1, 0.0, lin_jpegs[0]))
+        assert late.asked.wait(60), "the door's search never asked its main stream for the face's moment"
+        hall.process(Frame(1, 0.0, lin_jpegs[0]))
+        hall_seen = hall._pending.result(timeout=60)      # while the door's search still waits
+        assert [face.with_track.name for face in hall_seen.faces] == [LIN]
+        assert not door._pending.done()
+        late.arrive.set()
+        door_seen = door._pending.result(timeout=60)      # from the detect stream: no main frame came
+        assert [face.with_track.name for face in door_seen.faces] == [LIN] and door_seen.identify_note
+    finally:
+        late.arrive.set()
+        analyzer.close()
+        engine.close()

@@ -10,7 +10,8 @@ from edgeface.errors import EdgefaceError
 #: In the order a frame meets them. detect/encode run in the analysis processes (their own
 #: time, without the hand-over); the rest in the camera worker threads. ``cut``: the per-frame
 #: scene-cut check.
-STAGES = ("cut", "decode", "detect", "track", "encode", "match", "annotate", "jpeg_out")
+STAGES = ("cut", "decode", "detect", "track", "identify_frames", "identify", "encode", "match", "annotate",
+          "jpeg_out")
 
 #: One scrape: ``{(sample name, ((label, value), …) sorted): value}``.
 Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
