@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 
@@ -67,7 +68,14 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_bench)
 
 
+def _interrupted(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_bench(args) -> int:
+    # SIGTERM (kill, a job's timeout) as Ctrl-C: the suites' ``finally`` blocks then stop the
+    # servers, cameras and app they started instead of leaving them running.
+    signal.signal(signal.SIGTERM, _interrupted)
     if args.suite == "core":
         from edgeface.tools import bench_core
         from edgeface.tools.samples import SAMPLE_FACES

@@ -5,7 +5,8 @@ Run with Debian's ``/usr/bin/python3`` (it imports Debian's ``gi``; the project'
     RTSP_USER=u RTSP_PASSWORD=p /usr/bin/python3 rtsp_server.py --port 8554 --clip CLIP.ts [--auth digest]
 
 It serves ``rtsp://127.0.0.1:PORT/cam``: the H.264 stream of an MPEG-TS file, in real time,
-payloaded as RTP without re-encoding, over TCP (interleaved) or UDP as the client asks. (A file
+payloaded as RTP without re-encoding, over TCP (interleaved) or UDP as the client asks; each
+client from the file's start, in a pipeline of its own (see ``media_factory``). (A file
 rather than a live feed: GStreamer paces a file exactly, while an MPEG-TS feed over UDP came out
 at a few frames a second; ``streamserve.h264_clip`` makes the file long enough to look looped.)
 With ``--split MAIN_WxH,SUB_WxH`` it is a camera with two streams, as IP cameras have: the clip
@@ -110,10 +111,13 @@ def main() -> int:
     return 0
 
 
-def media_factory(launch: str):
+def media_factory(launch: str, *, shared: bool = False):
+    """``shared``: one pipeline for every client, as a camera has one encoder. Otherwise each
+    client gets a pipeline of its own: gst-rtsp-server 1.22 answers 503, or aborts in
+    ``gst_rtsp_media_get_rates``, when clients set up and tear down one shared media at once."""
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
-    factory.set_shared(True)  # one pipeline for every client, as a camera has one encoder
+    factory.set_shared(shared)
     factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
     return factory
 
@@ -132,15 +136,17 @@ def split_camera(clip: str, sizes: str, main_delay_ms: int):
 
 
 def live_factory(channel: str):
-    """One stream of the split camera, encoded live as a camera's encoder does."""
+    """One stream of the split camera, encoded live as a camera's encoder does (one encoder
+    whoever watches: shared)."""
     return media_factory(f"( intervideosrc channel={channel} ! video/x-raw,framerate=30/1 ! videoconvert "
                          "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 threads=1 "
-                         "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+                         "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+                         shared=True)
 
 
 class _Fanout:
     """Each played stream's access units, pushed to the ``appsrc`` of every client pipeline of its
-    mount (one, shared, while anyone watches); stamped there with that pipeline's clock."""
+    mount (each client has its own); stamped there with that pipeline's clock."""
 
     def __init__(self) -> None:
         self.sources: list = []

@@ -177,14 +177,21 @@ class _LoggedServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _wait_ready(self, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.child is None or not self.child.running():
-                raise ServerError(f"{self.child and self.child.label} exited:\n{self.log_text()[-2000:]}")
-            if ready():
-                return
-            time.sleep(0.05)
-        raise ServerError(f"{self.child and self.child.label} not ready after {READY_TIMEOUT_S:g} s")
+        """Returns once ``ready()``; otherwise (not ready in time, or interrupted while waiting:
+        the caller never gets the server to stop) the child is stopped and the error raised."""
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if self.child is None or not self.child.running():
+                    raise ServerError(f"{self.child and self.child.label} exited:\n{self.log_text()[-2000:]}")
+                if ready():
+                    return
+                time.sleep(0.05)
+            raise ServerError(f"{self.child and self.child.label} not ready after {READY_TIMEOUT_S:g} s")
+        except BaseException:
+            if self.child is not None:
+                self.child.stop()
+            raise
 
     def _spawn(self, label: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         log = self.log_path.open("ab")
@@ -230,12 +237,13 @@ class RtspServer(_LoggedServer):
 
     def start(self) -> RtspServer:
         env = {**os.environ, "RTSP_USER": self.user, "RTSP_PASSWORD": self.password}
+        started = self.log_text().count("ready")   # a restart appends to the log: wait for a new line
         self.child = self._spawn("rtsp server", [
             SYSTEM_PYTHON, "-u", str(RTSP_SCRIPT), "--port", str(self.port),
             "--clip", str(self.clip), "--path", self.path, "--auth", self.auth,
             *(["--split", self.split, "--main-delay-ms", str(self.main_delay_ms)] if self.split else []),
             *(arg for mount, path in (self.play or {}).items() for arg in ("--play", f"{mount}={path}"))], env)
-        self._wait_ready(lambda: "ready" in self.log_text())
+        self._wait_ready(lambda: self.log_text().count("ready") > started)
         return self
 
     def connections(self) -> int:

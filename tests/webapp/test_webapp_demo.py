@@ -11,31 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from helpers import free_port
+from helpers import alive_process, children_of, descendants, free_port
 from webapp_helpers import REPO, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _descendants(pid: int) -> list[int]:
-    found = _children(pid)
-    return found + [d for child in found for d in _descendants(child)]
 
 
 def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -61,10 +43,10 @@ def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(tmp_path):
         refused = requests.post(url + "api/v1/cameras", json={"url": "rtsp://127.0.0.1:9/x"}, headers=viewer,
                                 timeout=10)
         assert refused.status_code == 403, "the viewer token may change things"
-        children = _children(demo.pid)
+        children = children_of(demo.pid)
         # + the edge MQTT broker where mosquitto is installed (tests/uplink/test_uplink_demo.py)
         assert len(children) == 2 + bool(shutil.which("mosquitto")), f"expected the app and a camera: {children}"
-        everything = _descendants(demo.pid)       # + gunicorn's worker and its face engine processes
+        everything = descendants(demo.pid)       # + gunicorn's worker and its face engine processes
         camera_port = re.search(r"camera demo-camera-1: .* on http://127.0.0.1:(\d+)/stream", log.read_text()).group(1)
         cams = requests.get(url + "api/v1/cameras", headers=viewer, timeout=10).json()["cameras"]
         demo_cams = [c for c in cams if f":{camera_port}/" in c["url"] and c["online"]]
@@ -80,17 +62,10 @@ def test_demo_runs_the_whole_system_and_stops_cleanly_on_ctrl_c(tmp_path):
         code = demo.wait(60)
     assert code == 0, log.read_text()[-3000:]
     time.sleep(0.5)
-    alive = [pid for pid in everything if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    alive = [pid for pid in everything if alive_process(pid)]
     assert not alive, f"demo left processes running: {alive}"
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "healthz", timeout=5)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
 
 
 STOPS = """

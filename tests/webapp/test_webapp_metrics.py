@@ -101,10 +101,14 @@ def test_an_open_feed_counts_as_one_viewer_until_it_closes(live_system):
     viewers = lambda: value(scrape(app), "edgeface_camera_viewers", camera=cid)
     wait_until(lambda: viewers() == 0, what="no viewers before the feed opens")
     with app.get(f"/video_feed/{cid}", stream=True) as response:
-        MjpegReader(response).read(2)
+        # Held: a reader collected at once closes its chunk generator, and urllib3 then drops the
+        # connection, so the server would end the feed while the test still asks.
+        reader = MjpegReader(response)
+        reader.read(2)
         assert viewers() == 1
         camera = app.camera(cid)
         assert set(camera) >= CAMERA_FIELDS and camera["viewers"] == 1
+        reader.read(1)                   # still open: nothing ended it but the client
     wait_until(lambda: viewers() == 0, what="the closed feed to stop counting")
 
 
