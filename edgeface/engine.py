@@ -37,6 +37,11 @@ class Engine(Protocol):
         """One 128-D float32 embedding per box."""
         ...
 
+    def detect_turned(self, rgb: np.ndarray) -> list[Box]:
+        """Faces dlib's CNN finds in ``rgb`` (a small region: ~2.5 ms of CPU per 1000 pixels),
+        turned ones too, which HOG misses; [] where the CNN is the detector already."""
+        ...
+
     def close(self) -> None:
         """Release what the engine holds (child processes); idempotent."""
         ...
@@ -133,6 +138,15 @@ class FaceEngine:
         else:
             rects = list(self._get("hog")(small, up))
         boxes = [_to_box(r, s, rgb.shape) for r in rects]
+        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
+        return boxes
+
+    def detect_turned(self, rgb: np.ndarray) -> list[Box]:
+        """See ``Engine.detect_turned``. Without upsampling: the CNN finds faces from ~64 px
+        there, so a region is scaled for it first (``edgeface.live.regions.turned``)."""
+        if self.detector_kind == "cnn":
+            return []
+        boxes = [_to_box(d.rect, 1.0, rgb.shape) for d in self._get("cnn")(rgb, 0)]
         boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
         return boxes
 

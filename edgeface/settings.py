@@ -366,6 +366,11 @@ class LiveSettings(Section):
     still_recheck_s: float = env("EDGEFACE_LIVE_STILL_RECHECK_S", default=2.0, ge=0,
                                  description="a still scene is searched again after this long all the same (a "
                                              "face missed once, or a new model, is not missed for good)")
+    turned_face_share: float = env("EDGEFACE_LIVE_TURNED_FACE_SHARE", default=0.05, ge=0, le=1,
+                                   description="share of a core each camera may spend on dlib's CNN where the "
+                                               "scene moved and HOG found no face: faces turned three-quarters, "
+                                               "which HOG misses (0.1-0.3 s a region on a 2-core x86); 0: off. "
+                                               "Unused where the CNN is the detector (CUDA)")
     analysis_threads: int = env("EDGEFACE_LIVE_ANALYSIS_THREADS", default=2, ge=0,
                                 description="detections/encodings running at once, shared by all cameras (with "
                                             "`analysis_processes`, one more thread prepares frames or waits for an "

@@ -149,6 +149,10 @@ class TimedEngine:
         with self.stages.timed("encode"):
             return self.engine.encode(rgb, boxes)
 
+    def detect_turned(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+        with self.stages.timed("turned"):
+            return self.engine.detect_turned(rgb)
+
     def close(self) -> None:
         self.engine.close()
 

@@ -132,6 +132,9 @@ class ProcessEngine:
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
         return cast(np.ndarray, self._call("encode", rgb, boxes))
 
+    def detect_turned(self, rgb: np.ndarray) -> list[Box]:
+        return cast(list[Box], self._call("turned", rgb))
+
     def pids(self) -> list[int]:
         with self._lock:
             return [c.pid for c in self._children]
@@ -145,8 +148,11 @@ class ProcessEngine:
 
 
 def _serve(conn: Connection, settings: EngineSettings) -> None:
-    """Child: answer ("detect", rgb, None) and ("encode", rgb, boxes) until told to stop or orphaned."""
+    """Child: answer ("detect", rgb, None), ("turned", rgb, None) and ("encode", rgb, boxes) until
+    told to stop or orphaned."""
     engine = FaceEngine(settings)
+    ops = {"detect": lambda rgb, _: engine.detect(rgb), "turned": lambda rgb, _: engine.detect_turned(rgb),
+           "encode": engine.encode}
     while True:
         try:
             request = conn.recv()
@@ -157,7 +163,7 @@ def _serve(conn: Connection, settings: EngineSettings) -> None:
         started = time.process_time()       # CPU, not wall: a busy machine must not inflate the cost
         try:
             op, rgb, boxes = request
-            result = engine.detect(rgb) if op == "detect" else engine.encode(rgb, boxes)
+            result = ops[op](rgb, boxes)
             reply: tuple[bool, object, float] = (True, result, time.process_time() - started)
         except Exception as err:  # noqa: BLE001 - report to the caller, keep serving
             reply = (False, f"{err.__class__.__name__}: {err}", 0.0)

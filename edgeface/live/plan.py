@@ -58,6 +58,7 @@ class SearchPlan:
     sweep_due: bool = False                   # whole: full resolution if the scaled copy finds nobody
     motion: tuple[Box, ...] = ()              # around: where the scene moved away from the tracks
     motion_factor: float = 1.0                # ... searched magnified this much (far faces)
+    turned: Box | None = None                 # where the scene moved most: the CNN looks if HOG finds no face there
     min_face_px: int = 0                      # narrower faces are drawn, never named
     lead_s: float = 0.0                       # new tracks may be drawn this long before (delayed output)
 
@@ -89,6 +90,7 @@ class Observation:
     swept: bool = False                       # ... at full resolution too
     identify_note: str | None = None          # why faces were encoded from the detect stream, not the identify one
     identify_offset_s: float | None = None    # where the identify frame matching best arrived (see identify.Choice)
+    turned_s: float = 0.0                     # seconds the CNN took looking for turned faces (the camera's share)
 
     @property
     def encodings(self) -> int:

@@ -9,6 +9,7 @@ track's recent encodings. It reads the plan and the frame and writes neither: th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ from edgeface.live.identify import FaceCrop, Picture, choose_frame, crop_face
 from edgeface.live.looks import appearance, look_alike
 from edgeface.live.metrics import StageTimes
 from edgeface.live.plan import FaceSeen, Observation, SearchKind, SearchPlan, TrackView
-from edgeface.live.regions import FAR_FACE_PX, HOG_WINDOW_PX, factor_for, magnified
+from edgeface.live.regions import FAR_FACE_PX, HOG_WINDOW_PX, factor_for, magnified, turned
 from edgeface.live.tracking import TrackState, associate, probe_of
 
 #: Around a track, the detector looks at its predicted box grown by this many face widths on every
@@ -50,7 +51,7 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
         return None
     rgb = bgr_to_rgb(bgr)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)     # ~0.1 ms: looks compare faces without encoding
-    boxes, swept = _find_faces(engine, rgb, gray, plan)
+    boxes, swept, turned_s = _find_faces(engine, rgb, gray, plan)
     with stages.timed("track"):
         faces = identify(plan, boxes, gray)
     due = [i for i, (_, due) in enumerate(faces) if due]
@@ -77,7 +78,7 @@ def search(engine: Engine, frame, plan: SearchPlan, stages: StageTimes,
         for i, face, crop in zip(due, matched, crops):
             seen[i] = face if crop is None else replace(face, shot=crop.bgr, shot_box=crop.box)
     return Observation(plan.time, plan.model, tuple(seen), whole_frame=plan.kind == SearchKind.WHOLE, swept=swept,
-                       identify_note=note, identify_offset_s=offset)
+                       identify_note=note, identify_offset_s=offset, turned_s=turned_s)
 
 
 def _encode(engine: Engine, rgb: np.ndarray, boxes: list[Box], crops: list[FaceCrop | None]) -> np.ndarray:
@@ -138,23 +139,37 @@ def _match(plan: SearchPlan, faces: list[FaceSeen], encodings: np.ndarray, gray:
                                   candidate.match(probes, margin=margin))]
 
 
-def _find_faces(engine: Engine, rgb: np.ndarray, gray: np.ndarray, plan: SearchPlan) -> tuple[list[Box], bool]:
-    """Faces in the frame, and whether the whole frame was searched at full resolution. Between
-    whole-frame searches, only where the tracks are (``_around_tracks``) and where the scene
-    moved away from them (``edgeface.live.motion``). A whole-frame search, then where a tracked
-    face was missed, its look."""
+def _find_faces(engine: Engine, rgb: np.ndarray, gray: np.ndarray,
+                plan: SearchPlan) -> tuple[list[Box], bool, float]:
+    """Faces in the frame, whether the whole frame was searched at full resolution, and the
+    seconds the CNN took. Between whole-frame searches, only where the tracks are
+    (``_around_tracks``) and where the scene moved away from them (``edgeface.live.motion``). A
+    whole-frame search, then where a tracked face was missed, its look. Then, where the scene
+    moved most and HOG found no face, the CNN if the plan allows (``plan.turned``)."""
     if plan.kind == SearchKind.NONE:
-        return [], False
+        return [], False, 0.0
     s = plan.settings
     if plan.kind == SearchKind.AROUND:
         boxes = _around_tracks(engine, rgb, gray, plan)
         for region in plan.motion:
             boxes += [b for b in magnified(engine, rgb, aligned(region), plan.motion_factor)
                       if not any(same_place(b, o) for o in boxes)]
-        return boxes, False
-    boxes, swept = _whole_frame(engine, rgb, plan)
-    return boxes + [box for tr in plan.tracks if not any(tr.joins(b, plan.time) <= s.max_jump for b in boxes)
-                    for box in [_by_look(gray, tr, s.same_look)] if box is not None], swept
+        swept = False
+    else:
+        boxes, swept = _whole_frame(engine, rgb, plan)
+        boxes += [box for tr in plan.tracks if not any(tr.joins(b, plan.time) <= s.max_jump for b in boxes)
+                  for box in [_by_look(gray, tr, s.same_look)] if box is not None]
+    turned_s = 0.0
+    if plan.turned is not None and not any(_centred_in(b, plan.turned) for b in boxes):
+        # Turned three-quarters: HOG's frontal templates miss them where the CNN finds them.
+        started = time.perf_counter()          # wall, hand-over included: a busy machine spends less
+        boxes += [b for b in turned(engine, rgb, plan.turned) if not any(same_place(b, o) for o in boxes)]
+        turned_s = time.perf_counter() - started
+    return boxes, swept, turned_s
+
+
+def _centred_in(box: Box, region: Box) -> bool:
+    return region[0] <= (box[0] + box[2]) / 2 <= region[2] and region[3] <= (box[1] + box[3]) / 2 <= region[1]
 
 
 def _whole_frame(engine: Engine, rgb: np.ndarray, plan: SearchPlan) -> tuple[list[Box], bool]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from edgeface.events import RecognitionEvent, Sighting
-from edgeface.geometry import Box, inside, width
+from edgeface.geometry import Box, area, inside, width
 from edgeface.history.cameras import CameraOptions
 from edgeface.images import encode_jpeg
 from edgeface.live.annotate import FaceLabel
@@ -33,6 +33,9 @@ from edgeface.settings import LiveSettings
 #: With motion search on, every ``still_recheck_s``: where it moved, small faces are looked for
 #: in magnified regions already.
 SWEEP_S = 1.0
+#: The CNN's share (``turned_face_share``) saved up while nothing needs it, in seconds: enough for
+#: two regions as soon as someone turned walks in.
+TURNED_BURST_S = 0.5
 
 
 class CameraTracker:
@@ -47,6 +50,8 @@ class CameraTracker:
         self.swept_at = -math.inf          # ... of the last full-resolution one
         # Motion search's budget (``_budget``): detector pixels, and the frame size it is counted in.
         self.budget, self.budget_at, self.frame_px = 0.0, -math.inf, 0
+        # The CNN's (``_turned_budget``): seconds, spent by ``apply``.
+        self.turned_budget, self.turned_at = TURNED_BURST_S, -math.inf
 
     # -- the camera's thread asks ---------------------------------------------------------------
     def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Motion | None = None,
@@ -79,8 +84,8 @@ class CameraTracker:
         return SearchPlan(
             self.camera_id, t, model, s, kind, tuple(view(tr, t) for tr in live), new_scene=new_scene,
             sweep_due=new_scene or t - self.swept_at >= (s.still_recheck_s if s.motion_search_max_share else SWEEP_S),
-            motion=regions, motion_factor=factor, min_face_px=self.options.min_face_px or s.min_face_px,
-            lead_s=lead_s)
+            motion=regions, motion_factor=factor, turned=self._turned(t, kind, motion),
+            min_face_px=self.options.min_face_px or s.min_face_px, lead_s=lead_s)
 
     def _budget(self, t: float, frame_px: int) -> float:
         """The detector pixels this camera may spend on a region search now: refilled at one
@@ -94,6 +99,20 @@ class CameraTracker:
         self.budget_at = t
         return self.budget
 
+    def _turned(self, t: float, kind: SearchKind, motion: Motion | None) -> Box | None:
+        """Where the CNN may look for turned faces in this search: the largest place the scene
+        moved (searched by HOG as a region or with the whole frame), while the camera's share
+        lasts. The share is seconds, refilled at ``turned_face_share`` of a second per second and
+        holding at most ``TURNED_BURST_S``; a region may overspend it, and the camera then waits
+        until it is paid back (``apply``)."""
+        if self.settings.turned_face_share <= 0 or motion is None or kind == SearchKind.NONE or not motion.regions:
+            return None
+        if self.turned_at > -math.inf:
+            refill = (t - self.turned_at) * self.settings.turned_face_share
+            self.turned_budget = min(TURNED_BURST_S, self.turned_budget + max(0.0, refill))
+        self.turned_at = t
+        return max(motion.regions, key=area) if self.turned_budget > 0 else None
+
     def apply(self, plan: SearchPlan, seen: Observation, frame) -> tuple[list[RecognitionEvent], list[Sighting]]:
         """Take in what the search of ``plan`` saw in ``frame``; the events (named, renamed,
         Unknown) and sightings (reported faces seen again) it makes."""
@@ -102,6 +121,7 @@ class CameraTracker:
             self.searched_at = t
         if seen.swept:
             self.swept_at = t
+        self.turned_budget -= seen.turned_s
         faces = seen.faces
         found = self.tracks.join([f.box for f in faces],
                                  [Pair(f.track, j, f.doubtful) for j, f in enumerate(faces) if f.track is not None],

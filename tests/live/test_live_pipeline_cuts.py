@@ -150,6 +150,9 @@ def test_with_nobody_tracked_the_whole_frame_is_searched_at_most_every_empty_sea
         def encode(self, rgb, boxes):
             return engine.encode(rgb, boxes)
 
+        def detect_turned(self, rgb):          # where it moved most (everywhere): the CNN's share
+            return engine.detect_turned(rgb)
+
         def close(self):
             pass
     pipeline = FramePipeline("noise", Analyzer(Counting(), threads=0), holder, settings)

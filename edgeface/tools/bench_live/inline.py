@@ -42,12 +42,18 @@ class CountingEngine:
         self.encodings = 0
 
     def detect(self, rgb):
+        return self._detected(self.engine.detect, rgb, self.kind)
+
+    def detect_turned(self, rgb):
+        return self._detected(self.engine.detect_turned, rgb, "turned")
+
+    def _detected(self, detector, rgb, kind: str):
         started = time.thread_time()
         try:
-            return self.engine.detect(rgb)
+            return detector(rgb)
         finally:
             self.detect_s += time.thread_time() - started
-            self.pixels[self.kind] += rgb.shape[0] * rgb.shape[1]
+            self.pixels[kind] += rgb.shape[0] * rgb.shape[1]
 
     def encode(self, rgb, boxes):
         started = time.thread_time()

@@ -7,11 +7,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edgeface.errors import EdgefaceError
 
-#: In the order a frame meets them. detect/encode run in the analysis processes (their own
+#: In the order a frame meets them. detect/turned/encode run in the analysis processes (their own
 #: time, without the hand-over); the rest in the camera worker threads. ``cut``: the per-frame
-#: scene-cut check.
-STAGES = ("cut", "decode", "detect", "track", "identify_frames", "identify", "encode", "match", "annotate",
-          "jpeg_out")
+#: scene-cut check; ``turned``: the CNN where the scene moved and HOG found no face.
+STAGES = ("cut", "decode", "detect", "turned", "track", "identify_frames", "identify", "encode", "match",
+          "annotate", "jpeg_out")
 
 #: One scrape: ``{(sample name, ((label, value), …) sorted): value}``.
 Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
