@@ -24,7 +24,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
@@ -56,6 +56,10 @@ class OnvifError(EdgefaceError):
     def __init__(self, message: str, hint: str, status: int = 502):
         super().__init__(message, hint)
         self.status = status
+
+
+class OnvifUnreachable(OnvifError):
+    """No answer at all: the device is off, unplugged or not listening."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,29 @@ class OnvifDevice:
     def __init__(self, service_url: str, username: str, password: str, networks: list[Network]):
         self.device_url, self.username, self.password, self.networks = service_url, username, password, networks
         self._media_url: str | None = None
+        self._clock: timedelta | None = None      # the camera's clock less ours (``clock_offset``)
+
+    def clock_offset(self) -> timedelta:
+        """How far the camera's clock is from ours (GetSystemDateAndTime, which the spec answers
+        without credentials): the password digest carries a timestamp the camera checks against its
+        own clock, often minutes or years off on a camera without NTP. Zero when it does not say."""
+        if self._clock is None:
+            self._clock = timedelta(0)
+            try:
+                answer = self.call(self.device_url, DEVICE_NS, "GetSystemDateAndTime", signed=False)
+            except OnvifUnreachable:
+                raise
+            except OnvifError:
+                return self._clock         # some cameras want credentials even for this: ours then
+            utc = next(_named(answer, "UTCDateTime"), None)
+            fields = ("Year", "Month", "Day", "Hour", "Minute", "Second")
+            try:
+                year, month, day, hour, minute, second = (int(_text(next(_named(utc, f), None))) for f in fields)
+                camera = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+            except ValueError:            # not told, or not a date
+                return self._clock
+            self._clock = camera - datetime.now(timezone.utc)
+        return self._clock
 
     def media_url(self) -> str:
         """The media service's address (GetCapabilities); the device service's if none is given."""
@@ -128,23 +155,26 @@ class OnvifDevice:
         except EdgefaceError as err:
             raise OnvifError(f"{what} is not usable: {err.message}", GIVE_URLS) from None
 
-    def call(self, url: str, namespace: str, action: str, arguments: str = "") -> ET.Element:
-        """POST one SOAP request; the answer's Body, or ``OnvifError`` saying what went wrong."""
+    def call(self, url: str, namespace: str, action: str, arguments: str = "", signed: bool = True) -> ET.Element:
+        """POST one SOAP request (``signed``: with the UsernameToken, on the camera's clock); the
+        answer's Body, or ``OnvifError`` saying what went wrong."""
         where = f"{action} at {_host(url)}"
         body = f'<{action} xmlns="{namespace}">{arguments}</{action}>'
         content_type = f'application/soap+xml; charset=utf-8; action="{namespace}/{action}"'
+        token = username_token(self.username, self.password, when=datetime.now(timezone.utc) + self.clock_offset()) \
+            if signed and self.username else ""
         try:
-            with requests.post(url, data=self._envelope(body), timeout=TIMEOUT_S, allow_redirects=False, stream=True,
+            with requests.post(url, data=_envelope(token, body), timeout=TIMEOUT_S, allow_redirects=False, stream=True,
                                headers={"Content-Type": content_type}) as resp:
                 data = _read_bounded(resp, where)
                 status = resp.status_code
         except requests.Timeout:
-            raise OnvifError(f"the camera's ONVIF service did not answer {where} within {TIMEOUT_S[1]:.0f} s",
-                             f"check the camera is on and reachable, {GIVE_URLS}") from None
+            raise OnvifUnreachable(f"the camera's ONVIF service did not answer {where} within {TIMEOUT_S[1]:.0f} s",
+                                   f"check the camera is on and reachable, {GIVE_URLS}") from None
         except requests.RequestException as err:
             reason = "connection refused" if "refused" in str(err).lower() else "cannot connect"
-            raise OnvifError(f"cannot reach the camera's ONVIF service for {where} ({reason})",
-                             f"check the camera is on and its ONVIF service enabled, {GIVE_URLS}") from None
+            raise OnvifUnreachable(f"cannot reach the camera's ONVIF service for {where} ({reason})",
+                                   f"check the camera is on and its ONVIF service enabled, {GIVE_URLS}") from None
         if 300 <= status < 400:
             raise OnvifError(f"the camera answered {where} with a redirect ({status}), which is not followed",
                              GIVE_URLS)
@@ -152,8 +182,8 @@ class OnvifDevice:
         fault = next(_named(envelope, "Fault"), None)
         if status in (401, 403) or (fault is not None and _not_authorized(fault)):
             raise OnvifError(f"the camera refused the user name and password ({where})",
-                             "check 'username' and 'password' (an ONVIF user of the camera), and that the camera's "
-                             "clock is right: ONVIF passwords are checked with a timestamp", status=400)
+                             "check 'username' and 'password' (an ONVIF user of the camera); if the camera did not "
+                             "tell its clock, check it too: ONVIF passwords are checked with a timestamp", status=400)
         if fault is not None or status != 200:
             reason = _text(next(_named(fault, "Text"), None))[:200] if fault is not None else ""
             raise OnvifError(f"the camera answered {where} with an error ({status}{': ' + reason if reason else ''})",
@@ -163,16 +193,18 @@ class OnvifDevice:
             raise OnvifError(f"the camera's answer to {where} is not a SOAP envelope", GIVE_URLS)
         return found
 
-    def _envelope(self, body: str) -> bytes:
-        return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}"><s:Header>'
-                f'{username_token(self.username, self.password) if self.username else ""}</s:Header>'
-                f'<s:Body>{body}</s:Body></s:Envelope>').encode()
 
 
-def username_token(username: str, password: str, nonce: bytes | None = None, created: str | None = None) -> str:
-    """A WS-Security header with a UsernameToken: Base64(SHA-1(nonce + created + password))."""
+def _envelope(header: str, body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}"><s:Header>{header}</s:Header>'
+            f'<s:Body>{body}</s:Body></s:Envelope>').encode()
+
+
+def username_token(username: str, password: str, nonce: bytes | None = None, when: datetime | None = None) -> str:
+    """A WS-Security header with a UsernameToken: Base64(SHA-1(nonce + created + password)),
+    created ``when`` (now, by default)."""
     nonce = nonce if nonce is not None else os.urandom(16)
-    created = created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
     return (f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
             f'<wsse:Username>{escape(username)}</wsse:Username>'

@@ -58,6 +58,7 @@ class CameraRegistry:
         self._cameras: dict[str, CameraSource] = {}
         self._by_device: dict[tuple[str, int], str] = {}
         self._names: dict[str, str] = {}       # camera id -> the name it announced (mDNS instance name)
+        self._announced: dict[str, tuple[str, str]] = {}   # camera id -> its announced identify path, and URL
         self._subscribers: list[tuple[Callback | None, Callback | None]] = []
         self._closed = False
         # Whether the operator disabled a camera (persisted setting): such a camera starts paused.
@@ -113,7 +114,8 @@ class CameraRegistry:
         The IP is checked against the allowed networks before anything connects to it. The same
         IP and port registering again (new token, or after a reboot) updates the camera.
         ``identify_path``: the camera's main stream on the same address, port and token (None:
-        none; ``KEEP``: as it is), applied as ``set_identify`` applies an API's identify URL.
+        none; ``KEEP``: as it is, with the new token if the camera announced it), applied as
+        ``set_identify`` applies an API's identify URL.
         """
         addr = allowed_address(ip, self.allowed_networks)  # the URL below is built from this object
         if token is not None and not _printable(token):
@@ -131,8 +133,9 @@ class CameraRegistry:
                 existing.set_url(url)  # also cuts a reconnect backoff short: the camera is back
                 if name:               # mDNS after /register: the id stays, the name is learnt
                     self._names[existing.id] = name
-                if not isinstance(identify_url, Unchanged):
-                    self.set_identify(existing.id, identify_url)
+                if isinstance(identify_url, Unchanged):
+                    identify_path, identify_url = self._announced_with(existing, addr, port, token)
+                self._set_announced(existing.id, identify_path, identify_url)
                 return existing.id
             base = slugify(name) if name else slugify(f"cam-{ip}" + ("" if port == 80 else f"-{port}"))
             cam = self._start(self._unique_id(base), url, origin)
@@ -140,9 +143,28 @@ class CameraRegistry:
             if name:
                 self._names[cam.id] = name
             if isinstance(identify_url, str):
-                self.set_identify(cam.id, identify_url)
+                self._set_announced(cam.id, identify_path, identify_url)
         self._announce(cam)
         return cam.id
+
+    def _announced_with(self, cam: CameraSource, addr: Address, port: int,
+                        token: str | None) -> tuple[str | Unchanged, str | Unchanged]:
+        """The main stream a camera announced, rebuilt with the token it registers with now (a
+        camera that re-registers with a new token); ``KEEP`` when it announced none, or when the
+        operator has set another since."""
+        announced = self._announced.get(cam.id)
+        if announced is None or cam.identify is None or cam.identify.url != announced[1]:
+            return KEEP, KEEP
+        return announced[0], stream_url(addr, port, announced[0], token)
+
+    def _set_announced(self, camera_id: str, path: str | Unchanged | None, url: str | Unchanged | None) -> None:
+        if isinstance(path, Unchanged) or isinstance(url, Unchanged):
+            return
+        self.set_identify(camera_id, url)
+        if path is None or url is None:
+            self._announced.pop(camera_id, None)
+        else:
+            self._announced[camera_id] = (path, url)
 
     # -- removing and looking up -------------------------------------------------------------
 
@@ -153,6 +175,7 @@ class CameraRegistry:
                 return False
             self._by_device = {k: v for k, v in self._by_device.items() if v != camera_id}
             self._names.pop(camera_id, None)
+            self._announced.pop(camera_id, None)
             subscribers = list(self._subscribers)
         cam.close()
         log.info("camera %s removed", camera_id)

@@ -2,7 +2,10 @@
 
 - ``GET /stream?token=T``: MJPEG (multipart/x-mixed-replace), 401 without the right token.
 - ``GET /capture?token=T``: the current frame as one JPEG.
-- Advertises ``_edgecam._tcp`` (TXT ``path``, ``token``) over mDNS.
+- With ``sub_size`` (``--sub-size WxH``), a camera with two streams as IP cameras have: ``/stream``
+  sends the frames scaled to that size (the sub-stream) and ``GET /main?token=T`` the source's own
+  (the main stream), each frame of both from the same moment.
+- Advertises ``_edgecam._tcp`` (TXT ``path``, ``token``, and ``identify_path`` with a main stream) over mDNS.
 - Resolves the app's registration host over mDNS and calls
   ``GET http://HOST:PORT/register?ip=IP&token=T&port=P``; calls again whenever the app has not
   pulled the stream for a while (the app restarted and forgot the camera): see ``registrar``.
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import cv2
+
 from edgeface.cameras.latest import Latest
 from edgeface.cameras.mdns import ALL_INTERFACES, REGISTRATION_HOST, CameraAnnouncer, announce_addresses
 from edgeface.cameras.playback import Pacer, Playback
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 BOUNDARY = "123456789000000000000987654321"  # the one ESP32-CAM firmware uses
 CACHE_LIMIT_BYTES = 256 * 1024 * 1024
 STREAM_PATH = "/stream"
+MAIN_PATH = "/main"
 
 
 @dataclass
@@ -56,59 +62,80 @@ class SimulatorConfig:
     fps: float | None = None
     quality: int = 80
     reregister_after_s: float = 5.0
+    sub_size: tuple[int, int] | None = None  # (width, height): /stream at this size, /main at the source's
 
 
 class FrameFeed(Service):
-    """Plays the source at its frame rate and holds the latest multipart part for every client."""
+    """Plays the source at its frame rate and holds the latest multipart part for every client:
+    of ``frames`` (``/stream``) and, with ``sub_size``, of ``main`` (``/main``, the source's size;
+    ``frames`` are then scaled to ``sub_size``)."""
 
-    def __init__(self, playback: Playback, quality: int = 80, cache_limit: int = CACHE_LIMIT_BYTES):
+    def __init__(self, playback: Playback, quality: int = 80, cache_limit: int = CACHE_LIMIT_BYTES,
+                 sub_size: tuple[int, int] | None = None):
         super().__init__("camera-feed")
         self.playback = playback
         self.quality = quality
         self.cache_limit = cache_limit
-        self.encoded = 0  # JPEG encodes done, for tests and stats
+        self.sub_size = sub_size
+        self.encoded = 0  # frames encoded (once per frame, whatever the streams), for tests and stats
         self.frames: Latest[tuple[bytes, bytes]] = Latest()  # (multipart part, jpeg)
+        self.main: Latest[tuple[bytes, bytes]] | None = Latest() if sub_size else None
         self._error: Exception | None = None
 
     def _wake(self) -> None:
         self.frames.close()        # clients waiting for a frame return at once
+        if self.main is not None:
+            self.main.close()
 
     def latest_jpeg(self, timeout: float = 2.0) -> bytes | None:
         item = self.frames.wait(0, timeout)
         return item[1][1] if item else None
 
-    def _jpegs(self) -> Iterator[bytes]:
-        cache: list[bytes] | None = []
+    def _encoded(self, bgr) -> tuple[bytes, bytes | None]:
+        """The frame as ``/stream`` sends it, and as ``/main`` does (None: no main stream)."""
+        self.encoded += 1
+        if self.sub_size is None:
+            return encode_jpeg(bgr, self.quality), None
+        small = cv2.resize(bgr, self.sub_size, interpolation=cv2.INTER_AREA)
+        return encode_jpeg(small, self.quality), encode_jpeg(bgr, self.quality)
+
+    def jpegs(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """What ``/stream`` and ``/main`` send, frame by frame, for ever."""
+        cache: list[tuple[bytes, bytes | None]] | None = []
         size = 0
         for bgr in self.playback.one_pass():
-            jpeg = encode_jpeg(bgr, self.quality)
-            self.encoded += 1
+            jpegs = self._encoded(bgr)
             if cache is not None:
-                size += len(jpeg)
+                size += len(jpegs[0]) + len(jpegs[1] or b"")
                 cache = cache if size <= self.cache_limit else None
                 if cache is not None:
-                    cache.append(jpeg)
-            yield jpeg
+                    cache.append(jpegs)
+            yield jpegs
         if cache:
             while True:  # every later loop replays the cache: no decoding, no encoding
                 yield from cache
         for bgr in self.playback.forever():  # too long to cache: encode as it plays
-            self.encoded += 1
-            yield encode_jpeg(bgr, self.quality)
+            yield self._encoded(bgr)
 
     def run(self) -> None:
         pacer = Pacer(self.playback.fps)
         try:
-            for jpeg in self._jpegs():
+            for jpeg, main in self.jpegs():
                 if not pacer.wait(self._stop_event):
                     return
-                now = time.time()
-                header = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-                          f"X-Timestamp: {int(now)}.{int(now % 1 * 1e6):06d}\r\n\r\n").encode()
-                self.frames.publish((header + jpeg + b"\r\n", jpeg))
+                now = time.time()                # one moment for both streams
+                self.frames.publish(_part(jpeg, now))
+                if self.main is not None and main is not None:
+                    self.main.publish(_part(main, now))
         except Exception as err:  # noqa: BLE001 - the source broke mid-play: stop serving frames, say why
             self._error = err
             log.error("camera source failed: %s", err)
+
+
+def _part(jpeg: bytes, now: float) -> tuple[bytes, bytes]:
+    header = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+              f"X-Timestamp: {int(now)}.{int(now % 1 * 1e6):06d}\r\n\r\n").encode()
+    return header + jpeg + b"\r\n", jpeg
 
 
 class CameraHTTPServer(ThreadingHTTPServer):
@@ -164,10 +191,13 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        if url.path in (STREAM_PATH, "/capture") and not self._token_ok(url.query):
+        main = self.server.feed.main
+        if url.path in (STREAM_PATH, MAIN_PATH, "/capture") and not self._token_ok(url.query):
             self._plain(401, "missing or wrong token\n")
         elif url.path == STREAM_PATH:
-            self._stream()
+            self._stream(self.server.feed.frames)
+        elif url.path == MAIN_PATH and main is not None:
+            self._stream(main)
         elif url.path == "/capture":
             jpeg = self.server.feed.latest_jpeg()
             if jpeg is None:
@@ -176,17 +206,18 @@ class CameraRequestHandler(BaseHTTPRequestHandler):
                 self._send_headers(200, "image/jpeg", len(jpeg))
                 self.wfile.write(jpeg)
         elif url.path == "/":
-            self._plain(200, "edgeface camera simulator: /stream and /capture (token required)\n")
+            self._plain(200, "edgeface camera simulator: /stream, /capture and, with a main stream, /main "
+                             "(token required)\n")
         else:
             self._plain(404, "not found\n")
 
-    def _stream(self) -> None:
+    def _stream(self, frames: Latest[tuple[bytes, bytes]]) -> None:
         self._send_headers(200, f"multipart/x-mixed-replace;boundary={BOUNDARY}")
         client, seq = self.client_address[0], 0
         self.server.count_stream(1)
         try:
             while not self.server.stopping.is_set():
-                item = self.server.feed.frames.wait(seq, timeout=1.0)
+                item = frames.wait(seq, timeout=1.0)
                 if item is None:
                     continue
                 seq, (part, _) = item
@@ -231,7 +262,7 @@ class CameraSimulator:
         self.playback = Playback(config.source, fps=config.fps)
         if not 1 <= config.quality <= 100:
             raise EdgefaceError(f"JPEG quality {config.quality} is out of range", "use 1-100")
-        self.feed = FrameFeed(self.playback, config.quality)
+        self.feed = FrameFeed(self.playback, config.quality, sub_size=config.sub_size)
         try:
             self.server = CameraHTTPServer((config.host, config.port), self.feed, self.token)
         except OSError as err:
@@ -257,6 +288,7 @@ class CameraSimulator:
                     name=self.name).start()
             if self.config.advertise:
                 self.announcer = CameraAnnouncer(self.name, self.port, token=self.token, path=STREAM_PATH,
+                                                 identify_path=MAIN_PATH if self.config.sub_size else None,
                                                  address=self.ip, interface_ip=self.config.mdns_interface)
         except Exception:
             self.close()

@@ -3,10 +3,13 @@ camera runs here, and the one ONVIF server on PyPI (``ipycam``) needs ``opencv-p
 the project's ``opencv-python-headless`` (both install ``cv2``) and serves two fixed profiles
 only, so it cannot be a one-profile camera or one that answers garbage.
 
-It answers GetCapabilities (the media service at its own path), GetProfiles and GetStreamUri as
-cameras do, and checks every request's WS-Security UsernameToken as the ONVIF Core spec says:
-PasswordDigest = Base64(SHA-1(nonce + created + password)), computed here on its own, with
-``Created`` within 5 minutes. A wrong one gets HTTP 400 with the ``ter:NotAuthorized`` fault.
+It answers GetSystemDateAndTime (without credentials, as the spec allows), GetCapabilities (the
+media service at its own path), GetProfiles and GetStreamUri as cameras do, and checks every other
+request's WS-Security UsernameToken as the ONVIF Core spec says: PasswordDigest = Base64(SHA-1(nonce
++ created + password)), computed here on its own, with ``Created`` within 5 minutes of its own clock
+(``clock``: how far it is from the real one, as on a camera without NTP; ``tells_time=False``: it
+wants credentials for GetSystemDateAndTime too). A wrong one gets HTTP 400 with the
+``ter:NotAuthorized`` fault.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ class OnvifDevice:
     """``profiles``: (token, encoding, width, height, stream URI); ``garbage``: answer HTML."""
 
     def __init__(self, username: str, password: str, profiles: list[tuple[str, str, int, int, str]],
-                 garbage: bool = False):
+                 garbage: bool = False, clock: timedelta = timedelta(0), tells_time: bool = True):
         self.username, self.password, self.profiles, self.garbage = username, password, profiles, garbage
+        self.clock, self.tells_time = clock, tells_time
         self.requests: list[str] = []      # the actions asked, in order
         outer = self
 
@@ -64,7 +68,15 @@ class OnvifDevice:
         call = next(iter(request.find("{http://www.w3.org/2003/05/soap-envelope}Body")))
         action = call.tag.rsplit("}", 1)[-1]
         self.requests.append(action)
-        if not self.authorized(request):
+        now = datetime.now(timezone.utc) + self.clock
+        if action == "GetSystemDateAndTime" and self.tells_time and path == "/onvif/device_service":
+            return 200, ENVELOPE.format(
+                "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>Manual</tt:DateTimeType>"
+                f"<tt:UTCDateTime><tt:Time><tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute>"
+                f"<tt:Second>{now.second}</tt:Second></tt:Time><tt:Date><tt:Year>{now.year}</tt:Year>"
+                f"<tt:Month>{now.month}</tt:Month><tt:Day>{now.day}</tt:Day></tt:Date></tt:UTCDateTime>"
+                "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+        if not self.authorized(request, now):
             return 400, ENVELOPE.format(NOT_AUTHORIZED)
         if action == "GetCapabilities" and path == "/onvif/device_service":
             media = f"http://127.0.0.1:{self.port}/onvif/media_service"
@@ -86,7 +98,7 @@ class OnvifDevice:
         return 400, ENVELOPE.format("<env:Fault><env:Code><env:Value>env:Sender</env:Value></env:Code>"
                                     "<env:Reason><env:Text>Action not supported</env:Text></env:Reason></env:Fault>")
 
-    def authorized(self, request: ET.Element) -> bool:
+    def authorized(self, request: ET.Element, now: datetime) -> bool:
         token = request.find(f".//{WSSE}UsernameToken")
         if token is None or token.findtext(f"{WSSE}Username") != self.username:
             return False
@@ -95,7 +107,7 @@ class OnvifDevice:
         when = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + self.password.encode()).digest()).decode()
         return token.findtext(f"{WSSE}Password") == expected and \
-            abs(datetime.now(timezone.utc) - when) < timedelta(minutes=5)
+            abs(now - when) < timedelta(minutes=5)
 
     def close(self) -> None:
         self.server.shutdown()

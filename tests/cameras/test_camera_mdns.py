@@ -139,6 +139,24 @@ def test_browser_adds_an_advertised_camera_and_removes_it_on_goodbye(video_path,
     assert cam.stopped
 
 
+def test_a_simulated_camera_with_two_streams_announces_its_main_stream(video_path, cleanup):
+    """``edgeface camera --sub-size``: /stream scaled down, /main at the source's size, announced
+    as TXT identify_path, so the app reads both."""
+    registry = CameraRegistry()
+    cleanup(registry)
+    cleanup(CameraBrowser(registry, "127.0.0.1"))
+    name = unique("edgecam-two")
+    sim = SimulatorProcess("--source", str(video_path), "--port", "0", "--token", TOKEN, "--no-register",
+                           "--name", name, "--mdns-interface", "127.0.0.1", "--sub-size", "320x180")
+    cleanup(sim)
+    sim.wait_ready()
+    cam = wait_until(lambda: registry.get(name), what="the advertised camera")
+    assert cam.identify is not None and cam.identify.url == f"http://127.0.0.1:{sim.port}/main?token={TOKEN}"
+    detect, identify = cam.wait_frame(0, timeout=DEADLINE_S), cam.identify.wait_frame(0, timeout=DEADLINE_S)
+    assert detect is not None and detect.bgr.shape == (180, 320, 3)
+    assert identify is not None and identify.bgr.shape == (360, 640, 3)
+
+
 def test_an_announced_main_stream_is_the_cameras_identify_stream_and_follows_its_announcements(cleanup):
     """TXT identify_path: the main stream on the camera's address, port and token. A camera that
     announces again without it, or with another path, changes the camera's identify stream."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import timedelta
 
 import pytest
 from camera_helpers import REPO
@@ -34,8 +35,8 @@ MJPEG = ("mjpeg", "JPEG", 320, 240, f"rtsp://{LOOPBACK}:8554/mjpeg")
 def devices():
     made = []
 
-    def make(*profiles, garbage=False) -> OnvifDevice:
-        made.append(OnvifDevice(USER, PASSWORD, list(profiles), garbage=garbage))
+    def make(*profiles, **options) -> OnvifDevice:
+        made.append(OnvifDevice(USER, PASSWORD, list(profiles), **options))
         return made[-1]
 
     yield make
@@ -47,9 +48,23 @@ def test_the_smallest_profile_is_detected_the_largest_identifies(devices):
     device = devices(MAIN, MJPEG, SUB)
     streams = camera_streams([device.xaddr], USER, PASSWORD, NETWORKS)
     assert (streams.detect, streams.identify) == (SUB[4], MAIN[4])   # MJPEG is no video profile
-    assert device.requests == ["GetCapabilities", "GetProfiles", "GetStreamUri", "GetStreamUri"]
+    assert device.requests == ["GetSystemDateAndTime", "GetCapabilities", "GetProfiles", "GetStreamUri",
+                               "GetStreamUri"]
     one = devices(SUB)
     assert camera_streams([one.xaddr], USER, PASSWORD, NETWORKS).identify is None
+
+
+def test_passwords_are_signed_on_the_cameras_clock(devices):
+    """A camera without NTP, hours or years off: the digest's timestamp is the camera's time, as
+    its GetSystemDateAndTime tells it. One that will not tell gets ours (refused when far off)."""
+    for off in (timedelta(hours=3), timedelta(days=-2000)):
+        device = devices(SUB, MAIN, clock=off)
+        assert camera_streams([device.xaddr], USER, PASSWORD, NETWORKS).identify == MAIN[4]
+    silent = devices(SUB, MAIN, clock=timedelta(hours=3), tells_time=False)
+    with pytest.raises(OnvifError, match="refused the user name and password") as refused:
+        camera_streams([silent.xaddr], USER, PASSWORD, NETWORKS)
+    assert "clock" in (refused.value.hint or "")
+    assert camera_streams([devices(SUB, MAIN, tells_time=False).xaddr], USER, PASSWORD, NETWORKS).identify == MAIN[4]
 
 
 def test_what_the_device_cannot_give_is_a_clear_error(devices):

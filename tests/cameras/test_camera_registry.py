@@ -142,8 +142,15 @@ def test_register_device_gives_the_announced_main_stream_and_keeps_it_across_reg
     assert cam.identify.url == "http://127.0.0.1:8099/main?token=tok"
     registry.register_device("127.0.0.1", "tok2", 8099, identify_path="/hd")   # changed
     assert cam.identify.url == "http://127.0.0.1:8099/hd?token=tok2"
+    registry.register_device("127.0.0.1", "tok3", 8099)                        # /register, a new token
+    assert cam.url == "http://127.0.0.1:8099/stream?token=tok3"
+    assert cam.identify.url == "http://127.0.0.1:8099/hd?token=tok3", "the main stream with the new token too"
     registry.register_device("127.0.0.1", "tok2", 8099, identify_path=None)    # dropped
     assert cam.identify is None
+    registry.register_device("127.0.0.1", "tok2", 8099, identify_path="/hd")
+    registry.set_identify(camera_id, "rtsp://127.0.0.1:8554/main")             # the operator's own
+    registry.register_device("127.0.0.1", "tok4", 8099)
+    assert cam.identify.url == "rtsp://127.0.0.1:8554/main", "the operator's main stream is kept"
     with pytest.raises(ConfigError, match=r"identify path .* not a URL path"):
         registry.register_device("127.0.0.1", "t", 8098, identify_path="/main\r\nX-Injected: 1")
     assert [c.id for c in registry.list()] == [camera_id], "a refused main stream path added a camera"

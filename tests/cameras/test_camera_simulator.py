@@ -14,7 +14,7 @@ from camera_helpers import DEADLINE_S, SimulatorProcess, wait_until
 from edgeface.cameras.mjpeg import StreamRejected, iter_mjpeg
 from edgeface.cameras.playback import Playback
 from edgeface.images import decode_jpeg
-from edgeface.tools.simulator import CameraSimulator, SimulatorConfig
+from edgeface.tools.simulator import CameraSimulator, FrameFeed, SimulatorConfig
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,33 @@ def test_image_folder_and_video_cache_encode_each_frame_once(media_dir, video_pa
         assert sim.feed.encoded == frame_count
     finally:
         sim.stop()
+
+
+def test_a_camera_with_two_streams_sends_one_moment_on_both(video_path):
+    """In-process: /stream scaled to the sub-stream's size, /main at the source's (token needed),
+    each frame of both from one moment: the sub-stream's frame is the main one scaled."""
+    import cv2
+    import numpy as np
+
+    config = SimulatorConfig(source=str(video_path), port=0, register_host=None, advertise=False,
+                             sub_size=(320, 180), quality=95)
+    sim = CameraSimulator(config).start()
+    try:
+        sub = next(iter_mjpeg(f"http://127.0.0.1:{sim.port}/stream?token={sim.token}", timeout=DEADLINE_S))
+        assert decode_jpeg(sub).shape == (180, 320, 3)
+        assert http_status(f"http://127.0.0.1:{sim.port}/main?token=wrong") == 401
+        for jpeg in iter_mjpeg(f"http://127.0.0.1:{sim.port}/main?token={sim.token}", timeout=DEADLINE_S):
+            assert decode_jpeg(jpeg).shape == (360, 640, 3)
+            break
+    finally:
+        sim.stop()
+    pairs = FrameFeed(Playback(video_path), quality=95, sub_size=(320, 180)).jpegs()
+    for _ in range(3):
+        sub, main = next(pairs)
+        small, large = decode_jpeg(sub).astype(np.int16), decode_jpeg(main)
+        scaled = cv2.resize(large, (320, 180), interpolation=cv2.INTER_AREA).astype(np.int16)
+        assert large.shape == (360, 640, 3) and np.abs(small - scaled).mean() < 4, "another moment"
+    assert next(FrameFeed(Playback(video_path)).jpegs())[1] is None, "one stream unless asked"
 
 
 def test_stop_without_start_releases_the_port(video_path):

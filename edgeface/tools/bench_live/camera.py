@@ -22,9 +22,10 @@ from edgeface.tools.simulator import CameraSimulator, FrameFeed, SimulatorConfig
 class StampedFeed(FrameFeed):
     """The simulator's feed (same pacing, caching and sharing), numbering the frames it sends."""
 
-    def _jpegs(self):
-        for n, jpeg in zip(itertools.count(), super()._jpegs()):
-            yield add_comment(jpeg, FRAME_STAMP + str(n).encode())
+    def jpegs(self):
+        for n, (jpeg, main) in zip(itertools.count(), super().jpegs()):
+            stamp = FRAME_STAMP + str(n).encode()
+            yield add_comment(jpeg, stamp), None if main is None else add_comment(main, stamp)
 
 
 def stamped_simulator(source: str, port: int, token: str) -> CameraSimulator:
