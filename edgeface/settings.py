@@ -369,8 +369,9 @@ class LiveSettings(Section):
     turned_face_share: float = env("EDGEFACE_LIVE_TURNED_FACE_SHARE", default=0.05, ge=0, le=1,
                                    description="share of a core each camera may spend on dlib's CNN where the "
                                                "scene moved and HOG found no face: faces turned three-quarters, "
-                                               "which HOG misses (0.1-0.3 s a region on a 2-core x86); 0: off. "
-                                               "Unused where the CNN is the detector (CUDA)")
+                                               "which HOG misses (0.1-0.3 s a region on a 2-core x86), only "
+                                               "while no other camera's analysis waits; 0: off. Unused where "
+                                               "the CNN is the detector (CUDA)")
     analysis_threads: int = env("EDGEFACE_LIVE_ANALYSIS_THREADS", default=2, ge=0,
                                 description="detections/encodings running at once, shared by all cameras (with "
                                             "`analysis_processes`, one more thread prepares frames or waits for an "

@@ -55,14 +55,15 @@ class CameraTracker:
 
     # -- the camera's thread asks ---------------------------------------------------------------
     def plan(self, t: float, model: LoadedModel, *, new_scene: bool, motion: Motion | None = None,
-             lead_s: float = 0.0) -> SearchPlan:
+             lead_s: float = 0.0, spare: bool = True) -> SearchPlan:
         """The search of the frame of time ``t``: the whole frame at a scene's start; else, with
         motion search on (``edgeface.live.motion``), around the tracks and where the scene moved
         away from them (``motion``) while the camera's budget allows (``_budget``), the whole frame
         every ``still_recheck_s`` for what stayed still and, on the old schedule, when the motion
         is too wide or too costly for regions; with it off, around the tracks between whole-frame
         searches every ``full_search_interval_s`` (at most every ``empty_search_interval_s`` with
-        none tracked). New tracks it finds may be drawn ``lead_s`` before ``t`` (see ``Track``)."""
+        none tracked). New tracks it finds may be drawn ``lead_s`` before ``t`` (see ``Track``).
+        The CNN may look for turned faces (``_turned``) only with ``spare`` analysis capacity."""
         s = self.settings
         live = [tr for tr in self.tracks.tracks if tr.ended_at > t]
         since = t - self.searched_at
@@ -84,7 +85,7 @@ class CameraTracker:
         return SearchPlan(
             self.camera_id, t, model, s, kind, tuple(view(tr, t) for tr in live), new_scene=new_scene,
             sweep_due=new_scene or t - self.swept_at >= (s.still_recheck_s if s.motion_search_max_share else SWEEP_S),
-            motion=regions, motion_factor=factor, turned=self._turned(t, kind, motion),
+            motion=regions, motion_factor=factor, turned=self._turned(t, kind, motion) if spare else None,
             min_face_px=self.options.min_face_px or s.min_face_px, lead_s=lead_s)
 
     def _budget(self, t: float, frame_px: int) -> float:

@@ -92,7 +92,7 @@ def test_without_a_share_for_the_cnn_the_turned_face_is_never_boxed(head, sample
 
 def test_the_cnn_spends_at_most_its_share():
     """A region is allowed while the camera's budget lasts; what it took is paid back at
-    ``turned_face_share`` of a second per second before the next."""
+    ``turned_face_share`` of a second per second before the next. Only on spare capacity."""
     from edgeface.live.modelwatch import LoadedModel
     from edgeface.live.plan import Observation
 
@@ -112,6 +112,9 @@ def test_the_cnn_spends_at_most_its_share():
     assert sum(allowed) >= 5, allowed
     none = CameraTracker("cam", LiveSettings(turned_face_share=0.0))
     assert none.plan(0.0, model, new_scene=False, motion=moving).turned is None
+    busy = CameraTracker("cam", s)                      # other cameras' analyses waiting: not now
+    assert busy.plan(0.0, model, new_scene=False, motion=moving, spare=False).turned is None
+    assert busy.plan(0.3, model, new_scene=False, motion=moving).turned == moving.regions[0]
 
 
 def test_the_engine_processes_look_for_turned_faces_too(head):
