@@ -137,18 +137,14 @@ class FaceEngine:
             rects = [d.rect for d in self._get("cnn")(small, up)]
         else:
             rects = list(self._get("hog")(small, up))
-        boxes = [_to_box(r, s, rgb.shape) for r in rects]
-        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
-        return boxes
+        return _largest_first([_to_box(r, s, rgb.shape) for r in rects])
 
     def detect_turned(self, rgb: np.ndarray) -> list[Box]:
         """See ``Engine.detect_turned``. Without upsampling: the CNN finds faces from ~64 px
         there, so a region is scaled for it first (``edgeface.live.regions.turned``)."""
         if self.detector_kind == "cnn":
             return []
-        boxes = [_to_box(d.rect, 1.0, rgb.shape) for d in self._get("cnn")(rgb, 0)]
-        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
-        return boxes
+        return _largest_first([_to_box(d.rect, 1.0, rgb.shape) for d in self._get("cnn")(rgb, 0)])
 
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """One 128-D float32 embedding per box, computed on the full-resolution pixels."""
@@ -174,6 +170,10 @@ class FaceEngine:
         """Settings plus the detector actually used, for model metadata and the UI."""
         return {**self.settings.__dict__, "detector": self.detector_kind,
                 "landmarks": MODEL_FILES["landmarks"], "descriptor": MODEL_FILES["descriptor"]}
+
+
+def _largest_first(boxes: list[Box]) -> list[Box]:
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
 
 
 def _to_box(rect, scale: float, shape: tuple[int, ...]) -> Box:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from edgeface.engine import Engine
-from edgeface.geometry import Box
+from edgeface.geometry import Box, area
 
 #: dlib's HOG detector scans an 80x80 window: a face narrower than that where it looks (after the
 #: engine's scaling and upsampling) is not found.
@@ -39,8 +39,7 @@ def magnified(engine: Engine, rgb: np.ndarray, region: Box, factor: float) -> li
 
 def turned(engine: Engine, rgb: np.ndarray, region: Box) -> list[Box]:
     """Faces the CNN finds in ``region`` of ``rgb`` (turned ones, which HOG misses), in ``rgb``'s pixels."""
-    top, right, bottom, left = region
-    factor = min(TURNED_FACE_PX / TURNED_MIN_FACE_PX, (TURNED_MAX_PX / max(1, (bottom - top) * (right - left))) ** 0.5)
+    factor = min(TURNED_FACE_PX / TURNED_MIN_FACE_PX, (TURNED_MAX_PX / max(1, area(region))) ** 0.5)
     return _placed(engine.detect_turned(_scaled(rgb, region, factor)), region, factor)
 
 
